@@ -1,0 +1,19 @@
+"""Where compose-models keeps its state: ``$COMPOSE_MODELS_HOME`` (default ``~/.compose-models``)."""
+
+import os
+from pathlib import Path
+
+
+def home_dir() -> Path:
+    configured = os.environ.get("COMPOSE_MODELS_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".compose-models"
+
+
+def store_dir() -> Path:
+    """The model store, in Docker Model Runner's layout."""
+    return home_dir() / "models"
+
+
+def runner_dir() -> Path:
+    """Runner state beside the store: pid/port file, logs."""
+    return home_dir() / "runner"
