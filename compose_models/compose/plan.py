@@ -1,0 +1,56 @@
+"""The resolved plan: which models to serve and which variables each enabled service receives."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from compose_models.compose.project import ComposeProject
+
+
+class PlannedModel(BaseModel):
+    model: str
+    context_size: int | None = None
+    runtime_flags: list[str] = []
+
+
+class VariableNames(BaseModel):
+    endpoint_var: str
+    model_var: str
+
+
+class PlannedService(BaseModel):
+    models: dict[str, VariableNames]
+
+
+class Plan(BaseModel):
+    name: str
+    models: dict[str, PlannedModel]
+    services: dict[str, PlannedService]
+
+
+def variable_prefix(model_key: str) -> str:
+    """Compose's rule: upper-case the key and turn ``-`` into ``_`` (``.`` stays: ``llama3.2`` -> ``LLAMA3.2``)."""
+    return model_key.upper().replace("-", "_")
+
+
+def resolve_plan(project: ComposeProject) -> Plan:
+    """Every declared model (profiles never hide models) and the bindings of every enabled service."""
+    models = {
+        key: PlannedModel(model=definition.model, context_size=definition.context_size,
+                          runtime_flags=list(definition.runtime_flags))
+        for key, definition in project.models.items()
+    }
+    services = {}
+    for service, bindings in project.service_models.items():
+        if not bindings:
+            continue
+        services[service] = PlannedService(
+            models={
+                key: VariableNames(
+                    endpoint_var=binding.endpoint_var or f"{variable_prefix(key)}_URL",
+                    model_var=binding.model_var or f"{variable_prefix(key)}_MODEL",
+                )
+                for key, binding in bindings.items()
+            }
+        )
+    return Plan(name=project.name, models=models, services=services)
