@@ -1,3 +1,110 @@
-"""Verbs: see compose_models/cli/__init__.py."""
+"""Model verbs, as ``docker model`` has them: package, ls, inspect, tag, rm, df."""
 
-from compose_models.cli import app  # noqa: F401
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from compose_models.cli import app
+from compose_models.store import ModelStore, StoredModel, display_name, package_gguf
+from compose_models.store.gojson import go_marshal_indent
+from compose_models.store.units import human_duration, human_size
+
+_LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
+
+
+@app.command()
+def package(
+    target: Annotated[str, typer.Argument(help="Reference to tag the new model with, e.g. myorg/model:v1")],
+    gguf: Annotated[Path, typer.Option("--gguf", help="GGUF file (the first shard of a split model)")],
+    context_size: Annotated[
+        Optional[int], typer.Option("--context-size", help="Context size in tokens (default: from the GGUF)")
+    ] = None,
+    license_files: Annotated[
+        list[Path], typer.Option("--license", "-l", help="License file to include (repeatable)")
+    ] = [],
+    chat_template: Annotated[Optional[Path], typer.Option("--chat-template", help="Jinja chat template")] = None,
+    mmproj: Annotated[Optional[Path], typer.Option("--mmproj", help="Multimodal projector GGUF")] = None,
+) -> None:
+    """Package a GGUF file into a model artifact in the local store."""
+    model = package_gguf(
+        ModelStore.default(), gguf, target, context_size, license_files, chat_template, mmproj
+    )
+    typer.echo(f"Model packaged successfully: {model.tags[-1]}")
+    typer.echo(model.id)
+
+
+@app.command("ls")
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the models as JSON")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print model IDs")] = False,
+) -> None:
+    """List the models in the local store."""
+    models = ModelStore.default().models()
+    if as_json:
+        typer.echo(go_marshal_indent([model.to_dmr_json() for model in models], 4).decode())
+    elif quiet:
+        for model in models:
+            typer.echo(model.short_id)
+    else:
+        typer.echo(_table([_LS_COLUMNS, *_ls_rows(models)]), nl=False)
+
+
+@app.command()
+def inspect(reference: Annotated[str, typer.Argument(help="Model tag or ID")]) -> None:
+    """Show a model's ID, tags, creation time and config as JSON."""
+    model = ModelStore.default().get(reference)
+    typer.echo(go_marshal_indent(model.to_dmr_json(), 4).decode())
+
+
+@app.command()
+def tag(
+    source: Annotated[str, typer.Argument(help="Existing model tag or ID")],
+    target: Annotated[str, typer.Argument(help="New tag")],
+) -> None:
+    """Give a model another tag (moving the tag off any other model)."""
+    new_tag = ModelStore.default().tag(source, target)
+    typer.echo(f"Model tagged successfully with {json.dumps(new_tag)}")
+
+
+@app.command()
+def rm(
+    references: Annotated[list[str], typer.Argument(help="Model tags or IDs")],
+    force: Annotated[bool, typer.Option("--force", "-f", help="Delete a model that has several tags")] = False,
+) -> None:
+    """Remove tags, and models left without tags (blobs shared with other models are kept)."""
+    store = ModelStore.default()
+    for reference in references:
+        for action in store.remove(reference, force=force):
+            for verb, value in action.items():
+                typer.echo(f"{verb}: {value}")
+
+
+@app.command()
+def df() -> None:
+    """Show the disk space used by the model store."""
+    typer.echo(_table([("TYPE", "SIZE"), ("Models", human_size(ModelStore.default().disk_usage()))]), nl=False)
+
+
+def _ls_rows(models: list[StoredModel]) -> list[tuple[str, ...]]:
+    now = time.time()
+    rows = []
+    for model in models:
+        config = model.config
+        context = str(model.context_size) if model.context_size else ""
+        created = f"{human_duration(now - model.created)} ago" if model.created else ""
+        details = (
+            config.get("parameters", ""), config.get("quantization", ""), config.get("architecture", ""),
+            model.short_id, created, context, config.get("size", ""),
+        )  # fmt: skip
+        for name in model.tags or ("<none>",):
+            rows.append((display_name(name), *details))
+    return sorted(rows, key=lambda row: row[0].lower())
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,26 @@
+"""The local model store (Docker Model Runner's layout), references, artifacts and packaging.
+
+Public API::
+
+    from compose_models.store import ModelStore, StoredModel, normalize_reference, package_gguf
+    store = ModelStore.default()            # $COMPOSE_MODELS_HOME/models
+    model = store.get("ai/smollm2")         # any tag spelling, full or 12-hex ID; UserError if missing
+    model.gguf_paths[0], model.context_size, model.to_dmr_json(), model.openai_entry()
+"""
+
+from compose_models.store.model import StoredModel
+from compose_models.store.packaging import package_gguf
+from compose_models.store.reference import display_name, looks_like_id, normalize_reference, parse_reference
+from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
+
+__all__ = [
+    "ModelConflict",
+    "ModelNotFound",
+    "ModelStore",
+    "StoredModel",
+    "display_name",
+    "looks_like_id",
+    "normalize_reference",
+    "package_gguf",
+    "parse_reference",
+]
