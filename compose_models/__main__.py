@@ -1,0 +1,3 @@
+from compose_models.cli import main
+
+main()

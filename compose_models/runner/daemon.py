@@ -1,0 +1,88 @@
+"""Start, find and stop the runner as a background process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from compose_models.errors import UserError
+from compose_models.home import runner_dir
+from compose_models.runner.docker_host import detect_docker_host
+from compose_models.runner.state import RunnerState, read_state
+
+
+def _answers(state: RunnerState) -> bool:
+    try:
+        return httpx.get(f"{state.host_url}/engines/status", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def running_runner() -> RunnerState | None:
+    state = read_state()
+    return state if state is not None and _answers(state) else None
+
+
+def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> RunnerState:
+    """Start ``compose-models serve`` in its own session and wait until it answers."""
+    log_path = runner_dir() / "logs" / "runner.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "compose_models", "serve", "--port", str(port)]
+    for host in hosts:
+        argv += ["--host", host]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise UserError(f"the runner exited while starting: {tail[0]} (log: {log_path})")
+        state = read_state()
+        if state is not None and state.pid == process.pid and _answers(state):
+            return state
+        time.sleep(0.1)
+    process.terminate()
+    raise UserError(f"the runner did not answer within {timeout:.0f}s (log: {log_path})")
+
+
+def ensure_running(port: int) -> RunnerState:
+    return running_runner() or start_detached(port)
+
+
+def stop_runner(timeout: float = 15.0) -> bool:
+    """Stop the background runner (and so its engines). False if none was running."""
+    state = read_state()
+    if state is None:
+        return False
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(state.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.kill(state.pid, signal.SIGKILL)
+    return True
+
+
+def status_document(port: int) -> dict[str, object]:
+    """``status --json``, in Docker Model Runner's shape, with our ``/engines/v1/`` base URLs."""
+    state = running_runner()
+    port = state.port if state else port
+    docker = detect_docker_host()
+    backends = {}
+    if state:
+        backends = httpx.get(f"{state.host_url}/engines/status", timeout=5.0).json()
+    return {
+        "running": state is not None,
+        "backends": backends,
+        "kind": docker.kind,
+        "endpoint": f"http://{docker.container_host()}:{port}/engines/v1/",
+        "endpointHost": f"http://127.0.0.1:{port}/engines/v1/",
+    }

@@ -1,0 +1,55 @@
+"""The running runner's pid, port and addresses, kept beside the store so every command can find it."""
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from compose_models.home import runner_dir
+
+DEFAULT_PORT = 12434
+
+
+def default_port() -> int:
+    return int(os.environ.get("COMPOSE_MODELS_PORT", DEFAULT_PORT))
+
+
+@dataclass
+class RunnerState:
+    pid: int
+    port: int
+    hosts: list[str]
+
+    @property
+    def host_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _state_path() -> Path:
+    return runner_dir() / "state.json"
+
+
+def write_state(state: RunnerState) -> None:
+    path = _state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(asdict(state)))
+    os.replace(temporary, path)
+
+
+def read_state() -> RunnerState | None:
+    """The recorded state, if its process is still alive."""
+    try:
+        state = RunnerState(**json.loads(_state_path().read_text()))
+        os.kill(state.pid, 0)
+    except (OSError, ValueError, TypeError):
+        return None
+    return state
+
+
+def clear_state(pid: int) -> None:
+    try:
+        if json.loads(_state_path().read_text()).get("pid") == pid:
+            _state_path().unlink()
+    except (OSError, ValueError):
+        pass
