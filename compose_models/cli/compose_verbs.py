@@ -1,3 +1,63 @@
-"""Verbs: see compose_models/cli/__init__.py."""
+"""Compose verbs: up and down, taking Compose's own project options."""
 
-from compose_models.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from compose_models.cli import app
+from compose_models.compose import ProjectOptions
+
+_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+FileOption = Annotated[Optional[list[str]], typer.Option("--file", "-f", help="Compose file (repeatable)")]
+ProjectNameOption = Annotated[Optional[str], typer.Option("--project-name", "-p", help="Project name")]
+ProjectDirOption = Annotated[Optional[str], typer.Option("--project-directory", help="Project working directory")]
+EnvFileOption = Annotated[Optional[list[str]], typer.Option("--env-file", help="Environment file (repeatable)")]
+ProfileOption = Annotated[Optional[list[str]], typer.Option("--profile", help="Profile to enable (repeatable)")]
+
+
+def project_options(
+    files: list[str] | None, project_name: str | None, project_directory: str | None,
+    env_files: list[str] | None, profiles: list[str] | None,
+) -> ProjectOptions:
+    return ProjectOptions(
+        files=list(files or []), project_name=project_name, project_directory=project_directory,
+        env_files=list(env_files or []), profiles=list(profiles or []), cwd=Path.cwd(),
+    )
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def up(
+    ctx: typer.Context,
+    files: FileOption = None,
+    project_name: ProjectNameOption = None,
+    project_directory: ProjectDirOption = None,
+    env_files: EnvFileOption = None,
+    profiles: ProfileOption = None,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run containers in the background")] = False,
+) -> None:
+    """Serve the project's models on the host runner, inject their variables, and run `docker compose up`.
+
+    Arguments after `--` go to `docker compose up`.
+    """
+    from compose_models.orchestrator.up import up as run_up
+
+    options = project_options(files, project_name, project_directory, env_files, profiles)
+    raise typer.Exit(run_up(options, detach=detach, extra_args=list(ctx.args)))
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def down(
+    ctx: typer.Context,
+    files: FileOption = None,
+    project_name: ProjectNameOption = None,
+    project_directory: ProjectDirOption = None,
+    env_files: EnvFileOption = None,
+    profiles: ProfileOption = None,
+) -> None:
+    """Run `docker compose down` on the project (the runner keeps serving other projects)."""
+    from compose_models.orchestrator.down import down as run_down
+
+    options = project_options(files, project_name, project_directory, env_files, profiles)
+    raise typer.Exit(run_down(options, extra_args=list(ctx.args)))
