@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from compose_models.runner.engine import EngineError
 from compose_models.runner.errors import openai_error
-from compose_models.runner.scheduler import ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.scheduler import COMPLETION, EMBEDDING, ModelBusy, ModelNotFound, Scheduler
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -46,24 +46,24 @@ async def _read_json(request: Request) -> dict | Response:
     return payload
 
 
-def _proxy_route(upstream_path: str):
+def _proxy_route(upstream_path: str, mode: str = COMPLETION):
     async def endpoint(request: Request) -> Response:
         payload = await _read_json(request)
         if isinstance(payload, Response):
             return payload
-        return await forward(request, payload, upstream_path)
+        return await forward(request, payload, upstream_path, mode)
 
     return endpoint
 
 
-async def forward(request: Request, payload: dict, upstream_path: str) -> Response:
+async def forward(request: Request, payload: dict, upstream_path: str, mode: str = COMPLETION) -> Response:
     """Send ``payload`` to the engine of ``payload["model"]`` and relay its answer as it comes."""
     scheduler: Scheduler = request.app.state.scheduler
     reference = payload["model"]
     client: httpx.AsyncClient = request.app.state.http
     usage = contextlib.AsyncExitStack()
     try:
-        engine, sampling_defaults = await usage.enter_async_context(scheduler.use(reference))
+        engine, sampling_defaults = await usage.enter_async_context(scheduler.use(reference, mode))
     except ModelNotFound:
         return openai_error(404, f"model {reference!r} not found", param="model", code="model_not_found")
     except ModelBusy as error:
@@ -112,4 +112,5 @@ def openai_routes() -> list[Route]:
         Route("/models/{name:path}", get_model, methods=["GET"]),
         Route("/chat/completions", _proxy_route("/v1/chat/completions"), methods=["POST"]),
         Route("/completions", _proxy_route("/v1/completions"), methods=["POST"]),
+        Route("/embeddings", _proxy_route("/v1/embeddings", EMBEDDING), methods=["POST"]),
     ]
