@@ -61,7 +61,7 @@ def config(
     profile: ProfileOption = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = OutputFormat.yaml,
     services: Annotated[bool, typer.Option("--services", help="Print the enabled service names, one per line.")] = False,
-    models: Annotated[bool, typer.Option("--models", help="Print the model references, one per line.")] = False,
+    models: Annotated[bool, typer.Option("--models", help="Print the references of the models in use, one per line.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only validate the configuration.")] = False,
 ) -> None:
     """Validate the Compose project and print its plan: models and the variables each service gets."""
@@ -71,10 +71,10 @@ def config(
     if services:
         _print_lines(project.services)
         return
-    if models:
-        _print_lines(definition.model for definition in project.models.values())
-        return
     plan = resolve_plan(project).model_dump(mode="json")
+    if models:
+        _print_lines(definition["model"] for definition in plan["models"].values())
+        return
     if output_format is OutputFormat.json:
         print(json.dumps(plan, indent=2))
     else:

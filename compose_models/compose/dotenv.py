@@ -52,7 +52,7 @@ def parse_env(text: str, lookup_environment: Mapping[str, str], source: str = ".
             continue
         value, position = _value(text, position, source, line)
         try:
-            values[key] = value if value.quoted == "'" else substitute(value.text, lookup)
+            values[key] = value.text if value.quoted == "'" else substitute(value.text, lookup)
         except InterpolationError as error:
             raise UserError(f"{source}:{line}: {key}: {error}") from None
 

@@ -34,12 +34,11 @@ def variable_prefix(model_key: str) -> str:
 
 
 def resolve_plan(project: ComposeProject) -> Plan:
-    """Every declared model (profiles never hide models) and the bindings of every enabled service."""
-    models = {
-        key: PlannedModel(model=definition.model, context_size=definition.context_size,
-                          runtime_flags=list(definition.runtime_flags))
-        for key, definition in project.models.items()
-    }
+    """The models that enabled services use, and the variables each of those services receives.
+
+    Like Docker Compose v2.40, models that no enabled service refers to are left out: a service in an
+    inactive profile gets nothing, and its models are not served.
+    """
     services = {}
     for service, bindings in project.service_models.items():
         if not bindings:
@@ -53,4 +52,15 @@ def resolve_plan(project: ComposeProject) -> Plan:
                 for key, binding in bindings.items()
             }
         )
+    used = {key for bindings in project.service_models.values() for key in bindings}
+    models = {
+        key: PlannedModel(
+            model=definition.model,
+            # Compose cannot tell 0 from unset (and only passes sizes > 0 to the runner).
+            context_size=definition.context_size or None,
+            runtime_flags=list(definition.runtime_flags),
+        )
+        for key, definition in project.models.items()
+        if key in used
+    }
     return Plan(name=project.name, models=models, services=services)

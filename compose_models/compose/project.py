@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from compose_models.compose.consistency import check_enabled_services
 from compose_models.compose.environment import add_env_files, env_files_to_load
 from compose_models.compose.extends import apply_extends
 from compose_models.compose.files import STDIN, absolute, config_files
@@ -49,7 +50,7 @@ class ComposeProject:
     env_files: list[Path]
     profiles: list[str]
     environment: dict[str, str]
-    models: dict[str, ModelDefinition]
+    models: dict[str, ModelDefinition]  # every declared model, used or not
     services: dict[str, dict[str, Any]]  # enabled services only, merged and interpolated
     service_models: dict[str, dict[str, ServiceModelBinding]]  # enabled services that bind models
     disabled_services: list[str] = field(default_factory=list)
@@ -182,15 +183,12 @@ def _typed_project(
         checker.mapping(service, ("services", service_name))
     profiles = active_profiles(options.profiles, environment)
     enabled = enabled_services(all_services, profiles, checker)
-    service_models = {}
-    for service_name, service in enabled.items():
-        if service.get("models") is not None:
-            bindings = checker.service_models(service_name, service["models"])
-            for key in bindings:
-                if key not in models:
-                    where = sources.locate(("services", service_name, "models", key))
-                    raise UserError(f'{where}: service "{service_name}" refers to undefined model {key}')
-            service_models[service_name] = bindings
+    service_models = {
+        service_name: checker.service_models(service_name, service["models"])
+        for service_name, service in enabled.items()
+        if service.get("models") is not None
+    }
+    check_enabled_services(enabled, service_models, models, sources)
     return ComposeProject(
         name=name,
         working_dir=working_dir,

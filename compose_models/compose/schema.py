@@ -93,13 +93,15 @@ class Checker:
             if key not in TOP_LEVEL_KEYS and not key.startswith("x-"):
                 raise self.fail((key,), f"unknown top-level key (allowed: {', '.join(sorted(TOP_LEVEL_KEYS))}, x-*)")
         for key in ("services", "networks", "volumes", "secrets", "configs", "models"):
-            if project.get(key) is not None:
+            if key in project:
                 self.mapping(project[key], (key,))
         if "name" in project:
             self.expect(project["name"], lambda v: isinstance(v, str), ("name",), "must be a string")
 
     def models(self, raw_models: dict[str, Any]) -> dict[str, ModelDefinition]:
-        return {key: self.model_definition(key, value) for key, value in raw_models.items()}
+        # Compose validates an `x-` entry like any model, then keeps it as an extension, not a model.
+        definitions = {key: self.model_definition(key, value) for key, value in raw_models.items()}
+        return {key: definition for key, definition in definitions.items() if not key.startswith("x-")}
 
     def model_definition(self, key: str, value: Any) -> ModelDefinition:
         path: KeyPath = ("models", key)

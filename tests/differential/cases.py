@@ -1,0 +1,485 @@
+"""The differential table: small Compose projects, each exercising one loading rule.
+
+A case with ``error`` set is invalid: both loaders must reject it and our one-line message must
+contain every string in ``error`` (the file and the key, at least).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MODELS = """
+models:
+  llm: {model: ai/smollm2}
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    files: dict[str, str]
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str = "."
+    error: tuple[str, ...] = ()
+
+
+CASES = [
+    # --- syntax of models and bindings -------------------------------------------------------------
+    Case("short-syntax", {"compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS}),
+    Case("long-syntax-vars", {"compose.yaml": """
+services:
+  app:
+    image: x
+    models:
+      llm: {endpoint_var: OPENAI_BASE_URL, model_var: OPENAI_MODEL}
+      coder:
+models:
+  llm: {model: ai/smollm2, context_size: 8192, runtime_flags: ["--temp", "0.2", --verbose]}
+  coder: {model: "hf.co/bartowski/Qwen2.5-Coder-1.5B-GGUF:Q4_K_M", name: coding}
+"""}),
+    Case("dash-and-dot-keys", {"compose.yaml": """
+services:
+  app: {image: x, models: [my-big-llm, llama3.2, Mixed_Case-1]}
+models:
+  my-big-llm: {model: ai/qwen3}
+  llama3.2: {model: ai/llama3.2}
+  Mixed_Case-1: {model: ai/gemma3}
+"""}),
+    Case("only-endpoint-var", {"compose.yaml": """
+services:
+  app: {image: x, models: {llm: {endpoint_var: AI_URL}}}
+  worker: {image: x, models: {llm: {model_var: AI_MODEL, x-note: ignored}}}
+""" + MODELS}),
+    Case("unused-model-and-no-binding", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+  plain: {image: x}
+models:
+  llm: {model: ai/smollm2}
+  unused: {model: ai/unused, context_size: 2048}
+"""}),
+    Case("x-extensions-everywhere", {"compose.yaml": """
+x-common: &common
+  image: busybox
+services:
+  app:
+    <<: *common
+    models: [llm]
+models:
+  x-not-a-model: {model: ai/extension}
+  llm: {model: ai/smollm2, x-comment: hi}
+"""}),
+    Case("yaml12-scalars", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/yes, runtime_flags: [yes, no, on, off, "0x1F"]}
+"""}),
+    Case("anchors-and-merge-keys", {"compose.yaml": """
+x-model: &model_defaults
+  context_size: 4096
+  runtime_flags: [--flash-attn]
+services:
+  a: &svc {image: x, models: [one, two]}
+  b: *svc
+models:
+  one:
+    <<: *model_defaults
+    model: ai/one
+  two:
+    <<: *model_defaults
+    model: ai/two
+    context_size: 1024
+"""}),
+    Case("multi-document-file", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/first, runtime_flags: [--a]}
+---
+models:
+  llm: {model: ai/second, runtime_flags: [--b]}
+"""}),
+    Case("version-is-ignored", {"compose.yaml": "version: '3.9'\nservices:\n  app: {image: x, models: [llm]}\n" + MODELS}),
+    Case("context-size-zero-and-negative", {"compose.yaml": """
+services:
+  app: {image: x, models: [a, b]}
+models:
+  a: {model: ai/a, context_size: 0}
+  b: {model: ai/b, context_size: -1}
+"""}),
+    # --- interpolation -----------------------------------------------------------------------------
+    Case("interpolation-forms", {"compose.yaml": """
+services:
+  app: {image: x, models: {llm: {endpoint_var: "${PREFIX}_URL", model_var: "$PREFIX"}}}
+models:
+  llm:
+    model: "${REPO}/${NAME:-smollm2}:${TAG-latest}"
+    runtime_flags: ["${UNSET_FLAG:---ctx}", "${EMPTY:-dflt}", "${EMPTY-kept}", "$${NOT_A_VAR}", "cost$$5"]
+"""}, env={"PREFIX": "AI", "REPO": "ai", "EMPTY": ""}),
+    Case("interpolation-alternates", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: ai/m
+    runtime_flags: ["${SET:+alt}", "${EMPTY:+alt}", "${EMPTY+alt}", "${UNSET+alt}", "x${UNSET:+alt}y"]
+"""}, env={"SET": "1", "EMPTY": ""}),
+    Case("interpolation-nested", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: "${MODEL:-${FALLBACK:-ai/${NAME:-nested}}}"
+    runtime_flags: ["${A:-${B}}", "${U:-{x}y}z", "${U-a}b}c}", "$1", "a$", "$-x", "${SET?}"]
+"""}, env={"B": "bee", "SET": "s"}),
+    Case("interpolation-required-set", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL:?set MODEL}", runtime_flags: ["${FLAG?}"]}
+"""}, env={"MODEL": "ai/req", "FLAG": ""}),
+    Case("interpolation-lowercase-and-underscore", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${lower_case}/${_x}", runtime_flags: ["$lower_case-tail"]}
+"""}, env={"lower_case": "ai", "_x": "m"}),
+    Case("compose-project-name-in-file", {"compose.yaml": """
+name: "demo-${STAGE:-dev}"
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "ai/${COMPOSE_PROJECT_NAME}"}
+"""}),
+    Case("required-missing", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL:?please set MODEL}"}
+"""}, error=("compose.yaml:4", "models.llm.model", "required variable MODEL is missing a value: please set MODEL")),
+    Case("required-unset-no-message", {"compose.yaml": """
+services:
+  app: {image: "${IMAGE?}", models: [llm]}
+""" + MODELS}, error=("compose.yaml", "services.app.image", "required variable IMAGE is missing a value")),
+    Case("required-empty", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, runtime_flags: ["${FLAG:?}"]}
+"""}, env={"FLAG": ""}, error=("compose.yaml", "models.llm.runtime_flags", "required variable FLAG")),
+    Case("invalid-interpolation", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "ai/${MODEL"}
+"""}, error=("compose.yaml:4", "models.llm.model", "invalid interpolation format")),
+    Case("required-error-in-unused-default", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL:-${OTHER:?needed}}"}
+"""}, env={"MODEL": "ai/m"}, error=("compose.yaml", "models.llm.model", "required variable OTHER")),
+    # --- environment sources -----------------------------------------------------------------------
+    Case("dotenv", {
+        ".env": "# comment\nexport MODEL=ai/from-dotenv\nCTX_FLAG='--ctx-size'   \nQUOTED=\"a b\" # trailing\nINLINE=v #c\n",
+        "compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL}", runtime_flags: ["${CTX_FLAG}", "${QUOTED}", "${INLINE}"]}
+"""}),
+    Case("dotenv-interpolates-itself", {
+        ".env": "BASE=ai\nMODEL=${BASE}/chained\nLITERAL='${BASE}'\nESC=\"\\$BASE\"\n",
+        "compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL}", runtime_flags: ["${LITERAL}", "${ESC}"]}
+"""}),
+    Case("shell-beats-dotenv", {".env": "MODEL=ai/dotenv\n", "compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL}"}
+"""}, env={"MODEL": "ai/shell"}),
+    Case("env-file-flags-later-wins", {
+        "a.env": "MODEL=ai/a\nFLAG=--a\n", "b.env": "MODEL=ai/b\n", ".env": "MODEL=ai/ignored\nFLAG=--ignored\n",
+        "compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: "${MODEL}", runtime_flags: ["${FLAG:-none}"]}
+"""}, args=("--env-file", "a.env", "--env-file", "b.env")),
+    Case("env-file-missing", {"compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS},
+         args=("--env-file", "missing.env"), error=("missing.env",)),
+    Case("compose-file-variable", {
+        "base.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "more.yaml": "models:\n  llm: {context_size: 1234}\n",
+    }, env={"COMPOSE_FILE": "base.yaml:more.yaml"}),
+    Case("compose-file-separator", {
+        "base.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "more.yaml": "models:\n  llm: {runtime_flags: [--more]}\n",
+    }, env={"COMPOSE_FILE": "base.yaml;more.yaml", "COMPOSE_PATH_SEPARATOR": ";"}),
+    Case("compose-file-from-dotenv", {
+        ".env": "COMPOSE_FILE=other.yaml\n",
+        "other.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/other}\n",
+    }),
+    Case("project-name-from-shell", {"compose.yaml": "name: ignored\nservices:\n  app: {image: x, models: [llm]}\n" + MODELS},
+         env={"COMPOSE_PROJECT_NAME": "from-shell"}),
+    Case("project-name-from-dotenv", {".env": "COMPOSE_PROJECT_NAME=from_dotenv\n",
+                                      "compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS}),
+    Case("project-name-flag", {"compose.yaml": "name: ignored\nservices:\n  app: {image: x, models: [llm]}\n" + MODELS},
+         args=("-p", "flag-name"), env={"COMPOSE_PROJECT_NAME": "env-name"}),
+    Case("project-name-normalised", {"My.Project_Dir/compose.yaml": "services:\n  app: {image: x}\n"}, cwd="My.Project_Dir"),
+    Case("project-name-in-file-normalised", {"compose.yaml": "name: My_Proj.V2\nservices:\n  app: {image: x}\n"}),
+    Case("project-name-flag-invalid", {"compose.yaml": "services:\n  app: {image: x}\n"}, args=("-p", "Bad Name"),
+         error=("invalid project name", "Bad Name")),
+    Case("project-name-env-invalid", {"compose.yaml": "services:\n  app: {image: x}\n"},
+         env={"COMPOSE_PROJECT_NAME": "UPPER"}, error=("invalid project name", "UPPER")),
+    Case("project-directory", {
+        "conf/compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL}\"}\n",
+        "work/.env": "MODEL=ai/from-project-dir\n",
+    }, args=("-f", "conf/compose.yaml", "--project-directory", "work")),
+    Case("dotenv-next-to-file", {
+        "stack/compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL}\"}\n",
+        "stack/.env": "MODEL=ai/beside-the-file\n",
+    }, args=("-f", "stack/compose.yaml")),
+    Case("default-file-in-parent-with-override", {
+        "docker-compose.yml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "docker-compose.override.yml": "models:\n  llm: {model: ai/overridden}\n",
+        "src/sub/placeholder.txt": "",
+    }, cwd="src/sub"),
+    Case("no-compose-file", {"README.md": "nothing here\n"}, error=("no configuration file provided",)),
+    Case("missing-f-file", {"compose.yaml": "services:\n  app: {image: x}\n"}, args=("-f", "nope.yaml"),
+         error=("nope.yaml", "no such file")),
+    # --- merging several files ----------------------------------------------------------------------
+    Case("merge-runtime-flags-append", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/m, runtime_flags: [--a, --b]}\n",
+        "extra.yaml": "models:\n  llm: {context_size: 512, runtime_flags: [--b, --c]}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-service-models-list-and-map", {
+        "compose.yaml": """
+services:
+  app: {image: x, models: {llm: {endpoint_var: FIRST_URL}}}
+models:
+  llm: {model: ai/m}
+  second: {model: ai/s}
+""",
+        "extra.yaml": "services:\n  app:\n    models: [llm, second]\n",
+        "third.yaml": "services:\n  app:\n    models:\n      second: {model_var: SECOND}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml", "-f", "third.yaml")),
+    Case("merge-reset-and-override", {
+        "compose.yaml": """
+services:
+  app: {image: x, models: [llm, other]}
+  keep: {image: x, models: {llm: {endpoint_var: A}}}
+models:
+  llm: {model: ai/m, context_size: 100, runtime_flags: [--a]}
+  other: {model: ai/o, runtime_flags: [--o]}
+""",
+        "extra.yaml": """
+services:
+  app:
+    models: !override [other]
+  keep:
+    models: !override
+      llm: {model_var: B}
+models:
+  llm:
+    runtime_flags: !reset []
+    context_size: !reset null
+  other:
+    runtime_flags: !override [--replaced]
+""",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-reset-service-models", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\n  b: {image: x, models: [llm]}\n" + MODELS,
+        "extra.yaml": "services:\n  app:\n    models: !reset\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-new-model-in-override", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "extra.yaml": "services:\n  app:\n    models: [coder]\nmodels:\n  coder: {model: ai/coder}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-model-without-model-key", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "extra.yaml": "models:\n  llm: {name: renamed, x-meta: 1}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    # --- include -------------------------------------------------------------------------------------
+    Case("include-short", {
+        "compose.yaml": "include:\n  - ai/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n",
+        "ai/compose.yaml": "services:\n  helper: {image: x, models: {llm: {endpoint_var: HELPER_URL}}}\n" + MODELS,
+    }),
+    Case("include-long-with-env", {
+        "compose.yaml": """
+include:
+  - path: [lib/base.yaml, lib/extra.yaml]
+    env_file: lib/settings.env
+services:
+  web: {image: x, models: [llm]}
+""",
+        "lib/base.yaml": "models:\n  llm: {model: \"${MODEL}\"}\n",
+        "lib/extra.yaml": "models:\n  llm: {runtime_flags: [\"${FLAG}\"]}\n",
+        "lib/settings.env": "MODEL=ai/included\nFLAG=--from-include-env\n",
+    }),
+    Case("include-dotenv-of-included-project", {
+        "compose.yaml": "include:\n  - sub/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n",
+        "sub/compose.yaml": "models:\n  llm: {model: \"${MODEL}\", runtime_flags: [\"${FLAG}\"]}\n",
+        "sub/.env": "MODEL=ai/sub-dotenv\nFLAG=--sub\n",
+    }, env={"FLAG": "--parent-wins"}),
+    Case("include-conflict", {
+        "compose.yaml": "include:\n  - sub/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n" + MODELS,
+        "sub/compose.yaml": "models:\n  llm: {model: ai/different}\n",
+    }, error=("compose.yaml", "models.llm", "conflicts with imported resource")),
+    Case("include-cycle", {
+        "compose.yaml": "include:\n  - a.yaml\nservices:\n  web: {image: x}\n",
+        "a.yaml": "include:\n  - b.yaml\n",
+        "b.yaml": "include:\n  - a.yaml\n",
+    }, error=("include cycle",)),
+    # --- extends -------------------------------------------------------------------------------------
+    Case("extends-same-file", {"compose.yaml": """
+services:
+  base: {image: x, models: {llm: {endpoint_var: BASE_URL}}, profiles: [never]}
+  app:
+    extends: base
+    profiles: !reset []
+  app2:
+    extends: {service: base}
+    profiles: !reset []
+    models: [coder]
+models:
+  llm: {model: ai/m}
+  coder: {model: ai/c}
+"""}),
+    Case("extends-other-file", {
+        "compose.yaml": "services:\n  app:\n    extends: {file: common/base.yaml, service: ai}\n    image: x\n" + MODELS,
+        "common/base.yaml": "services:\n  ai:\n    image: y\n    models:\n      llm: {model_var: LLM_NAME}\n",
+    }),
+    Case("extends-chain", {
+        "compose.yaml": "services:\n  app:\n    extends: {file: b.yaml, service: mid}\n" + MODELS,
+        "b.yaml": "services:\n  mid:\n    extends: {file: c.yaml, service: root}\n    models: [llm]\n",
+        "c.yaml": "services:\n  root: {image: x, models: {llm: {endpoint_var: ROOT_URL}}}\n",
+    }),
+    Case("extends-unknown", {"compose.yaml": "services:\n  app:\n    extends: ghost\n    image: x\n"},
+         error=("compose.yaml", "services.app.extends", "ghost")),
+    Case("extends-cycle", {"compose.yaml": "services:\n  a: {extends: b, image: x}\n  b: {extends: a, image: x}\n"},
+         error=("compose.yaml", "extends", "circular")),
+    # --- profiles ------------------------------------------------------------------------------------
+    Case("profile-inactive", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+  debug: {image: x, models: [big], profiles: [debug]}
+models:
+  llm: {model: ai/small}
+  big: {model: ai/big}
+"""}),
+    Case("profile-active-flag", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+  debug: {image: x, models: [big], profiles: [debug, other]}
+models:
+  llm: {model: ai/small}
+  big: {model: ai/big}
+"""}, args=("--profile", "debug")),
+    Case("profile-from-env", {"compose.yaml": """
+services:
+  a: {image: x, models: [llm], profiles: [one]}
+  b: {image: x, models: [llm], profiles: [two]}
+  c: {image: x, models: [llm], profiles: [three]}
+""" + MODELS}, env={"COMPOSE_PROFILES": "one, two"}),
+    Case("profile-star", {"compose.yaml": """
+services:
+  a: {image: x, models: [llm], profiles: [one]}
+""" + MODELS}, args=("--profile", "*")),
+    Case("undefined-model-in-inactive-profile", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+  debug: {image: x, models: [ghost], profiles: [debug]}
+""" + MODELS}),
+    Case("depends-on-inactive-profile", {"compose.yaml": """
+services:
+  app: {image: x, depends_on: [db], models: [llm]}
+  db: {image: x, profiles: [db]}
+""" + MODELS}, error=('service "app" depends on undefined service "db"',)),
+    # --- invalid files -------------------------------------------------------------------------------
+    Case("undefined-model", {"compose.yaml": "services:\n  app:\n    image: x\n    models: [ghost]\n" + MODELS},
+         error=("compose.yaml:4", 'service "app" refers to undefined model ghost')),
+    Case("bad-yaml", {"compose.yaml": "services:\n  app: {image: x\nmodels: [\n"}, error=("compose.yaml:3", "invalid YAML")),
+    Case("context-size-string", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, context_size: "4096"}
+"""}, error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("context-size-interpolated", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: ai/m
+    context_size: ${CTX:-4096}
+"""}, error=("compose.yaml:6", "models.llm.context_size", "integer")),
+    Case("context-size-null", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: ai/m
+    context_size:
+"""}, error=("compose.yaml:6", "models.llm.context_size", "integer")),
+    Case("unknown-model-key", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: ai/m
+    contextsize: 10
+"""}, error=("compose.yaml:6", "models.llm.contextsize", "unknown key")),
+    Case("missing-model-reference", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    context_size: 10
+"""}, error=("compose.yaml:4", "models.llm", "'model'")),
+    Case("runtime-flag-not-string", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, runtime_flags: [--threads, 4]}
+"""}, error=("compose.yaml", "models.llm.runtime_flags[1]", "string")),
+    Case("runtime-flags-not-a-list", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, runtime_flags: "--threads 4"}
+"""}, error=("compose.yaml", "models.llm.runtime_flags", "list")),
+    Case("binding-unknown-key", {"compose.yaml": """
+services:
+  app:
+    image: x
+    models:
+      llm: {endpoint: LLM}
+""" + MODELS}, error=("compose.yaml:5", "services.app.models.llm.endpoint", "unknown key")),
+    Case("binding-duplicate-in-list", {"compose.yaml": "services:\n  app: {image: x, models: [llm, llm]}\n" + MODELS},
+         error=("compose.yaml", "services.app.models", "unique")),
+    Case("model-not-a-mapping", {"compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: ai/m\n"},
+         error=("compose.yaml:4", "models.llm", "mapping")),
+    Case("models-null", {"compose.yaml": "services:\n  app: {image: x}\nmodels:\n"},
+         error=("compose.yaml:3", "models", "mapping")),
+    Case("model-reference-not-string", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: 42}
+"""}, error=("compose.yaml:4", "models.llm.model", "string")),
+    Case("unknown-top-level-key", {"compose.yaml": "services:\n  app: {image: x}\nmodel:\n  llm: {model: ai/m}\n"},
+         error=("compose.yaml:3", "model", "top-level")),
+    Case("service-without-image", {"compose.yaml": "services:\n  app: {models: [llm]}\n" + MODELS},
+         error=("compose.yaml", "app", "neither an image nor a build context")),
+    Case("duplicate-key", {"compose.yaml": "services:\n  app: {image: x}\nmodels:\n  llm: {model: a}\n  llm: {model: b}\n"},
+         error=("compose.yaml:5", "llm")),
+    Case("non-string-key", {"compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  1: {model: a}\n"},
+         error=("compose.yaml:4", "models")),
+]
