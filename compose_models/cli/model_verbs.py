@@ -1,4 +1,4 @@
-"""Model verbs, as ``docker model`` has them: package, ls, inspect, tag, rm, df."""
+"""Model verbs, as ``docker model`` has them: pull, push, package, ls, inspect, tag, rm, df."""
 
 import json
 import time
@@ -10,9 +10,38 @@ import typer
 from compose_models.cli import app
 from compose_models.store import ModelStore, StoredModel, display_name, package_gguf
 from compose_models.store.gojson import go_marshal_indent
+from compose_models.store.pull import fetch_remote_model, pull_model
+from compose_models.store.push import push_model
+from compose_models.store.transfer_progress import transfer_display
 from compose_models.store.units import human_duration, human_size
 
+InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry")]
 _LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
+
+
+@app.command()
+def pull(
+    reference: Annotated[str, typer.Argument(help="Model reference, e.g. ai/smollm2 or localhost:5000/team/m:v1")],
+    insecure: InsecureOption = False,
+) -> None:
+    """Pull a model from an OCI registry into the local store."""
+    with transfer_display() as transfers:
+        result = pull_model(ModelStore.default(), reference, insecure, transfers)
+    if result.cached:
+        typer.echo(f"Using cached model: {result.model.config.get('size', '')}")
+    else:
+        typer.echo("Model pulled successfully")
+
+
+@app.command()
+def push(
+    reference: Annotated[str, typer.Argument(help="Tag of a local model, naming the registry to push to")],
+    insecure: InsecureOption = False,
+) -> None:
+    """Push a model from the local store to an OCI registry."""
+    with transfer_display() as transfers:
+        digest = push_model(ModelStore.default(), reference, insecure, transfers)
+    typer.echo(f"Model pushed successfully: {digest}")
 
 
 @app.command()
@@ -53,9 +82,13 @@ def list_models(
 
 
 @app.command()
-def inspect(reference: Annotated[str, typer.Argument(help="Model tag or ID")]) -> None:
+def inspect(
+    reference: Annotated[str, typer.Argument(help="Model tag or ID")],
+    remote: Annotated[bool, typer.Option("--remote", "-r", help="Read the model from its registry")] = False,
+    insecure: InsecureOption = False,
+) -> None:
     """Show a model's ID, tags, creation time and config as JSON."""
-    model = ModelStore.default().get(reference)
+    model = fetch_remote_model(reference, insecure) if remote else ModelStore.default().get(reference)
     typer.echo(go_marshal_indent(model.to_dmr_json(), 4).decode())
 
 

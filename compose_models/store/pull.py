@@ -1,0 +1,133 @@
+"""``pull``: fetch a model artifact from an OCI registry into the store.
+
+Each blob streams into ``<hex>.incomplete`` while being hashed, and is renamed to its digest only
+when the hash matches; an interrupted download resumes with an HTTP Range request. Layers download in
+parallel. A per-blob file lock makes concurrent pulls (threads or processes) share the work.
+"""
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from filelock import FileLock
+
+from compose_models.errors import UserError
+from compose_models.store import media_types
+from compose_models.store.artifact import Layer
+from compose_models.store.blobs import CHUNK_SIZE, digest_hex, sha256_digest
+from compose_models.store.model import StoredModel
+from compose_models.store.reference import ModelReference, parse_reference
+from compose_models.store.registry_client import RegistryClient
+from compose_models.store.store import ModelStore
+from compose_models.store.transfer_progress import SILENT, Advance, Transfers
+
+PARALLEL_LAYERS = 4
+
+
+@dataclass(frozen=True)
+class PullResult:
+    model: StoredModel
+    cached: bool
+
+
+def pull_model(
+    store: ModelStore, reference: str, insecure: bool = False, transfers: Transfers = SILENT
+) -> PullResult:
+    ref = parse_reference(reference)
+    if ref.is_hugging_face:
+        raise UserError(f"{ref}: pulling from Hugging Face is not supported yet; download the GGUF and `package` it")
+    with RegistryClient(ref.registry, insecure) as client:
+        raw_manifest = fetch_model_manifest(client, ref)
+        model_id = sha256_digest(raw_manifest)
+        tags = [] if ref.digest else [str(ref)]
+        cached = store.find(model_id)
+        if cached is not None:
+            for tag in tags:
+                store.tag(model_id, tag)
+            return PullResult(store.get(model_id), cached=True)
+        manifest = json.loads(raw_manifest)
+        raw_config = client.get_blob(ref.repository, manifest["config"]["digest"])
+        layers = list({layer.digest: layer for layer in map(Layer.from_descriptor, manifest["layers"])}.values())
+        with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
+            jobs = [pool.submit(download_blob, client, ref.repository, layer, store, transfers) for layer in layers]
+            for job in jobs:
+                job.result()
+        return PullResult(store.add(raw_manifest, raw_config, tags), cached=False)
+
+
+def fetch_model_manifest(client: RegistryClient, ref: ModelReference) -> bytes:
+    """The manifest bytes, checked to be a model artifact of a config type DMR reads."""
+    raw, media_type = client.get_manifest(ref.repository, ref.digest or ref.tag or "latest")
+    if ref.digest and sha256_digest(raw) != ref.digest:
+        raise UserError(f"the registry returned a manifest for {ref} whose digest is not {ref.digest}")
+    if media_type == media_types.OCI_INDEX:
+        raise UserError(f"{ref} is an image index (a multi-platform image?), not a model artifact")
+    manifest = json.loads(raw)
+    config_type = (manifest.get("config") or {}).get("mediaType", "")
+    if config_type not in media_types.SUPPORTED_CONFIGS:
+        raise UserError(
+            f"{ref} has config media type {config_type!r}, which is not a model artifact: "
+            f"expected one of {', '.join(media_types.SUPPORTED_CONFIGS)}"
+        )
+    return raw
+
+
+def download_blob(client: RegistryClient, repository: str, layer: Layer, store: ModelStore, transfers: Transfers) -> None:
+    label = layer.digest.removeprefix("sha256:")[:12]
+    lock_directory = store.root / "locks"
+    lock_directory.mkdir(exist_ok=True)
+    with FileLock(str(lock_directory / f"{digest_hex(layer.digest)}.lock")):
+        if store.blobs.has(layer.digest):
+            transfers.start(label, layer.size, done=layer.size)
+            return
+        partial = store.blobs.incomplete_path(layer.digest)
+        hasher, offset = _hash_partial(partial, layer.size)
+        advance = transfers.start(label, layer.size, done=offset)
+        with client.stream_blob(repository, layer.digest, offset) as response:
+            if response.status_code != 416:  # 416: the partial file already holds every byte
+                if response.status_code != 206:  # the registry ignored the Range: start over
+                    hasher, offset = hashlib.sha256(), 0
+                with partial.open("ab" if offset else "wb") as file:
+                    _write_stream(response.iter_bytes(CHUNK_SIZE), file, hasher, advance)
+        if "sha256:" + hasher.hexdigest() != layer.digest:
+            partial.unlink(missing_ok=True)
+            raise UserError(
+                f"blob {layer.digest} from {client.registry}/{repository} does not match its digest "
+                "(corrupt or tampered); it was not kept"
+            )
+        os.replace(partial, store.blobs.path(layer.digest))
+
+
+def _hash_partial(partial: Path, expected_size: int) -> tuple["hashlib._Hash", int]:
+    hasher = hashlib.sha256()
+    if not partial.is_file() or partial.stat().st_size > expected_size:
+        partial.unlink(missing_ok=True)
+        return hasher, 0
+    with partial.open("rb") as file:
+        while chunk := file.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return hasher, partial.stat().st_size
+
+
+def _write_stream(chunks: Iterator[bytes], file: BinaryIO, hasher: "hashlib._Hash", advance: Advance) -> None:
+    for chunk in chunks:
+        file.write(chunk)
+        hasher.update(chunk)
+        advance(len(chunk))
+    file.flush()
+    os.fsync(file.fileno())
+
+
+def fetch_remote_model(reference: str, insecure: bool = False) -> StoredModel:
+    """A registry's model (manifest and config only, no tags), for ``inspect --remote``."""
+    ref = parse_reference(reference)
+    with RegistryClient(ref.registry, insecure) as client:
+        raw_manifest = fetch_model_manifest(client, ref)
+        manifest = json.loads(raw_manifest)
+        raw_config = client.get_blob(ref.repository, manifest["config"]["digest"])
+    return StoredModel(sha256_digest(raw_manifest), (), manifest, raw_config, Path())
