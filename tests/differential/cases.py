@@ -483,3 +483,159 @@ models:
     Case("non-string-key", {"compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  1: {model: a}\n"},
          error=("compose.yaml:4", "models")),
 ]
+
+CASES += [
+    # --- more environment rules ----------------------------------------------------------------------
+    Case("dotenv-syntax-variants", {
+        ".env": "export  SPACED=ai/spaced\nYAMLISH: --yaml-style\nINHERIT\nMULTI=\"line1\\nline2\"\n"
+                "SINGLE='it\\'s'\nEMPTY=\nHASH=a#b\nDOLLARS=\"cost $$5\"\n",
+        "compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm:
+    model: "${SPACED}"
+    runtime_flags: ["${YAMLISH}", "${INHERIT}", "${MULTI}", "${EMPTY:-was-empty}", "${HASH}", "${DOLLARS}", "${SINGLE}"]
+"""}, env={"INHERIT": "--inherited"}),
+    Case("dotenv-bad-line", {".env": "GOOD=1\nSINGLE='it''s'\n", "compose.yaml": "services:\n  app: {image: x}\n"},
+         error=(".env:2", "unexpected character")),
+    Case("compose-env-files-variable", {
+        "one.env": "MODEL=ai/one\n", "two.env": "FLAG=--two\n",
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL}\", runtime_flags: [\"${FLAG}\"]}\n",
+    }, env={"COMPOSE_ENV_FILES": "one.env,two.env"}),
+    Case("compose-disable-env-file", {
+        ".env": "MODEL=ai/should-not-load\n",
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL:-ai/default}\"}\n",
+    }, env={"COMPOSE_DISABLE_ENV_FILE": "true"}),
+    Case("compose-profiles-in-dotenv", {
+        ".env": "COMPOSE_PROFILES=gpu\n",
+        "compose.yaml": "services:\n  app: {image: x, models: [llm], profiles: [gpu]}\n  cpu: {image: x}\n" + MODELS,
+    }),
+    Case("profile-flag-beats-env", {
+        "compose.yaml": "services:\n  a: {image: x, models: [llm], profiles: [a]}\n  b: {image: x, models: [llm], profiles: [b]}\n" + MODELS,
+    }, args=("--profile", "b"), env={"COMPOSE_PROFILES": "a"}),
+    Case("depends-on-optional-inactive", {"compose.yaml": """
+services:
+  app:
+    image: x
+    models: [llm]
+    depends_on:
+      db: {condition: service_started, required: false}
+  db: {image: x, profiles: [db]}
+""" + MODELS}),
+    Case("keys-are-not-interpolated", {"compose.yaml": """
+services:
+  app:
+    image: x
+    models: [llm]
+    environment:
+      ${NOT_INTERPOLATED}: value
+models:
+  llm: {model: ai/m}
+"""}, env={"NOT_INTERPOLATED": "X"}),
+    Case("stdin-is-not-needed-name-from-second-file", {
+        "compose.yaml": "name: first\nservices:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "second.yaml": "name: second\n",
+    }, args=("-f", "compose.yaml", "-f", "second.yaml")),
+    Case("project-directory-names-project", {
+        "files/compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS, "Other_Dir/.keep": "",
+    }, args=("-f", "files/compose.yaml", "--project-directory", "Other_Dir")),
+    Case("compose-yaml-preferred", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/compose-yaml}\n",
+        "docker-compose.yml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/docker-compose}\n",
+    }),
+    Case("compose-yml-variant", {
+        "compose.yml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS,
+        "compose.override.yaml": "models:\n  llm: {context_size: 77}\n",
+    }),
+    # --- more merge rules ----------------------------------------------------------------------------
+    Case("merge-null-keeps-base", {
+        "compose.yaml": "services:\n  app: {image: x, models: {llm: {endpoint_var: KEEP}}}\nmodels:\n  llm: {model: ai/m, context_size: 5}\n",
+        "extra.yaml": "services:\n  app:\n    models:\n      llm:\nmodels:\n  llm:\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-reset-whole-model", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\n  b: {image: x}\n" + MODELS,
+        "extra.yaml": "models:\n  llm: !reset\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=('service "app" refers to undefined model llm',)),
+    Case("merge-override-whole-model", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/m, context_size: 5, runtime_flags: [--a]}\n",
+        "extra.yaml": "models:\n  llm: !override {model: ai/replaced}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    Case("merge-profiles-append", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm], profiles: [a]}\n" + MODELS,
+        "extra.yaml": "services:\n  app:\n    profiles: [b]\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml", "--profile", "b")),
+    Case("merge-service-only-in-override", {
+        "compose.yaml": "services:\n  app: {image: x}\n" + MODELS,
+        "extra.yaml": "services:\n  late: {image: y, models: [llm]}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml")),
+    # --- more include / extends ----------------------------------------------------------------------
+    Case("include-nested-relative", {
+        "compose.yaml": "include:\n  - a/compose.yaml\nservices:\n  web: {image: x, models: [llm, deep]}\n",
+        "a/compose.yaml": "include:\n  - b/compose.yaml\n" + MODELS,
+        "a/b/compose.yaml": "models:\n  deep: {model: ai/deep}\n",
+    }),
+    Case("include-uses-parent-variables", {
+        "compose.yaml": "include:\n  - lib/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n",
+        ".env": "MODEL=ai/parent-dotenv\n",
+        "lib/compose.yaml": "models:\n  llm: {model: \"${MODEL}\"}\n",
+    }),
+    Case("include-same-definition-is-fine", {
+        "compose.yaml": "include:\n  - sub/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n" + MODELS,
+        "sub/compose.yaml": MODELS,
+    }),
+    Case("extends-models-map-merge", {"compose.yaml": """
+services:
+  base: {image: x, models: [llm], profiles: [off]}
+  app:
+    extends: base
+    profiles: !reset []
+    models:
+      llm: {endpoint_var: APP_URL}
+models:
+  llm: {model: ai/m}
+"""}),
+    Case("extends-other-file-interpolation", {
+        ".env": "BASE_VAR=FROM_DOTENV_URL\n",
+        "compose.yaml": "services:\n  app:\n    extends: {file: lib/base.yaml, service: svc}\n" + MODELS,
+        "lib/base.yaml": "services:\n  svc: {image: x, models: {llm: {endpoint_var: \"${BASE_VAR}\"}}}\n",
+    }),
+    Case("extends-with-reset", {"compose.yaml": """
+services:
+  base: {image: x, models: [llm], profiles: [off]}
+  app:
+    extends: base
+    profiles: !reset []
+    models: !reset []
+models:
+  llm: {model: ai/m}
+"""}),
+    # --- more invalid --------------------------------------------------------------------------------
+    Case("services-not-a-mapping", {"compose.yaml": "services:\n  - app\n"}, error=("compose.yaml:1", "services", "mapping")),
+    Case("service-null", {"compose.yaml": "services:\n  app:\n" + MODELS}, error=("compose.yaml:2", "services.app", "mapping")),
+    Case("binding-var-not-string", {"compose.yaml": """
+services:
+  app:
+    image: x
+    models:
+      llm: {endpoint_var: 3}
+""" + MODELS}, error=("compose.yaml:5", "services.app.models.llm.endpoint_var", "string")),
+    Case("runtime-flags-merge-type-clash", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/m, runtime_flags: [--a]}\n",
+        "extra.yaml": "models:\n  llm: {runtime_flags: {a: b}}\n",
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=("models.llm.runtime_flags",)),
+    Case("model-name-not-string", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, name: [a]}
+"""}, error=("compose.yaml:4", "models.llm.name", "string")),
+    Case("context-size-bool", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+models:
+  llm: {model: ai/m, context_size: true}
+"""}, error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("profiles-not-a-list", {"compose.yaml": "services:\n  app: {image: x, profiles: debug}\n"},
+         error=("compose.yaml", "services.app.profiles", "list")),
+]
