@@ -8,8 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from compose_models.cli import app
-from compose_models.store import ModelStore, StoredModel, display_name, package_gguf
+from compose_models.errors import UserError
+from compose_models.store import ModelStore, StoredModel, display_name, normalize_reference, package_gguf
 from compose_models.store.gojson import go_marshal_indent
+from compose_models.store.packaging import package_safetensors_dir, repackage
 from compose_models.store.pull import fetch_remote_model, pull_model
 from compose_models.store.push import push_model
 from compose_models.store.transfer_progress import transfer_display
@@ -47,21 +49,40 @@ def push(
 @app.command()
 def package(
     target: Annotated[str, typer.Argument(help="Reference to tag the new model with, e.g. myorg/model:v1")],
-    gguf: Annotated[Path, typer.Option("--gguf", help="GGUF file (the first shard of a split model)")],
+    gguf: Annotated[Optional[Path], typer.Option("--gguf", help="GGUF file (the first shard of a split model)")] = None,
+    safetensors_dir: Annotated[
+        Optional[Path], typer.Option("--safetensors-dir", help="Directory of safetensors weights and configs")
+    ] = None,
+    source: Annotated[Optional[str], typer.Option("--from", help="Stored model to repackage")] = None,
     context_size: Annotated[
-        Optional[int], typer.Option("--context-size", help="Context size in tokens (default: from the GGUF)")
+        Optional[int], typer.Option("--context-size", help="Context size in tokens (default: from the model)")
     ] = None,
     license_files: Annotated[
         list[Path], typer.Option("--license", "-l", help="License file to include (repeatable)")
     ] = [],
     chat_template: Annotated[Optional[Path], typer.Option("--chat-template", help="Jinja chat template")] = None,
     mmproj: Annotated[Optional[Path], typer.Option("--mmproj", help="Multimodal projector GGUF")] = None,
+    push_after: Annotated[bool, typer.Option("--push", help="Push TARGET to its registry afterwards")] = False,
+    insecure: InsecureOption = False,
 ) -> None:
-    """Package a GGUF file into a model artifact in the local store."""
-    model = package_gguf(
-        ModelStore.default(), gguf, target, context_size, license_files, chat_template, mmproj
-    )
-    typer.echo(f"Model packaged successfully: {model.tags[-1]}")
+    """Package a GGUF file, a safetensors directory or a stored model into a model artifact."""
+    if sum(option is not None for option in (gguf, safetensors_dir, source)) != 1:
+        raise UserError("package needs exactly one of --gguf FILE, --safetensors-dir DIR or --from REF")
+    store = ModelStore.default()
+    if gguf is not None:
+        model = package_gguf(store, gguf, target, context_size, license_files, chat_template, mmproj)
+    elif safetensors_dir is not None:
+        if mmproj is not None:
+            raise UserError("--mmproj goes with --gguf, not --safetensors-dir")
+        model = package_safetensors_dir(store, safetensors_dir, target, context_size, license_files, chat_template)
+    else:
+        model = repackage(store, str(source), target, context_size, license_files, chat_template, mmproj)
+    tag = normalize_reference(target)
+    typer.echo(f"Model packaged successfully: {tag}")
+    if push_after:
+        with transfer_display() as transfers:
+            push_model(store, tag, insecure, transfers)
+        typer.echo(f"Model pushed successfully: {tag}")
     typer.echo(model.id)
 
 

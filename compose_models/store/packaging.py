@@ -1,15 +1,21 @@
-"""``package``: turn local files into a model artifact in the store, as ``docker model package`` does."""
+"""``package``: turn local files into a model artifact in the store, as ``docker model package`` does.
 
+Sources: a GGUF (``--gguf``, v0.1 config), a safetensors directory (``--safetensors-dir``, v0.2 config,
+one layer per file with its relative path), or a stored model (``--from``, same layers, new config).
+"""
+
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from compose_models.errors import UserError
 from compose_models.store import media_types
-from compose_models.store.artifact import Layer, file_annotations, manifest_bytes, new_config_blob
+from compose_models.store.artifact import Layer, config_blob, file_annotations, manifest_bytes, new_config_blob
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.gguf_metadata import discover_shards, is_gguf_file, read_gguf_config
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import parse_reference
+from compose_models.store.safetensors_metadata import read_safetensors_config
 from compose_models.store.store import ModelStore
 
 
@@ -27,14 +33,7 @@ def package_gguf(
     gguf_path = _existing_file(gguf_path, "--gguf")
     if not is_gguf_file(gguf_path):
         raise UserError(f"--gguf {gguf_path} is not a GGUF file: it does not start with the GGUF magic bytes")
-    extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in licenses]
-    if chat_template is not None:
-        extras.append((_existing_file(chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
-    if mmproj is not None:
-        extras.append((_existing_file(mmproj, "--mmproj"), media_types.MMPROJ))
-    if context_size is not None and context_size <= 0:
-        raise UserError(f"--context-size must be a positive number of tokens, got {context_size}")
-
+    extras = _extra_files(context_size, licenses, chat_template, mmproj)
     shards = discover_shards(gguf_path)
     config = read_gguf_config(shards[0])
     if context_size is not None:
@@ -42,6 +41,98 @@ def package_gguf(
     layers = [ingest_layer(store, shard, media_types.GGUF) for shard in shards]
     layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
     return store_artifact(store, config, layers, tag)
+
+
+def package_safetensors_dir(
+    store: ModelStore,
+    directory: Path,
+    target: str,
+    context_size: int | None = None,
+    licenses: Sequence[Path] = (),
+    chat_template: Path | None = None,
+) -> StoredModel:
+    """Package every file under ``directory`` (hidden files and symlinks skipped), weights first."""
+    tag = str(parse_reference(target))
+    directory = Path(directory).expanduser().absolute()
+    if not directory.is_dir():
+        raise UserError(f"--safetensors-dir {directory}: no such directory")
+    files = sorted(_visible_files(directory), key=lambda path: (_classify(path) != media_types.SAFETENSORS, path))
+    weights = [path for path in files if _classify(path) == media_types.SAFETENSORS]
+    if not weights:
+        raise UserError(f"--safetensors-dir {directory} holds no .safetensors file")
+    config = read_safetensors_config(weights, directory)
+    if context_size is not None:
+        config["context_size"] = context_size
+    layers = [ingest_layer(store, path, _classify(path), str(path.relative_to(directory))) for path in files]
+    extras = _extra_files(context_size, licenses, chat_template, None)
+    layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
+    return store_artifact(store, config, layers, tag, media_types.CONFIG_V02)
+
+
+def repackage(
+    store: ModelStore,
+    source: str,
+    target: str,
+    context_size: int | None = None,
+    licenses: Sequence[Path] = (),
+    chat_template: Path | None = None,
+    mmproj: Path | None = None,
+) -> StoredModel:
+    """``package --from``: the stored model's layers plus any extra files, under a new config and tag."""
+    tag = str(parse_reference(target))
+    model = store.get(source)
+    if model.is_cncf:
+        raise UserError(f"--from {source}: repackaging a CNCF ModelPack artifact is not supported")
+    extras = _extra_files(context_size, licenses, chat_template, mmproj)
+    added = [ingest_layer(store, path, media_type) for path, media_type in extras]
+    config = dict(model.config_file.get("config") or {})
+    if context_size is not None:
+        config["context_size"] = context_size
+    rootfs = model.config_file.get("rootfs") or {}
+    diff_ids = [*(rootfs.get("diff_ids") or []), *(layer.digest for layer in added)]
+    created = (model.config_file.get("descriptor") or {}).get("created")
+    raw_config = config_blob(config, created, diff_ids)
+    layers = [*model.layers, *added]
+    raw_manifest = manifest_bytes(sha256_digest(raw_config), len(raw_config), layers, model.config_media_type)
+    return store.add(raw_manifest, raw_config, [tag])
+
+
+def _extra_files(
+    context_size: int | None, licenses: Sequence[Path], chat_template: Path | None, mmproj: Path | None
+) -> list[tuple[Path, str]]:
+    """Validated options, as (file, media type) in DMR's layer order: licenses, template, projector."""
+    if context_size is not None and context_size <= 0:
+        raise UserError(f"--context-size must be a positive number of tokens, got {context_size}")
+    extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in licenses]
+    if chat_template is not None:
+        extras.append((_existing_file(chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
+    if mmproj is not None:
+        extras.append((_existing_file(mmproj, "--mmproj"), media_types.MMPROJ))
+    return extras
+
+
+def _visible_files(directory: Path) -> list[Path]:
+    found = []
+    for root, directories, names in os.walk(directory):
+        directories[:] = sorted(d for d in directories if not d.startswith(".") and not Path(root, d).is_symlink())
+        found += [Path(root, n) for n in names if not n.startswith(".") and not Path(root, n).is_symlink()]
+    return found
+
+
+def _classify(path: Path) -> str:
+    """DMR's file classification for directory packaging (reference §3.12)."""
+    name = path.name.lower()
+    if name.endswith(".safetensors"):
+        return media_types.SAFETENSORS
+    if name.endswith(".gguf"):
+        return media_types.GGUF
+    if name.endswith(".dduf"):
+        return media_types.DDUF
+    if name.endswith(".jinja") or "chat_template" in name:
+        return media_types.CHAT_TEMPLATE
+    if any(word in name for word in ("license", "licence", "copying", "notice")):
+        return media_types.LICENSE
+    return media_types.MODEL_FILE
 
 
 def ingest_layer(store: ModelStore, path: Path, media_type: str, relative_path: str | None = None) -> Layer:

@@ -162,3 +162,10 @@ def test_cli_pull_push_inspect_remote(registry: str, tmp_path: Path) -> None:
     missing = run_cli("pull", f"{registry}/cli/absent:v1", check=False)
     assert missing.returncode == 1 and "not found in registry" in missing.stderr and "Traceback" not in missing.stderr
     assert fetch_remote_model(target).id == model_id
+
+    small = f"{registry}/cli/model:small"
+    packaged = run_cli("package", "--from", target, "--context-size", "64", "--push", small).stdout
+    assert f"Model pushed successfully: {small}" in packaged
+    assert fetch_remote_model(small).context_size == 64
+    both = run_cli("package", "--gguf", str(gguf), "--from", target, small, check=False)
+    assert both.returncode == 1 and "exactly one of" in both.stderr
