@@ -88,7 +88,11 @@ def _to_plain(node: Any, path: KeyPath, lines: dict[KeyPath, int], source: str) 
     if isinstance(node, CommentedMap):
         value: Any = _mapping(node, path, lines, source)
     elif isinstance(node, CommentedSeq):
-        value = [_to_plain(item, (*path, index), lines, source) for index, item in enumerate(node)]
+        value = []
+        for index, item in enumerate(node):
+            position = node.lc.item(index) if node.lc.data else None
+            lines[(*path, index)] = (position[0] if position else node.lc.line or 0) + 1
+            value.append(_to_plain(item, (*path, index), lines, source))
     elif isinstance(node, TaggedScalar):
         value = _untagged_scalar(node)
     else:

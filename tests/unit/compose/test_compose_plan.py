@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compose_models.errors import UserError
-from tests.unit.compose.conftest import plan_of
+from tests.unit.compose.compose_test_helpers import plan_of, write_project  # noqa: F401 (fixture)
 
 
 def test_list_and_map_syntax_with_compose_variable_names(write_project):
