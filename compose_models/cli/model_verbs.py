@@ -11,7 +11,7 @@ from compose_models.cli import app
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, StoredModel, display_name, normalize_reference, package_gguf
 from compose_models.store.gojson import go_marshal_indent
-from compose_models.store.packaging import package_safetensors_dir, repackage
+from compose_models.store.packaging import PackageOptions, package_safetensors_dir, repackage
 from compose_models.store.pull import fetch_remote_model, pull_model
 from compose_models.store.push import push_model
 from compose_models.store.transfer_progress import transfer_display
@@ -71,12 +71,12 @@ def package(
     store = ModelStore.default()
     if gguf is not None:
         model = package_gguf(store, gguf, target, context_size, license_files, chat_template, mmproj)
-    elif safetensors_dir is not None:
-        if mmproj is not None:
-            raise UserError("--mmproj goes with --gguf, not --safetensors-dir")
-        model = package_safetensors_dir(store, safetensors_dir, target, context_size, license_files, chat_template)
     else:
-        model = repackage(store, str(source), target, context_size, license_files, chat_template, mmproj)
+        options = PackageOptions(context_size, license_files, chat_template, mmproj)
+        if safetensors_dir is not None:
+            model = package_safetensors_dir(store, safetensors_dir, target, options)
+        else:
+            model = repackage(store, str(source), target, options)
     tag = normalize_reference(target)
     typer.echo(f"Model packaged successfully: {tag}")
     if push_after:

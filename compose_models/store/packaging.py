@@ -6,6 +6,7 @@ one layer per file with its relative path), or a stored model (``--from``, same 
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from compose_models.errors import UserError
@@ -17,6 +18,16 @@ from compose_models.store.model import StoredModel
 from compose_models.store.reference import parse_reference
 from compose_models.store.safetensors_metadata import read_safetensors_config
 from compose_models.store.store import ModelStore
+
+
+@dataclass(frozen=True)
+class PackageOptions:
+    """What ``package`` may add to any source: a context size and extra files."""
+
+    context_size: int | None = None
+    licenses: Sequence[Path] = ()
+    chat_template: Path | None = None
+    mmproj: Path | None = None
 
 
 def package_gguf(
@@ -33,7 +44,7 @@ def package_gguf(
     gguf_path = _existing_file(gguf_path, "--gguf")
     if not is_gguf_file(gguf_path):
         raise UserError(f"--gguf {gguf_path} is not a GGUF file: it does not start with the GGUF magic bytes")
-    extras = _extra_files(context_size, licenses, chat_template, mmproj)
+    extras = _extra_files(PackageOptions(context_size, licenses, chat_template, mmproj))
     shards = discover_shards(gguf_path)
     config = read_gguf_config(shards[0])
     if context_size is not None:
@@ -44,12 +55,7 @@ def package_gguf(
 
 
 def package_safetensors_dir(
-    store: ModelStore,
-    directory: Path,
-    target: str,
-    context_size: int | None = None,
-    licenses: Sequence[Path] = (),
-    chat_template: Path | None = None,
+    store: ModelStore, directory: Path, target: str, options: PackageOptions = PackageOptions()
 ) -> StoredModel:
     """Package every file under ``directory`` (hidden files and symlinks skipped), weights first."""
     tag = str(parse_reference(target))
@@ -60,34 +66,27 @@ def package_safetensors_dir(
     weights = [path for path in files if _classify(path) == media_types.SAFETENSORS]
     if not weights:
         raise UserError(f"--safetensors-dir {directory} holds no .safetensors file")
+    if options.mmproj is not None:
+        raise UserError("--mmproj goes with --gguf, not --safetensors-dir")
+    extras = _extra_files(options)
     config = read_safetensors_config(weights, directory)
-    if context_size is not None:
-        config["context_size"] = context_size
+    if options.context_size is not None:
+        config["context_size"] = options.context_size
     layers = [ingest_layer(store, path, _classify(path), str(path.relative_to(directory))) for path in files]
-    extras = _extra_files(context_size, licenses, chat_template, None)
     layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
     return store_artifact(store, config, layers, tag, media_types.CONFIG_V02)
 
 
-def repackage(
-    store: ModelStore,
-    source: str,
-    target: str,
-    context_size: int | None = None,
-    licenses: Sequence[Path] = (),
-    chat_template: Path | None = None,
-    mmproj: Path | None = None,
-) -> StoredModel:
+def repackage(store: ModelStore, source: str, target: str, options: PackageOptions = PackageOptions()) -> StoredModel:
     """``package --from``: the stored model's layers plus any extra files, under a new config and tag."""
     tag = str(parse_reference(target))
     model = store.get(source)
     if model.is_cncf:
         raise UserError(f"--from {source}: repackaging a CNCF ModelPack artifact is not supported")
-    extras = _extra_files(context_size, licenses, chat_template, mmproj)
-    added = [ingest_layer(store, path, media_type) for path, media_type in extras]
+    added = [ingest_layer(store, path, media_type) for path, media_type in _extra_files(options)]
     config = dict(model.config_file.get("config") or {})
-    if context_size is not None:
-        config["context_size"] = context_size
+    if options.context_size is not None:
+        config["context_size"] = options.context_size
     rootfs = model.config_file.get("rootfs") or {}
     diff_ids = [*(rootfs.get("diff_ids") or []), *(layer.digest for layer in added)]
     created = (model.config_file.get("descriptor") or {}).get("created")
@@ -97,17 +96,15 @@ def repackage(
     return store.add(raw_manifest, raw_config, [tag])
 
 
-def _extra_files(
-    context_size: int | None, licenses: Sequence[Path], chat_template: Path | None, mmproj: Path | None
-) -> list[tuple[Path, str]]:
+def _extra_files(options: PackageOptions) -> list[tuple[Path, str]]:
     """Validated options, as (file, media type) in DMR's layer order: licenses, template, projector."""
-    if context_size is not None and context_size <= 0:
-        raise UserError(f"--context-size must be a positive number of tokens, got {context_size}")
-    extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in licenses]
-    if chat_template is not None:
-        extras.append((_existing_file(chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
-    if mmproj is not None:
-        extras.append((_existing_file(mmproj, "--mmproj"), media_types.MMPROJ))
+    if options.context_size is not None and options.context_size <= 0:
+        raise UserError(f"--context-size must be a positive number of tokens, got {options.context_size}")
+    extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in options.licenses]
+    if options.chat_template is not None:
+        extras.append((_existing_file(options.chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
+    if options.mmproj is not None:
+        extras.append((_existing_file(options.mmproj, "--mmproj"), media_types.MMPROJ))
     return extras
 
 

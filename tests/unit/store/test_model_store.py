@@ -9,11 +9,6 @@ from tests.unit.store.ggufs import write_gguf
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "store")
-
-
-@pytest.fixture
 def tiny(store: ModelStore, tmp_path: Path) -> StoredModel:
     return package_gguf(store, write_gguf(tmp_path / "tiny.gguf"), "ai/smollm2")
 

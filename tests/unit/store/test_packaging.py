@@ -8,13 +8,8 @@ import pytest
 
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, package_gguf
-from compose_models.store.packaging import package_safetensors_dir, repackage
+from compose_models.store.packaging import PackageOptions, package_safetensors_dir, repackage
 from tests.unit.store.ggufs import write_gguf
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "store")
 
 
 def write_safetensors(path: Path, rows: int, dtype: str = "F32") -> Path:
@@ -71,7 +66,7 @@ def test_from_reuses_layers_with_a_new_config(store: ModelStore, tmp_path: Path)
     original = package_gguf(store, write_gguf(tmp_path / "m.gguf"), "ai/base")
     template = tmp_path / "chat.jinja"
     template.write_text("{{ x }}")
-    variant = repackage(store, "ai/base", "ai/base:8k", context_size=8192, chat_template=template)
+    variant = repackage(store, "ai/base", "ai/base:8k", PackageOptions(context_size=8192, chat_template=template))
     assert variant.id != original.id
     assert variant.context_size == 8192 and original.context_size == 2048
     assert variant.layers[0] == original.layers[0]
