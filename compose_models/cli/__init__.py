@@ -3,7 +3,6 @@
 import sys
 
 import typer
-from rich.console import Console
 
 from compose_models.errors import UserError
 
@@ -15,14 +14,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stderr = Console(stderr=True, highlight=False)
-
-
 def _register_verbs() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from compose_models.cli import (  # noqa: F401
         compose_verbs,
         config_verbs,
+        integration_verbs,
         model_verbs,
         runner_verbs,
     )
@@ -31,20 +28,7 @@ def _register_verbs() -> None:
 def main(argv: list[str] | None = None) -> None:
     _register_verbs()
     try:
-        app(args=argv, prog_name="compose-models", standalone_mode=False)
+        app(args=argv, prog_name="compose-models")
     except UserError as error:
-        stderr.print(f"compose-models: error: {error}", markup=False)
+        print(f"compose-models: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as error:  # click usage errors and the like
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
-            sys.exit(1)
-        raise

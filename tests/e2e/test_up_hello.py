@@ -1,43 +1,72 @@
-"""End to end on a real Docker engine and Compose v2: `compose-models up` gives a container a working model."""
+"""End to end on a real Docker engine and Compose v2: three ways a container gets a working model."""
 
-import json
-import re
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, LOCAL_MODEL_TAG, docker_available, free_port, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, REPO, docker_available, free_port, require, run_cli
+from tests.e2e.stack import asked_model_and_url, assistant_answer
 
 pytestmark = pytest.mark.docker
 
+HELLO = str(REPO / "examples/compose/hello/compose.yaml")
+PROVIDER = str(REPO / "examples/compose/provider/compose.yaml")
+
 
 @pytest.fixture
-def docker() -> None:
+def project(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch):
+    """A unique project name, a runner port of its own; the stack and the runner are gone afterwards."""
     require(docker_available(), "a running Docker engine")
-
-
-def _answer_from(output: str) -> dict:
-    for line in output.splitlines():
-        _, _, payload = line.partition("| ")
-        if payload.startswith("{") and '"choices"' in payload:
-            return json.loads(payload)
-    raise AssertionError(f"no chat completion in the container output:\n{output}")
-
-
-def test_up_hello_example_prints_the_assistants_answer(docker, packaged_smollm2: str, monkeypatch) -> None:
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
-    project = f"hello-{uuid.uuid4().hex[:8]}"
-    compose_file = str(REPO / "examples/compose/hello/compose.yaml")
-    try:
-        result = run_cli("up", "-f", compose_file, "-p", project, "--", "--abort-on-container-exit")
-        output = result.stdout + result.stderr
-        asked = re.search(r"asking (\S+) at (\S+)", output)
-        assert asked, output
-        assert asked.group(1) == LOCAL_MODEL_TAG  # LLM_MODEL is the model reference from compose.yaml
-        assert asked.group(2).endswith("/engines/v1/chat/completions")
-        answer = _answer_from(output)
-        assert answer["choices"][0]["message"]["role"] == "assistant"
-        assert answer["choices"][0]["message"]["content"].strip()
-    finally:
-        run_cli("down", "-f", compose_file, "-p", project, check=False)
-        run_cli("stop", check=False)
+    # Compose finds `compose-models` on PATH for provider services.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    started: list[str] = []
+    yield name, started
+    for compose_file in started:
+        subprocess.run(["docker", "compose", "-f", compose_file, "-p", name, "down", "--timeout", "0"], capture_output=True)
+    run_cli("stop", check=False)
+
+
+def _docker_compose(*args: str) -> str:
+    result = subprocess.run(["docker", "compose", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+def test_compose_models_up(project) -> None:
+    name, started = project
+    started.append(HELLO)
+    result = run_cli("up", "-f", HELLO, "-p", name, "--", "--abort-on-container-exit")
+    output = result.stdout + result.stderr
+    model, url = asked_model_and_url(output)
+    assert model == LOCAL_MODEL_TAG  # LLM_MODEL is the model reference from compose.yaml
+    assert url.endswith("/engines/v1/chat/completions")
+    assistant_answer(output)
+
+
+def test_unmodified_docker_compose_up_through_the_plugin(project) -> None:
+    name, started = project
+    run_cli("install")
+    started.append(HELLO)
+    output = _docker_compose("-f", HELLO, "-p", name, "up", "--abort-on-container-exit")
+    model, _ = asked_model_and_url(output)
+    assert model == LOCAL_MODEL_TAG
+    assistant_answer(output)
+
+
+def test_provider_service(project) -> None:
+    name, started = project
+    started.append(PROVIDER)
+    output = _docker_compose("-f", PROVIDER, "-p", name, "up", "--abort-on-container-exit", "--exit-code-from", "hello")
+    model, _ = asked_model_and_url(output)
+    assert model == LOCAL_MODEL_TAG
+    assistant_answer(output)
+    loaded = run_cli("ps", "--json").stdout
+    assert "smollm2" in loaded
+    _docker_compose("-f", PROVIDER, "-p", name, "down")
+    assert "smollm2" not in run_cli("ps", "--json").stdout  # the provider's down unloaded the model

@@ -1,0 +1,50 @@
+"""Integration verbs: install and uninstall the ``docker model`` CLI plugin."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from compose_models import __version__
+from compose_models.cli import app
+from compose_models.plugin.install import install_plugin, plugin_dir, uninstall_plugin
+
+PluginDirOption = Annotated[
+    Optional[Path], typer.Option("--plugin-dir", help="Docker CLI plugin directory (default $DOCKER_CONFIG/cli-plugins)")
+]
+
+
+@app.command()
+def install(
+    directory: PluginDirOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace another docker-model plugin")] = False,
+) -> None:
+    """Register compose-models as the `docker model` CLI plugin, so an unmodified `docker compose up` uses it."""
+    for line in install_plugin(plugin_dir(directory), force):
+        typer.echo(line)
+
+
+@app.command()
+def uninstall(directory: PluginDirOption = None) -> None:
+    """Remove the `docker model` CLI plugin that `install` placed."""
+    for line in uninstall_plugin(plugin_dir(directory)):
+        typer.echo(line)
+
+
+@app.command()
+def version() -> None:
+    """Print the client version and the plugin API version Docker sees."""
+    from compose_models.plugin.cli_plugin import PLUGIN_VERSION
+
+    typer.echo(f"compose-models {__version__} (docker-model plugin API {PLUGIN_VERSION})")
+
+
+@app.command(
+    "compose",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def compose_provider(ctx: typer.Context) -> None:
+    """Compose provider protocol: compose --project-name=P (up|down|stop|metadata) [--option=value...] SERVICE."""
+    from compose_models.plugin.provider import run_provider
+
+    raise typer.Exit(run_provider(list(ctx.args)))

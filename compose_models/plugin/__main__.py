@@ -1,0 +1,3 @@
+from compose_models.plugin.cli_plugin import main
+
+main()

@@ -1,0 +1,94 @@
+"""compose-models as Docker's `docker model` CLI plugin and as a Compose provider, driven the way Docker drives them."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LOCAL_MODEL_TAG, run_cli
+
+
+def _plugin_path() -> Path:
+    return Path(os.environ["DOCKER_CONFIG"]) / "cli-plugins" / "docker-model"
+
+
+def _run_plugin(*args: str) -> subprocess.CompletedProcess:
+    """Exec the installed plugin file directly, as Compose does (argv without `model`)."""
+    return subprocess.run([str(_plugin_path()), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_install_registers_a_plugin_that_docker_accepts() -> None:
+    assert shutil.which("docker"), "the docker CLI is needed to check plugin discovery"
+    result = run_cli("install")
+    assert str(_plugin_path()) in result.stdout
+    metadata = json.loads(subprocess.run(
+        ["docker", "model", "docker-cli-plugin-metadata"], capture_output=True, text=True, check=True
+    ).stdout)
+    assert metadata["SchemaVersion"] == "0.1.0" and metadata["Vendor"]
+    # Compose forwards runtime_flags only to a purely numeric version >= 1.0.6.
+    assert tuple(int(part) for part in metadata["Version"].removeprefix("v").split(".")) >= (1, 0, 6)
+    listed = subprocess.run(["docker", "--help"], capture_output=True, text=True).stdout
+    assert "model*" in listed or " model " in listed
+    version = subprocess.run(["docker", "model", "version"], capture_output=True, text=True)
+    assert version.returncode == 0 and "compose-models" in version.stdout
+
+
+def test_install_refuses_to_replace_another_plugin_without_force() -> None:
+    _plugin_path().parent.mkdir(parents=True, exist_ok=True)
+    _plugin_path().write_text("#!/bin/sh\necho docker's own\n")
+    refused = run_cli("install", check=False)
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    assert "docker's own" in _plugin_path().read_text()
+    assert run_cli("uninstall", check=False).returncode == 1  # not ours: left in place
+    run_cli("install", "--force")
+    assert "compose-models" in _plugin_path().read_text()
+    assert "removed" in run_cli("uninstall").stdout
+    assert not _plugin_path().exists()
+
+
+def test_ls_and_status_print_clean_json_for_compose(packaged_smollm2: str) -> None:
+    run_cli("install")
+    listed = _run_plugin("ls", "--json")
+    assert listed.returncode == 0 and listed.stderr == ""
+    tags = json.loads(listed.stdout)[0]["tags"]
+    # Compose compares its `model:` string literally against these.
+    assert LOCAL_MODEL_TAG in tags and f"docker.io/{LOCAL_MODEL_TAG}" in tags
+    status = _run_plugin("status", "--json")
+    assert status.returncode == 0 and status.stderr == ""
+    assert json.loads(status.stdout)["endpoint"].endswith("/engines/v1/")
+    with_prefix = _run_plugin("model", "status", "--json")  # as `docker model status --json` runs it
+    assert json.loads(with_prefix.stdout).keys() == json.loads(status.stdout).keys()
+
+
+def test_configure_as_compose_calls_it(runner: str) -> None:
+    run_cli("install")
+    configured = _run_plugin("configure", "--context-size", "1024", LOCAL_MODEL_TAG, "--", "--temp", "0.2")
+    assert configured.returncode == 0, configured.stderr
+    refused = _run_plugin("configure", LOCAL_MODEL_TAG, "--", "--model", "x")
+    assert refused.returncode == 1 and "'--model'" in refused.stderr
+
+
+@pytest.mark.parametrize("project_flag", [["--project-name=demo"], ["--project-name", "demo"]])
+def test_provider_up_emits_variables(runner: str, project_flag: list[str]) -> None:
+    result = run_cli("compose", *project_flag, "up", f"--model={LOCAL_MODEL_TAG}", "--context-size=1024", "llm")
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {message["type"] for message in messages} <= {"info", "setenv"}
+    setenv = dict(message["message"].split("=", 1) for message in messages if message["type"] == "setenv")
+    assert setenv["MODEL"] == LOCAL_MODEL_TAG
+    assert setenv["URL"].endswith("/engines/v1/")
+    again = run_cli("compose", *project_flag, "up", f"--model={LOCAL_MODEL_TAG}", "--context-size=1024", "llm")
+    assert again.stdout == result.stdout  # idempotent: Compose calls up on every `docker compose up`
+
+
+def test_provider_metadata_and_errors() -> None:
+    metadata = json.loads(run_cli("compose", "metadata").stdout)
+    assert [p["name"] for p in metadata["up"]["parameters"]] == ["model", "context-size", "runtime-flags"]
+    assert "stop" in metadata
+    failed = run_cli("compose", "--project-name=demo", "up", "llm", check=False)
+    assert failed.returncode == 1
+    assert json.loads(failed.stdout.splitlines()[-1]) == {
+        "type": "error", "message": "provider service 'llm': the `model` option is required"
+    }
