@@ -32,7 +32,10 @@ def check_enabled_services(
 def _check_dependencies(name: str, service: dict[str, Any], enabled: Mapping[str, Any], sources: SourceMap) -> None:
     depends_on = service.get("depends_on") or {}
     if isinstance(depends_on, list):
-        depends_on = {dependency: {} for dependency in depends_on}
+        depends_on = {str(dependency): {} for dependency in depends_on}
+    if not isinstance(depends_on, dict):
+        where = sources.locate(("services", name, "depends_on"))
+        raise UserError(f"{where}: services.{name}.depends_on: must be a list of service names or a mapping")
     for dependency, condition in depends_on.items():
         required = not isinstance(condition, dict) or condition.get("required", True) is not False
         if dependency not in enabled and required:

@@ -17,6 +17,14 @@ from compose_models.errors import UserError
 Rule = Callable[[Any, Any, KeyPath], Any]
 
 
+class MergeConflict(UserError):
+    """A value of one kind (mapping, sequence, scalar) overridden by another kind."""
+
+    def __init__(self, path: KeyPath, base: Any, override: Any) -> None:
+        self.path = path
+        super().__init__(f"{_dotted(path)}: cannot override {_kind(base)} with {_kind(override)}")
+
+
 def merge_files(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """The result of loading ``override`` on top of ``base``; neither argument is modified."""
     return _merge_mappings(base, override, ())
@@ -43,11 +51,11 @@ def merge_values(base: Any, override: Any, path: KeyPath) -> Any:
         return base
     if isinstance(base, dict):
         if not isinstance(override, dict):
-            raise UserError(f"cannot override {_dotted(path)}: a mapping cannot be replaced by {_kind(override)}")
+            raise MergeConflict(path, base, override)
         return _merge_mappings(base, override, path)
     if isinstance(base, list):
         if not isinstance(override, list):
-            raise UserError(f"cannot override {_dotted(path)}: a sequence cannot be replaced by {_kind(override)}")
+            raise MergeConflict(path, base, override)
         return base + strip_tags(override)
     return strip_tags(override)
 

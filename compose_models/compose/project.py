@@ -20,7 +20,7 @@ from compose_models.compose.interpolation import (
     interpolation_message,
     substitute,
 )
-from compose_models.compose.merge import merge_files, strip_tags
+from compose_models.compose.merge import MergeConflict, merge_files, strip_tags
 from compose_models.compose.naming import check_explicit_project_name, normalize_project_name
 from compose_models.compose.profiles import active_profiles, enabled_services
 from compose_models.compose.schema import Checker, ModelDefinition, ServiceModelBinding
@@ -82,7 +82,7 @@ def load_project(options: ProjectOptions) -> ComposeProject:
     merged: dict[str, Any] = {}
     for file, file_documents in documents:
         for document in file_documents:
-            merged = merge_files(merged, loader.layer(document, file, environment, working_dir, ()))
+            merged = loader.merge(merged, loader.layer(document, file, environment, working_dir, ()))
     merged = strip_tags(merged)
     merged.pop("version", None)
     return _typed_project(merged, sources, name, working_dir, files, used_env_files, options, environment)
@@ -138,6 +138,13 @@ class _Loader:
         return apply_extends(data, file if file != Path(STDIN) else working_dir / "-",
                              lambda other: self._services_of(other, environment))
 
+    def merge(self, merged: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+        """``layer`` merged on top of ``merged``; a conflict names the file that caused it."""
+        try:
+            return merge_files(merged, layer)
+        except MergeConflict as conflict:
+            raise UserError(f"{self._sources.locate(conflict.path)}: {conflict}") from None
+
     def _interpolate(self, document: YamlDocument, environment: Mapping[str, str]) -> dict[str, Any]:
         def error_at(path: KeyPath, error: InterpolationError) -> UserError:
             line = document.lines.get(path)
@@ -152,7 +159,7 @@ class _Loader:
         merged: dict[str, Any] = {}
         for file in files:
             for document in read_compose_file(file):
-                merged = merge_files(merged, self.layer(document, file, environment, working_dir, chain))
+                merged = self.merge(merged, self.layer(document, file, environment, working_dir, chain))
         return strip_tags(merged)
 
     def _services_of(self, file: Path, environment: Mapping[str, str]) -> dict[str, Any]:

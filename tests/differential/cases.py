@@ -623,7 +623,7 @@ services:
     Case("runtime-flags-merge-type-clash", {
         "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/m, runtime_flags: [--a]}\n",
         "extra.yaml": "models:\n  llm: {runtime_flags: {a: b}}\n",
-    }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=("models.llm.runtime_flags",)),
+    }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=("extra.yaml:2", "models.llm.runtime_flags", "cannot override a sequence with a mapping")),
     Case("model-name-not-string", {"compose.yaml": """
 services:
   app: {image: x, models: [llm]}

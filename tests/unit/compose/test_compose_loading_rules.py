@@ -60,3 +60,42 @@ def test_interpolation_error_names_file_line_and_path(write_project):
         f"{root / 'compose.yaml'}:5: error while interpolating services.app.environment.[]: "
         "required variable NEED is missing a value"
     )
+
+
+def _fuzz_documents():
+    from hypothesis import strategies as st
+
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 5000), st.sampled_from(["llm", "ai/m", "x", "${A:-b}", "--f"]))
+    keys = st.sampled_from(["llm", "app", "model", "context_size", "runtime_flags", "endpoint_var", "image", "models",
+                            "depends_on", "profiles", "extends", "service", "x-e", "name", "required"])
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+                          max_leaves=8)
+    service_keys = ["models", "depends_on", "profiles", "extends", "environment", "x-e"]
+    service = st.fixed_dictionaries({"image": st.just("x")}, optional={key: values for key in service_keys})
+    services = st.dictionaries(st.sampled_from(["app", "db"]), service | values, max_size=2)
+    model = st.fixed_dictionaries({"model": scalars}, optional={key: values for key in ["context_size", "runtime_flags", "name"]})
+    models = st.dictionaries(st.sampled_from(["llm", "x-m", "db"]), model | values, max_size=2)
+    return st.fixed_dictionaries({}, optional={"services": services, "models": models, "include": values, "name": values})
+
+
+def test_malformed_files_give_user_errors_never_tracebacks(tmp_path_factory):
+    try:
+        from hypothesis import HealthCheck, given, settings
+    except ImportError:
+        from tests.conftest import require
+
+        require(False, "hypothesis is not installed (pip install hypothesis)")
+        return
+    import json
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_fuzz_documents())
+    def check(document):
+        root = tmp_path_factory.mktemp("fuzz")
+        (root / "compose.yaml").write_text(json.dumps(document))
+        try:
+            load_project(ProjectOptions(cwd=root, environ={}))
+        except UserError as error:
+            assert "\n" not in str(error)
+
+    check()
