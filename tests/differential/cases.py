@@ -14,6 +14,11 @@ models:
 """
 
 
+def uses_llm(definition: str) -> dict[str, str]:
+    """A compose.yaml whose one service uses model ``llm``, defined in flow style by ``definition``."""
+    return {"compose.yaml": f"services:\n  app: {{image: x, models: [llm]}}\nmodels:\n  llm: {definition}\n"}
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -70,12 +75,7 @@ models:
   x-not-a-model: {model: ai/extension}
   llm: {model: ai/smollm2, x-comment: hi}
 """}),
-    Case("yaml12-scalars", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/yes, runtime_flags: [yes, no, on, off, "0x1F"]}
-"""}),
+    Case("yaml12-scalars", uses_llm('{model: ai/yes, runtime_flags: [yes, no, on, off, "0x1F"]}')),
     Case("anchors-and-merge-keys", {"compose.yaml": """
 x-model: &model_defaults
   context_size: 4096
@@ -118,34 +118,10 @@ models:
     model: "${REPO}/${NAME:-smollm2}:${TAG-latest}"
     runtime_flags: ["${UNSET_FLAG:---ctx}", "${EMPTY:-dflt}", "${EMPTY-kept}", "$${NOT_A_VAR}", "cost$$5"]
 """}, env={"PREFIX": "AI", "REPO": "ai", "EMPTY": ""}),
-    Case("interpolation-alternates", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm:
-    model: ai/m
-    runtime_flags: ["${SET:+alt}", "${EMPTY:+alt}", "${EMPTY+alt}", "${UNSET+alt}", "x${UNSET:+alt}y"]
-"""}, env={"SET": "1", "EMPTY": ""}),
-    Case("interpolation-nested", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm:
-    model: "${MODEL:-${FALLBACK:-ai/${NAME:-nested}}}"
-    runtime_flags: ["${A:-${B}}", "${U:-{x}y}z", "${U-a}b}c}", "$1", "a$", "$-x", "${SET?}"]
-"""}, env={"B": "bee", "SET": "s"}),
-    Case("interpolation-required-set", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: "${MODEL:?set MODEL}", runtime_flags: ["${FLAG?}"]}
-"""}, env={"MODEL": "ai/req", "FLAG": ""}),
-    Case("interpolation-lowercase-and-underscore", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: "${lower_case}/${_x}", runtime_flags: ["$lower_case-tail"]}
-"""}, env={"lower_case": "ai", "_x": "m"}),
+    Case("interpolation-alternates", uses_llm('{model: ai/m, runtime_flags: ["${SET:+alt}", "${EMPTY:+alt}", "${EMPTY+alt}", "${UNSET+alt}", "x${UNSET:+alt}y"]}'), env={"SET": "1", "EMPTY": ""}),
+    Case("interpolation-nested", uses_llm('{model: "${MODEL:-${FALLBACK:-ai/${NAME:-nested}}}", runtime_flags: ["${A:-${B}}", "${U:-{x}y}z", "${U-a}b}c}", "$1", "a$", "$-x", "${SET?}"]}'), env={"B": "bee", "SET": "s"}),
+    Case("interpolation-required-set", uses_llm('{model: "${MODEL:?set MODEL}", runtime_flags: ["${FLAG?}"]}'), env={"MODEL": "ai/req", "FLAG": ""}),
+    Case("interpolation-lowercase-and-underscore", uses_llm('{model: "${lower_case}/${_x}", runtime_flags: ["$lower_case-tail"]}'), env={"lower_case": "ai", "_x": "m"}),
     Case("compose-project-name-in-file", {"compose.yaml": """
 name: "demo-${STAGE:-dev}"
 services:
@@ -153,34 +129,14 @@ services:
 models:
   llm: {model: "ai/${COMPOSE_PROJECT_NAME}"}
 """}),
-    Case("required-missing", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: "${MODEL:?please set MODEL}"}
-"""}, error=("compose.yaml:4", "models.llm.model", "required variable MODEL is missing a value: please set MODEL")),
+    Case("required-missing", uses_llm('{model: "${MODEL:?please set MODEL}"}'), error=("compose.yaml:4", "models.llm.model", "required variable MODEL is missing a value: please set MODEL")),
     Case("required-unset-no-message", {"compose.yaml": """
 services:
   app: {image: "${IMAGE?}", models: [llm]}
 """ + MODELS}, error=("compose.yaml", "services.app.image", "required variable IMAGE is missing a value")),
-    Case("required-empty", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, runtime_flags: ["${FLAG:?}"]}
-"""}, env={"FLAG": ""}, error=("compose.yaml", "models.llm.runtime_flags", "required variable FLAG")),
-    Case("invalid-interpolation", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: "ai/${MODEL"}
-"""}, error=("compose.yaml:4", "models.llm.model", "invalid interpolation format")),
-    Case("required-error-in-unused-default", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: "${MODEL:-${OTHER:?needed}}"}
-"""}, env={"MODEL": "ai/m"}, error=("compose.yaml", "models.llm.model", "required variable OTHER")),
+    Case("required-empty", uses_llm('{model: ai/m, runtime_flags: ["${FLAG:?}"]}'), env={"FLAG": ""}, error=("compose.yaml", "models.llm.runtime_flags", "required variable FLAG")),
+    Case("invalid-interpolation", uses_llm('{model: "ai/${MODEL"}'), error=("compose.yaml:4", "models.llm.model", "invalid interpolation format")),
+    Case("required-error-in-unused-default", uses_llm('{model: "${MODEL:-${OTHER:?needed}}"}'), env={"MODEL": "ai/m"}, error=("compose.yaml", "models.llm.model", "required variable OTHER")),
     # --- environment sources -----------------------------------------------------------------------
     Case("dotenv", {
         ".env": "# comment\nexport MODEL=ai/from-dotenv\nCTX_FLAG='--ctx-size'   \nQUOTED=\"a b\" # trailing\nINLINE=v #c\n",
@@ -406,12 +362,7 @@ services:
     Case("undefined-model", {"compose.yaml": "services:\n  app:\n    image: x\n    models: [ghost]\n" + MODELS},
          error=("compose.yaml:4", 'service "app" refers to undefined model ghost')),
     Case("bad-yaml", {"compose.yaml": "services:\n  app: {image: x\nmodels: [\n"}, error=("compose.yaml:3", "invalid YAML")),
-    Case("context-size-string", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, context_size: "4096"}
-"""}, error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("context-size-string", uses_llm('{model: ai/m, context_size: "4096"}'), error=("compose.yaml:4", "models.llm.context_size", "integer")),
     Case("context-size-interpolated", {"compose.yaml": """
 services:
   app: {image: x, models: [llm]}
@@ -420,41 +371,11 @@ models:
     model: ai/m
     context_size: ${CTX:-4096}
 """}, error=("compose.yaml:6", "models.llm.context_size", "integer")),
-    Case("context-size-null", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm:
-    model: ai/m
-    context_size:
-"""}, error=("compose.yaml:6", "models.llm.context_size", "integer")),
-    Case("unknown-model-key", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm:
-    model: ai/m
-    contextsize: 10
-"""}, error=("compose.yaml:6", "models.llm.contextsize", "unknown key")),
-    Case("missing-model-reference", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm:
-    context_size: 10
-"""}, error=("compose.yaml:4", "models.llm", "'model'")),
-    Case("runtime-flag-not-string", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, runtime_flags: [--threads, 4]}
-"""}, error=("compose.yaml", "models.llm.runtime_flags[1]", "string")),
-    Case("runtime-flags-not-a-list", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, runtime_flags: "--threads 4"}
-"""}, error=("compose.yaml", "models.llm.runtime_flags", "list")),
+    Case("context-size-null", uses_llm('{model: ai/m, context_size: null}'), error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("unknown-model-key", uses_llm('{model: ai/m, contextsize: 10}'), error=("compose.yaml:4", "models.llm.contextsize", "unknown key")),
+    Case("missing-model-reference", uses_llm('{context_size: 10}'), error=("compose.yaml:4", "models.llm", "'model'")),
+    Case("runtime-flag-not-string", uses_llm('{model: ai/m, runtime_flags: [--threads, 4]}'), error=("compose.yaml", "models.llm.runtime_flags[1]", "string")),
+    Case("runtime-flags-not-a-list", uses_llm('{model: ai/m, runtime_flags: "--threads 4"}'), error=("compose.yaml", "models.llm.runtime_flags", "list")),
     Case("binding-unknown-key", {"compose.yaml": """
 services:
   app:
@@ -468,12 +389,7 @@ services:
          error=("compose.yaml:4", "models.llm", "mapping")),
     Case("models-null", {"compose.yaml": "services:\n  app: {image: x}\nmodels:\n"},
          error=("compose.yaml:3", "models", "mapping")),
-    Case("model-reference-not-string", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: 42}
-"""}, error=("compose.yaml:4", "models.llm.model", "string")),
+    Case("model-reference-not-string", uses_llm('{model: 42}'), error=("compose.yaml:4", "models.llm.model", "string")),
     Case("unknown-top-level-key", {"compose.yaml": "services:\n  app: {image: x}\nmodel:\n  llm: {model: ai/m}\n"},
          error=("compose.yaml:3", "model", "top-level")),
     Case("service-without-image", {"compose.yaml": "services:\n  app: {models: [llm]}\n" + MODELS},
@@ -624,18 +540,8 @@ services:
         "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: ai/m, runtime_flags: [--a]}\n",
         "extra.yaml": "models:\n  llm: {runtime_flags: {a: b}}\n",
     }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=("extra.yaml:2", "models.llm.runtime_flags", "cannot override a sequence with a mapping")),
-    Case("model-name-not-string", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, name: [a]}
-"""}, error=("compose.yaml:4", "models.llm.name", "string")),
-    Case("context-size-bool", {"compose.yaml": """
-services:
-  app: {image: x, models: [llm]}
-models:
-  llm: {model: ai/m, context_size: true}
-"""}, error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("model-name-not-string", uses_llm('{model: ai/m, name: [a]}'), error=("compose.yaml:4", "models.llm.name", "string")),
+    Case("context-size-bool", uses_llm('{model: ai/m, context_size: true}'), error=("compose.yaml:4", "models.llm.context_size", "integer")),
     Case("profiles-not-a-list", {"compose.yaml": "services:\n  app: {image: x, profiles: debug}\n"},
          error=("compose.yaml", "services.app.profiles", "list")),
 ]
