@@ -93,7 +93,7 @@ def _merge_depends_on(base: Any, override: Any, path: KeyPath) -> Any:
     return _merge_mappings(_to_mapping(base, default), _to_mapping(override, default), path)
 
 
-def go_string(value: Any) -> str:
+def _go_string(value: Any) -> str:
     """A scalar formatted as Go's ``%v`` formats it (``true``, ``1.5``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -109,9 +109,9 @@ def _to_sequence(value: Any) -> list[Any]:
             if item is None:
                 items.append(key)
             elif isinstance(item, list):
-                items.extend(f"{key}={go_string(element)}" for element in item)
+                items.extend(f"{key}={_go_string(element)}" for element in item)
             else:
-                items.append(f"{key}={go_string(item)}")
+                items.append(f"{key}={_go_string(item)}")
         return sorted(items)
     if isinstance(value, list):
         return value

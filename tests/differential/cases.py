@@ -413,6 +413,13 @@ models:
     model: "${SPACED}"
     runtime_flags: ["${YAMLISH}", "${INHERIT}", "${MULTI}", "${EMPTY:-was-empty}", "${HASH}", "${DOLLARS}", "${SINGLE}"]
 """}, env={"INHERIT": "--inherited"}),
+    Case("env-file-relative-to-cwd", {
+        "a.env": "MODEL=ai/cwd-relative\n", "sub/a.env": "MODEL=ai/wrong\n",
+        "sub/compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL}\"}\n",
+    }, args=("-f", "sub/compose.yaml", "--env-file", "a.env")),
+    Case("project-directory-is-searched", {
+        "stack/compose.yaml": "services:\n  app: {image: x, models: [llm]}\n" + MODELS, "elsewhere/.keep": "",
+    }, args=("--project-directory", "../stack"), cwd="elsewhere"),
     Case("dotenv-bad-line", {".env": "GOOD=1\nSINGLE='it''s'\n", "compose.yaml": "services:\n  app: {image: x}\n"},
          error=(".env:2", "unexpected character")),
     Case("compose-env-files-variable", {
