@@ -58,10 +58,9 @@ class ComposeProject:
 
 def load_project(options: ProjectOptions) -> ComposeProject:
     cwd = Path(options.cwd)
-    environ = dict(options.environ)
     project_dir = absolute(options.project_directory, cwd) if options.project_directory else None
 
-    environment = dict(environ)
+    environment = dict(options.environ)
     used_env_files = env_files_to_load(options.env_files, environment, cwd, project_dir or cwd)
     add_env_files(environment, used_env_files)
     files = config_files(options.files, environment, cwd, project_dir or cwd)
@@ -186,15 +185,13 @@ def _typed_project(
     checker.top_level(merged)
     models = checker.models(merged.get("models") or {})
     all_services: dict[str, Any] = merged.get("services") or {}
+    all_bindings = {}
     for service_name, service in all_services.items():
-        checker.mapping(service, ("services", service_name))
+        if checker.mapping(service, ("services", service_name)).get("models") is not None:
+            all_bindings[service_name] = checker.service_models(service_name, service["models"])
     profiles = active_profiles(options.profiles, environment)
     enabled = enabled_services(all_services, profiles, checker)
-    service_models = {
-        service_name: checker.service_models(service_name, service["models"])
-        for service_name, service in enabled.items()
-        if service.get("models") is not None
-    }
+    service_models = {name: bindings for name, bindings in all_bindings.items() if name in enabled}
     check_enabled_services(enabled, service_models, models, sources)
     return ComposeProject(
         name=name,

@@ -549,6 +549,15 @@ services:
     }, args=("-f", "compose.yaml", "-f", "extra.yaml"), error=("extra.yaml:2", "models.llm.runtime_flags", "cannot override a sequence with a mapping")),
     Case("model-name-not-string", uses_llm('{model: ai/m, name: [a]}'), error=("compose.yaml:4", "models.llm.name", "string")),
     Case("context-size-bool", uses_llm('{model: ai/m, context_size: true}'), error=("compose.yaml:4", "models.llm.context_size", "integer")),
+    Case("binding-invalid-in-inactive-service", {"compose.yaml": """
+services:
+  app: {image: x, models: [llm]}
+  off:
+    image: x
+    profiles: [off]
+    models:
+      llm: {endpoint: X}
+""" + MODELS}, error=("compose.yaml:7", "services.off.models.llm.endpoint", "unknown key")),
     Case("profiles-not-a-list", {"compose.yaml": "services:\n  app: {image: x, profiles: debug}\n"},
          error=("compose.yaml", "services.app.profiles", "list")),
 ]
