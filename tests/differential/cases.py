@@ -207,6 +207,11 @@ models:
         "docker-compose.override.yml": "models:\n  llm: {model: ai/overridden}\n",
         "src/sub/placeholder.txt": "",
     }, cwd="src/sub"),
+    Case("dotenv-of-parent-project-found-by-search", {
+        "compose.yaml": "services:\n  app: {image: x, models: [llm]}\nmodels:\n  llm: {model: \"${MODEL}\"}\n",
+        ".env": "MODEL=ai/parent-dotenv\nCOMPOSE_PROJECT_NAME=from-parent-dotenv\n",
+        "sub/dir/.keep": "",
+    }, cwd="sub/dir"),
     Case("no-compose-file", {"README.md": "nothing here\n"}, error=("no configuration file provided",)),
     Case("missing-f-file", {"compose.yaml": "services:\n  app: {image: x}\n"}, args=("-f", "nope.yaml"),
          error=("nope.yaml", "no such file")),
@@ -502,6 +507,11 @@ models:
         "compose.yaml": "include:\n  - lib/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n",
         ".env": "MODEL=ai/parent-dotenv\n",
         "lib/compose.yaml": "models:\n  llm: {model: \"${MODEL}\"}\n",
+    }),
+    Case("include-project-directory", {
+        "compose.yaml": "include:\n  - path: lib/compose.yaml\n    project_directory: settings\nservices:\n  web: {image: x, models: [llm]}\n",
+        "lib/compose.yaml": "models:\n  llm: {model: \"${MODEL:-ai/no-dotenv}\"}\n",
+        "settings/.env": "MODEL=ai/from-include-project-dir\n",
     }),
     Case("include-same-definition-is-fine", {
         "compose.yaml": "include:\n  - sub/compose.yaml\nservices:\n  web: {image: x, models: [llm]}\n" + MODELS,
