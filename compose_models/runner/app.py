@@ -1,4 +1,5 @@
-"""The runner's ASGI application: OpenAI routes under every prefix Docker Model Runner serves, plus management."""
+"""The runner's ASGI application: OpenAI routes under every prefix Docker Model Runner serves, plus
+Anthropic, Ollama and management routes; errors in each API's shape, CORS, metrics and records."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -6,21 +7,37 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from compose_models.runner.errors import openai_error
+from compose_models.runner.cors import Cors, configured_origins
+from compose_models.runner.errors import ApiError, error_response, render_api_error
+from compose_models.runner.dialects import Dialect
+from compose_models.runner.inference_observer import InferenceObserver
 from compose_models.runner.management_api import management_routes
+from compose_models.runner.metrics import RunnerMetrics
+from compose_models.runner.models_api import models_routes
 from compose_models.runner.openai_api import openai_routes
+from compose_models.runner.request_records import RequestRecords
 from compose_models.runner.scheduler import Scheduler
 from compose_models.store.store import ModelStore
 
+KNOWN_BACKENDS = ("llama.cpp",)
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    if "/v1/" in request.url.path:
-        return openai_error(404, f"unknown route {request.url.path}")
-    return PlainTextResponse("404 page not found", status_code=404)
+
+def _known_backend_only(app: ASGIApp) -> ASGIApp:
+    """``/engines/{backend}/v1/...``: Docker Model Runner answers 404 for a backend it does not have."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        backend = scope.get("path_params", {}).get("backend")
+        if backend not in KNOWN_BACKENDS:
+            error = ApiError(404, f"backend {backend!r} not found (this runner has {', '.join(KNOWN_BACKENDS)})")
+            await error_response(Dialect.OPENAI, error)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
 
 
 def create_app(store_root: Path, log_dir: Path) -> Starlette:
@@ -36,17 +53,21 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
             finally:
                 await scheduler.shutdown()
 
-    routes = openai_routes()
+    engine_routes = openai_routes()
     app = Starlette(
         routes=[
-            Mount("/engines/v1", routes=routes),
-            Mount("/v1", routes=routes),
+            Mount("/engines/v1", routes=engine_routes),
+            Mount("/v1", routes=engine_routes),
             *management_routes(),
-            Mount("/engines/{backend}/v1", routes=routes),
+            *models_routes(),
+            Mount("/engines/{backend}/v1", app=_known_backend_only(Router(engine_routes))),
         ],
+        middleware=[Middleware(Cors, extra_origins=configured_origins()), Middleware(InferenceObserver)],
         lifespan=lifespan,
-        exception_handlers={404: _not_found},
+        exception_handlers={ApiError: render_api_error, 404: render_api_error, 405: render_api_error},
     )
     app.state.store = store
     app.state.scheduler = scheduler
+    app.state.metrics = RunnerMetrics(scheduler)
+    app.state.records = RequestRecords()
     return app

@@ -1,6 +1,7 @@
-"""Runner management routes in Docker Model Runner's shapes: status, configure, ps, unload, local models."""
+"""Runner management routes in Docker Model Runner's shapes: status, configure, ps, df, unload,
+request records and metrics."""
 
-import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -8,7 +9,14 @@ from starlette.routing import Route
 
 from compose_models import __version__
 from compose_models.errors import UserError
-from compose_models.runner.scheduler import ModelBusy, ModelNotFound
+from compose_models.runner.configurations import configuration_document, configuration_json
+from compose_models.runner.durations import parse_duration
+from compose_models.runner.errors import ApiError, UnknownModel
+from compose_models.runner.metrics import metrics_endpoint
+from compose_models.runner.model_names import model_label
+from compose_models.runner.request_body import read_json_object
+from compose_models.runner.request_records import requests_endpoint
+from compose_models.runner.scheduler import ModelBusy, ModelNotFound, Scheduler
 
 BACKEND_STATUS = "Running: llama.cpp via llama-cpp-python"
 
@@ -29,52 +37,86 @@ async def engines_ps(request: Request) -> Response:
     return JSONResponse(request.app.state.scheduler.running())
 
 
+async def engines_df(request: Request) -> Response:
+    return JSONResponse({"models_disk_usage": request.app.state.store.disk_usage(), "default_backend_disk_usage": 0})
+
+
+def _configure_arguments(body: dict[str, Any]) -> tuple[str, int | None, list[str], float | None]:
+    reference = body.get("model")
+    if not isinstance(reference, str) or not reference:
+        raise ValueError("model is required")
+    context_size = body.get("context-size")
+    if context_size is not None and (isinstance(context_size, bool) or not isinstance(context_size, int) or context_size < -1):
+        raise ValueError("context-size must be a positive integer (or -1 to unset it)")
+    flags = body.get("runtime-flags")
+    if flags is None and isinstance(body.get("raw-runtime-flags"), str):
+        flags = body["raw-runtime-flags"].split()
+    flags = flags or []
+    if not isinstance(flags, list) or not all(isinstance(flag, str) for flag in flags):
+        raise ValueError("runtime-flags must be a list of strings")
+    keep_alive = body.get("keep_alive")
+    return reference, context_size if context_size and context_size > 0 else None, flags, (
+        None if keep_alive is None else parse_duration(keep_alive)
+    )
+
+
 async def configure(request: Request) -> Response:
+    body = await read_json_object(request)
     try:
-        body = json.loads(await request.body())
-        reference = body["model"]
-        context_size = body.get("context-size")
-        flags = body.get("runtime-flags") or []
-        if context_size is not None and (not isinstance(context_size, int) or context_size < 0):
-            raise ValueError("context-size must be a non-negative integer")
-        if not isinstance(flags, list) or not all(isinstance(flag, str) for flag in flags):
-            raise ValueError("runtime-flags must be a list of strings")
-    except (ValueError, KeyError, TypeError) as error:
-        return PlainTextResponse(f"invalid request: {error}", status_code=400)
+        reference, context_size, flags, keep_alive = _configure_arguments(body)
+    except ValueError as error:
+        raise ApiError(400, f"invalid request: {error}") from None
     try:
-        await request.app.state.scheduler.configure(reference, context_size or None, flags)
-    except ModelNotFound as error:
-        return PlainTextResponse(str(error), status_code=404)
+        await request.app.state.scheduler.configure(reference, context_size, flags, keep_alive)
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
     except ModelBusy as error:
-        return PlainTextResponse(str(error), status_code=409)
+        raise ApiError(409, str(error)) from None
     except UserError as error:
-        return PlainTextResponse(str(error), status_code=400)
+        raise ApiError(400, str(error)) from None
     return Response(status_code=202)
 
 
+async def configurations(request: Request) -> Response:
+    """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
+    scheduler: Scheduler = request.app.state.scheduler
+    wanted = request.query_params.get("model")
+    if wanted and configuration_document(scheduler, wanted) is None:
+        raise UnknownModel(wanted)
+    models = [scheduler.find(wanted)] if wanted else request.app.state.store.models()
+    entries = []
+    for model in models:
+        document = configuration_json(scheduler.configuration(model))
+        if document or wanted:
+            entries.append({"Backend": "llama.cpp", "Model": model_label(model), "ModelID": model.id,
+                            "Mode": "completion", "Config": document})
+    return JSONResponse(entries)
+
+
 async def unload(request: Request) -> Response:
+    body = await read_json_object(request)
+    models = body.get("models") or []
+    if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
+        raise ApiError(400, "invalid request: models must be a list of model references")
     try:
-        body = json.loads(await request.body() or b"{}")
-        references = None if body.get("all") else list(body.get("models") or [])
-        count = await request.app.state.scheduler.unload(references)
+        count = await request.app.state.scheduler.unload(None if body.get("all") else models)
     except ModelNotFound as error:
-        return PlainTextResponse(str(error), status_code=404)
-    except (ValueError, AttributeError) as error:
-        return PlainTextResponse(f"invalid request: {error}", status_code=400)
+        raise ApiError(404, str(error)) from None
     return JSONResponse({"unloaded_runners": count})
-
-
-async def list_local_models(request: Request) -> Response:
-    return JSONResponse([model.to_dmr_json() for model in request.app.state.store.models()])
 
 
 def management_routes() -> list[Route]:
     return [
         Route("/", root, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
-        Route("/models", list_local_models, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/engines/status", engines_status, methods=["GET"]),
         Route("/engines/ps", engines_ps, methods=["GET"]),
-        Route("/engines/_configure", configure, methods=["POST"]),
+        Route("/engines/df", engines_df, methods=["GET"]),
+        Route("/engines/requests", requests_endpoint, methods=["GET"]),
         Route("/engines/unload", unload, methods=["POST"]),
+        Route("/engines/_configure", configure, methods=["POST"]),
+        Route("/engines/_configure", configurations, methods=["GET"]),
+        Route("/engines/{backend}/_configure", configure, methods=["POST"]),
+        Route("/engines/{backend}/_configure", configurations, methods=["GET"]),
     ]

@@ -1,0 +1,167 @@
+"""One request to a model's engine: acquire the engine, send, read the answer, release.
+
+Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so scheduler errors,
+engine errors, token usage and time-to-first-token are handled once.
+"""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from compose_models.runner.engine import EngineError
+from compose_models.runner.errors import ApiError, UnknownModel
+from compose_models.runner.model_names import model_label
+from compose_models.runner.scheduler import COMPLETION, ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.sse import SseFrame, split_frames
+from compose_models.runner.usage import Usage
+
+
+class EngineCall:
+    """An engine's answer being read; holds the engine until ``close``."""
+
+    def __init__(self, request: Request, payload: dict[str, Any], path: str, stack: contextlib.AsyncExitStack,
+                 engine_url: str, response: httpx.Response, started: float, model: str) -> None:
+        self._request = request
+        self._payload = payload
+        self._path = path
+        self._stack = stack
+        self._engine_url = engine_url
+        self.response = response
+        self.started = started
+        self.usage = Usage()
+        self.model = model
+        self._first_token_seen = False
+        self._closed = False
+
+    @property
+    def is_stream(self) -> bool:
+        return "text/event-stream" in self.response.headers.get("content-type", "")
+
+    async def body(self) -> bytes:
+        content = await self.response.aread()
+        try:
+            self.usage.observe(self.response.json())
+        except ValueError:
+            pass
+        return content
+
+    async def json(self) -> dict[str, Any]:
+        await self.body()
+        return self.response.json()
+
+    async def frames(self) -> AsyncIterator[SseFrame]:
+        """The stream's frames as they arrive; an engine that dies mid-stream raises ApiError(502)."""
+        try:
+            async for frame in split_frames(self.response.aiter_raw()):
+                self.usage.observe(frame.payload)
+                if not self._first_token_seen and self.usage.counted_chunks:
+                    self._first_token_seen = True
+                    self._metrics().first_token(self.model, time.monotonic() - self.started)
+                yield frame
+        except httpx.TransportError as error:
+            raise ApiError(502, f"engine stopped: {error}") from None
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """The parsed JSON chunks of the stream, up to ``[DONE]``."""
+        async for frame in self.frames():
+            if isinstance(frame.payload, dict):
+                yield frame.payload
+
+    async def prompt_tokens(self) -> int:
+        """The prompt's token count: reported by the engine, or asked of it with a one-token request."""
+        if self.usage.prompt_tokens is None:
+            self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._engine_url, self._path, self._payload)
+        return self.usage.prompt_tokens
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.response.aclose()
+        finally:
+            await self._stack.aclose()
+            self._metrics().tokens(self.model, self.usage.prompt_tokens or 0, self.usage.completion)
+
+    def _metrics(self):
+        return self._request.app.state.metrics
+
+
+async def start_engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> EngineCall:
+    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError."""
+    started = time.monotonic()
+    scheduler: Scheduler = request.app.state.scheduler
+    client: httpx.AsyncClient = request.app.state.http
+    reference = payload["model"]
+    stack = contextlib.AsyncExitStack()
+    try:
+        model = model_label(scheduler.find(reference))
+        engine, sampling_defaults = await stack.enter_async_context(scheduler.use(reference, mode))
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
+    except ModelBusy as error:
+        raise ApiError(409, str(error)) from None
+    except EngineError as error:
+        raise ApiError(500, f"unable to load runner: {error}") from None
+    for field_name, value in sampling_defaults.items():
+        payload.setdefault(field_name, value)
+    try:
+        upstream = client.build_request("POST", f"{engine.base_url}{path}", json=payload)
+        response = await client.send(upstream, stream=True)
+    except httpx.TransportError as error:
+        await stack.aclose()
+        raise ApiError(502, f"engine for {reference!r} did not answer: {error}") from None
+    if response.status_code >= 400:
+        await response.aread()
+        await response.aclose()
+        await stack.aclose()
+        raise engine_error(response)
+    return EngineCall(request, payload, path, stack, engine.base_url, response, started, model)
+
+
+@contextlib.asynccontextmanager
+async def engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> AsyncIterator[EngineCall]:
+    call = await start_engine_call(request, payload, path, mode)
+    try:
+        yield call
+    finally:
+        await call.close()
+
+
+def streaming_response(call: EngineCall, body: AsyncIterator[bytes], media_type: str) -> StreamingResponse:
+    """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
+    return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+
+def engine_error(response: httpx.Response) -> ApiError:
+    """An engine's error answer as ours, keeping its message, param and code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message, param, code = str(error.get("message", "")), error.get("param"), error.get("code")
+    else:
+        message, param, code = str(error or body.get("detail", "") or response.text), None, None
+    status = response.status_code
+    if status >= 500 and "validation error" in message:
+        status = 400  # llama-cpp-python's server answers 500 when its request model rejects the body
+    return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
+
+
+async def _count_prompt_tokens(request: Request, engine_url: str, path: str, payload: dict[str, Any]) -> int:
+    probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
+    probe.update(max_tokens=1, n=1)
+    try:
+        response = await request.app.state.http.post(f"{engine_url}{path}", json=probe)
+        return int(response.json()["usage"]["prompt_tokens"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return 0

@@ -1,0 +1,64 @@
+"""Rewrite a validated OpenAI request into the subset every engine understands.
+
+llama-cpp-python's server knows neither the ``developer`` role, content given as a list of parts,
+``json_schema`` response formats, ``max_completion_tokens`` nor ``tool_choice: "required"``; its
+chat templates fail on ``content: null``. llama-server accepts all of these rewrites too.
+"""
+
+from typing import Any
+
+
+def chat_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
+    adapted = {**payload, "messages": [_message_for_engine(message) for message in payload["messages"]]}
+    _rename_max_completion_tokens(adapted)
+    if isinstance(adapted.get("response_format"), dict):
+        adapted["response_format"] = _response_format_for_engine(adapted["response_format"])
+    _simplify_tool_choice(adapted)
+    _ask_for_stream_usage(adapted)
+    return adapted
+
+
+def completion_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
+    adapted = dict(payload)
+    _ask_for_stream_usage(adapted)
+    return adapted
+
+
+def _message_for_engine(message: dict[str, Any]) -> dict[str, Any]:
+    adapted = dict(message)
+    if adapted.get("role") == "developer":
+        adapted["role"] = "system"
+    content = adapted.get("content")
+    if content is None:
+        adapted["content"] = ""
+    elif isinstance(content, list) and all(part.get("type") in ("text", "refusal") for part in content):
+        adapted["content"] = "".join(part.get("text") or part.get("refusal") or "" for part in content)
+    return adapted
+
+
+def _rename_max_completion_tokens(payload: dict[str, Any]) -> None:
+    limit = payload.pop("max_completion_tokens", None)
+    if limit is not None and payload.get("max_tokens") is None:
+        payload["max_tokens"] = limit
+
+
+def _response_format_for_engine(response_format: dict[str, Any]) -> dict[str, Any]:
+    if response_format.get("type") != "json_schema":
+        return response_format
+    schema = (response_format.get("json_schema") or {}).get("schema")
+    return {"type": "json_object", **({"schema": schema} if schema is not None else {})}
+
+
+def _simplify_tool_choice(payload: dict[str, Any]) -> None:
+    choice, tools = payload.get("tool_choice"), payload.get("tools") or []
+    if choice == "none":
+        payload.pop("tools", None)
+        payload.pop("tool_choice", None)
+    elif choice == "required" and len(tools) == 1:
+        payload["tool_choice"] = {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
+
+
+def _ask_for_stream_usage(payload: dict[str, Any]) -> None:
+    """Engines that can report usage in a stream should; the client's own choice is applied on the way out."""
+    if payload.get("stream"):
+        payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}

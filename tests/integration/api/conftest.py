@@ -1,0 +1,56 @@
+"""A real runner for the API tests, shared by the whole package: the real SmolLM2 model packaged into its
+own store, ``compose-models serve`` in the foreground as a child process, stopped afterwards."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+@contextlib.contextmanager
+def serving_runner(home: Path, gguf: Path, **extra_env: str) -> Iterator[str]:
+    """Package SmolLM2 into ``home`` and serve it on a free port; yields the runner's URL."""
+    env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), **extra_env}
+    run_cli("package", "--gguf", str(gguf), LOCAL_MODEL_TAG, env=env)
+    port = free_port()
+    log = open(home / "runner.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compose_models", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, home / "runner.log")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the runner exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/engines/status", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the runner did not answer: {log.read_text()}")
+
+
+@pytest.fixture(scope="package")
+def api_runner(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
+    with serving_runner(tmp_path_factory.mktemp("api-runner"), smollm2_gguf, COMPOSE_MODELS_ORIGINS=ALLOWED_ORIGIN) as url:
+        yield url
