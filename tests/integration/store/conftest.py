@@ -1,54 +1,26 @@
 """Real OCI registries for the store tests: Debian's ``docker-registry`` (CNCF distribution) on loopback."""
 
 import shutil
-import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import free_port, require
+from tests.conftest import require
+from tests.integration.store.local_registry import REGISTRY_BINARY, running_registry
 
 with warnings.catch_warnings():  # deprecated, but libxcrypt's bcrypt is what htpasswd files need
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-REGISTRY_BINARY = "/usr/bin/docker-registry"
 USER, PASSWORD = "tester", "s3cret"
 
 
 def _start_registry(directory: Path, auth: str = "") -> Iterator[str]:
     require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)")
-    port = free_port()
-    config = directory / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
-    )
-    process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/v2/", process)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_until_up(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited: {process.stderr.read().decode()}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"docker-registry did not answer on {url}")
+    with running_registry(directory, auth) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")
