@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from compose_models.runner.anthropic_api import anthropic_routes
 from compose_models.runner.cors import Cors, configured_origins
 from compose_models.runner.errors import ApiError, error_response, render_api_error
 from compose_models.runner.dialects import Dialect
@@ -53,9 +54,10 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
             finally:
                 await scheduler.shutdown()
 
-    engine_routes = openai_routes()
+    engine_routes = openai_routes() + anthropic_routes()
     app = Starlette(
         routes=[
+            Mount("/anthropic/v1", routes=anthropic_routes()),
             Mount("/engines/v1", routes=engine_routes),
             Mount("/v1", routes=engine_routes),
             *management_routes(),

@@ -1,0 +1,70 @@
+"""Anthropic's Messages API (``/anthropic/v1/messages``, ``/v1/messages``), translated to the engines'
+OpenAI chat API on the fly. The engine is always asked for a stream, so a streamed answer starts at
+once and stop sequences are found by the runner whether or not the client streams."""
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from compose_models.runner.anthropic_requests import CountTokensRequest, MessagesRequest
+from compose_models.runner.anthropic_stream import AnthropicStream
+from compose_models.runner.anthropic_translation import chat_request
+from compose_models.runner.engine_call import EngineCall, engine_call, start_engine_call, streaming_response
+from compose_models.runner.engine_payload import chat_payload_for_engine
+from compose_models.runner.errors import ApiError, anthropic_error_body
+from compose_models.runner.request_body import read_request
+from compose_models.runner.sse import event_frame
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+async def messages(request: Request) -> Response:
+    parsed, _ = await read_request(request, MessagesRequest)
+    payload = chat_payload_for_engine({**chat_request(parsed), "stream": True})
+    call = await start_engine_call(request, payload, CHAT_PATH)
+    translator = AnthropicStream(parsed.model, parsed.stop_sequences or [])
+    if parsed.stream:
+        return streaming_response(call, _events(call, translator), "text/event-stream")
+    try:
+        async for chunk in call.chunks():
+            translator.feed(chunk)
+            if translator.stopped_by_sequence:
+                break
+        input_tokens = await call.prompt_tokens()
+        translator.finish(input_tokens, call.usage.completion)
+        return JSONResponse(translator.message(input_tokens, call.usage.completion))
+    finally:
+        await call.close()
+
+
+async def _events(call: EngineCall, translator: AnthropicStream) -> AsyncIterator[bytes]:
+    for name, data in translator.start():
+        yield event_frame(name, data)
+    try:
+        async for chunk in call.chunks():
+            for name, data in translator.feed(chunk):
+                yield event_frame(name, data)
+            if translator.stopped_by_sequence:
+                break
+        for name, data in translator.finish(await call.prompt_tokens(), call.usage.completion):
+            yield event_frame(name, data)
+    except ApiError as error:
+        yield event_frame("error", anthropic_error_body(error.status, error.message))
+
+
+async def count_tokens(request: Request) -> Response:
+    parsed, _ = await read_request(request, CountTokensRequest)
+    payload = chat_payload_for_engine({**chat_request(parsed), "max_tokens": 1})
+    async with engine_call(request, payload, CHAT_PATH) as call:
+        await call.body()
+        return JSONResponse({"input_tokens": await call.prompt_tokens()})
+
+
+def anthropic_routes() -> list[Route]:
+    """Mounted under ``/anthropic/v1``, ``/v1``, ``/engines/v1`` and ``/engines/{backend}/v1``."""
+    return [
+        Route("/messages", messages, methods=["POST"]),
+        Route("/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]

@@ -1,0 +1,84 @@
+import json
+
+from compose_models.runner.anthropic_requests import MessagesRequest
+from compose_models.runner.anthropic_stream import AnthropicStream
+from compose_models.runner.anthropic_translation import chat_request
+
+
+def request(**fields: object) -> MessagesRequest:
+    return MessagesRequest.model_validate({"model": "m", "max_tokens": 10, **fields})
+
+
+def chunk(delta: dict, finish_reason: str | None = None) -> dict:
+    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+
+
+def test_system_blocks_tools_and_results_become_chat_messages() -> None:
+    payload = chat_request(
+        request(
+            system=[{"type": "text", "text": "Be brief."}],
+            messages=[
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [
+                    {"type": "text", "text": "Let me look."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "Sunny"}]},
+                    {"type": "text", "text": "Thanks"},
+                ]},
+            ],
+            tools=[{"name": "get_weather", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web"}],
+            tool_choice={"type": "any"},
+            stop_sequences=["END"],
+        )
+    )
+    assert payload["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "Let me look.", "tool_calls": [
+            {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+        ]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "Sunny"},
+        {"role": "user", "content": "Thanks"},
+    ]
+    assert [tool["function"]["name"] for tool in payload["tools"]] == ["get_weather"]
+    assert payload["tool_choice"] == "required" and payload["max_tokens"] == 10
+    assert "stop" not in payload  # the runner watches for stop sequences itself
+
+
+def test_stream_events_in_order_with_a_tool_call_after_text() -> None:
+    stream = AnthropicStream("m", [])
+    events = stream.start()
+    events += stream.feed(chunk({"role": "assistant", "content": "Hi"}))
+    events += stream.feed(chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": '{"a"'}}]}))
+    events += stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}, "tool_calls"))
+    events += stream.finish(5, 3)
+    assert [name for name, _ in events] == [
+        "message_start", "ping",
+        "content_block_start", "content_block_delta", "content_block_stop",
+        "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",
+        "message_delta", "message_stop",
+    ]
+    assert events[5][1]["content_block"] == {"type": "tool_use", "id": "c1", "name": "f", "input": {}}
+    assert events[-2][1]["delta"] == {"stop_reason": "tool_use", "stop_sequence": None}
+    message = stream.message(5, 3)
+    assert message["content"] == [{"type": "text", "text": "Hi"}, {"type": "tool_use", "id": "c1", "name": "f", "input": {"a": 1}}]
+    assert message["usage"]["input_tokens"] == 5 and message["usage"]["output_tokens"] == 3
+
+
+def test_a_stop_sequence_cuts_the_text_and_sets_the_stop_reason() -> None:
+    stream = AnthropicStream("m", ["STOP"])
+    stream.start()
+    deltas = stream.feed(chunk({"content": "one ST"})) + stream.feed(chunk({"content": "OP two"}))
+    assert stream.stopped_by_sequence
+    stream.finish(1, 2)
+    text = "".join(data["delta"]["text"] for name, data in deltas if name == "content_block_delta")
+    assert text == "one " and stream.message(1, 2)["stop_reason"] == "stop_sequence"
+    assert json.dumps(stream.message(1, 2)["stop_sequence"]) == '"STOP"'
+
+
+def test_length_becomes_max_tokens() -> None:
+    stream = AnthropicStream("m", [])
+    stream.feed(chunk({"content": "x"}, "length"))
+    assert stream.finish(1, 1)[-2][1]["delta"]["stop_reason"] == "max_tokens"
