@@ -36,15 +36,40 @@ def up(
     env_files: EnvFileOption = None,
     profiles: ProfileOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run containers in the background")] = False,
+    watch_files: Annotated[bool, typer.Option("--watch", help="Start detached, then follow edits (see `watch`)")] = False,
 ) -> None:
     """Serve the project's models on the host runner, inject their variables, and run `docker compose up`.
 
     Arguments after `--` go to `docker compose up`.
     """
+    options = project_options(files, project_name, project_directory, env_files, profiles)
+    if watch_files:
+        from compose_models.orchestrator.watch import watch as run_watch
+
+        raise typer.Exit(run_watch(options, list(ctx.args)))
     from compose_models.orchestrator.up import up as run_up
 
-    options = project_options(files, project_name, project_directory, env_files, profiles)
     raise typer.Exit(run_up(options, detach=detach, extra_args=list(ctx.args)))
+
+
+@app.command(context_settings=_PASSTHROUGH)
+def watch(
+    ctx: typer.Context,
+    files: FileOption = None,
+    project_name: ProjectNameOption = None,
+    project_directory: ProjectDirOption = None,
+    env_files: EnvFileOption = None,
+    profiles: ProfileOption = None,
+) -> None:
+    """Bring the stack up detached, then follow edits to its compose files and .env until interrupted.
+
+    Changed models are reconfigured and reloaded, new ones pulled, dropped ones unloaded, and services
+    whose variables changed are recreated. An invalid edit is reported and the stack is left as it was.
+    """
+    from compose_models.orchestrator.watch import watch as run_watch
+
+    options = project_options(files, project_name, project_directory, env_files, profiles)
+    raise typer.Exit(run_watch(options, list(ctx.args)))
 
 
 @app.command(context_settings=_PASSTHROUGH)

@@ -27,3 +27,8 @@ class RunnerClient:
     def unload(self, models: list[str] | None) -> int:
         body = {"all": True} if models is None else {"models": models}
         return self._check(self._http.post("/engines/unload", json=body), "unload").json()["unloaded_runners"]
+
+    def preload(self, model: str) -> None:
+        """Load a model now rather than on its next request (a one-token completion)."""
+        body = {"model": model, "prompt": "Hello", "max_tokens": 1}
+        self._check(self._http.post("/engines/v1/completions", json=body, timeout=300.0), f"load {model}")

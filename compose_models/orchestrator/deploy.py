@@ -1,0 +1,76 @@
+"""The steps shared by ``up`` and ``watch``: models present, runner configured, variables rendered."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from compose_models.compose import ComposeProject, Plan, PlannedModel, ProjectOptions, load_project, resolve_plan
+from compose_models.errors import UserError
+from compose_models.orchestrator.override import (
+    needs_host_gateway,
+    render_override,
+    service_environment,
+    write_override,
+)
+from compose_models.orchestrator.project_args import compose_project_args, project_state_dir, services_with_models
+from compose_models.runner import daemon
+from compose_models.runner.client import RunnerClient
+from compose_models.runner.docker_host import detect_docker_host
+from compose_models.runner.state import default_port
+from compose_models.store import ModelStore
+from compose_models.store.pull import pull_model
+
+
+@dataclass
+class Deployment:
+    """A loaded project, its plan, and the runner that serves it."""
+
+    options: ProjectOptions
+    project: ComposeProject
+    plan: Plan
+    runner: RunnerClient
+    endpoint: str
+
+    def compose_arguments(self, override: Path) -> list[str]:
+        return compose_project_args(self.project, self.options, override)
+
+
+def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
+    project = load_project(options)
+    return project, resolve_plan(project)
+
+
+def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: ComposeProject) -> None:
+    """Pull a model that is not in the store; fail with how to get it when that is impossible."""
+    if store.find(model.model) is not None:
+        return
+    try:
+        pull_model(store, model.model)
+    except UserError as error:
+        raise UserError(
+            f"model {model.model!r} (models.{key} in {project.config_files[0]}) is not in the local store "
+            f"and could not be pulled ({error}); get it with `compose-models pull {model.model}` or "
+            f"`compose-models package --gguf FILE {model.model}`"
+        ) from None
+
+
+def deploy(options: ProjectOptions) -> Deployment:
+    """Load the project, make sure its models are present, start and configure the runner."""
+    project, plan = load(options)
+    store = ModelStore.default()
+    for key, model in plan.models.items():
+        ensure_model(store, key, model, project)
+    state = daemon.ensure_running(default_port())
+    runner = RunnerClient(state)
+    for model in plan.models.values():
+        runner.configure(model.model, model.context_size, model.runtime_flags)
+    endpoint = str(daemon.status_document(state.port)["endpoint"])
+    return Deployment(options, project, plan, runner, endpoint)
+
+
+def write_deployment_override(deployment: Deployment) -> Path:
+    text = render_override(
+        services_with_models(deployment.project),
+        service_environment(deployment.plan, deployment.endpoint),
+        host_gateway=needs_host_gateway(deployment.endpoint, detect_docker_host()),
+    )
+    return write_override(project_state_dir(deployment.project), text)
