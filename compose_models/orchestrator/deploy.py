@@ -1,17 +1,11 @@
 """The steps shared by ``up`` and ``watch``: models present, runner configured, variables rendered."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from compose_models.compose import ComposeProject, Plan, PlannedModel, ProjectOptions, load_project, resolve_plan
 from compose_models.errors import UserError
-from compose_models.orchestrator.override import (
-    needs_host_gateway,
-    render_override,
-    service_environment,
-    write_override,
-)
-from compose_models.orchestrator.project_args import compose_project_args, project_state_dir, services_with_models
+from compose_models.orchestrator.invocation import compose_arguments
+from compose_models.orchestrator.override import needs_host_gateway, service_environment
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
 from compose_models.runner.docker_host import detect_docker_host
@@ -30,8 +24,14 @@ class Deployment:
     runner: RunnerClient
     endpoint: str
 
-    def compose_arguments(self, override: Path) -> list[str]:
-        return compose_project_args(self.project, self.options, override)
+    def compose_arguments(self) -> list[str]:
+        """``docker compose`` global options for this project, its model variables included."""
+        return compose_arguments(
+            self.project,
+            self.options,
+            service_environment(self.plan, self.endpoint),
+            host_gateway=needs_host_gateway(self.endpoint, detect_docker_host()),
+        )
 
 
 def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
@@ -65,12 +65,3 @@ def deploy(options: ProjectOptions) -> Deployment:
         runner.configure(model.model, model.context_size, model.runtime_flags)
     endpoint = str(daemon.status_document(state.port)["endpoint"])
     return Deployment(options, project, plan, runner, endpoint)
-
-
-def write_deployment_override(deployment: Deployment) -> Path:
-    text = render_override(
-        services_with_models(deployment.project),
-        service_environment(deployment.plan, deployment.endpoint),
-        host_gateway=needs_host_gateway(deployment.endpoint, detect_docker_host()),
-    )
-    return write_override(project_state_dir(deployment.project), text)

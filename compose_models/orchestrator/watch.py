@@ -13,7 +13,7 @@ import watchfiles
 
 from compose_models.compose import ProjectOptions
 from compose_models.errors import UserError
-from compose_models.orchestrator.deploy import Deployment, deploy, ensure_model, load, write_deployment_override
+from compose_models.orchestrator.deploy import Deployment, deploy, ensure_model, load
 from compose_models.orchestrator.docker_compose import run_compose
 from compose_models.orchestrator.override import service_environment
 from compose_models.runner.runtime_flags import parse_runtime_flags
@@ -53,7 +53,7 @@ def redeploy(previous: Deployment) -> Deployment:
 
 
 def _compose_up(deployment: Deployment, extra_args: list[str]) -> int:
-    return run_compose(deployment.compose_arguments(write_deployment_override(deployment)) + ["up", "-d", *extra_args])
+    return run_compose(deployment.compose_arguments() + ["up", "-d", *extra_args])
 
 
 def watch(options: ProjectOptions, extra_args: list[str]) -> int:

@@ -28,7 +28,7 @@ def project(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch):
     started: list[str] = []
     yield name, started
     for compose_file in started:
-        subprocess.run(["docker", "compose", "-f", compose_file, "-p", name, "down", "--timeout", "0"], capture_output=True)
+        run_cli("down", "-f", compose_file, "-p", name, "--", "--timeout", "0", check=False)
     run_cli("stop", check=False)
 
 
@@ -70,3 +70,18 @@ def test_provider_service(project) -> None:
     assert "smollm2" in loaded
     _docker_compose("-f", PROVIDER, "-p", name, "down")
     assert "smollm2" not in run_cli("ps", "--json").stdout  # the provider's down unloaded the model
+
+
+def test_compose_models_up_with_a_compose_that_predates_models(project, tmp_path, monkeypatch) -> None:
+    legacy = REPO / ".cache/compose-v2.37.3/docker-compose"
+    require(legacy.is_file(), f"Compose 2.37.3 at {legacy} (scripts/setup.sh fetches it)")
+    plugins = tmp_path / "docker-config/cli-plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "docker-compose").symlink_to(legacy)
+    monkeypatch.setenv("DOCKER_CONFIG", str(plugins.parent))
+    name, started = project
+    started.append(HELLO)
+    result = run_cli("up", "-f", HELLO, "-p", name, "--", "--abort-on-container-exit")
+    output = result.stdout + result.stderr
+    assert asked_model_and_url(output)[0] == LOCAL_MODEL_TAG
+    assistant_answer(output)
