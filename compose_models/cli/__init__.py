@@ -22,6 +22,7 @@ def _register_verbs() -> None:
         integration_verbs,
         model_verbs,
         runner_verbs,
+        session_verbs,
     )
 
 

@@ -1,0 +1,103 @@
+"""Verbs for a person at a terminal: run (chat with a model) and logs."""
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import httpx
+import typer
+
+from compose_models.cli import app
+from compose_models.errors import UserError
+from compose_models.home import runner_dir
+from compose_models.runner import daemon
+from compose_models.runner.state import default_port
+from compose_models.store import ModelStore
+from compose_models.store.pull import pull_model
+from compose_models.store.transfer_progress import transfer_display
+
+
+def _stream_answer(base_url: str, model: str, messages: list[dict]) -> str:
+    """Print the assistant's answer as it streams; return it whole."""
+    body = {"model": model, "messages": messages, "stream": True}
+    answer = []
+    with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, timeout=None) as response:
+        if response.status_code != 200:
+            response.read()
+            raise UserError(f"{model}: {response.text.strip()}")
+        for line in response.iter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line.removeprefix("data: "))
+            if "error" in event:
+                raise UserError(f"{model}: {event['error'].get('message', event['error'])}")
+            for choice in event.get("choices", []):
+                piece = (choice.get("delta") or {}).get("content") or ""
+                answer.append(piece)
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+    sys.stdout.write("\n")
+    return "".join(answer)
+
+
+@app.command()
+def run(
+    model: Annotated[str, typer.Argument(help="Model reference (pulled if missing)")],
+    prompt: Annotated[Optional[str], typer.Argument(help="One prompt; without it, chat until EOF or /bye")] = None,
+) -> None:
+    """Chat with a model on the runner, like `docker model run`."""
+    store = ModelStore.default()
+    if store.find(model) is None:
+        with transfer_display() as transfers:
+            pull_model(store, model, transfers=transfers)
+    state = daemon.ensure_running(default_port())
+    if prompt is not None:
+        _stream_answer(state.host_url, model, [{"role": "user", "content": prompt}])
+        return
+    messages: list[dict] = []
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            sys.stdout.write("> ")
+            sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or line.strip() == "/bye":
+            return
+        if not line.strip():
+            continue
+        messages.append({"role": "user", "content": line.strip()})
+        messages.append({"role": "assistant", "content": _stream_answer(state.host_url, model, messages)})
+
+
+def _log_files(with_engines: bool) -> list[Path]:
+    logs = runner_dir() / "logs"
+    files = [logs / "runner.log"]
+    if with_engines:
+        files += sorted(logs.glob("engine-*.log"))
+    return [path for path in files if path.is_file()]
+
+
+@app.command()
+def logs(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines")] = False,
+    no_engines: Annotated[bool, typer.Option("--no-engines", help="Only the runner's own log")] = False,
+) -> None:
+    """Print the runner's log and its engines' logs."""
+    files = _log_files(not no_engines)
+    if not files:
+        raise UserError(f"no logs yet in {runner_dir() / 'logs'}: start the runner with `compose-models serve --detach`")
+    positions: dict[Path, int] = {}
+    while True:
+        for path in _log_files(not no_engines):
+            with path.open("rb") as log:
+                log.seek(positions.get(path, 0))
+                data = log.read()
+                positions[path] = log.tell()
+            if data:
+                sys.stdout.write(data.decode(errors="replace"))
+                sys.stdout.flush()
+        if not follow:
+            return
+        time.sleep(0.5)

@@ -1,0 +1,31 @@
+"""`run` and `logs`, as a person at a terminal uses them (real runner, real model)."""
+
+import pytest
+
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+
+pytestmark = pytest.mark.model
+
+
+def test_run_answers_one_prompt_and_starts_the_runner(packaged_smollm2: str, monkeypatch) -> None:
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    try:
+        answer = run_cli("run", LOCAL_MODEL_TAG, "Name one colour.")
+        assert answer.stdout.strip()
+        chat = run_cli("run", LOCAL_MODEL_TAG, input="Say hello.\n\nSay goodbye.\n/bye\nnever sent\n")
+        assert len([line for line in chat.stdout.splitlines() if line.strip()]) >= 2
+        assert "POST /v1/chat/completions" in run_cli("logs").stdout  # the engine's own access log
+        assert "POST /v1/chat/completions" not in run_cli("logs", "--no-engines").stdout
+    finally:
+        run_cli("stop", check=False)
+
+
+def test_run_unknown_model_is_a_clear_error(packaged_smollm2: str) -> None:
+    result = run_cli("run", "localhost:1/nobody/nothing:1", "hi", check=False)
+    assert result.returncode == 1
+    assert "localhost:1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_logs_before_any_runner_says_how_to_start_one() -> None:
+    result = run_cli("logs", check=False)
+    assert result.returncode == 1 and "serve --detach" in result.stderr
