@@ -19,6 +19,8 @@ from compose_models.runner.inference_observer import InferenceObserver
 from compose_models.runner.management_api import management_routes
 from compose_models.runner.metrics import RunnerMetrics
 from compose_models.runner.models_api import models_routes
+from compose_models.runner.ollama_api import ollama_inference_routes
+from compose_models.runner.ollama_models_api import ollama_model_routes
 from compose_models.runner.openai_api import openai_routes
 from compose_models.runner.request_records import RequestRecords
 from compose_models.runner.scheduler import Scheduler
@@ -62,6 +64,8 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
             Mount("/v1", routes=engine_routes),
             *management_routes(),
             *models_routes(),
+            *ollama_inference_routes(),
+            *ollama_model_routes(),
             Mount("/engines/{backend}/v1", app=_known_backend_only(Router(engine_routes))),
         ],
         middleware=[Middleware(Cors, extra_origins=configured_origins()), Middleware(InferenceObserver)],

@@ -7,6 +7,7 @@ engine errors, token usage and time-to-first-token are handled once.
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,21 +23,35 @@ from compose_models.runner.sse import SseFrame, split_frames
 from compose_models.runner.usage import Usage
 
 
+@dataclass
+class Timings:
+    """Monotonic clock readings of one call, for metrics and Ollama's durations."""
+
+    started: float
+    engine_ready: float = 0.0
+    first_token: float | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    payload: dict[str, Any]
+    path: str
+    engine_url: str
+    model: str  # the label metrics and records use
+
+
 class EngineCall:
     """An engine's answer being read; holds the engine until ``close``."""
 
-    def __init__(self, request: Request, payload: dict[str, Any], path: str, stack: contextlib.AsyncExitStack,
-                 engine_url: str, response: httpx.Response, started: float, model: str) -> None:
+    def __init__(self, request: Request, target: _Target, stack: contextlib.AsyncExitStack,
+                 response: httpx.Response, timings: Timings) -> None:
         self._request = request
-        self._payload = payload
-        self._path = path
+        self._target = target
         self._stack = stack
-        self._engine_url = engine_url
         self.response = response
-        self.started = started
+        self.timings = timings
         self.usage = Usage()
-        self.model = model
-        self._first_token_seen = False
+        self.model = target.model
         self._closed = False
 
     @property
@@ -60,9 +75,9 @@ class EngineCall:
         try:
             async for frame in split_frames(self.response.aiter_raw()):
                 self.usage.observe(frame.payload)
-                if not self._first_token_seen and self.usage.counted_chunks:
-                    self._first_token_seen = True
-                    self._metrics().first_token(self.model, time.monotonic() - self.started)
+                if self.timings.first_token is None and self.usage.counted_chunks:
+                    self.timings.first_token = time.monotonic()
+                    self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
                 yield frame
         except httpx.TransportError as error:
             raise ApiError(502, f"engine stopped: {error}") from None
@@ -76,7 +91,7 @@ class EngineCall:
     async def prompt_tokens(self) -> int:
         """The prompt's token count: reported by the engine, or asked of it with a one-token request."""
         if self.usage.prompt_tokens is None:
-            self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._engine_url, self._path, self._payload)
+            self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._target)
         return self.usage.prompt_tokens
 
     async def close(self) -> None:
@@ -93,22 +108,37 @@ class EngineCall:
         return self._request.app.state.metrics
 
 
-async def start_engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> EngineCall:
-    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError."""
-    started = time.monotonic()
+async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
+    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
     scheduler: Scheduler = request.app.state.scheduler
-    client: httpx.AsyncClient = request.app.state.http
-    reference = payload["model"]
-    stack = contextlib.AsyncExitStack()
     try:
-        model = model_label(scheduler.find(reference))
-        engine, sampling_defaults = await stack.enter_async_context(scheduler.use(reference, mode))
+        return await stack.enter_async_context(scheduler.use(reference, mode))
     except ModelNotFound:
         raise UnknownModel(reference) from None
     except ModelBusy as error:
         raise ApiError(409, str(error)) from None
     except EngineError as error:
         raise ApiError(500, f"unable to load runner: {error}") from None
+
+
+async def preload(request: Request, reference: str, mode: str = COMPLETION) -> None:
+    """Start the engine for ``reference`` without sending it a request."""
+    async with contextlib.AsyncExitStack() as stack:
+        await acquire_engine(request, reference, mode, stack)
+
+
+async def start_engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> EngineCall:
+    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError."""
+    timings = Timings(started=time.monotonic())
+    client: httpx.AsyncClient = request.app.state.http
+    reference = payload["model"]
+    try:
+        model = model_label(request.app.state.scheduler.find(reference))
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
+    stack = contextlib.AsyncExitStack()
+    engine, sampling_defaults = await acquire_engine(request, reference, mode, stack)
+    timings.engine_ready = time.monotonic()
     for field_name, value in sampling_defaults.items():
         payload.setdefault(field_name, value)
     try:
@@ -122,7 +152,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await response.aclose()
         await stack.aclose()
         raise engine_error(response)
-    return EngineCall(request, payload, path, stack, engine.base_url, response, started, model)
+    return EngineCall(request, _Target(payload, path, engine.base_url, model), stack, response, timings)
 
 
 @contextlib.asynccontextmanager
@@ -157,11 +187,11 @@ def engine_error(response: httpx.Response) -> ApiError:
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
 
 
-async def _count_prompt_tokens(request: Request, engine_url: str, path: str, payload: dict[str, Any]) -> int:
-    probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
+async def _count_prompt_tokens(request: Request, target: _Target) -> int:
+    probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     try:
-        response = await request.app.state.http.post(f"{engine_url}{path}", json=probe)
+        response = await request.app.state.http.post(f"{target.engine_url}{target.path}", json=probe)
         return int(response.json()["usage"]["prompt_tokens"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return 0

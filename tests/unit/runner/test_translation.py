@@ -82,3 +82,24 @@ def test_length_becomes_max_tokens() -> None:
     stream = AnthropicStream("m", [])
     stream.feed(chunk({"content": "x"}, "length"))
     assert stream.finish(1, 1)[-2][1]["delta"]["stop_reason"] == "max_tokens"
+
+
+def test_ollama_tool_history_and_results_become_openai_messages() -> None:
+    from compose_models.runner.ollama_requests import ChatRequest
+    from compose_models.runner.ollama_translation import OllamaStream, chat_payload
+
+    parsed = ChatRequest.model_validate({"model": "m", "options": {"num_predict": 4, "stop": ["x"], "top_k": 5}, "messages": [
+        {"role": "user", "content": "Weather?", "images": ["iVBORw0KGgo="]},
+        {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "content": "Sunny", "tool_name": "get_weather"},
+    ]})
+    payload = chat_payload(parsed, None)
+    user, assistant, tool = payload["messages"]
+    assert user["content"][1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    assert assistant["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert tool["tool_call_id"] == assistant["tool_calls"][0]["id"]
+    assert (payload["max_tokens"], payload["stop"], payload["top_k"]) == (4, ["x"], 5)
+    stream = OllamaStream("m", chat=True)
+    stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": '{"a": '}}]}))
+    stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}, "tool_calls"))
+    assert stream.tool_calls() == [{"function": {"name": "f", "arguments": {"a": 1}}}]

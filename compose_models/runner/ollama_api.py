@@ -1,0 +1,165 @@
+"""Ollama's inference routes (``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/embeddings``),
+translated to the engines' OpenAI API on the fly and streamed back as NDJSON.
+
+``options.num_ctx`` and ``keep_alive`` reconfigure the model, as they do in Ollama and Docker Model
+Runner; an empty prompt (or message list) only loads the model, or unloads it with ``keep_alive: 0``.
+"""
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from compose_models.errors import UserError
+from compose_models.runner.durations import parse_duration
+from compose_models.runner.embeddings import embed
+from compose_models.runner.engine_call import EngineCall, preload, start_engine_call, streaming_response
+from compose_models.runner.engine_payload import chat_payload_for_engine, completion_payload_for_engine
+from compose_models.runner.errors import ApiError, UnknownModel
+from compose_models.runner.ollama_requests import (
+    ChatRequest,
+    EmbeddingsRequest,
+    EmbedRequest,
+    GenerateRequest,
+    Generation,
+    Options,
+)
+from compose_models.runner.ollama_translation import OllamaStream, chat_payload, generate_payload, nanoseconds
+from compose_models.runner.request_body import read_request
+from compose_models.runner.scheduler import ModelBusy
+from compose_models.store.gojson import rfc3339_nano
+
+NDJSON = "application/x-ndjson"
+SMALLEST_CONTEXT = 64
+
+
+async def chat(request: Request) -> Response:
+    parsed, raw = await read_request(request, ChatRequest)
+    keep_alive = await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    if not parsed.messages:
+        return await _load_or_unload(request, parsed, keep_alive, chat=True)
+    payload = chat_payload_for_engine(chat_payload(parsed, raw.get("tools")))
+    return await _generate(request, parsed, "/v1/chat/completions", payload, chat=True)
+
+
+async def generate(request: Request) -> Response:
+    parsed, _ = await read_request(request, GenerateRequest)
+    keep_alive = await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    if not parsed.prompt and not parsed.images:
+        return await _load_or_unload(request, parsed, keep_alive, chat=False)
+    path, payload = generate_payload(parsed)
+    adapt = chat_payload_for_engine if "messages" in payload else completion_payload_for_engine
+    return await _generate(request, parsed, path, adapt(payload), chat=False)
+
+
+async def _generate(request: Request, parsed: Generation, path: str, payload: dict, chat: bool) -> Response:
+    call = await start_engine_call(request, payload, path)
+    translator = OllamaStream(parsed.model, chat)
+    if parsed.stream:
+        return streaming_response(call, _lines(call, translator), NDJSON)
+    try:
+        async for chunk in call.chunks():
+            translator.feed(chunk)
+        return JSONResponse(await translator.final(call, whole=True))
+    finally:
+        await call.close()
+
+
+async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in call.chunks():
+            if (piece := translator.feed(chunk)) is not None:
+                yield _line(piece)
+        yield _line(await translator.final(call, whole=False))
+    except ApiError as error:
+        yield _line({"error": error.message})
+
+
+def _line(payload: dict) -> bytes:
+    return (json.dumps(payload, separators=(",", ":")) + "\n").encode()
+
+
+async def _load_or_unload(request: Request, parsed: Generation, keep_alive: float | None, chat: bool) -> Response:
+    started = time.monotonic()
+    if request.app.state.store.find(parsed.model) is None:
+        raise UnknownModel(parsed.model)
+    if keep_alive == 0:
+        await request.app.state.scheduler.unload([parsed.model])
+        reason = "unload"
+    else:
+        await preload(request, parsed.model)
+        reason = "load"
+    body = {"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}
+    duration = nanoseconds(time.monotonic() - started)
+    return JSONResponse({"model": parsed.model, "created_at": rfc3339_nano(), **body, "done": True,
+                         "done_reason": reason, "total_duration": duration, "load_duration": duration})
+
+
+async def _apply_model_settings(request: Request, reference: str, options: Options | None, keep_alive: object) -> float | None:
+    """Reconfigure the model for ``num_ctx`` and ``keep_alive`` when they differ; returns keep-alive seconds."""
+    try:
+        seconds = None if keep_alive in (None, "") else parse_duration(keep_alive)
+    except ValueError as error:
+        raise ApiError(400, f"keep_alive: {error}") from None
+    num_ctx = options.num_ctx if options else None
+    if num_ctx is None and seconds is None:
+        return None
+    stored = request.app.state.store.find(reference)
+    if stored is None:
+        raise UnknownModel(reference)
+    _check_context(num_ctx, _trained_context(stored.config))
+    scheduler = request.app.state.scheduler
+    current = scheduler.configuration(stored)
+    wanted = (num_ctx or current.context_size, current.keep_alive if seconds is None else seconds)
+    if wanted != (current.context_size, current.keep_alive):
+        try:
+            await scheduler.configure(reference, wanted[0], list(current.runtime_flags), wanted[1])
+        except ModelBusy as error:
+            raise ApiError(409, str(error)) from None
+        except UserError as error:
+            raise ApiError(400, str(error)) from None
+    return seconds
+
+
+def _trained_context(config: dict) -> int | None:
+    metadata = config.get("gguf") or {}
+    value = str(metadata.get(f"{config.get('architecture')}.context_length", ""))
+    return int(value) if value.isdigit() else None
+
+
+def _check_context(num_ctx: int | None, trained: int | None) -> None:
+    if num_ctx is None:
+        return
+    if num_ctx < SMALLEST_CONTEXT or (trained and num_ctx > trained):
+        upper = f" and {trained} (the context the model was trained with)" if trained else ""
+        raise ApiError(400, f"options.num_ctx: {num_ctx} is out of range: use between {SMALLEST_CONTEXT}{upper}")
+
+
+async def embed_route(request: Request) -> Response:
+    parsed, _ = await read_request(request, EmbedRequest)
+    await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    started = time.monotonic()
+    inputs = [parsed.input] if isinstance(parsed.input, str) else parsed.input
+    result = await embed(request, parsed.model, inputs)
+    duration = nanoseconds(time.monotonic() - started)
+    return JSONResponse({"model": parsed.model, "embeddings": result.vectors, "total_duration": duration,
+                         "load_duration": 0, "prompt_eval_count": result.prompt_tokens})
+
+
+async def embeddings_route(request: Request) -> Response:
+    parsed, _ = await read_request(request, EmbeddingsRequest)
+    await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    result = await embed(request, parsed.model, [parsed.prompt])
+    return JSONResponse({"embedding": result.vectors[0]})
+
+
+def ollama_inference_routes() -> list[Route]:
+    return [
+        Route("/api/chat", chat, methods=["POST"]),
+        Route("/api/generate", generate, methods=["POST"]),
+        Route("/api/embed", embed_route, methods=["POST"]),
+        Route("/api/embeddings", embeddings_route, methods=["POST"]),
+    ]
