@@ -51,6 +51,12 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="package")
-def api_runner(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
-    with serving_runner(tmp_path_factory.mktemp("api-runner"), smollm2_gguf, COMPOSE_MODELS_ORIGINS=ALLOWED_ORIGIN) as url:
+def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The COMPOSE_MODELS_HOME of the shared runner, for tests that change its store with the CLI."""
+    return tmp_path_factory.mktemp("api-runner")
+
+
+@pytest.fixture(scope="package")
+def api_runner(api_home: Path, smollm2_gguf: Path) -> Iterator[str]:
+    with serving_runner(api_home, smollm2_gguf, COMPOSE_MODELS_ORIGINS=ALLOWED_ORIGIN) as url:
         yield url
