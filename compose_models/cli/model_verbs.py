@@ -23,10 +23,12 @@ _LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODE
 
 @app.command()
 def pull(
-    reference: Annotated[str, typer.Argument(help="Model reference, e.g. ai/smollm2 or localhost:5000/team/m:v1")],
+    reference: Annotated[
+        str, typer.Argument(help="Model reference, e.g. ai/smollm2, localhost:5000/team/m:v1 or hf.co/org/repo:Q4_K_M")
+    ],
     insecure: InsecureOption = False,
 ) -> None:
-    """Pull a model from an OCI registry into the local store."""
+    """Pull a model from an OCI registry, or build it from a Hugging Face repository, into the local store."""
     with transfer_display() as transfers:
         result = pull_model(ModelStore.default(), reference, insecure, transfers)
     if result.cached:

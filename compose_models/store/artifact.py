@@ -83,9 +83,9 @@ def config_blob(config: dict[str, Any], created: str | None, diff_ids: list[str]
     )
 
 
-def new_config_blob(config: dict[str, Any], layers: list[Layer]) -> bytes:
-    """A config for a freshly built artifact: created now, one diff ID per (uncompressed) layer."""
-    return config_blob(config, rfc3339_nano(), [layer.digest for layer in layers])
+def new_config_blob(config: dict[str, Any], layers: list[Layer], created: str | None = None) -> bytes:
+    """A config for a freshly built artifact: created now (or then), one diff ID per (uncompressed) layer."""
+    return config_blob(config, created or rfc3339_nano(), [layer.digest for layer in layers])
 
 
 def manifest_bytes(

@@ -62,8 +62,8 @@ def package_safetensors_dir(
     directory = Path(directory).expanduser().absolute()
     if not directory.is_dir():
         raise UserError(f"--safetensors-dir {directory}: no such directory")
-    files = sorted(_visible_files(directory), key=lambda path: (_classify(path) != media_types.SAFETENSORS, path))
-    weights = [path for path in files if _classify(path) == media_types.SAFETENSORS]
+    files = sorted(_visible_files(directory), key=lambda path: (classify_file(path) != media_types.SAFETENSORS, path))
+    weights = [path for path in files if classify_file(path) == media_types.SAFETENSORS]
     if not weights:
         raise UserError(f"--safetensors-dir {directory} holds no .safetensors file")
     if options.mmproj is not None:
@@ -72,7 +72,7 @@ def package_safetensors_dir(
     config = read_safetensors_config(weights, directory)
     if options.context_size is not None:
         config["context_size"] = options.context_size
-    layers = [ingest_layer(store, path, _classify(path), str(path.relative_to(directory))) for path in files]
+    layers = [ingest_layer(store, path, classify_file(path), str(path.relative_to(directory))) for path in files]
     layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
     return store_artifact(store, config, layers, tag, media_types.CONFIG_V02)
 
@@ -116,7 +116,7 @@ def _visible_files(directory: Path) -> list[Path]:
     return found
 
 
-def _classify(path: Path) -> str:
+def classify_file(path: Path) -> str:
     """DMR's file classification for directory packaging (reference §3.12)."""
     name = path.name.lower()
     if name.endswith(".safetensors"):
@@ -145,8 +145,10 @@ def store_artifact(
     layers: list[Layer],
     tag: str,
     config_media_type: str = media_types.CONFIG_V01,
+    created: str | None = None,
 ) -> StoredModel:
-    raw_config = new_config_blob(config, layers)
+    """Write the config and manifest of these (ingested) layers and tag them; ``created`` defaults to now."""
+    raw_config = new_config_blob(config, layers, created)
     raw_manifest = manifest_bytes(sha256_digest(raw_config), len(raw_config), layers, config_media_type)
     return store.add(raw_manifest, raw_config, [tag])
 

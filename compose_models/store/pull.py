@@ -1,4 +1,4 @@
-"""``pull``: fetch a model artifact from an OCI registry into the store.
+"""``pull``: fetch a model artifact from an OCI registry (or build one from Hugging Face) into the store.
 
 Each blob streams into ``<hex>.incomplete`` while being hashed, and is renamed to its digest only
 when the hash matches; an interrupted download resumes with an HTTP Range request. Layers download in
@@ -20,6 +20,7 @@ from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer
 from compose_models.store.blobs import CHUNK_SIZE, digest_hex, sha256_digest
+from compose_models.store.hf_pull import pull_from_hugging_face
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import ModelReference, parse_reference
 from compose_models.store.registry_client import RegistryClient
@@ -39,8 +40,11 @@ def pull_model(
     store: ModelStore, reference: str, insecure: bool = False, transfers: Transfers = SILENT
 ) -> PullResult:
     ref = parse_reference(reference)
-    if ref.is_hugging_face:
-        raise UserError(f"{ref}: pulling from Hugging Face is not supported yet; download the GGUF and `package` it")
+    if ref.is_hugging_face:  # a tag already stored is used as it is, without asking the Hub (as DMR)
+        stored = store.find(str(ref))
+        if stored is not None:
+            return PullResult(stored, cached=True)
+        return PullResult(pull_from_hugging_face(store, reference, transfers), cached=False)
     with RegistryClient(ref.registry, insecure) as client:
         raw_manifest = fetch_model_manifest(client, ref)
         model_id = sha256_digest(raw_manifest)

@@ -1,5 +1,7 @@
-"""Tiny real GGUF files for tests, written with the gguf library."""
+"""Tiny real model files for tests: GGUF (written with the gguf library) and safetensors."""
 
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -33,4 +35,14 @@ def write_gguf(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return path
+
+
+def write_safetensors(path: Path, rows: int, dtype: str = "F32") -> Path:
+    header = json.dumps({
+        "__metadata__": {"format": "pt"},
+        "weight": {"dtype": dtype, "shape": [rows, 4], "data_offsets": [0, rows * 16]},
+    }).encode()  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(rows * 16))
     return path

@@ -1,7 +1,6 @@
 """Sharded GGUF, safetensors directories and ``--from`` repackaging."""
 
 import json
-import struct
 from pathlib import Path
 
 import pytest
@@ -9,17 +8,7 @@ import pytest
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, package_gguf
 from compose_models.store.packaging import PackageOptions, package_safetensors_dir, repackage
-from tests.unit.store.ggufs import write_gguf
-
-
-def write_safetensors(path: Path, rows: int, dtype: str = "F32") -> Path:
-    header = json.dumps({
-        "__metadata__": {"format": "pt"},
-        "weight": {"dtype": dtype, "shape": [rows, 4], "data_offsets": [0, rows * 16]},
-    }).encode()  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(rows * 16))
-    return path
+from tests.unit.store.ggufs import write_gguf, write_safetensors
 
 
 def test_sharded_gguf_is_one_layer_per_shard_in_order(store: ModelStore, tmp_path: Path) -> None:
