@@ -1,15 +1,20 @@
 """Runner verbs: serve, stop, status, ps, unload, configure."""
 
 import json
+import os
 from typing import Annotated, Optional
 
+import httpx
 import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
-from compose_models.runner.state import default_port
+from compose_models.runner.durations import parse_duration
+from compose_models.runner.memory import BUDGET_VARIABLE, parse_size
+from compose_models.runner.presets import PRESETS, with_preset
+from compose_models.runner.state import RunnerState, default_port
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
 
@@ -26,9 +31,27 @@ def serve(
     host: Annotated[list[str], typer.Option("--host", help="Address to listen on (repeatable)")] = [],
     port: PortOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background")] = False,
+    memory_budget: Annotated[Optional[str], typer.Option(
+        "--memory-budget", help=f"Memory the loaded models may take, e.g. 8GiB (default 75% of RAM; ${BUDGET_VARIABLE})"
+    )] = None,
+    max_models: Annotated[Optional[int], typer.Option(
+        "--max-models", min=1, help="Most models loaded at once ($COMPOSE_MODELS_MAX_LOADED_MODELS)"
+    )] = None,
+    keep_alive: Annotated[Optional[str], typer.Option(
+        "--keep-alive", help="How long an idle model stays loaded: 5m (default), 0 = unload at once, -1 = never"
+    )] = None,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
     port = port or default_port()
+    # The scheduler reads its settings from the environment, which a detached runner inherits.
+    if memory_budget is not None:
+        parse_size(memory_budget, "--memory-budget")
+        os.environ[BUDGET_VARIABLE] = memory_budget
+    if max_models is not None:
+        os.environ["COMPOSE_MODELS_MAX_LOADED_MODELS"] = str(max_models)
+    if keep_alive is not None:
+        _check_duration(keep_alive, "--keep-alive")
+        os.environ["COMPOSE_MODELS_KEEP_ALIVE"] = keep_alive
     if detach:
         existing = daemon.running_runner()
         state = existing or daemon.start_detached(port, host)
@@ -86,8 +109,33 @@ def unload(
 def configure(
     model: Annotated[str, typer.Argument(help="Model reference")],
     context_size: Annotated[Optional[int], typer.Option("--context-size", min=1)] = None,
+    keep_alive: Annotated[Optional[str], typer.Option(
+        "--keep-alive", help="How long the model stays loaded when idle: 10m, 1h, 0 = unload at once, -1 = never"
+    )] = None,
+    preset: Annotated[Optional[str], typer.Option(
+        "--preset", help=f"Named runtime flags ({', '.join(PRESETS)}); flags after -- override it"
+    )] = None,
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
 ) -> None:
-    """Set a model's context size and runtime flags: configure [--context-size N] MODEL [-- FLAGS...]."""
-    state = daemon.ensure_running(default_port())
-    RunnerClient(state).configure(model, context_size, runtime_flags or [])
+    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
+    body: dict[str, object] = {"model": model, "runtime-flags": with_preset(preset, runtime_flags or [])}
+    if context_size:
+        body["context-size"] = context_size
+    if keep_alive is not None:
+        _check_duration(keep_alive, "--keep-alive")
+        body["keep_alive"] = keep_alive
+    _post_configure(daemon.ensure_running(default_port()), body)
+
+
+def _check_duration(text: str, option: str) -> None:
+    try:
+        parse_duration(text)
+    except ValueError as error:
+        raise UserError(f"{option}: {error}") from None
+
+
+def _post_configure(state: RunnerState, body: dict[str, object]) -> None:
+    """``POST /engines/_configure`` with Docker Model Runner's body, keep_alive included."""
+    response = httpx.post(f"{state.host_url}/engines/_configure", json=body, timeout=60.0)
+    if response.status_code >= 400:
+        raise UserError(f"configure {body['model']}: {response.text.strip()}")

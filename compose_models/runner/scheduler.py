@@ -1,29 +1,52 @@
-"""Which engine serves which model: lazy start on first use, one process per model, configuration.
+"""Which engine serves which model: lazy start, keep-alive, memory budget, eviction, restart after a crash.
 
-Context size precedence: ``configure`` > the artifact's ``context_size`` > 4096.
+One engine per (model ID, mode), started by the first request that needs it; concurrent requests
+wait on that one start. Before a start the model's memory is estimated and room is made within the
+budget and the maximum number of loaded models by stopping least-recently-used idle engines; a
+model that can never fit is refused with the numbers, and one that waits on busy models is refused
+after ``load_wait`` seconds. Idle engines stop after their keep-alive. An engine that died is
+started again by the next request.
+
+Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
 """
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from compose_models.runner.engine import EngineProcess, EngineSpec
+from compose_models.errors import UserError
+from compose_models.runner.backends import catalog, llama_server, mlx
+from compose_models.runner.engine import Engine, EngineError, EngineSpec
+from compose_models.runner.durations import format_duration, parse_duration
+from compose_models.runner.memory import MemoryEstimate, estimate, memory_budget
+from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
+from compose_models.runner.presets import with_preset
 from compose_models.runner.runtime_flags import RuntimeOptions, parse_runtime_flags
+from compose_models.store.gguf_metadata import read_gguf_config
 
 DEFAULT_CONTEXT_SIZE = 4096
+DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Docker Model Runner and Ollama
 COMPLETION = "completion"
 EMBEDDING = "embedding"
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
 
 
 class LocalModel(Protocol):
     id: str
-    tags: list[str]
+    tags: tuple[str, ...] | list[str]
     context_size: int | None
+    config: dict[str, Any]
     gguf_paths: list[Path]
+    chat_template_path: Path | None
+    mmproj_path: Path | None
+    layers: list[Any]
+    blobs_directory: Path
 
 
 ModelLookup = Callable[[str], LocalModel | None]
@@ -39,11 +62,31 @@ class ModelBusy(Exception):
     """A reconfiguration would restart an engine that is serving requests."""
 
 
+@dataclass(frozen=True)
+class SchedulerSettings:
+    memory_budget: int
+    max_loaded_models: int
+    keep_alive: float  # seconds; negative: never unload
+    load_timeout: float = 300.0  # readiness by health polling
+    load_wait: float = 120.0  # how long a load waits for busy models to make room
+
+    @classmethod
+    def from_environment(cls) -> "SchedulerSettings":
+        """``COMPOSE_MODELS_MEMORY_BUDGET``, ``COMPOSE_MODELS_MAX_LOADED_MODELS``, ``COMPOSE_MODELS_KEEP_ALIVE``."""
+        max_loaded = os.environ.get("COMPOSE_MODELS_MAX_LOADED_MODELS")
+        keep_alive = os.environ.get("COMPOSE_MODELS_KEEP_ALIVE")
+        return cls(
+            memory_budget=memory_budget(),
+            # Docker Model Runner's min(CPUs, 8), but at least a chat and an embedding engine.
+            max_loaded_models=int(max_loaded) if max_loaded else max(2, min(os.cpu_count() or 1, 8)),
+            keep_alive=_keep_alive_setting(keep_alive) if keep_alive else DEFAULT_KEEP_ALIVE,
+        )
+
+
 @dataclass
 class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
-    options: RuntimeOptions = field(default_factory=RuntimeOptions)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
 
 
@@ -52,18 +95,40 @@ class _Slot:
     model: LocalModel
     reference: str
     mode: str
-    engine: EngineProcess | None = None
+    engine: Engine | None = None
+    memory: MemoryEstimate | None = None
     in_flight: int = 0
+    loading: bool = False
     last_used: float = field(default_factory=time.time)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    @property
+    def holds_memory(self) -> bool:
+        return self.loading or (self.engine is not None and self.engine.is_running())
+
+    @property
+    def is_idle(self) -> bool:
+        return self.in_flight == 0 and not self.loading
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: EngineSpec
+    memory: MemoryEstimate
+    sampling_defaults: dict[str, object]
+
 
 class Scheduler:
-    def __init__(self, lookup: ModelLookup, log_dir: Path) -> None:
+    def __init__(self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None) -> None:
         self._lookup = lookup
         self._log_dir = log_dir
+        self.settings = settings or SchedulerSettings.from_environment()
         self._configurations: dict[str, ModelConfiguration] = {}
         self._slots: dict[tuple[str, str], _Slot] = {}  # (model id, mode)
+        self._placement_lock = asyncio.Lock()
+        self._capacity_freed = asyncio.Event()
+        self._reaper_wake = asyncio.Event()
+        self._reaper: asyncio.Task | None = None
 
     def find(self, reference: str) -> LocalModel:
         model = self._lookup(reference)
@@ -75,87 +140,242 @@ class Scheduler:
         return self._configurations.get(model.id, ModelConfiguration())
 
     async def configure(
-        self, reference: str, context_size: int | None, runtime_flags: list[str], keep_alive: float | None = None
-    ) -> None:
-        """Store a model's configuration; idle engines started with another one are stopped."""
+        self, reference: str, context_size: int | None, runtime_flags: list[str],
+        keep_alive: float | None = None, preset: str | None = None,
+    ) -> None:  # fmt: skip
+        """Store a model's configuration; idle engines started with another one are stopped.
+
+        UserError for a refused flag or unknown preset; ModelBusy if an engine that would restart is serving.
+        """
         model = self.find(reference)
-        options = parse_runtime_flags(runtime_flags)
-        self._configurations[model.id] = ModelConfiguration(context_size, list(runtime_flags), options, keep_alive)
+        flags = with_preset(preset, runtime_flags)
+        try:
+            parse_runtime_flags(flags, catalog.backend_for_format(_format_of(model)))
+        except catalog.BackendUnavailable as error:
+            raise UserError(str(error)) from None
+        self._configurations[model.id] = ModelConfiguration(context_size, flags, keep_alive)
         for slot in self._slots_of(model.id):
-            if slot.engine and slot.engine.spec != self._spec(model, slot.mode):
-                if slot.in_flight:
+            if slot.engine and slot.engine.spec != self._plan(model, slot.mode).spec:
+                if not slot.is_idle:
                     raise ModelBusy(f"model {reference!r} is serving requests; configure it again when idle")
                 await self._stop(slot)
+        self._reaper_wake.set()
 
-    def _slots_of(self, model_id: str) -> list["_Slot"]:
+    def set_keep_alive(self, reference: str, keep_alive: float) -> None:
+        """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
+        model = self.find(reference)
+        current = self.configuration(model)
+        self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
+        self._reaper_wake.set()
+
+    def _slots_of(self, model_id: str) -> list[_Slot]:
         return [slot for (slot_model_id, _), slot in self._slots.items() if slot_model_id == model_id]
 
-    def _spec(self, model: LocalModel, mode: str) -> EngineSpec:
+    def _plan(self, model: LocalModel, mode: str) -> _Plan:
+        backend = catalog.backend_for_format(_format_of(model))
         configuration = self.configuration(model)
-        settings = dict(configuration.options.engine)
-        if mode == EMBEDDING:
-            settings["embedding"] = True
+        try:
+            options = parse_runtime_flags(configuration.runtime_flags, backend)
+        except UserError as error:
+            raise EngineError(str(error)) from None
         context_size = (
-            configuration.context_size or settings.pop("n_ctx", None) or model.context_size or DEFAULT_CONTEXT_SIZE
+            configuration.context_size or options.context_size or model.context_size or DEFAULT_CONTEXT_SIZE
         )
-        settings.pop("n_ctx", None)
-        return EngineSpec(
-            model_path=model.gguf_paths[0],
+        # The other backends serve one request at a time.
+        parallel = options.parallel if backend == llama_server.NAME else 1
+        spec = EngineSpec(
+            backend=backend,
+            model_path=self._model_path(model, backend),
             alias=model.tags[0] if model.tags else model.id,
-            context_size=int(context_size),
-            settings=tuple(sorted(settings.items())),
+            context_size=context_size,
+            parallel=parallel,
+            embedding=mode == EMBEDDING,
+            arguments=options.arguments_for(backend),
+            chat_template_path=model.chat_template_path,
+            mmproj_path=model.mmproj_path,
         )
+        return _Plan(spec, self._estimate(model, backend, spec, options), dict(options.sampling_defaults))
+
+    def _model_path(self, model: LocalModel, backend: str) -> Path:
+        if backend == mlx.NAME:
+            bundle_dir = self._log_dir.parent / "bundles" / model.id.removeprefix("sha256:")
+            return mlx.bundle(model.layers, model.blobs_directory, bundle_dir)
+        if not model.gguf_paths:
+            raise EngineError(f"model {model.id} has no GGUF weights")
+        return model.gguf_paths[0]
+
+    def _estimate(self, model: LocalModel, backend: str, spec: EngineSpec, options: RuntimeOptions) -> MemoryEstimate:
+        if backend == mlx.NAME:
+            files = [model.blobs_directory / layer.digest.removeprefix("sha256:") for layer in model.layers]
+            return estimate(files, {}, spec.context_size)
+        gguf = model.config.get("gguf") or _gguf_header(model.gguf_paths[0])
+        return estimate(model.gguf_paths, gguf, spec.context_size, options.kv_cache_types)
 
     @contextlib.asynccontextmanager
-    async def use(
-        self, reference: str, mode: str = COMPLETION
-    ) -> AsyncIterator[tuple[EngineProcess, dict[str, object]]]:
-        """Hold a running engine for ``reference`` in ``mode`` for the length of one request."""
+    async def use(self, reference: str, mode: str = COMPLETION) -> AsyncIterator[tuple[Engine, dict[str, object]]]:
+        """Hold a running engine for ``reference`` in ``mode`` for the length of one request.
+
+        Yields the engine and the sampling defaults to add to the request. Raises ModelNotFound,
+        or EngineError (InsufficientMemory, BackendUnavailable among them) when no engine can run.
+        """
+        self.start_background()
         model = self.find(reference)
         slot = self._slots.setdefault((model.id, mode), _Slot(model, reference, mode))
         slot.in_flight += 1
         try:
             async with slot.lock:
-                spec = self._spec(model, mode)
-                if slot.engine is None or not slot.engine.is_running() or slot.engine.spec != spec:
+                plan = self._plan(model, mode)
+                engine = slot.engine
+                if engine is None or not engine.is_running() or engine.spec != plan.spec:
                     await self._stop(slot)
-                    log_name = f"engine-{model.id.removeprefix('sha256:')[:12]}-{mode}.log"
-                    engine = EngineProcess(spec, self._log_dir / log_name)
-                    await engine.start()
-                    slot.engine = engine
-            yield slot.engine, dict(self.configuration(model).options.sampling_defaults)
+                    await self._start(slot, plan)
+            assert slot.engine is not None
+            yield slot.engine, plan.sampling_defaults
         finally:
             slot.in_flight -= 1
             slot.last_used = time.time()
+            if slot.in_flight == 0:
+                self._capacity_freed.set()
+                self._reaper_wake.set()
+
+    async def _start(self, slot: _Slot, plan: _Plan) -> None:
+        await self._make_room(slot, plan.memory)
+        try:
+            log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
+            engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
+            await engine.start(self.settings.load_timeout)
+            slot.engine = engine
+        finally:
+            slot.loading = False
+            self._capacity_freed.set()
+
+    async def _make_room(self, slot: _Slot, memory: MemoryEstimate) -> None:
+        """Reserve ``memory`` for ``slot`` (it then counts as loading), evicting or waiting as needed."""
+        name = slot.model.tags[0] if slot.model.tags else slot.model.id
+        deadline = asyncio.get_running_loop().time() + self.settings.load_wait
+        while True:
+            async with self._placement_lock:
+                residents = self._residents(excluding=slot)
+                budget, max_loaded = self.settings.memory_budget, self.settings.max_loaded_models
+                placement = plan_placement(name, memory.total, memory.describe(), residents, budget, max_loaded)
+                if placement is not None:
+                    for key in placement.evict:
+                        await self._stop(self._slots[key])
+                    slot.memory, slot.loading = memory, True
+                    return
+                self._capacity_freed.clear()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._capacity_freed.wait()
+            except TimeoutError:
+                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded))
+
+    def _residents(self, excluding: _Slot) -> list[Resident]:
+        return [
+            Resident(key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used)
+            for key, slot in self._slots.items()
+            if slot is not excluding and slot.holds_memory
+        ]
 
     async def _stop(self, slot: _Slot) -> None:
-        if slot.engine is not None:
-            await slot.engine.stop()
-            slot.engine = None
+        """Detach the slot's engine at once (so no one else picks it), then stop it."""
+        engine, slot.engine = slot.engine, None
+        if engine is not None:
+            await engine.stop()
+            self._capacity_freed.set()
 
     async def unload(self, references: list[str] | None = None) -> int:
         """Stop idle engines (all, or those of ``references``); engines in use are left running."""
         ids = None if references is None else {self.find(r).id for r in references}
-        unloaded = 0
-        for (model_id, _), slot in self._slots.items():
-            if (ids is None or model_id in ids) and slot.engine and slot.engine.is_running() and not slot.in_flight:
-                await self._stop(slot)
-                unloaded += 1
-        return unloaded
+        idle = [
+            slot
+            for (model_id, _), slot in self._slots.items()
+            if (ids is None or model_id in ids) and slot.is_idle and slot.engine and slot.engine.is_running()
+        ]
+        await asyncio.gather(*(self._stop(slot) for slot in idle))
+        return len(idle)
+
+    def keep_alive_of(self, model: LocalModel) -> float:
+        configured = self.configuration(model).keep_alive
+        return self.settings.keep_alive if configured is None else configured
 
     def running(self) -> list[dict[str, object]]:
-        """Loaded engines, in the shape of Docker Model Runner's ``GET /engines/ps``."""
-        return [
-            {
-                "backend_name": "llama.cpp",
+        """Loaded and loading engines, in the shape of Docker Model Runner's ``GET /engines/ps``."""
+        entries = []
+        for slot in self._slots.values():
+            if not slot.holds_memory:
+                continue
+            backend = slot.engine.spec.backend if slot.engine else catalog.llama_backend()
+            in_use = slot.in_flight > 0
+            entry: dict[str, object] = {
+                "backend_name": catalog.dmr_backend_name(backend),
                 "model_name": slot.reference,
                 "mode": slot.mode,
-                "last_used": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(slot.last_used)),
-                **({"in_use": True} if slot.in_flight else {}),
+                "last_used": _ZERO_TIME if in_use else _rfc3339(slot.last_used),
             }
-            for slot in self._slots.values()
-            if slot.engine and slot.engine.is_running()
-        ]
+            if in_use:
+                entry["in_use"] = True
+            if slot.loading:
+                entry["loading"] = True
+            keep_alive = self.configuration(slot.model).keep_alive
+            if keep_alive is not None:
+                entry["keep_alive"] = format_duration(keep_alive)
+            entries.append(entry)
+        return entries
+
+    def backend_status(self) -> dict[str, str]:
+        """``GET /engines/status``: each backend with its state, version and accelerator."""
+        return catalog.backend_status()
+
+    def start_background(self) -> None:
+        """Start the keep-alive reaper if it is not running (idempotent; needs a running event loop)."""
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_engines())
+
+    async def _reap_idle_engines(self) -> None:
+        while True:
+            now = time.time()
+            next_deadline = None
+            for slot in list(self._slots.values()):
+                keep_alive = self.keep_alive_of(slot.model)
+                if not slot.is_idle or slot.engine is None or keep_alive < 0:
+                    continue
+                deadline = slot.last_used + keep_alive
+                if deadline <= now or not slot.engine.is_running():
+                    await self._stop(slot)
+                else:
+                    next_deadline = min(next_deadline or deadline, deadline)
+            self._reaper_wake.clear()
+            timeout = None if next_deadline is None else max(next_deadline - time.time(), 0.05)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation of shutdown.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._reaper_wake.wait()
 
     async def shutdown(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
         await asyncio.gather(*(self._stop(slot) for slot in self._slots.values()))
+
+
+def _keep_alive_setting(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise UserError(f"COMPOSE_MODELS_KEEP_ALIVE: {error}") from None
+
+
+def _format_of(model: LocalModel) -> str:
+    return str(model.config.get("format") or "gguf")
+
+
+@lru_cache(maxsize=32)
+def _gguf_header(path: Path) -> dict[str, Any]:
+    """The GGUF map of a model whose config lacks one (CNCF artifacts), read from the file itself."""
+    return read_gguf_config(path)["gguf"]
+
+
+def _rfc3339(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

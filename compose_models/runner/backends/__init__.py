@@ -1,0 +1,1 @@
+"""Inference backends: how each kind of engine process is found, started and described."""

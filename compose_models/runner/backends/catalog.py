@@ -1,0 +1,88 @@
+"""Which backend runs a model, how its engine is made, and what ``status`` says about each backend.
+
+GGUF models run on llama-server when it is present, else on llama-cpp-python;
+``$COMPOSE_MODELS_LLAMA_BACKEND`` (``llama-server`` or ``llama-cpp-python``) pins the choice.
+Safetensors models run on MLX, which exists only on macOS with Apple silicon.
+"""
+
+import os
+from pathlib import Path
+
+from compose_models.runner.backends import llama_cpp_python, llama_server, mlx
+from compose_models.runner.backends.process import ProcessEngine
+from compose_models.runner.engine import EngineError, EngineSpec
+
+BACKEND_VARIABLE = "COMPOSE_MODELS_LLAMA_BACKEND"
+LLAMA_CPP = "llama.cpp"  # Docker Model Runner's name for both llama backends
+_INSTALL_HINT = "run `compose-models install-runner --backend llama-server`"
+
+
+class BackendUnavailable(EngineError):
+    """The model's format needs a backend that this machine cannot run or does not have."""
+
+
+def llama_backend() -> str:
+    """The backend for GGUF models now (it can change when llama-server is installed while running)."""
+    pinned = os.environ.get(BACKEND_VARIABLE, "").strip()
+    if pinned == llama_cpp_python.NAME:
+        return pinned
+    if pinned not in ("", llama_server.NAME):
+        raise BackendUnavailable(
+            f"{BACKEND_VARIABLE}={pinned!r}: expected {llama_server.NAME!r} or {llama_cpp_python.NAME!r}"
+        )
+    if llama_server.find_binary():
+        return llama_server.NAME
+    if pinned:
+        raise BackendUnavailable(f"{BACKEND_VARIABLE}=llama-server but no llama-server was found: {_INSTALL_HINT}")
+    return llama_cpp_python.NAME
+
+
+def backend_for_format(model_format: str) -> str:
+    if model_format == "safetensors":
+        reason = mlx.unavailable_reason()
+        if reason:
+            raise BackendUnavailable(f"this model is in safetensors (MLX) format; {reason}")
+        return mlx.NAME
+    if model_format not in ("", "gguf"):
+        raise BackendUnavailable(f"no backend runs models in {model_format!r} format")
+    return llama_backend()
+
+
+def dmr_backend_name(backend: str) -> str:
+    """The ``backend_name`` Docker Model Runner shows in ``/engines/ps``."""
+    return mlx.NAME if backend == mlx.NAME else LLAMA_CPP
+
+
+def create_engine(spec: EngineSpec, log_path: Path) -> ProcessEngine:
+    if spec.backend == llama_server.NAME:
+        binary = llama_server.find_binary()
+        if binary is None:
+            raise BackendUnavailable(f"llama-server is no longer found: {_INSTALL_HINT}")
+        return llama_server.LlamaServerEngine(spec, log_path, binary)
+    if spec.backend == mlx.NAME:
+        return mlx.MlxEngine(spec, log_path)
+    return llama_cpp_python.LlamaCppPythonEngine(spec, log_path)
+
+
+def backend_status() -> dict[str, str]:
+    """``GET /engines/status``: each backend and its state, version and accelerator (metal, cuda or cpu)."""
+    python_line = f"llama-cpp-python {llama_cpp_python.version()}, {llama_cpp_python.accelerator()}"
+    binary = llama_server.find_binary()
+    if binary:
+        info = llama_server.describe(binary)
+        server_line = f"llama-server {info.version}, {info.accelerator}, {info.path}"
+        server_status = f"Running: {server_line}"
+    else:
+        server_status = f"Not Installed: {_INSTALL_HINT}"
+    try:
+        active = server_line if llama_backend() == llama_server.NAME else python_line
+        llama_status = f"Running: {active}"
+    except BackendUnavailable as error:
+        llama_status = f"Error: {error}"
+    mlx_reason = mlx.unavailable_reason()
+    return {
+        LLAMA_CPP: llama_status,
+        llama_server.NAME: server_status,
+        llama_cpp_python.NAME: f"Running: {python_line}",
+        mlx.NAME: f"Not Installed: {mlx_reason}" if mlx_reason else f"Running: mlx-lm {mlx.version()}, metal",
+    }

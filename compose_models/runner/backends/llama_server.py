@@ -1,0 +1,101 @@
+"""llama.cpp's own ``llama-server``: parallel slots with continuous batching, preferred when present.
+
+Found at ``$LLAMA_SERVER_PATH`` (the binary, or a directory holding it, as in Docker Model
+Runner), else on ``PATH``, else in the per-machine cache that ``install-runner --backend
+llama-server`` fills.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from compose_models.runner.backends import llama_server_build
+from compose_models.runner.backends.process import ProcessEngine
+from compose_models.runner.engine import EngineSpec
+
+NAME = "llama-server"
+PATH_VARIABLE = "LLAMA_SERVER_PATH"
+_ACCELERATORS = ("metal", "cuda", "rocm", "vulkan")
+
+
+def find_binary() -> Path | None:
+    configured = os.environ.get(PATH_VARIABLE)
+    if configured:
+        path = Path(configured).expanduser()
+        if path.is_dir():
+            path = path / llama_server_build.BINARY_NAME
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+    on_path = shutil.which(llama_server_build.BINARY_NAME)
+    return Path(on_path) if on_path else llama_server_build.cached_binary()
+
+
+@dataclass(frozen=True)
+class BinaryInfo:
+    path: Path
+    version: str
+    accelerator: str
+
+
+@cache
+def describe(binary: Path) -> BinaryInfo:
+    """The binary's version line and the accelerator it uses (from our build record, else its device list)."""
+    version_output = _output([str(binary), "--version"])
+    match = re.search(r"version:\s*(\S+(?:\s*\([^)]*\))?)", version_output)
+    version = match.group(1) if match else "unknown version"
+    record = binary.parent / "build.json"
+    try:
+        accelerator = json.loads(record.read_text())["accelerator"]
+    except (OSError, ValueError, KeyError):
+        devices = _output([str(binary), "--list-devices"]).lower()
+        accelerator = next((name for name in _ACCELERATORS if name in devices), "cpu")
+    return BinaryInfo(binary, version, accelerator)
+
+
+def _output(argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=clean_environment())
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return result.stdout + result.stderr
+
+
+def clean_environment() -> dict[str, str]:
+    """Our environment without ``LLAMA_ARG_*``, which llama-server would read as flags (host, port...)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("LLAMA_ARG_")}
+
+
+class LlamaServerEngine(ProcessEngine):
+    def __init__(self, spec: EngineSpec, log_path: Path, binary: Path) -> None:
+        super().__init__(spec, log_path)
+        self.binary = binary
+
+    def command(self) -> list[str]:
+        spec = self.spec
+        argv = [
+            str(self.binary),
+            "--model", str(spec.model_path),
+            "--alias", spec.alias,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--ctx-size", str(spec.context_size),
+            "--n-gpu-layers", "999",
+            "--metrics",
+        ]  # fmt: skip
+        if spec.parallel:
+            # One KV cache shared by the slots, so each request may still use the whole context,
+            # as with llama-server's automatic slots (used when ``parallel`` is not given).
+            argv += ["--parallel", str(spec.parallel), "--kv-unified"]
+        if spec.embedding:
+            argv.append("--embeddings")
+        elif spec.chat_template_path:
+            argv += ["--chat-template-file", str(spec.chat_template_path)]
+        argv += ["--mmproj", str(spec.mmproj_path)] if spec.mmproj_path else ["--jinja"]
+        return argv + list(spec.arguments)
+
+    def environment(self) -> dict[str, str]:
+        return clean_environment()

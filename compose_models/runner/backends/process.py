@@ -1,0 +1,112 @@
+"""An engine that is a local server process on a loopback port: start, health-poll, stop.
+
+The process runs in its own session, so the whole group (and any grandchildren) can be signalled,
+and on Linux asks the kernel for SIGKILL when the runner dies: no engine outlives the runner
+however the runner exits. (macOS has no such request; there the runner's signal handlers and
+``Scheduler.shutdown`` stop the engines.)
+"""
+
+import asyncio
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import httpx
+
+from compose_models.runner.engine import EngineError, EngineSpec
+
+_PR_SET_PDEATHSIG = 1
+_HEALTH_INTERVAL = 0.1
+
+
+def _own_session_dying_with_parent() -> None:
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ProcessEngine(ABC):
+    """One engine process; subclasses say how to start it and where it reports readiness."""
+
+    health_path = "/health"
+
+    def __init__(self, spec: EngineSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @abstractmethod
+    def command(self) -> list[str]: ...
+
+    def environment(self) -> dict[str, str] | None:
+        return None
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    async def start(self, timeout: float) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.environment(), preexec_fn=_own_session_dying_with_parent,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if not self.is_running():
+                    raise EngineError(f"engine for {self.spec.alias} exited while loading: {self.log_tail()}")
+                try:
+                    if (await client.get(self.base_url + self.health_path)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    await self.stop()
+                    raise EngineError(f"engine for {self.spec.alias} was not ready after {timeout:.0f}s")
+                await asyncio.sleep(_HEALTH_INTERVAL)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """SIGTERM to the process group, then SIGKILL after ``grace`` seconds."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGKILL)
+            await asyncio.to_thread(process.wait)
+
+    def log_tail(self, limit: int = 1024) -> str:
+        try:
+            data = self.log_path.read_bytes()[-limit:]
+        except OSError:
+            return "(no engine log)"
+        return data.decode(errors="replace").strip().replace("\n", " | ")
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass

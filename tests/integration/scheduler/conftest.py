@@ -1,0 +1,78 @@
+"""Runners for the scheduler tests, on each llama backend, with their engine processes in view.
+
+The llama-server backend must be built on the machine (scripts/build-llama-server.sh); in CI a
+missing build is a failure, not a skip.
+"""
+
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from compose_models.runner.backends import llama_server
+from tests.conftest import LOCAL_MODEL_TAG, require, run_cli
+from tests.integration.api.conftest import serving_runner
+
+BACKENDS = ("llama-server", "llama-cpp-python")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "llama-server":
+        require(llama_server.find_binary() is not None, "llama-server is not built: run scripts/build-llama-server.sh")
+    return request.param
+
+
+class Runner:
+    """A runner serving from its own store, and what the tests ask of it."""
+
+    def __init__(self, url: str, home: Path, environment: dict[str, str]) -> None:
+        self.url = url
+        self.home = home
+        self.environment = environment
+
+    def package(self, tag: str, gguf: Path, context_size: int) -> str:
+        """Another model: the same weights under another configuration, so another model ID."""
+        run_cli("package", "--gguf", str(gguf), "--context-size", str(context_size), tag, env=self.environment)
+        return tag
+
+    def cli(self, *args: str, check: bool = True):
+        return run_cli(*args, check=check, env=self.environment)
+
+    def complete(self, model: str = LOCAL_MODEL_TAG, prompt: str = "1, 2, 3,", **fields) -> httpx.Response:
+        body = {"model": model, "prompt": prompt, "max_tokens": 4, "temperature": 0, **fields}
+        return httpx.post(f"{self.url}/engines/v1/completions", json=body, timeout=120)
+
+    def loaded(self) -> list[str]:
+        return [entry["model_name"] for entry in httpx.get(f"{self.url}/engines/ps", timeout=10).json()]
+
+    def engine_pids(self) -> list[int]:
+        """Processes whose parent is the runner: its engines."""
+        runner_pid = json.loads((self.home / "runner" / "state.json").read_text())["pid"]
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == runner_pid and fields[0] != "Z":
+                    children.append(int(stat.parent.name))
+        return children
+
+
+@pytest.fixture
+def start_runner(
+    tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path, backend: str
+) -> Iterator[Callable[..., Runner]]:
+    """``start_runner(**environment)``: a runner on ``backend`` with the SmolLM2 model packaged."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**extra_environment: str) -> Runner:
+            home = tmp_path_factory.mktemp("scheduler-runner")
+            environment = {"COMPOSE_MODELS_LLAMA_BACKEND": backend, **extra_environment}
+            url = stack.enter_context(serving_runner(home, smollm2_gguf, **environment))
+            return Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})
+
+        yield start

@@ -1,0 +1,131 @@
+"""The scheduler with real engines behind the runner's HTTP front, on both llama backends."""
+
+import json
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LOCAL_MODEL_TAG
+
+pytestmark = pytest.mark.model
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_lazy_load_then_unload_after_a_two_second_keep_alive(start_runner) -> None:
+    runner = start_runner(COMPOSE_MODELS_KEEP_ALIVE="2s")
+    assert runner.loaded() == [] and runner.engine_pids() == []
+    assert runner.complete().status_code == 200
+    assert runner.loaded() == [LOCAL_MODEL_TAG] and len(runner.engine_pids()) == 1
+    released = time.monotonic()
+    assert wait_until(lambda: runner.loaded() == [])
+    assert time.monotonic() - released >= 1.5
+    assert wait_until(lambda: runner.engine_pids() == [])
+
+
+def test_eviction_under_a_small_memory_budget_and_a_refusal_with_the_numbers(start_runner, smollm2_gguf: Path) -> None:
+    # Each SmolLM2 engine needs about 94 MiB of weights + 64 MiB compute + its KV cache (22.5 KiB a token):
+    # 185 MiB at 1024 tokens, 208 MiB at 2048, 343 MiB at 8192. A 300 MiB budget holds one at a time.
+    runner = start_runner(COMPOSE_MODELS_MEMORY_BUDGET="300MiB")
+    small = runner.package("local/smollm2:ctx1024", smollm2_gguf, 1024)
+    medium = runner.package("local/smollm2:ctx2048", smollm2_gguf, 2048)
+    assert runner.complete(small).status_code == 200
+    assert runner.loaded() == [small]
+    assert runner.complete(medium).status_code == 200
+    assert runner.loaded() == [medium]
+    assert wait_until(lambda: len(runner.engine_pids()) == 1)
+
+    refused = runner.complete(LOCAL_MODEL_TAG)  # its artifact asks for 8192 tokens
+    assert refused.status_code >= 500
+    message = refused.json()["error"]["message"]
+    assert "needs about" in message and "8192 tokens" in message and "300.0 MiB" in message, message
+    assert runner.loaded() == [medium]  # nothing was evicted for a load that cannot fit
+
+
+def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_succeeds(start_runner) -> None:
+    runner = start_runner()
+    body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 400, "stream": True,
+            "temperature": 1.0, "ignore_eos": True}  # fmt: skip
+    events = []
+    with httpx.stream("POST", f"{runner.url}/engines/v1/completions", json=body, timeout=120) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(line.removeprefix("data: "))
+                if len(events) == 2:
+                    [engine] = runner.engine_pids()
+                    os.kill(engine, signal.SIGKILL)
+    assert len(events) < 400
+    assert "error" in json.loads(events[-1]), events[-3:]
+    assert runner.complete().status_code == 200
+    assert len(runner.engine_pids()) == 1
+
+
+def test_ten_parallel_requests_are_all_answered_correctly(start_runner) -> None:
+    runner = start_runner()
+    starts = range(10, 110, 10)
+
+    def continue_counting(start: int) -> str:
+        prompt = ", ".join(str(start + step) for step in range(4)) + ","
+        response = runner.complete(prompt=prompt, max_tokens=6)
+        assert response.status_code == 200, response.text
+        return response.json()["choices"][0]["text"]
+
+    def next_numbers(answers: list[str]) -> list[str]:
+        return [answer.split(",")[0].strip() for answer in answers]
+
+    alone = next_numbers([continue_counting(start) for start in starts])
+    with ThreadPoolExecutor(10) as pool:
+        together = next_numbers(list(pool.map(continue_counting, starts)))
+    # Each answer goes on with its own sequence, as it did alone: no request saw another's tokens.
+    assert together == alone
+    assert sum(number == str(start + 4) for number, start in zip(alone, starts)) >= 8, alone
+
+
+def test_configure_with_a_preset_and_a_keep_alive(start_runner) -> None:
+    runner = start_runner()
+    runner.cli("configure", "--preset", "code", "--keep-alive", "10m", LOCAL_MODEL_TAG, "--", "--temp", "0.1")
+    [configuration] = httpx.get(f"{runner.url}/engines/_configure", params={"model": LOCAL_MODEL_TAG}).json()
+    assert configuration["Config"]["runtime-flags"][-2:] == ["--temp", "0.1"]
+    assert "--repeat-penalty" in configuration["Config"]["runtime-flags"]
+    assert configuration["Config"]["keep_alive"] == "10m0s"
+    assert runner.complete().status_code == 200
+    [entry] = httpx.get(f"{runner.url}/engines/ps").json()
+    assert entry["keep_alive"] == "10m0s"
+
+
+@pytest.mark.parametrize("backend", ["llama-server"], indirect=True)
+def test_refused_flags_name_the_flag(start_runner) -> None:
+    runner = start_runner()
+    refused = {"--model": ["--model", "x"], "--host": ["--host", "0.0.0.0"], "--port": ["--port", "1"],
+               "--log-file": ["--log-file", "x"], "--chat-template": ["--chat-template", "../t.jinja"]}  # fmt: skip
+    for named, flags in refused.items():
+        result = runner.cli("configure", LOCAL_MODEL_TAG, "--", *flags, check=False)
+        assert result.returncode == 1 and named in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_no_engine_outlives_a_runner_killed_with_sigkill(start_runner) -> None:
+    runner = start_runner()
+    assert runner.complete().status_code == 200
+    [engine] = runner.engine_pids()
+    os.kill(json.loads((runner.home / "runner" / "state.json").read_text())["pid"], signal.SIGKILL)
+    assert wait_until(lambda: not Path(f"/proc/{engine}").exists() or _is_zombie(engine), timeout=10)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
