@@ -2,6 +2,7 @@
 
 import json
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +19,12 @@ from compose_models.store.transfer_progress import transfer_display
 from compose_models.store.units import human_duration, human_size
 
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry")]
+
+
+class ArtifactFormat(str, Enum):
+    docker = "docker"
+    cncf = "cncf"
+
 _LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
 
 
@@ -64,6 +71,9 @@ def package(
     ] = [],
     chat_template: Annotated[Optional[Path], typer.Option("--chat-template", help="Jinja chat template")] = None,
     mmproj: Annotated[Optional[Path], typer.Option("--mmproj", help="Multimodal projector GGUF")] = None,
+    artifact_format: Annotated[
+        ArtifactFormat, typer.Option("--format", help="docker, or cncf for a CNCF ModelPack artifact")
+    ] = ArtifactFormat.docker,
     push_after: Annotated[bool, typer.Option("--push", help="Push TARGET to its registry afterwards")] = False,
     insecure: InsecureOption = False,
 ) -> None:
@@ -71,10 +81,11 @@ def package(
     if sum(option is not None for option in (gguf, safetensors_dir, source)) != 1:
         raise UserError("package needs exactly one of --gguf FILE, --safetensors-dir DIR or --from REF")
     store = ModelStore.default()
+    cncf = artifact_format == ArtifactFormat.cncf
     if gguf is not None:
-        model = package_gguf(store, gguf, target, context_size, license_files, chat_template, mmproj)
+        model = package_gguf(store, gguf, target, context_size, license_files, chat_template, mmproj, cncf)
     else:
-        options = PackageOptions(context_size, license_files, chat_template, mmproj)
+        options = PackageOptions(context_size, license_files, chat_template, mmproj, cncf)
         if safetensors_dir is not None:
             model = package_safetensors_dir(store, safetensors_dir, target, options)
         else:

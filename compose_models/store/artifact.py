@@ -93,11 +93,11 @@ def manifest_bytes(
     config_size: int,
     layers: list[Layer],
     config_media_type: str = media_types.CONFIG_V01,
+    artifact_type: str | None = None,
 ) -> bytes:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": media_types.OCI_MANIFEST,
-        "config": {"mediaType": config_media_type, "size": config_size, "digest": config_digest},
-        "layers": [layer.descriptor() for layer in layers],
-    }
+    manifest: dict[str, Any] = {"schemaVersion": 2, "mediaType": media_types.OCI_MANIFEST}
+    if artifact_type:
+        manifest["artifactType"] = artifact_type
+    manifest["config"] = {"mediaType": config_media_type, "size": config_size, "digest": config_digest}
+    manifest["layers"] = [layer.descriptor() for layer in layers]
     return go_marshal(manifest)

@@ -88,11 +88,13 @@ class StoredModel:
 
     @property
     def mmproj_path(self) -> Path | None:
-        return next(iter(self.paths_of(media_types.MMPROJ)), None)
+        cncf = [self.blob_path(layer) for layer in self.layers if _cncf_file(layer, media_types.CNCF_WEIGHT_RAW, "mmproj")]
+        return next(iter(self.paths_of(media_types.MMPROJ) + cncf), None)
 
     @property
     def chat_template_path(self) -> Path | None:
-        return next(iter(self.paths_of(media_types.CHAT_TEMPLATE)), None)
+        cncf = [self.blob_path(layer) for layer in self.layers if _cncf_file(layer, media_types.CNCF_WEIGHT_CONFIG, ".jinja")]
+        return next(iter(self.paths_of(media_types.CHAT_TEMPLATE) + cncf), None)
 
     def to_dmr_json(self) -> dict[str, Any]:
         """The ``GET /models`` entry (and one element of ``ls --json``)."""
@@ -126,6 +128,11 @@ def _is_gguf_weight(layer: Layer) -> bool:
         return True
     path = layer.annotations.get(media_types.ANNOTATION_FILEPATH, "")
     return layer.media_type == media_types.CNCF_WEIGHT_RAW and path.endswith(".gguf") and "mmproj" not in path
+
+
+def _cncf_file(layer: Layer, media_type: str, path_part: str) -> bool:
+    """A CNCF layer of this type whose file path contains ``path_part`` (CNCF types say no more about a file)."""
+    return layer.media_type == media_type and path_part in layer.annotations.get(media_types.ANNOTATION_FILEPATH, "")
 
 
 def _is_weight(layer: Layer) -> bool:

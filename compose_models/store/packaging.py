@@ -14,7 +14,9 @@ from compose_models.store import media_types
 from compose_models.store.artifact import Layer, config_blob, file_annotations, manifest_bytes, new_config_blob
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.gguf_metadata import discover_shards, is_gguf_file, read_gguf_config
+from compose_models.store.gojson import rfc3339_nano
 from compose_models.store.model import StoredModel
+from compose_models.store.modelpack import cncf_config_blob, cncf_layer
 from compose_models.store.reference import parse_reference
 from compose_models.store.safetensors_metadata import read_safetensors_config
 from compose_models.store.store import ModelStore
@@ -22,12 +24,13 @@ from compose_models.store.store import ModelStore
 
 @dataclass(frozen=True)
 class PackageOptions:
-    """What ``package`` may add to any source: a context size and extra files."""
+    """What ``package`` may add to any source: a context size and extra files; and the artifact format."""
 
     context_size: int | None = None
     licenses: Sequence[Path] = ()
     chat_template: Path | None = None
     mmproj: Path | None = None
+    cncf: bool = False  # write a CNCF ModelPack artifact instead of Docker's format
 
 
 def package_gguf(
@@ -38,20 +41,21 @@ def package_gguf(
     licenses: Sequence[Path] = (),
     chat_template: Path | None = None,
     mmproj: Path | None = None,
+    cncf: bool = False,
 ) -> StoredModel:
     """Package a GGUF (the first shard of a split one) with optional extra files, tagged ``target``."""
     tag = str(parse_reference(target))
     gguf_path = _existing_file(gguf_path, "--gguf")
     if not is_gguf_file(gguf_path):
         raise UserError(f"--gguf {gguf_path} is not a GGUF file: it does not start with the GGUF magic bytes")
-    extras = _extra_files(PackageOptions(context_size, licenses, chat_template, mmproj))
+    extras = _extra_files(PackageOptions(context_size, licenses, chat_template, mmproj, cncf))
     shards = discover_shards(gguf_path)
     config = read_gguf_config(shards[0])
     if context_size is not None:
         config["context_size"] = context_size
     layers = [ingest_layer(store, shard, media_types.GGUF) for shard in shards]
     layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
-    return store_artifact(store, config, layers, tag)
+    return store_artifact(store, config, layers, tag, cncf=cncf)
 
 
 def package_safetensors_dir(
@@ -74,15 +78,15 @@ def package_safetensors_dir(
         config["context_size"] = options.context_size
     layers = [ingest_layer(store, path, classify_file(path), str(path.relative_to(directory))) for path in files]
     layers += [ingest_layer(store, path, media_type) for path, media_type in extras]
-    return store_artifact(store, config, layers, tag, media_types.CONFIG_V02)
+    return store_artifact(store, config, layers, tag, media_types.CONFIG_V02, cncf=options.cncf)
 
 
 def repackage(store: ModelStore, source: str, target: str, options: PackageOptions = PackageOptions()) -> StoredModel:
     """``package --from``: the stored model's layers plus any extra files, under a new config and tag."""
     tag = str(parse_reference(target))
     model = store.get(source)
-    if model.is_cncf:
-        raise UserError(f"--from {source}: repackaging a CNCF ModelPack artifact is not supported")
+    if model.is_cncf or options.cncf:
+        raise UserError(f"--from {source}: repackaging from or to a CNCF ModelPack artifact is not supported")
     added = [ingest_layer(store, path, media_type) for path, media_type in _extra_files(options)]
     config = dict(model.config_file.get("config") or {})
     if options.context_size is not None:
@@ -100,6 +104,8 @@ def _extra_files(options: PackageOptions) -> list[tuple[Path, str]]:
     """Validated options, as (file, media type) in DMR's layer order: licenses, template, projector."""
     if options.context_size is not None and options.context_size <= 0:
         raise UserError(f"--context-size must be a positive number of tokens, got {options.context_size}")
+    if options.context_size is not None and options.cncf:
+        raise UserError("--context-size cannot be used with --format cncf: ModelPack configs have no context size")
     extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in options.licenses]
     if options.chat_template is not None:
         extras.append((_existing_file(options.chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
@@ -146,10 +152,18 @@ def store_artifact(
     tag: str,
     config_media_type: str = media_types.CONFIG_V01,
     created: str | None = None,
+    cncf: bool = False,
 ) -> StoredModel:
     """Write the config and manifest of these (ingested) layers and tag them; ``created`` defaults to now."""
-    raw_config = new_config_blob(config, layers, created)
-    raw_manifest = manifest_bytes(sha256_digest(raw_config), len(raw_config), layers, config_media_type)
+    if cncf:
+        layers = [cncf_layer(layer) for layer in layers]
+        raw_config = cncf_config_blob(config, created or rfc3339_nano(), [layer.digest for layer in layers])
+        config_digest = sha256_digest(raw_config)
+        artifact_type = media_types.CNCF_ARTIFACT_TYPE
+        raw_manifest = manifest_bytes(config_digest, len(raw_config), layers, media_types.CONFIG_CNCF, artifact_type)
+    else:
+        raw_config = new_config_blob(config, layers, created)
+        raw_manifest = manifest_bytes(sha256_digest(raw_config), len(raw_config), layers, config_media_type)
     return store.add(raw_manifest, raw_config, [tag])
 
 

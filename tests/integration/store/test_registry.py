@@ -169,3 +169,19 @@ def test_cli_pull_push_inspect_remote(registry: str, tmp_path: Path) -> None:
     assert fetch_remote_model(small).context_size == 64
     both = run_cli("package", "--gguf", str(gguf), "--from", target, small, check=False)
     assert both.returncode == 1 and "exactly one of" in both.stderr
+
+
+def test_cncf_artifact_round_trip(registry: str, skopeo: str, tmp_path: Path) -> None:
+    target = f"{registry}/cncf/model:v1"
+    output = run_cli("package", "--gguf", str(write_gguf(tmp_path / "m.gguf")), "--format", "cncf", "--push", target).stdout
+    model_id = output.split()[-1]
+    raw = subprocess.run(
+        [skopeo, "inspect", "--raw", "--tls-verify=false", f"docker://{target}"], check=True, capture_output=True
+    ).stdout
+    assert sha256_digest(raw) == model_id
+    assert json.loads(raw)["artifactType"] == "application/vnd.cncf.model.manifest.v1+json"
+    run_cli("rm", target)
+    assert run_cli("pull", target).stdout.strip() == "Model pulled successfully"
+    assert json.loads(run_cli("inspect", target).stdout)["config"]["format"] == "gguf"
+    refused = run_cli("package", "--gguf", str(tmp_path / "m.gguf"), "--format", "cncf", "--context-size", "9", target, check=False)
+    assert refused.returncode == 1 and "--context-size cannot be used with --format cncf" in refused.stderr
