@@ -1,38 +1,28 @@
-"""Compose verbs: up and down, taking Compose's own project options."""
+"""Compose verbs: up, watch and down, taking Compose's own project options (defined in config_verbs)."""
 
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from compose_models.cli import app
-from compose_models.compose import ProjectOptions
+from compose_models.cli.config_verbs import (
+    EnvFileOption,
+    FilesOption,
+    ProfileOption,
+    ProjectDirectoryOption,
+    ProjectNameOption,
+    project_options,
+)
 
 _PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-FileOption = Annotated[Optional[list[str]], typer.Option("--file", "-f", help="Compose file (repeatable)")]
-ProjectNameOption = Annotated[Optional[str], typer.Option("--project-name", "-p", help="Project name")]
-ProjectDirOption = Annotated[Optional[str], typer.Option("--project-directory", help="Project working directory")]
-EnvFileOption = Annotated[Optional[list[str]], typer.Option("--env-file", help="Environment file (repeatable)")]
-ProfileOption = Annotated[Optional[list[str]], typer.Option("--profile", help="Profile to enable (repeatable)")]
-
-
-def project_options(
-    files: list[str] | None, project_name: str | None, project_directory: str | None,
-    env_files: list[str] | None, profiles: list[str] | None,
-) -> ProjectOptions:
-    return ProjectOptions(
-        files=list(files or []), project_name=project_name, project_directory=project_directory,
-        env_files=list(env_files or []), profiles=list(profiles or []), cwd=Path.cwd(),
-    )
 
 
 @app.command(context_settings=_PASSTHROUGH)
 def up(
     ctx: typer.Context,
-    files: FileOption = None,
+    files: FilesOption = None,
     project_name: ProjectNameOption = None,
-    project_directory: ProjectDirOption = None,
+    project_directory: ProjectDirectoryOption = None,
     env_files: EnvFileOption = None,
     profiles: ProfileOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run containers in the background")] = False,
@@ -55,9 +45,9 @@ def up(
 @app.command(context_settings=_PASSTHROUGH)
 def watch(
     ctx: typer.Context,
-    files: FileOption = None,
+    files: FilesOption = None,
     project_name: ProjectNameOption = None,
-    project_directory: ProjectDirOption = None,
+    project_directory: ProjectDirectoryOption = None,
     env_files: EnvFileOption = None,
     profiles: ProfileOption = None,
 ) -> None:
@@ -66,18 +56,15 @@ def watch(
     Changed models are reconfigured and reloaded, new ones pulled, dropped ones unloaded, and services
     whose variables changed are recreated. An invalid edit is reported and the stack is left as it was.
     """
-    from compose_models.orchestrator.watch import watch as run_watch
-
-    options = project_options(files, project_name, project_directory, env_files, profiles)
-    raise typer.Exit(run_watch(options, list(ctx.args)))
+    ctx.invoke(up, ctx, files, project_name, project_directory, env_files, profiles, watch_files=True)
 
 
 @app.command(context_settings=_PASSTHROUGH)
 def down(
     ctx: typer.Context,
-    files: FileOption = None,
+    files: FilesOption = None,
     project_name: ProjectNameOption = None,
-    project_directory: ProjectDirOption = None,
+    project_directory: ProjectDirectoryOption = None,
     env_files: EnvFileOption = None,
     profiles: ProfileOption = None,
 ) -> None:
