@@ -8,12 +8,15 @@ as its mtime, and mode 0644, so its layer annotations, and with them the model I
 
 import os
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from filelock import FileLock
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.hf_api import RepoSibling
 
 from compose_models.errors import UserError
 from compose_models.store import media_types
@@ -29,6 +32,7 @@ from compose_models.store.store import ModelStore
 from compose_models.store.transfer_progress import Advance, Transfers
 
 REVISION = "main"
+T = TypeVar("T")
 # HfHubHTTPError's bases are its HTTP client's error class (httpx or httpx2, by version) and OSError:
 # together they cover refusals, unreachable hosts and interrupted transfers.
 _HUB_ERRORS = HfHubHTTPError.__bases__
@@ -75,7 +79,8 @@ def _endpoint() -> str | None:
     return os.environ.get("HF_ENDPOINT") or None
 
 
-def _from_hub(repository: str, call):  # type: ignore[no-untyped-def]
+def _from_hub(repository: str, call: Callable[[], T]) -> T:
+    """``call()``, with the Hub's refusals and network failures turned into one-line errors."""
     try:
         return call()
     except GatedRepoError as error:
@@ -88,7 +93,7 @@ def _from_hub(repository: str, call):  # type: ignore[no-untyped-def]
         raise UserError(f"cannot fetch {repository} from Hugging Face ({_endpoint() or 'huggingface.co'}): {error}") from error
 
 
-def _repo_file(sibling) -> RepoFile:  # type: ignore[no-untyped-def]
+def _repo_file(sibling: RepoSibling) -> RepoFile:
     lfs = sibling.lfs
     return RepoFile(sibling.rfilename, (lfs.size if lfs else sibling.size) or 0, lfs.sha256 if lfs else None)
 
