@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -142,6 +143,26 @@ def test_auth(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path
     (config_dir / "config.json").write_text(json.dumps({"auths": {f"http://{auth_registry}": {"auth": token}}}))
     assert push_model(local, f"{auth_registry}/private/model:v1") == model.id
     assert pull_model(fresh, f"{auth_registry}/private/model:v1").model.id == model.id
+
+
+def test_credential_helper(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path: Path, monkeypatch) -> None:
+    """``credHelpers`` names a ``docker-credential-<name>`` program that answers ``get`` with JSON."""
+    model = package_gguf(local, write_gguf(tmp_path / "m.gguf"), f"{auth_registry}/helped/model:v1")
+    helpers = tmp_path / "bin"
+    helpers.mkdir()
+    helper = helpers / "docker-credential-testhelper"
+    helper.write_text(
+        f"#!/bin/sh\n[ \"$1\" = get ] && [ \"$(cat)\" = {auth_registry} ] || exit 1\n"
+        f"echo '{{\"ServerURL\":\"{auth_registry}\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helpers}:{os.environ['PATH']}")
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text(json.dumps({"credHelpers": {auth_registry: "testhelper"}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    assert push_model(local, f"{auth_registry}/helped/model:v1") == model.id
+    assert pull_model(fresh, f"{auth_registry}/helped/model:v1").model.id == model.id
 
 
 def test_registry_down_is_a_clear_error(fresh: ModelStore) -> None:
