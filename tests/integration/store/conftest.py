@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import require
 from tests.integration.store.local_registry import REGISTRY_BINARY, running_registry
+from tests.integration.store.token_server import TokenServer, token_server
 
 with warnings.catch_warnings():  # deprecated, but libxcrypt's bcrypt is what htpasswd files need
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -37,6 +38,16 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     htpasswd.write_text(f"{USER}:{crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))}\n")
     auth = f"auth:\n  htpasswd:\n    realm: test-realm\n    path: {htpasswd}\n"
     yield from _start_registry(directory, auth)
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TokenServer]]:
+    """A registry that wants bearer tokens from a token server (for ``tester`` / ``s3cret``), and that server."""
+    require(shutil.which("openssl") is not None, "openssl (apt-get install openssl)")
+    directory = tmp_path_factory.mktemp("token-registry")
+    with token_server(directory, USER, PASSWORD) as tokens:
+        for address in _start_registry(directory, tokens.registry_auth()):
+            yield address, tokens
 
 
 @pytest.fixture

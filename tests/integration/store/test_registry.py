@@ -18,6 +18,7 @@ from compose_models.store.push import push_model
 from compose_models.store.registry_client import RegistryClient
 from tests.conftest import free_port, run_cli
 from tests.integration.store.conftest import PASSWORD, USER
+from tests.integration.store.token_server import TokenServer
 from tests.unit.store.ggufs import write_gguf
 
 
@@ -143,6 +144,27 @@ def test_auth(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path
     (config_dir / "config.json").write_text(json.dumps({"auths": {f"http://{auth_registry}": {"auth": token}}}))
     assert push_model(local, f"{auth_registry}/private/model:v1") == model.id
     assert pull_model(fresh, f"{auth_registry}/private/model:v1").model.id == model.id
+
+
+def test_bearer_token_auth(
+    local: ModelStore, fresh: ModelStore, token_registry: tuple[str, TokenServer], tmp_path: Path, monkeypatch
+) -> None:
+    registry, tokens = token_registry
+    model = package_gguf(local, write_gguf(tmp_path / "m.gguf"), f"{registry}/bearer/model:v1")
+    with pytest.raises(UserError, match="requires authentication.*no credentials found"):
+        push_model(local, f"{registry}/bearer/model:v1")
+
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    (config_dir / "config.json").write_text(json.dumps({"auths": {registry: {"username": USER, "password": "wrong"}}}))
+    with pytest.raises(UserError, match="token server .* refused the credentials"):
+        pull_model(fresh, f"{registry}/bearer/model:v1")
+
+    (config_dir / "config.json").write_text(json.dumps({"auths": {registry: {"username": USER, "password": PASSWORD}}}))
+    assert push_model(local, f"{registry}/bearer/model:v1") == model.id
+    assert pull_model(fresh, f"{registry}/bearer/model:v1").model.id == model.id
+    assert (True, ["repository:bearer/model:pull,push"]) in tokens.requests
 
 
 def test_credential_helper(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path: Path, monkeypatch) -> None:
