@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import require
 from tests.integration.store.local_registry import REGISTRY_BINARY, running_registry
-from tests.integration.store.token_server import TokenServer, token_server
+from tests.integration.store.token_server import token_server
 
 with warnings.catch_warnings():  # deprecated, but libxcrypt's bcrypt is what htpasswd files need
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -41,13 +41,12 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, TokenServer]]:
-    """A registry that wants bearer tokens from a token server (for ``tester`` / ``s3cret``), and that server."""
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a registry that wants bearer tokens from a token server (for ``tester`` / ``s3cret``)."""
     require(shutil.which("openssl") is not None, "openssl (apt-get install openssl)")
     directory = tmp_path_factory.mktemp("token-registry")
     with token_server(directory, USER, PASSWORD) as tokens:
-        for address in _start_registry(directory, tokens.registry_auth()):
-            yield address, tokens
+        yield from _start_registry(directory, tokens.registry_auth())
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from compose_models.store.push import push_model
 from compose_models.store.registry_client import RegistryClient
 from tests.conftest import free_port, run_cli
 from tests.integration.store.conftest import PASSWORD, USER
-from tests.integration.store.token_server import TokenServer
 from tests.unit.store.ggufs import write_gguf
 
 
@@ -128,43 +127,30 @@ def test_unsupported_config_type_is_refused(fresh: ModelStore, registry: str) ->
         pull_model(fresh, f"{registry}/team/image:v1")
 
 
-def test_auth(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path: Path, monkeypatch) -> None:
-    model = package_gguf(local, write_gguf(tmp_path / "m.gguf"), f"{auth_registry}/private/model:v1")
+@pytest.mark.parametrize(
+    ("registry_fixture", "refusal"),
+    [
+        ("auth_registry", "credentials were refused"),  # htpasswd: Basic auth
+        ("token_registry", "token server .* refused the credentials"),  # Bearer tokens, as Docker Hub
+    ],
+)
+def test_auth(
+    registry_fixture: str, refusal: str, local: ModelStore, fresh: ModelStore, tmp_path: Path, monkeypatch, request
+) -> None:
+    registry = request.getfixturevalue(registry_fixture)
+    reference = f"{registry}/private/model:v1"
+    model = package_gguf(local, write_gguf(tmp_path / "m.gguf"), reference)
     with pytest.raises(UserError, match="requires authentication.*no credentials found"):
-        push_model(local, f"{auth_registry}/private/model:v1")
+        push_model(local, reference)
 
-    config_dir = tmp_path / "docker"
-    config_dir.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
-    (config_dir / "config.json").write_text(json.dumps({"auths": {auth_registry: {"username": USER, "password": "wrong"}}}))
-    with pytest.raises(UserError, match="credentials were refused"):
-        pull_model(fresh, f"{auth_registry}/private/model:v1")
+    _docker_config(tmp_path, monkeypatch, {"auths": {registry: {"username": USER, "password": "wrong"}}})
+    with pytest.raises(UserError, match=refusal):
+        pull_model(fresh, reference)
 
     token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    (config_dir / "config.json").write_text(json.dumps({"auths": {f"http://{auth_registry}": {"auth": token}}}))
-    assert push_model(local, f"{auth_registry}/private/model:v1") == model.id
-    assert pull_model(fresh, f"{auth_registry}/private/model:v1").model.id == model.id
-
-
-def test_bearer_token_auth(
-    local: ModelStore, fresh: ModelStore, token_registry: tuple[str, TokenServer], tmp_path: Path, monkeypatch
-) -> None:
-    registry, tokens = token_registry
-    model = package_gguf(local, write_gguf(tmp_path / "m.gguf"), f"{registry}/bearer/model:v1")
-    with pytest.raises(UserError, match="requires authentication.*no credentials found"):
-        push_model(local, f"{registry}/bearer/model:v1")
-
-    config_dir = tmp_path / "docker"
-    config_dir.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
-    (config_dir / "config.json").write_text(json.dumps({"auths": {registry: {"username": USER, "password": "wrong"}}}))
-    with pytest.raises(UserError, match="token server .* refused the credentials"):
-        pull_model(fresh, f"{registry}/bearer/model:v1")
-
-    (config_dir / "config.json").write_text(json.dumps({"auths": {registry: {"username": USER, "password": PASSWORD}}}))
-    assert push_model(local, f"{registry}/bearer/model:v1") == model.id
-    assert pull_model(fresh, f"{registry}/bearer/model:v1").model.id == model.id
-    assert (True, ["repository:bearer/model:pull,push"]) in tokens.requests
+    _docker_config(tmp_path, monkeypatch, {"auths": {f"http://{registry}": {"auth": token}}})
+    assert push_model(local, reference) == model.id
+    assert pull_model(fresh, reference).model.id == model.id
 
 
 def test_credential_helper(local: ModelStore, fresh: ModelStore, auth_registry: str, tmp_path: Path, monkeypatch) -> None:
@@ -179,12 +165,17 @@ def test_credential_helper(local: ModelStore, fresh: ModelStore, auth_registry: 
     )
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{helpers}:{os.environ['PATH']}")
-    config_dir = tmp_path / "docker"
-    config_dir.mkdir()
-    (config_dir / "config.json").write_text(json.dumps({"credHelpers": {auth_registry: "testhelper"}}))
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    _docker_config(tmp_path, monkeypatch, {"credHelpers": {auth_registry: "testhelper"}})
     assert push_model(local, f"{auth_registry}/helped/model:v1") == model.id
     assert pull_model(fresh, f"{auth_registry}/helped/model:v1").model.id == model.id
+
+
+def _docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: dict[str, object]) -> None:
+    """Point DOCKER_CONFIG at a config.json holding ``config``."""
+    directory = tmp_path / "docker"
+    directory.mkdir(exist_ok=True)
+    (directory / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
 
 
 def test_registry_down_is_a_clear_error(fresh: ModelStore) -> None:

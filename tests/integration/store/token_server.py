@@ -33,7 +33,6 @@ class TokenServer:
         ).stdout
         self._x5c = base64.b64encode(der).decode()
         self._basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-        self.requests: list[tuple[bool, list[str]]] = []  # (authenticated, scopes) of each token request
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
 
@@ -59,7 +58,6 @@ class TokenServer:
         return f"{signing_input}.{_b64url(signature)}"
 
     def answer(self, authorization: str | None, scopes: list[str]) -> tuple[int, dict[str, str]]:
-        self.requests.append((authorization is not None, scopes))
         if authorization is None:  # an anonymous token, as Docker Hub gives, that grants nothing here
             token = self.token([], "")
         elif authorization == self._basic:
