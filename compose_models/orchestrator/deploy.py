@@ -12,6 +12,7 @@ from compose_models.runner.docker_host import detect_docker_host
 from compose_models.runner.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
+from compose_models.store.transfer_progress import transfer_display
 
 
 @dataclass
@@ -44,7 +45,8 @@ def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: Comp
     if store.find(model.model) is not None:
         return
     try:
-        pull_model(store, model.model)
+        with transfer_display() as transfers:
+            pull_model(store, model.model, transfers=transfers)
     except UserError as error:
         raise UserError(
             f"model {model.model!r} (models.{key} in {project.config_files[0]}) is not in the local store "
