@@ -27,7 +27,7 @@ from compose_models.runner.durations import format_duration, parse_duration
 from compose_models.runner.memory import MemoryEstimate, estimate, memory_budget
 from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.presets import with_preset
-from compose_models.runner.runtime_flags import RuntimeOptions, parse_runtime_flags
+from compose_models.runner.runtime_flags import parse_runtime_flags
 from compose_models.store.gguf_metadata import read_gguf_config
 
 DEFAULT_CONTEXT_SIZE = 4096
@@ -181,20 +181,25 @@ class Scheduler:
         context_size = (
             configuration.context_size or options.context_size or model.context_size or DEFAULT_CONTEXT_SIZE
         )
-        # The other backends serve one request at a time.
-        parallel = options.parallel if backend == llama_server.NAME else 1
+        gguf = self._gguf_metadata(model, backend)
+        arguments = options.arguments_for(backend)
+        if mode == EMBEDDING and backend == llama_server.NAME and "--pooling" not in arguments:
+            arguments += llama_server.pooling_arguments(gguf)
         spec = EngineSpec(
             backend=backend,
             model_path=self._model_path(model, backend),
             alias=model.tags[0] if model.tags else model.id,
             context_size=context_size,
-            parallel=parallel,
+            # The other backends serve one request at a time.
+            parallel=options.parallel if backend == llama_server.NAME else 1,
             embedding=mode == EMBEDDING,
-            arguments=options.arguments_for(backend),
+            arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
         )
-        return _Plan(spec, self._estimate(model, backend, spec, options), dict(options.sampling_defaults))
+        weights = self._weight_files(model, backend)
+        memory = estimate(weights, gguf, context_size, options.kv_cache_types)
+        return _Plan(spec, memory, dict(options.sampling_defaults))
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
         if backend == mlx.NAME:
@@ -204,12 +209,17 @@ class Scheduler:
             raise EngineError(f"model {model.id} has no GGUF weights")
         return model.gguf_paths[0]
 
-    def _estimate(self, model: LocalModel, backend: str, spec: EngineSpec, options: RuntimeOptions) -> MemoryEstimate:
+    @staticmethod
+    def _weight_files(model: LocalModel, backend: str) -> list[Path]:
         if backend == mlx.NAME:
-            files = [model.blobs_directory / layer.digest.removeprefix("sha256:") for layer in model.layers]
-            return estimate(files, {}, spec.context_size)
-        gguf = model.config.get("gguf") or _gguf_header(model.gguf_paths[0])
-        return estimate(model.gguf_paths, gguf, spec.context_size, options.kv_cache_types)
+            return [model.blobs_directory / layer.digest.removeprefix("sha256:") for layer in model.layers]
+        return model.gguf_paths
+
+    @staticmethod
+    def _gguf_metadata(model: LocalModel, backend: str) -> dict[str, Any]:
+        if backend == mlx.NAME or not model.gguf_paths:
+            return {}
+        return model.config.get("gguf") or _gguf_header(model.gguf_paths[0])
 
     @contextlib.asynccontextmanager
     async def use(self, reference: str, mode: str = COMPLETION) -> AsyncIterator[tuple[Engine, dict[str, object]]]:

@@ -69,6 +69,13 @@ def clean_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("LLAMA_ARG_")}
 
 
+def pooling_arguments(gguf: dict[str, str]) -> tuple[str, ...]:
+    """Embeddings from a model without pooling of its own (a chat model) are averaged over the tokens:
+    llama-server's OpenAI route refuses per-token embeddings."""
+    architecture = gguf.get("general.architecture", "llama")
+    return ("--pooling", "mean") if gguf.get(f"{architecture}.pooling_type", "0") == "0" else ()
+
+
 class LlamaServerEngine(ProcessEngine):
     def __init__(self, spec: EngineSpec, log_path: Path, binary: Path) -> None:
         super().__init__(spec, log_path)

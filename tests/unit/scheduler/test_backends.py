@@ -73,3 +73,8 @@ def test_llama_server_command_shares_one_kv_cache_among_requested_slots(tmp_path
     assert argv[argv.index("--ctx-size") + 1] == "2048"
     assert argv[argv.index("--parallel") + 1] == "2" and "--kv-unified" in argv
     assert argv[-2:] == ["--threads", "2"] and "--jinja" in argv
+
+
+def test_embeddings_of_a_chat_model_are_mean_pooled_on_llama_server() -> None:
+    assert llama_server.pooling_arguments({"general.architecture": "llama"}) == ("--pooling", "mean")
+    assert llama_server.pooling_arguments({"general.architecture": "bert", "bert.pooling_type": "2"}) == ()
