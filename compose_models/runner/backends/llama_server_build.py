@@ -16,6 +16,7 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from filelock import FileLock
@@ -29,6 +30,7 @@ _SDIST_PACKAGE = "llama-cpp-python"
 Log = Callable[[str], None]
 
 
+@cache
 def bundled_llama_cpp_version() -> str:
     """The installed llama-cpp-python version: its sdist pins the llama.cpp tree we build."""
     return importlib.metadata.version(_SDIST_PACKAGE)
