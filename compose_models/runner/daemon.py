@@ -51,7 +51,21 @@ def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> R
 
 
 def ensure_running(port: int) -> RunnerState:
-    return running_runner() or start_detached(port)
+    """The running runner, or a new one; one started before the Docker engine is restarted while idle,
+    since containers on a Linux engine can reach it only on the bridge address it did not listen on."""
+    state = running_runner()
+    if state is None:
+        return start_detached(port)
+    gateway = detect_docker_host().bridge_gateway
+    if gateway and state.hosts == ["127.0.0.1"]:
+        if httpx.get(f"{state.host_url}/engines/ps", timeout=5.0).json():
+            raise UserError(
+                f"the runner started before the Docker engine and does not listen on the bridge address {gateway}, "
+                "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
+            )
+        stop_runner()
+        return start_detached(state.port)
+    return state
 
 
 def stop_runner(timeout: float = 15.0) -> bool:

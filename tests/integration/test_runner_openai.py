@@ -83,3 +83,22 @@ def test_configured_context_size_reaches_the_engine(client: openai.OpenAI) -> No
     # The engine restarts with 64 tokens of context, which this prompt no longer fits.
     with pytest.raises(openai.APIStatusError):
         client.chat.completions.create(model=LOCAL_MODEL_TAG, messages=messages, max_tokens=2)
+
+
+def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2: str, monkeypatch) -> None:
+    """A runner that came up before the Docker engine (loopback only) is replaced while idle."""
+    from compose_models.runner.docker_host import detect_docker_host
+    from tests.conftest import free_port, require
+
+    gateway = detect_docker_host().bridge_gateway
+    require(gateway is not None, "a Docker bridge (docker0) on this machine")
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    try:
+        run_cli("serve", "--detach", "--host", "127.0.0.1")
+        assert json.loads(run_cli("status", "--json").stdout)["running"]
+        run_cli("configure", LOCAL_MODEL_TAG)  # ensure_running: restarts it on loopback and the bridge
+        status = json.loads(run_cli("status", "--json").stdout)
+        port = status["endpointHost"].rsplit(":", 1)[1].split("/")[0]
+        assert httpx.get(f"http://{gateway}:{port}/engines/status", timeout=5).status_code == 200
+    finally:
+        run_cli("stop", check=False)
