@@ -114,12 +114,17 @@ def list_models(
     ] = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the tags")] = False,
+    model_format: Annotated[
+        Optional[str], typer.Option("--format", help="Only models of this format: gguf or safetensors (MLX)")
+    ] = None,
     policy_file: PolicyOption = None,
     insecure: InsecureOption = False,
 ) -> None:
     """The catalog's models: every tag under the organisation, with what its config records."""
     prefix = OrgPrefix.parse(org) if org else load_policy(policy_file).org_prefix
     entries = list_catalog(prefix, insecure)
+    if model_format is not None:
+        entries = [entry for entry in entries if entry.model and entry.model.config.get("format") == model_format]
     if as_json:
         typer.echo(json.dumps([entry.to_json() for entry in entries], indent=2))
     elif quiet:

@@ -133,6 +133,9 @@ def test_an_mlx_model_is_published_but_validated_only_where_mlx_runs(
     )  # fmt: skip
     assert published.stdout.splitlines()[0] == f"Published {name}"
 
+    assert run_cli("catalog", "list", "-q", "--format", "safetensors").stdout == f"{name}\n"
+    assert run_cli("catalog", "list", "-q", "--format", "gguf").stdout == ""
+
     result = run_cli("catalog", "validate", name, check=False)
     assert result.returncode == 1
     assert result.stdout.splitlines()[0] == f"validate {name}: FAILED at the load step"
