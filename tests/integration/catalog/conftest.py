@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.store.conftest import registry  # noqa: F401  (Debian's docker-registry on loopback)
+# Debian's docker-registry on loopback: anonymous, and one that wants tester / s3cret.
+from tests.integration.store.conftest import auth_registry, registry  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -15,14 +16,19 @@ class Catalog:
     directory: Path  # holds catalog.yaml; the tests' current directory
 
 
-@pytest.fixture
-def catalog(registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:  # noqa: F811
+def new_catalog(registry: str, directory: Path) -> Catalog:
+    """An organisation no other test uses on ``registry``, and its catalog.yaml in ``directory``."""
     org = f"{registry}/team-{uuid.uuid4().hex[:8]}"
-    directory = tmp_path / "catalog"
     directory.mkdir()
     (directory / "catalog.yaml").write_text(f"org: {org}\nmax_size: 1GiB\n")
-    monkeypatch.chdir(directory)
     return Catalog(org, directory)
+
+
+@pytest.fixture
+def catalog(registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:  # noqa: F811
+    created = new_catalog(registry, tmp_path / "catalog")
+    monkeypatch.chdir(created.directory)
+    return created
 
 
 @pytest.fixture
