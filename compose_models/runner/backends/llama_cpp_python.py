@@ -1,7 +1,9 @@
 """llama-cpp-python's OpenAI server (``python -m llama_cpp.server``): always installed, one request at a time.
 
 Its server holds one lock around the model, so parallel callers are served one after another and
-never share a context: slower than llama-server's slots, but never corrupted.
+never share a context: slower than llama-server's slots, but never corrupted. By default it would
+cut a stream short whenever another request arrives; ``--interrupt_requests false`` makes the
+newcomer wait instead.
 """
 
 import importlib.metadata
@@ -26,6 +28,7 @@ class LlamaCppPythonEngine(ProcessEngine):
             "--port", str(self.port),
             "--n_ctx", str(spec.context_size),
             "--n_gpu_layers", "-1",  # every layer on the GPU when there is one (Metal, CUDA)
+            "--interrupt_requests", "false",
             "--verbose", "false",
         ]  # fmt: skip
         if spec.embedding:

@@ -93,6 +93,20 @@ def test_ten_parallel_requests_are_all_answered_correctly(start_runner) -> None:
     assert sum(number == str(start + 4) for number, start in zip(alone, starts)) >= 8, alone
 
 
+def test_parallel_streams_all_run_to_the_end(start_runner) -> None:
+    runner = start_runner()
+    body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 16, "stream": True}
+
+    def stream(_: int) -> list[str]:
+        with httpx.stream("POST", f"{runner.url}/engines/v1/completions", json=body, timeout=120) as response:
+            return [line for line in response.iter_lines() if line.startswith("data: ")]
+
+    with ThreadPoolExecutor(4) as pool:
+        for events in pool.map(stream, range(4)):
+            assert events[-1] == "data: [DONE]"
+            assert not any('"error"' in event for event in events), events
+
+
 def test_configure_with_a_preset_and_a_keep_alive(start_runner) -> None:
     runner = start_runner()
     runner.cli("configure", "--preset", "code", "--keep-alive", "10m", LOCAL_MODEL_TAG, "--", "--temp", "0.1")

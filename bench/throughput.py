@@ -1,0 +1,211 @@
+"""Throughput through the runner against llama.cpp's own server and llama-cpp-python's, in one run.
+
+Same model (the embedded SmolLM2 GGUF), same context size, same prompt, streamed chat completions
+of a fixed number of tokens at 1, 2 and 4 concurrent streams; targets are measured in turns so that
+noise from a shared machine falls on all of them alike. Then the latency the runner's HTTP front
+adds: one-token requests sent alternately to the runner and straight to its llama-server.
+
+    .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3]
+
+Prints ratios; absolute numbers mean little on a shared machine.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from compose_models.default_model import default_gguf_path
+from compose_models.runner.backends import llama_server
+from compose_models.runner.backends.process import free_port
+
+CONTEXT_SIZE = 4096
+MODEL_TAG = "bench/smollm2:135m"
+PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
+CONCURRENCY = (1, 2, 4)
+
+
+@dataclass
+class Target:
+    name: str
+    url: str  # OpenAI base, ending in /v1
+    model: str
+    rates: dict[int, list[float]] = field(default_factory=dict)  # streams -> total tokens/s per round
+    first_tokens: dict[int, list[float]] = field(default_factory=dict)  # streams -> seconds
+
+
+def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server for {url} exited")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{url} was not ready after {timeout}s")
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        _wait_ready(ready_url, process)
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextlib.contextmanager
+def direct_llama_server(binary: Path, gguf: Path) -> Iterator[Target]:
+    port = free_port()
+    argv = [str(binary), "--model", str(gguf), "--port", str(port), "--ctx-size", str(CONTEXT_SIZE),
+            "--n-gpu-layers", "999", "--jinja"]  # fmt: skip
+    with _process(argv, f"http://127.0.0.1:{port}/health", llama_server.clean_environment()):
+        yield Target("llama-server", f"http://127.0.0.1:{port}/v1", "model")
+
+
+@contextlib.contextmanager
+def direct_llama_cpp_python(gguf: Path) -> Iterator[Target]:
+    port = free_port()
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(port),
+            "--n_ctx", str(CONTEXT_SIZE), "--n_gpu_layers", "-1", "--interrupt_requests", "false",
+            "--verbose", "false"]  # fmt: skip
+    with _process(argv, f"http://127.0.0.1:{port}/v1/models"):
+        yield Target("llama-cpp-python", f"http://127.0.0.1:{port}/v1", "model")
+
+
+@contextlib.contextmanager
+def runner(gguf: Path, home: Path) -> Iterator[Target]:
+    env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_LLAMA_BACKEND": "llama-server"}
+    cli = [sys.executable, "-m", "compose_models"]
+    subprocess.run([*cli, "package", "--gguf", str(gguf), "--context-size", str(CONTEXT_SIZE), MODEL_TAG],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    port = free_port()
+    with _process([*cli, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/engines/status", env):
+        yield Target("runner", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG)
+
+
+async def _stream(client: httpx.AsyncClient, target: Target, tokens: int) -> tuple[int, float]:
+    """One streamed chat completion: (content chunks received, seconds to the first one)."""
+    body = {"model": target.model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": tokens,
+            "temperature": 0, "stream": True, "ignore_eos": True}  # fmt: skip
+    started = time.perf_counter()
+    first = None
+    count = 0
+    async with client.stream("POST", f"{target.url}/chat/completions", json=body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            if choices[0].get("delta", {}).get("content"):
+                count += 1
+                first = first if first is not None else time.perf_counter() - started
+    return count, first if first is not None else float("nan")
+
+
+async def measure_streams(target: Target, streams: int, tokens: int) -> None:
+    async with httpx.AsyncClient(timeout=300) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(_stream(client, target, tokens) for _ in range(streams)))
+        elapsed = time.perf_counter() - started
+    target.rates.setdefault(streams, []).append(sum(count for count, _ in results) / elapsed)
+    target.first_tokens.setdefault(streams, []).extend(first for _, first in results)
+
+
+async def added_latency(front: Target, engine_url: str, samples: int) -> tuple[float, float]:
+    """p50 and p99 of (through the runner − straight to its engine) for one-token requests, in ms."""
+    body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1, "temperature": 0}
+    direct_times, front_times = [], []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for index in range(samples + 10):
+            for url, model, times in ((engine_url, "model", direct_times), (front.url, front.model, front_times)):
+                started = time.perf_counter()
+                (await client.post(f"{url}/chat/completions", json={**body, "model": model})).raise_for_status()
+                if index >= 10:  # the first ones warm caches
+                    times.append(time.perf_counter() - started)
+    direct_times.sort()
+    front_times.sort()
+
+    def percentile(values: list[float], fraction: float) -> float:
+        return values[min(len(values) - 1, int(fraction * len(values)))]
+
+    return tuple(  # type: ignore[return-value]
+        (percentile(front_times, q) - percentile(direct_times, q)) * 1000 for q in (0.50, 0.99)
+    )
+
+
+def runner_engine_url(front: Target) -> str:
+    """The runner's own llama-server, from its process list (the one child serving the model)."""
+    status = httpx.get(front.url.replace("/engines/v1", "/engines/ps")).json()
+    assert status, "the runner has no engine loaded"
+    for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines():
+        if "llama-server" in line and "--alias" in line and MODEL_TAG in line:
+            arguments = line.split()
+            return f"http://127.0.0.1:{arguments[arguments.index('--port') + 1]}/v1"
+    raise SystemExit("cannot find the runner's llama-server")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    options = parser.parse_args()
+    binary = llama_server.find_binary()
+    if binary is None:
+        raise SystemExit("llama-server is not built: run scripts/build-llama-server.sh")
+    gguf = default_gguf_path()
+    with contextlib.ExitStack() as stack:
+        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-")))
+        targets = [
+            stack.enter_context(runner(gguf, home)),
+            stack.enter_context(direct_llama_server(binary, gguf)),
+            stack.enter_context(direct_llama_cpp_python(gguf)),
+        ]
+        for target in targets:  # warm up: load, first-request allocations
+            asyncio.run(measure_streams(target, 1, 8))
+            target.rates.clear()
+            target.first_tokens.clear()
+        for streams in CONCURRENCY:
+            for _ in range(options.rounds):
+                for target in targets:
+                    asyncio.run(measure_streams(target, streams, options.tokens))
+        p50, p99 = asyncio.run(added_latency(targets[0], runner_engine_url(targets[0]), options.latency_samples))
+    report(targets, options, llama_server.describe(binary).version, p50, p99)
+
+
+def report(targets: list[Target], options: argparse.Namespace, version: str, p50: float, p99: float) -> None:
+    front, server, python = targets
+    print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"llama-server {version}; SmolLM2-135M Q4_1, {options.tokens} tokens, {options.rounds} rounds, "
+          f"context {CONTEXT_SIZE}")  # fmt: skip
+    print("| streams | runner tok/s | llama-server tok/s | llama-cpp-python tok/s | runner / llama-server "
+          "| runner / llama-cpp-python | TTFT p50 runner / llama-server (ms) |")
+    print("|---|---|---|---|---|---|---|")
+    for streams in CONCURRENCY:
+        rate = {target.name: statistics.median(target.rates[streams]) for target in targets}
+        ttft = {target.name: statistics.median(target.first_tokens[streams]) * 1000 for target in targets}
+        print(f"| {streams} | {rate[front.name]:.1f} | {rate[server.name]:.1f} | {rate[python.name]:.1f} "
+              f"| {rate[front.name] / rate[server.name]:.2f} | {rate[front.name] / rate[python.name]:.2f} "
+              f"| {ttft[front.name]:.1f} / {ttft[server.name]:.1f} |")  # fmt: skip
+    print(f"\nadded latency of the runner's HTTP front (one-token requests, {options.latency_samples} pairs): "
+          f"p50 {p50:+.2f} ms, p99 {p99:+.2f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
