@@ -20,7 +20,7 @@ _LICENSE_WORDS = ("license", "licence", "copying")
 NO_LICENSE = "license: the artifact has no license layer (the policy requires one: package with --license FILE)"
 
 
-def find_model(reference: str, remote: bool = False, insecure: bool = False) -> StoredModel:
+def _find_model(reference: str, remote: bool = False, insecure: bool = False) -> StoredModel:
     """The artifact to lint: the local store's, else (or with ``remote``) the registry's."""
     local = None if remote else ModelStore.default().find(reference)
     return local or fetch_remote_model(reference, insecure)
@@ -28,7 +28,7 @@ def find_model(reference: str, remote: bool = False, insecure: bool = False) -> 
 
 def lint_reference(reference: str, policy: CatalogPolicy, remote: bool = False, insecure: bool = False) -> list[str]:
     try:
-        model = find_model(reference, remote, insecure)
+        model = _find_model(reference, remote, insecure)
     except UserError as error:
         return [f"artifact: cannot read it: {error}"]
     return lint_model(model, reference, policy)

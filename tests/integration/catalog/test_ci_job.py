@@ -16,7 +16,7 @@ DOCS = REPO / "docs" / "catalog.md"
 
 
 def test_the_documented_ci_job_lints_and_validates_every_published_tag(
-    auth_registry: str, smollm2_gguf: Path, tmp_path: Path  # noqa: F811
+    auth_registry: str, smollm2_gguf: Path, tmp_path: Path
 ) -> None:
     steps = {step.get("name", ""): step for step in _workflow()["jobs"]["gguf"]["steps"]}
     catalog = new_catalog(auth_registry, tmp_path / "catalog")
