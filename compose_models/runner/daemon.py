@@ -76,12 +76,24 @@ def stop_runner(timeout: float = 15.0) -> bool:
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(state.pid, 0)
-        except ProcessLookupError:
+        if not _alive(state.pid):
             return True
         time.sleep(0.1)
     os.kill(state.pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """False once ``pid`` has exited; reaps it when it is our own child, which would otherwise linger as a zombie."""
+    try:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
     return True
 
 
