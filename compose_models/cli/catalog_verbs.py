@@ -13,7 +13,8 @@ from compose_models.catalog.policy import load_policy
 from compose_models.catalog.publish import PublishOutcome, PublishSource, publish
 from compose_models.catalog.validate import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, validate
 from compose_models.cli import app
-from compose_models.cli.model_verbs import InsecureOption, _table
+from compose_models.cli.model_verbs import InsecureOption
+from compose_models.cli.tables import format_table
 from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.packaging import PackageOptions
@@ -131,7 +132,7 @@ def list_models(
         for entry in entries:
             typer.echo(entry.reference)
     else:
-        typer.echo(_table([_LIST_COLUMNS, *map(_list_row, entries)]), nl=False)
+        typer.echo(format_table([_LIST_COLUMNS, *map(_list_row, entries)]), nl=False)
 
 
 def _describe_dry_run(outcome: PublishOutcome) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from compose_models.cli import app
+from compose_models.cli.tables import format_table
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, StoredModel, display_name, normalize_reference, package_gguf
 from compose_models.store.gojson import go_marshal_indent
@@ -112,7 +113,7 @@ def list_models(
         for model in models:
             typer.echo(model.short_id)
     else:
-        typer.echo(_table([_LS_COLUMNS, *_ls_rows(models)]), nl=False)
+        typer.echo(format_table([_LS_COLUMNS, *_ls_rows(models)]), nl=False)
 
 
 @app.command()
@@ -152,7 +153,7 @@ def rm(
 @app.command()
 def df() -> None:
     """Show the disk space used by the model store."""
-    typer.echo(_table([("TYPE", "SIZE"), ("Models", human_size(ModelStore.default().disk_usage()))]), nl=False)
+    typer.echo(format_table([("TYPE", "SIZE"), ("Models", human_size(ModelStore.default().disk_usage()))]), nl=False)
 
 
 def _ls_rows(models: list[StoredModel]) -> list[tuple[str, ...]]:
@@ -170,8 +171,3 @@ def _ls_rows(models: list[StoredModel]) -> list[tuple[str, ...]]:
             rows.append((display_name(name), *details))
     return sorted(rows, key=lambda row: row[0].lower())
 
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"

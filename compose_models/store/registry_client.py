@@ -6,6 +6,7 @@ HTTPS by default; plain HTTP for ``localhost``, loopback addresses, ``*.local``,
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urljoin
@@ -30,6 +31,10 @@ class RegistryNotFound(UserError):
 def uses_plain_http(registry: str, insecure: bool) -> bool:
     host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
     return insecure or os.environ.get("INSECURE_REGISTRY") == "true" or host in _PLAIN_HTTP_HOSTS or host.endswith(".local")
+
+
+_PAGE_SIZE = 1000
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class RegistryClient:
@@ -120,6 +125,25 @@ class RegistryClient:
             self._raise_for_status(response, f"upload of {digest}")
 
     # -- plumbing ---------------------------------------------------------------------------------
+
+    def repositories(self) -> list[str]:
+        return self._all_pages(f"/v2/_catalog?n={_PAGE_SIZE}", "", "registry:catalog:*", "repositories")
+
+    def tags(self, repository: str) -> list[str]:
+        path = f"/v2/{repository}/tags/list?n={_PAGE_SIZE}"
+        return self._all_pages(path, repository, f"repository:{repository}:pull", "tags")
+
+    def _all_pages(self, path: str, repository: str, scope: str, key: str) -> list[str]:
+        items: list[str] = []
+        next_path: str | None = path
+        while next_path:
+            with self._request("GET", next_path, repository, "pull", scope_override=scope) as response:
+                self._raise_for_status(response, f"the list of {key}")
+                response.read()
+                items += response.json().get(key) or []
+                link = _NEXT_LINK.search(response.headers.get("link", ""))
+            next_path = link.group(1) if link else None
+        return items
 
     @contextmanager
     def _request(
