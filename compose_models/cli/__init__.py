@@ -17,6 +17,7 @@ app = typer.Typer(
 def _register_verbs() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from compose_models.cli import (  # noqa: F401
+        backend_verbs,
         catalog_verbs,
         compose_verbs,
         config_verbs,
