@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+trap ./scripts/teardown.sh EXIT
 # The tests exercise both engines: llama.cpp's own llama-server is built once per machine (cached).
 ./scripts/build-llama-server.sh
-trap ./scripts/teardown.sh EXIT
 .venv/bin/python -m pytest "$@"
