@@ -5,7 +5,11 @@ of a fixed number of tokens at 1, 2 and 4 concurrent streams; targets are measur
 noise from a shared machine falls on all of them alike. Then the latency the runner's HTTP front
 adds: one-token requests sent alternately to the runner and straight to its llama-server.
 
-    .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3]
+    .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3] [--threads N]
+
+``--threads`` gives every engine the same CPU thread count (through the runner as a runtime flag);
+on a machine shared with other work, one thread per engine keeps a busy core from stalling
+llama.cpp's thread barrier and so keeps the comparison fair.
 
 Prints ratios; absolute numbers mean little on a shared machine.
 """
@@ -70,32 +74,38 @@ def _process(argv: list[str], ready_url: str, env: dict[str, str] | None = None)
 
 
 @contextlib.contextmanager
-def direct_llama_server(binary: Path, gguf: Path) -> Iterator[Target]:
+def direct_llama_server(binary: Path, gguf: Path, threads: int | None) -> Iterator[Target]:
     port = free_port()
     argv = [str(binary), "--model", str(gguf), "--port", str(port), "--ctx-size", str(CONTEXT_SIZE),
             "--n-gpu-layers", "999", "--jinja"]  # fmt: skip
+    if threads:
+        argv += ["--threads", str(threads)]
     with _process(argv, f"http://127.0.0.1:{port}/health", llama_server.clean_environment()):
         yield Target("llama-server", f"http://127.0.0.1:{port}/v1", "model")
 
 
 @contextlib.contextmanager
-def direct_llama_cpp_python(gguf: Path) -> Iterator[Target]:
+def direct_llama_cpp_python(gguf: Path, threads: int | None) -> Iterator[Target]:
     port = free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(port),
             "--n_ctx", str(CONTEXT_SIZE), "--n_gpu_layers", "-1", "--interrupt_requests", "false",
             "--verbose", "false"]  # fmt: skip
+    if threads:
+        argv += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     with _process(argv, f"http://127.0.0.1:{port}/v1/models"):
         yield Target("llama-cpp-python", f"http://127.0.0.1:{port}/v1", "model")
 
 
 @contextlib.contextmanager
-def runner(gguf: Path, home: Path) -> Iterator[Target]:
+def runner(gguf: Path, home: Path, threads: int | None) -> Iterator[Target]:
     env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_LLAMA_BACKEND": "llama-server"}
     cli = [sys.executable, "-m", "compose_models"]
     subprocess.run([*cli, "package", "--gguf", str(gguf), "--context-size", str(CONTEXT_SIZE), MODEL_TAG],
                    env=env, check=True, capture_output=True)  # fmt: skip
     port = free_port()
     with _process([*cli, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/engines/status", env):
+        if threads:
+            subprocess.run([*cli, "configure", MODEL_TAG, "--", "--threads", str(threads)], env=env, check=True)
         yield Target("runner", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG)
 
 
@@ -165,6 +175,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: each engine's own)")
     options = parser.parse_args()
     binary = llama_server.find_binary()
     if binary is None:
@@ -173,9 +184,9 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-")))
         targets = [
-            stack.enter_context(runner(gguf, home)),
-            stack.enter_context(direct_llama_server(binary, gguf)),
-            stack.enter_context(direct_llama_cpp_python(gguf)),
+            stack.enter_context(runner(gguf, home, options.threads)),
+            stack.enter_context(direct_llama_server(binary, gguf, options.threads)),
+            stack.enter_context(direct_llama_cpp_python(gguf, options.threads)),
         ]
         for target in targets:  # warm up: load, first-request allocations
             asyncio.run(measure_streams(target, 1, 8))
@@ -193,7 +204,7 @@ def report(targets: list[Target], options: argparse.Namespace, version: str, p50
     front, server, python = targets
     print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
           f"llama-server {version}; SmolLM2-135M Q4_1, {options.tokens} tokens, {options.rounds} rounds, "
-          f"context {CONTEXT_SIZE}")  # fmt: skip
+          f"context {CONTEXT_SIZE}, threads {options.threads or 'default'}")  # fmt: skip
     print("| streams | runner tok/s | llama-server tok/s | llama-cpp-python tok/s | runner / llama-server "
           "| runner / llama-cpp-python | TTFT p50 runner / llama-server (ms) |")
     print("|---|---|---|---|---|---|---|")

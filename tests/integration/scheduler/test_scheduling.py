@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 
 pytestmark = pytest.mark.model
 
@@ -143,3 +143,19 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.parametrize("backend", ["llama-cpp-python"], indirect=True)
+def test_serve_options_reach_the_scheduler(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    monkeypatch.setenv("COMPOSE_MODELS_LLAMA_BACKEND", backend)
+    run_cli("serve", "--detach", "--memory-budget", "100MiB", "--keep-alive", "-1")
+    try:
+        state = json.loads((Path(os.environ["COMPOSE_MODELS_HOME"]) / "runner" / "state.json").read_text())
+        body = {"model": packaged_smollm2, "prompt": "Hi", "max_tokens": 1}
+        refused = httpx.post(f"http://127.0.0.1:{state['port']}/engines/v1/completions", json=body, timeout=60)
+        assert "100.0 MiB" in refused.json()["error"]["message"]
+        result = run_cli("configure", "--keep-alive=-1", packaged_smollm2, "--", "--temp", "0.3", check=False)
+        assert result.returncode == 0, result.stderr
+    finally:
+        run_cli("stop", check=False)

@@ -1,6 +1,8 @@
 """The scheduler's decisions with stand-in engines: lazy and single loads, keep-alive, budget, eviction, restarts."""
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,97 +82,96 @@ def scheduler(models: dict[str, FakeModel], tmp_path: Path, models_that_fit: flo
     return Scheduler(lambda reference: models.get(reference.removeprefix("ai/")), tmp_path, SchedulerSettings(**values))
 
 
-def run(coroutine) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, 20))
+def scenario(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async test on its own event loop, with a time limit."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), 20))
+
+    return run
 
 
-def test_nothing_loads_before_a_request_and_concurrent_requests_share_one_load(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        assert runner.running() == [] and started == []
-
-        async def request() -> str:
-            async with runner.use("ai/a") as (engine, _):
-                await asyncio.sleep(0.05)
-                return engine.base_url
-
-        assert await asyncio.gather(*(request() for _ in range(5))) == ["http://fake"] * 5
-        assert len(started) == 1
-        await runner.shutdown()
-
-    run(scenario())
-
-
-def test_each_mode_has_its_own_engine(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        async with runner.use("ai/a"):
+async def use_each(runner: Scheduler, names: str) -> None:
+    """One request after the other, to the models named by letter."""
+    for name in names:
+        async with runner.use(f"ai/{name}"):
             pass
-        async with runner.use("ai/a", EMBEDDING) as (engine, _):
-            assert engine.spec.embedding
-        assert sorted(entry["mode"] for entry in runner.running()) == ["completion", "embedding"]
-        await runner.shutdown()
-
-    run(scenario())
 
 
-def test_idle_engines_stop_after_their_keep_alive(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, keep_alive=0.3)
-        runner.set_keep_alive("ai/b", 0)
-        await runner.configure("ai/c", None, [], keep_alive=-1)
-        for name in "abc":
-            async with runner.use(f"ai/{name}"):
-                pass
-        await asyncio.sleep(0.1)
-        assert {entry["model_name"] for entry in runner.running()} == {"ai/a", "ai/c"}  # b: keep-alive 0
-        await asyncio.sleep(0.4)
-        assert [entry["model_name"] for entry in runner.running()] == ["ai/c"]  # c: never
-        assert runner.running()[0]["keep_alive"] == "-1"
-        await runner.shutdown()
-
-    run(scenario())
+def loaded(runner: Scheduler) -> list[str]:
+    return sorted(str(entry["model_name"]) for entry in runner.running())
 
 
-def test_least_recently_used_idle_model_is_evicted_to_fit_the_budget(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, models_that_fit=2.5)
-        for name in "abac":
-            async with runner.use(f"ai/{name}"):
-                pass
-        assert {entry["model_name"] for entry in runner.running()} == {"ai/a", "ai/c"}
-        await runner.shutdown()
+@scenario
+async def test_nothing_loads_before_a_request_and_concurrent_requests_share_one_load(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    assert runner.running() == [] and started == []
 
-    run(scenario())
+    async def request() -> str:
+        async with runner.use("ai/a") as (engine, _):
+            await asyncio.sleep(0.05)
+            return engine.base_url
 
-
-def test_the_maximum_number_of_loaded_models_evicts_too(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, max_loaded_models=1)
-        for name in "ab":
-            async with runner.use(f"ai/{name}"):
-                pass
-        assert [entry["model_name"] for entry in runner.running()] == ["ai/b"]
-        await runner.shutdown()
-
-    run(scenario())
+    assert await asyncio.gather(*(request() for _ in range(5))) == ["http://fake"] * 5
+    assert len(started) == 1
+    await runner.shutdown()
 
 
-def test_a_model_in_use_is_never_evicted_a_load_waits_for_it(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, models_that_fit=1.5)
-        order = []
-        async with runner.use("ai/a"):
-            waiting = asyncio.create_task(_use_and_note(runner, "ai/b", order))
-            await asyncio.sleep(0.2)
-            assert order == [] and [e["model_name"] for e in runner.running()] == ["ai/a"]
-            order.append("a released")
-        await waiting
-        assert order == ["a released", "ai/b"]
-        assert [entry["model_name"] for entry in runner.running()] == ["ai/b"]
-        await runner.shutdown()
+@scenario
+async def test_each_mode_has_its_own_engine(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    async with runner.use("ai/a"):
+        pass
+    async with runner.use("ai/a", EMBEDDING) as (engine, _):
+        assert engine.spec.embedding
+    assert sorted(entry["mode"] for entry in runner.running()) == ["completion", "embedding"]
+    await runner.shutdown()
 
-    run(scenario())
+
+@scenario
+async def test_idle_engines_stop_after_their_keep_alive(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, keep_alive=0.3)
+    runner.set_keep_alive("ai/b", 0)
+    await runner.configure("ai/c", None, [], keep_alive=-1)
+    await use_each(runner, "abc")
+    await asyncio.sleep(0.1)
+    assert loaded(runner) == ["ai/a", "ai/c"]  # b: keep-alive 0
+    await asyncio.sleep(0.4)
+    assert loaded(runner) == ["ai/c"]  # c: never
+    assert runner.running()[0]["keep_alive"] == "-1"
+    await runner.shutdown()
+
+
+@scenario
+async def test_least_recently_used_idle_model_is_evicted_to_fit_the_budget(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, models_that_fit=2.5)
+    await use_each(runner, "abac")
+    assert loaded(runner) == ["ai/a", "ai/c"]
+    await runner.shutdown()
+
+
+@scenario
+async def test_the_maximum_number_of_loaded_models_evicts_too(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, max_loaded_models=1)
+    await use_each(runner, "ab")
+    assert loaded(runner) == ["ai/b"]
+    await runner.shutdown()
+
+
+@scenario
+async def test_a_model_in_use_is_never_evicted_a_load_waits_for_it(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, models_that_fit=1.5)
+    order = []
+    async with runner.use("ai/a"):
+        waiting = asyncio.create_task(_use_and_note(runner, "ai/b", order))
+        await asyncio.sleep(0.2)
+        assert order == [] and loaded(runner) == ["ai/a"]
+        order.append("a released")
+    await waiting
+    assert order == ["a released", "ai/b"]
+    assert loaded(runner) == ["ai/b"]
+    await runner.shutdown()
 
 
 async def _use_and_note(runner: Scheduler, reference: str, order: list[str]) -> None:
@@ -178,82 +179,69 @@ async def _use_and_note(runner: Scheduler, reference: str, order: list[str]) -> 
         order.append(reference)
 
 
-def test_a_load_that_waits_too_long_on_busy_models_is_refused_naming_them(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, models_that_fit=1.5, load_wait=0.2)
-        async with runner.use("ai/a"):
-            with pytest.raises(InsufficientMemory, match="ai/a"):
-                async with runner.use("ai/b"):
-                    pass
-        await runner.shutdown()
-
-    run(scenario())
-
-
-def test_a_model_larger_than_the_budget_is_refused_at_once(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path, models_that_fit=0.5)
-        with pytest.raises(InsufficientMemory, match=r"needs about .*weights 95\.0 MiB"):
-            async with runner.use("ai/a"):
+@scenario
+async def test_a_load_that_waits_too_long_on_busy_models_is_refused_naming_them(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, models_that_fit=1.5, load_wait=0.2)
+    async with runner.use("ai/a"):
+        with pytest.raises(InsufficientMemory, match="ai/a"):
+            async with runner.use("ai/b"):
                 pass
-        assert started == [] and runner.running() == []
-
-    run(scenario())
+    await runner.shutdown()
 
 
-def test_a_dead_engine_is_started_again_by_the_next_request(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        async with runner.use("ai/a") as (engine, _):
-            engine.running = False  # it crashed mid-request
-        async with runner.use("ai/a") as (engine, _):
-            assert engine.is_running()
-        assert len(started) == 2
-        await runner.shutdown()
-
-    run(scenario())
-
-
-def test_configure_restarts_idle_engines_refuses_busy_ones_and_gives_preset_defaults(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        async with runner.use("ai/a") as (engine, defaults):
-            assert engine.spec.context_size == 4096 and defaults == {}
-            with pytest.raises(ModelBusy):
-                await runner.configure("ai/a", 1024, [])
-        await runner.configure("ai/a", 2048, ["--temp", "0.9"], preset="code")
-        async with runner.use("ai/a") as (engine, defaults):
-            assert engine.spec.context_size == 2048
-            assert defaults == {"temperature": 0.9, "top_p": 0.95, "repeat_penalty": 1.0}
-        assert len(started) == 2
-        await runner.shutdown()
-
-    run(scenario())
-
-
-def test_running_is_in_docker_model_runners_shape(started, models, tmp_path) -> None:
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        await runner.configure("ai/a", None, [], keep_alive=600)
+@scenario
+async def test_a_model_larger_than_the_budget_is_refused_at_once(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path, models_that_fit=0.5)
+    with pytest.raises(InsufficientMemory, match=r"needs about .*weights 95\.0 MiB"):
         async with runner.use("ai/a"):
-            [entry] = runner.running()
-            assert entry == {"backend_name": "llama.cpp", "model_name": "ai/a", "mode": "completion",
-                             "last_used": "0001-01-01T00:00:00Z", "in_use": True, "keep_alive": "10m0s"}  # fmt: skip
+            pass
+    assert started == [] and runner.running() == []
+
+
+@scenario
+async def test_a_dead_engine_is_started_again_by_the_next_request(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    async with runner.use("ai/a") as (engine, _):
+        engine.running = False  # it crashed mid-request
+    async with runner.use("ai/a") as (engine, _):
+        assert engine.is_running()
+    assert len(started) == 2
+    await runner.shutdown()
+
+
+@scenario
+async def test_configure_restarts_idle_engines_refuses_busy_ones_and_gives_preset_defaults(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    async with runner.use("ai/a") as (engine, defaults):
+        assert engine.spec.context_size == 4096 and defaults == {}
+        with pytest.raises(ModelBusy):
+            await runner.configure("ai/a", 1024, [])
+    await runner.configure("ai/a", 2048, ["--temp", "0.9"], preset="code")
+    async with runner.use("ai/a") as (engine, defaults):
+        assert engine.spec.context_size == 2048
+        assert defaults == {"temperature": 0.9, "top_p": 0.95, "repeat_penalty": 1.0}
+    assert len(started) == 2
+    await runner.shutdown()
+
+
+@scenario
+async def test_running_is_in_docker_model_runners_shape(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    await runner.configure("ai/a", None, [], keep_alive=600)
+    async with runner.use("ai/a"):
         [entry] = runner.running()
-        assert "in_use" not in entry and entry["last_used"].endswith("Z")
-        await runner.shutdown()
+        assert entry == {"backend_name": "llama.cpp", "model_name": "ai/a", "mode": "completion",
+                         "last_used": "0001-01-01T00:00:00Z", "in_use": True, "keep_alive": "10m0s"}  # fmt: skip
+    [entry] = runner.running()
+    assert "in_use" not in entry and entry["last_used"].endswith("Z")
+    await runner.shutdown()
 
-    run(scenario())
 
-
-def test_safetensors_models_need_mlx(started, models, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+@scenario
+async def test_safetensors_models_need_mlx(started, models, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("compose_models.runner.backends.mlx.platform_supported", lambda: False)
     models["a"].config = {"format": "safetensors"}
-
-    async def scenario() -> None:
-        runner = scheduler(models, tmp_path)
-        with pytest.raises(EngineError, match="not available on this platform"):
-            async with runner.use("ai/a"):
-                pass
-
-    run(scenario())
+    runner = scheduler(models, tmp_path)
+    with pytest.raises(EngineError, match="not available on this platform"):
+        async with runner.use("ai/a"):
+            pass
