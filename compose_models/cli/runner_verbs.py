@@ -14,6 +14,7 @@ from compose_models.runner.client import RunnerClient
 from compose_models.runner.durations import parse_duration
 from compose_models.runner.memory import BUDGET_VARIABLE, parse_size
 from compose_models.runner.presets import PRESETS, with_preset
+from compose_models.runner.scheduler_settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 from compose_models.runner.state import RunnerState, default_port
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
@@ -35,7 +36,7 @@ def serve(
         "--memory-budget", help=f"Memory the loaded models may take, e.g. 8GiB (default 75% of RAM; ${BUDGET_VARIABLE})"
     )] = None,
     max_models: Annotated[Optional[int], typer.Option(
-        "--max-models", min=1, help="Most models loaded at once ($COMPOSE_MODELS_MAX_LOADED_MODELS)"
+        "--max-models", min=1, help=f"Most models loaded at once (${MAX_LOADED_VARIABLE})"
     )] = None,
     keep_alive: Annotated[Optional[str], typer.Option(
         "--keep-alive", help="How long an idle model stays loaded: 5m (default), 0 = unload at once, -1 = never"
@@ -48,10 +49,10 @@ def serve(
         parse_size(memory_budget, "--memory-budget")
         os.environ[BUDGET_VARIABLE] = memory_budget
     if max_models is not None:
-        os.environ["COMPOSE_MODELS_MAX_LOADED_MODELS"] = str(max_models)
+        os.environ[MAX_LOADED_VARIABLE] = str(max_models)
     if keep_alive is not None:
         _check_duration(keep_alive, "--keep-alive")
-        os.environ["COMPOSE_MODELS_KEEP_ALIVE"] = keep_alive
+        os.environ[KEEP_ALIVE_VARIABLE] = keep_alive
     if detach:
         existing = daemon.running_runner()
         state = existing or daemon.start_detached(port, host)

@@ -12,7 +12,6 @@ Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artif
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,15 +22,15 @@ from typing import Any, Protocol
 from compose_models.errors import UserError
 from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.engine import Engine, EngineError, EngineSpec
-from compose_models.runner.durations import format_duration, parse_duration
-from compose_models.runner.memory import MemoryEstimate, estimate, memory_budget
+from compose_models.runner.durations import format_duration
+from compose_models.runner.memory import MemoryEstimate, estimate
 from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.presets import with_preset
 from compose_models.runner.runtime_flags import parse_runtime_flags
+from compose_models.runner.scheduler_settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
 
 DEFAULT_CONTEXT_SIZE = 4096
-DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Docker Model Runner and Ollama
 COMPLETION = "completion"
 EMBEDDING = "embedding"
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
@@ -62,27 +61,6 @@ class ModelBusy(Exception):
     """A reconfiguration would restart an engine that is serving requests."""
 
 
-@dataclass(frozen=True)
-class SchedulerSettings:
-    memory_budget: int
-    max_loaded_models: int
-    keep_alive: float  # seconds; negative: never unload
-    load_timeout: float = 300.0  # readiness by health polling
-    load_wait: float = 120.0  # how long a load waits for busy models to make room
-
-    @classmethod
-    def from_environment(cls) -> "SchedulerSettings":
-        """``COMPOSE_MODELS_MEMORY_BUDGET``, ``COMPOSE_MODELS_MAX_LOADED_MODELS``, ``COMPOSE_MODELS_KEEP_ALIVE``."""
-        max_loaded = os.environ.get("COMPOSE_MODELS_MAX_LOADED_MODELS")
-        keep_alive = os.environ.get("COMPOSE_MODELS_KEEP_ALIVE")
-        return cls(
-            memory_budget=memory_budget(),
-            # Docker Model Runner's min(CPUs, 8), but at least a chat and an embedding engine.
-            max_loaded_models=int(max_loaded) if max_loaded else max(2, min(os.cpu_count() or 1, 8)),
-            keep_alive=_keep_alive_setting(keep_alive) if keep_alive else DEFAULT_KEEP_ALIVE,
-        )
-
-
 @dataclass
 class ModelConfiguration:
     context_size: int | None = None
@@ -96,6 +74,7 @@ class _Slot:
     reference: str
     mode: str
     engine: Engine | None = None
+    backend: str = ""  # of the engine running or loading
     memory: MemoryEstimate | None = None
     in_flight: int = 0
     loading: bool = False
@@ -238,6 +217,7 @@ class Scheduler:
                 engine = slot.engine
                 if engine is None or not engine.is_running() or engine.spec != plan.spec:
                     await self._stop(slot)
+                    slot.backend = plan.spec.backend
                     await self._start(slot, plan)
             assert slot.engine is not None
             yield slot.engine, plan.sampling_defaults
@@ -269,8 +249,7 @@ class Scheduler:
                 budget, max_loaded = self.settings.memory_budget, self.settings.max_loaded_models
                 placement = plan_placement(name, memory.total, memory.describe(), residents, budget, max_loaded)
                 if placement is not None:
-                    for key in placement.evict:
-                        await self._stop(self._slots[key])
+                    await _stop_all([self._slots[key] for key in placement.evict])
                     slot.memory, slot.loading = memory, True
                     return
                 self._capacity_freed.clear()
@@ -288,11 +267,8 @@ class Scheduler:
         ]
 
     async def _stop(self, slot: _Slot) -> None:
-        """Detach the slot's engine at once (so no one else picks it), then stop it."""
-        engine, slot.engine = slot.engine, None
-        if engine is not None:
-            await engine.stop()
-            self._capacity_freed.set()
+        await _stop_all([slot])
+        self._capacity_freed.set()
 
     async def unload(self, references: list[str] | None = None) -> int:
         """Stop idle engines (all, or those of ``references``); engines in use are left running."""
@@ -302,7 +278,8 @@ class Scheduler:
             for (model_id, _), slot in self._slots.items()
             if (ids is None or model_id in ids) and slot.is_idle and slot.engine and slot.engine.is_running()
         ]
-        await asyncio.gather(*(self._stop(slot) for slot in idle))
+        await _stop_all(idle)
+        self._capacity_freed.set()
         return len(idle)
 
     def keep_alive_of(self, model: LocalModel) -> float:
@@ -315,10 +292,9 @@ class Scheduler:
         for slot in self._slots.values():
             if not slot.holds_memory:
                 continue
-            backend = slot.engine.spec.backend if slot.engine else catalog.llama_backend()
             in_use = slot.in_flight > 0
             entry: dict[str, object] = {
-                "backend_name": catalog.dmr_backend_name(backend),
+                "backend_name": catalog.dmr_backend_name(slot.backend),
                 "model_name": slot.reference,
                 "mode": slot.mode,
                 "last_used": _ZERO_TIME if in_use else _rfc3339(slot.last_used),
@@ -367,14 +343,17 @@ class Scheduler:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
-        await asyncio.gather(*(self._stop(slot) for slot in self._slots.values()))
+        await _stop_all(list(self._slots.values()))
 
 
-def _keep_alive_setting(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise UserError(f"COMPOSE_MODELS_KEEP_ALIVE: {error}") from None
+async def _stop_all(slots: list[_Slot]) -> None:
+    """Detach the engines from their slots at once, so no request picks one up while it stops, then stop them."""
+    engines = []
+    for slot in slots:
+        engine, slot.engine = slot.engine, None
+        if engine is not None:
+            engines.append(engine)
+    await asyncio.gather(*(engine.stop() for engine in engines))
 
 
 def _format_of(model: LocalModel) -> str:

@@ -12,7 +12,8 @@ import pytest
 from compose_models.runner.backends import catalog
 from compose_models.runner.engine import EngineError, EngineSpec
 from compose_models.runner.placement import InsufficientMemory
-from compose_models.runner.scheduler import EMBEDDING, ModelBusy, Scheduler, SchedulerSettings
+from compose_models.runner.scheduler import EMBEDDING, ModelBusy, Scheduler
+from compose_models.runner.scheduler_settings import SchedulerSettings
 
 MIB = 1024**2
 COMPUTE_ALLOWANCE = 64 * MIB  # memory.py's fixed part, for weights this small
