@@ -13,7 +13,7 @@ from compose_models.runner.anthropic_stream import AnthropicStream
 from compose_models.runner.anthropic_translation import chat_request
 from compose_models.runner.engine_call import EngineCall, engine_call, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine
-from compose_models.runner.errors import ApiError, anthropic_error_body
+from compose_models.runner.errors import ApiError, anthropic_error_body, anthropic_request_id
 from compose_models.runner.request_body import read_request
 from compose_models.runner.sse import event_frame
 
@@ -25,8 +25,9 @@ async def messages(request: Request) -> Response:
     payload = chat_payload_for_engine({**chat_request(parsed), "stream": True})
     call = await start_engine_call(request, payload, CHAT_PATH)
     translator = AnthropicStream(parsed.model, parsed.stop_sequences or [])
+    headers = {"request-id": anthropic_request_id()}
     if parsed.stream:
-        return streaming_response(call, _events(call, translator), "text/event-stream")
+        return streaming_response(call, _events(call, translator), "text/event-stream", headers)
     try:
         async for chunk in call.chunks():
             translator.feed(chunk)
@@ -34,7 +35,7 @@ async def messages(request: Request) -> Response:
                 break
         input_tokens = await call.prompt_tokens()
         translator.finish(input_tokens, call.usage.completion)
-        return JSONResponse(translator.message(input_tokens, call.usage.completion))
+        return JSONResponse(translator.message(input_tokens, call.usage.completion), headers=headers)
     finally:
         await call.close()
 
@@ -59,7 +60,7 @@ async def count_tokens(request: Request) -> Response:
     payload = chat_payload_for_engine({**chat_request(parsed), "max_tokens": 1})
     async with engine_call(request, payload, CHAT_PATH) as call:
         await call.body()
-        return JSONResponse({"input_tokens": await call.prompt_tokens()})
+        return JSONResponse({"input_tokens": await call.prompt_tokens()}, headers={"request-id": anthropic_request_id()})
 
 
 def anthropic_routes() -> list[Route]:

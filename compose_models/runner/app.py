@@ -9,7 +9,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from compose_models.runner.anthropic_api import anthropic_routes
 from compose_models.runner.cors import Cors, configured_origins
@@ -18,33 +18,35 @@ from compose_models.runner.dialects import Dialect
 from compose_models.runner.inference_observer import InferenceObserver
 from compose_models.runner.management_api import management_routes
 from compose_models.runner.metrics import RunnerMetrics
+from compose_models.runner.model_names import RunnerModelStore
 from compose_models.runner.models_api import models_routes
 from compose_models.runner.ollama_api import ollama_inference_routes
 from compose_models.runner.ollama_models_api import ollama_model_routes
 from compose_models.runner.openai_api import openai_routes
 from compose_models.runner.request_records import RequestRecords
 from compose_models.runner.scheduler import Scheduler
-from compose_models.store.store import ModelStore
 
 KNOWN_BACKENDS = ("llama.cpp",)
 
 
-def _known_backend_only(app: ASGIApp) -> ASGIApp:
+class KnownBackendOnly:
     """``/engines/{backend}/v1/...``: Docker Model Runner answers 404 for a backend it does not have."""
 
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.routes = router.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         backend = scope.get("path_params", {}).get("backend")
         if backend not in KNOWN_BACKENDS:
             error = ApiError(404, f"backend {backend!r} not found (this runner has {', '.join(KNOWN_BACKENDS)})")
             await error_response(Dialect.OPENAI, error)(scope, receive, send)
             return
-        await app(scope, receive, send)
-
-    return guarded
+        await self.router(scope, receive, send)
 
 
 def create_app(store_root: Path, log_dir: Path) -> Starlette:
-    store = ModelStore(store_root)
+    store = RunnerModelStore(store_root)
     scheduler = Scheduler(store.find, log_dir)
 
     @contextlib.asynccontextmanager
@@ -66,7 +68,7 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
             *models_routes(),
             *ollama_inference_routes(),
             *ollama_model_routes(),
-            Mount("/engines/{backend}/v1", app=_known_backend_only(Router(engine_routes))),
+            Mount("/engines/{backend}/v1", app=KnownBackendOnly(Router(engine_routes))),
         ],
         middleware=[Middleware(Cors, extra_origins=configured_origins()), Middleware(InferenceObserver)],
         lifespan=lifespan,

@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from compose_models.runner.engine import EngineError
+from compose_models.runner.engine_payload import uses_images
 from compose_models.runner.errors import ApiError, UnknownModel
+from compose_models.runner.metrics import RunnerMetrics
 from compose_models.runner.model_names import model_label
 from compose_models.runner.scheduler import COMPLETION, ModelBusy, ModelNotFound, Scheduler
 from compose_models.runner.sse import SseFrame, split_frames
@@ -104,7 +106,7 @@ class EngineCall:
             await self._stack.aclose()
             self._metrics().tokens(self.model, self.usage.prompt_tokens or 0, self.usage.completion)
 
-    def _metrics(self):
+    def _metrics(self) -> RunnerMetrics:
         return self._request.app.state.metrics
 
 
@@ -133,9 +135,11 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
     try:
-        model = model_label(request.app.state.scheduler.find(reference))
+        model = request.app.state.scheduler.find(reference)
     except ModelNotFound:
         raise UnknownModel(reference) from None
+    if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
+        raise ApiError(400, f"model {reference!r} cannot read images: it has no multimodal projector")
     stack = contextlib.AsyncExitStack()
     engine, sampling_defaults = await acquire_engine(request, reference, mode, stack)
     timings.engine_ready = time.monotonic()
@@ -152,7 +156,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await response.aclose()
         await stack.aclose()
         raise engine_error(response)
-    return EngineCall(request, _Target(payload, path, engine.base_url, model), stack, response, timings)
+    return EngineCall(request, _Target(payload, path, engine.base_url, model_label(model)), stack, response, timings)
 
 
 @contextlib.asynccontextmanager
@@ -164,10 +168,12 @@ async def engine_call(request: Request, payload: dict[str, Any], path: str, mode
         await call.close()
 
 
-def streaming_response(call: EngineCall, body: AsyncIterator[bytes], media_type: str) -> StreamingResponse:
+def streaming_response(
+    call: EngineCall, body: AsyncIterator[bytes], media_type: str, headers: dict[str, str] | None = None
+) -> StreamingResponse:
     """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
     return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
 
 
 def engine_error(response: httpx.Response) -> ApiError:
@@ -175,8 +181,9 @@ def engine_error(response: httpx.Response) -> ApiError:
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    error = body.get("error") if isinstance(body, dict) else None
+        body = None
+    body = body if isinstance(body, dict) else {}
+    error = body.get("error")
     if isinstance(error, dict):
         message, param, code = str(error.get("message", "")), error.get("param"), error.get("code")
     else:

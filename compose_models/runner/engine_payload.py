@@ -9,7 +9,7 @@ from typing import Any
 
 
 def chat_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
-    adapted = {**payload, "messages": [_message_for_engine(message) for message in payload["messages"]]}
+    adapted = {**_without_nulls(payload), "messages": [_message_for_engine(message) for message in payload["messages"]]}
     _rename_max_completion_tokens(adapted)
     if isinstance(adapted.get("response_format"), dict):
         adapted["response_format"] = _response_format_for_engine(adapted["response_format"])
@@ -19,9 +19,16 @@ def chat_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def completion_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
-    adapted = dict(payload)
+    adapted = _without_nulls(payload)
+    if isinstance(adapted.get("prompt"), list):
+        [adapted["prompt"]] = adapted["prompt"]
     _ask_for_stream_usage(adapted)
     return adapted
+
+
+def _without_nulls(payload: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI reads ``null`` as "the default"; llama-cpp-python refuses it for most fields."""
+    return {key: value for key, value in payload.items() if value is not None}
 
 
 def _message_for_engine(message: dict[str, Any]) -> dict[str, Any]:
@@ -62,3 +69,11 @@ def _ask_for_stream_usage(payload: dict[str, Any]) -> None:
     """Engines that can report usage in a stream should; the client's own choice is applied on the way out."""
     if payload.get("stream"):
         payload["stream_options"] = {**(payload.get("stream_options") or {}), "include_usage": True}
+
+
+def uses_images(payload: dict[str, Any]) -> bool:
+    """Whether a chat request carries image parts (which only a model with a projector can read)."""
+    return any(
+        isinstance(message.get("content"), list) and any(part.get("type") == "image_url" for part in message["content"])
+        for message in payload.get("messages") or []
+    )

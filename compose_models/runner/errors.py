@@ -49,8 +49,13 @@ def anthropic_error_body(status: int, message: str) -> dict[str, object]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
+def anthropic_request_id() -> str:
+    """Anthropic's API names every answer with a ``request-id`` header; clients log it."""
+    return f"req_{uuid.uuid4().hex}"
+
+
 def anthropic_error(status: int, message: str) -> JSONResponse:
-    request_id = f"req_{uuid.uuid4().hex}"
+    request_id = anthropic_request_id()
     body = {**anthropic_error_body(status, message), "request_id": request_id}
     return JSONResponse(body, status_code=status, headers={"request-id": request_id})
 

@@ -8,7 +8,6 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compose_models.errors import UserError
 from compose_models.runner.dialects import dialect_of
 from compose_models.runner.model_names import model_label
 from compose_models.runner.request_records import RequestRecord, shorten_media
@@ -92,10 +91,7 @@ def _requested_model(body: bytes) -> str | None:
 
 
 def _known_model(store: ModelStore, reference: str | None) -> str | None:
-    try:
-        model = store.find(reference) if reference else None
-    except UserError:  # a reference the store cannot parse names no model
-        return None
+    model = store.find(reference) if reference else None
     return model_label(model) if model else None
 
 

@@ -1,20 +1,19 @@
 """Runner management routes in Docker Model Runner's shapes: status, configure, ps, df, unload,
 request records and metrics."""
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from compose_models import __version__
 from compose_models.errors import UserError
-from compose_models.runner.configurations import configuration_document, configuration_json
-from compose_models.runner.durations import parse_duration
+from compose_models.runner.configurations import check_context_size, configuration_document, configuration_json
 from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.metrics import metrics_endpoint
 from compose_models.runner.model_names import model_label
-from compose_models.runner.request_body import read_json_object
+from compose_models.runner.openapi import openapi_endpoint
+from compose_models.runner.management_requests import ConfigureRequest, UnloadRequest
+from compose_models.runner.request_body import read_request
 from compose_models.runner.request_records import requests_endpoint
 from compose_models.runner.scheduler import ModelBusy, ModelNotFound, Scheduler
 
@@ -41,35 +40,17 @@ async def engines_df(request: Request) -> Response:
     return JSONResponse({"models_disk_usage": request.app.state.store.disk_usage(), "default_backend_disk_usage": 0})
 
 
-def _configure_arguments(body: dict[str, Any]) -> tuple[str, int | None, list[str], float | None]:
-    reference = body.get("model")
-    if not isinstance(reference, str) or not reference:
-        raise ValueError("model is required")
-    context_size = body.get("context-size")
-    if context_size is not None and (isinstance(context_size, bool) or not isinstance(context_size, int) or context_size < -1):
-        raise ValueError("context-size must be a positive integer (or -1 to unset it)")
-    flags = body.get("runtime-flags")
-    if flags is None and isinstance(body.get("raw-runtime-flags"), str):
-        flags = body["raw-runtime-flags"].split()
-    flags = flags or []
-    if not isinstance(flags, list) or not all(isinstance(flag, str) for flag in flags):
-        raise ValueError("runtime-flags must be a list of strings")
-    keep_alive = body.get("keep_alive")
-    return reference, context_size if context_size and context_size > 0 else None, flags, (
-        None if keep_alive is None else parse_duration(keep_alive)
-    )
-
-
 async def configure(request: Request) -> Response:
-    body = await read_json_object(request)
+    parsed, _ = await read_request(request, ConfigureRequest)
+    context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
+    model = request.app.state.store.find(parsed.model)
+    if model is None:
+        raise UnknownModel(parsed.model)
+    check_context_size(model, context_size, "context-size")
     try:
-        reference, context_size, flags, keep_alive = _configure_arguments(body)
-    except ValueError as error:
-        raise ApiError(400, f"invalid request: {error}") from None
-    try:
-        await request.app.state.scheduler.configure(reference, context_size, flags, keep_alive)
+        await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
     except ModelNotFound:
-        raise UnknownModel(reference) from None
+        raise UnknownModel(parsed.model) from None
     except ModelBusy as error:
         raise ApiError(409, str(error)) from None
     except UserError as error:
@@ -94,12 +75,9 @@ async def configurations(request: Request) -> Response:
 
 
 async def unload(request: Request) -> Response:
-    body = await read_json_object(request)
-    models = body.get("models") or []
-    if not isinstance(models, list) or not all(isinstance(model, str) for model in models):
-        raise ApiError(400, "invalid request: models must be a list of model references")
+    parsed, _ = await read_request(request, UnloadRequest)
     try:
-        count = await request.app.state.scheduler.unload(None if body.get("all") else models)
+        count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
     except ModelNotFound as error:
         raise ApiError(404, str(error)) from None
     return JSONResponse({"unloaded_runners": count})
@@ -110,6 +88,7 @@ def management_routes() -> list[Route]:
         Route("/", root, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/engines/status", engines_status, methods=["GET"]),
         Route("/engines/ps", engines_ps, methods=["GET"]),
         Route("/engines/df", engines_df, methods=["GET"]),

@@ -5,7 +5,6 @@ Pull and push stream one JSON object per line (reference §1.10):
 """
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
@@ -14,8 +13,10 @@ from starlette.routing import Route
 
 from compose_models.errors import UserError
 from compose_models.runner.errors import ApiError
-from compose_models.runner.request_body import read_json_object
+from compose_models.runner.management_requests import CreateRequest
+from compose_models.runner.request_body import read_request
 from compose_models.runner.scheduler import ModelNotFound as SchedulerModelNotFound
+from compose_models.runner.sse import json_line
 from compose_models.runner.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
@@ -56,10 +57,8 @@ async def delete_model(request: Request) -> Response:
 
 
 async def create_model(request: Request) -> Response:
-    body = await read_json_object(request)
-    reference = body.get("from")
-    if not isinstance(reference, str) or not reference.strip():
-        raise ApiError(400, "Invalid model reference: \"from\" is required")
+    parsed, _ = await read_request(request, CreateRequest)
+    reference = parsed.source
     store: ModelStore = request.app.state.store
     return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")
 
@@ -106,7 +105,7 @@ async def _dmr_lines(first: TransferEvent, events: AsyncIterator[TransferEvent],
     layers: dict[str, LayerProgress] = {}
     event: TransferEvent | None = first
     while event is not None:
-        yield (json.dumps(_dmr_line(event, layers, mode)) + "\n").encode()
+        yield json_line(_dmr_line(event, layers, mode))
         event = await anext(events, None)
 
 

@@ -5,7 +5,6 @@ translated to the engines' OpenAI API on the fly and streamed back as NDJSON.
 Runner; an empty prompt (or message list) only loads the model, or unloads it with ``keep_alive: 0``.
 """
 
-import json
 import time
 from collections.abc import AsyncIterator
 
@@ -14,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from compose_models.errors import UserError
+from compose_models.runner.configurations import check_context_size
 from compose_models.runner.durations import parse_duration
 from compose_models.runner.embeddings import embed
 from compose_models.runner.engine_call import EngineCall, preload, start_engine_call, streaming_response
@@ -29,11 +29,11 @@ from compose_models.runner.ollama_requests import (
 )
 from compose_models.runner.ollama_translation import OllamaStream, chat_payload, generate_payload, nanoseconds
 from compose_models.runner.request_body import read_request
+from compose_models.runner.sse import json_line
 from compose_models.runner.scheduler import ModelBusy
 from compose_models.store.gojson import rfc3339_nano
 
 NDJSON = "application/x-ndjson"
-SMALLEST_CONTEXT = 64
 
 
 async def chat(request: Request) -> Response:
@@ -72,14 +72,11 @@ async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[by
     try:
         async for chunk in call.chunks():
             if (piece := translator.feed(chunk)) is not None:
-                yield _line(piece)
-        yield _line(await translator.final(call, whole=False))
+                yield json_line(piece)
+        yield json_line(await translator.final(call, whole=False))
     except ApiError as error:
-        yield _line({"error": error.message})
+        yield json_line({"error": error.message})
 
-
-def _line(payload: dict) -> bytes:
-    return (json.dumps(payload, separators=(",", ":")) + "\n").encode()
 
 
 async def _load_or_unload(request: Request, parsed: Generation, keep_alive: float | None, chat: bool) -> Response:
@@ -110,7 +107,7 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
     stored = request.app.state.store.find(reference)
     if stored is None:
         raise UnknownModel(reference)
-    _check_context(num_ctx, _trained_context(stored.config))
+    check_context_size(stored, num_ctx, "options.num_ctx")
     scheduler = request.app.state.scheduler
     current = scheduler.configuration(stored)
     wanted = (num_ctx or current.context_size, current.keep_alive if seconds is None else seconds)
@@ -122,20 +119,6 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
         except UserError as error:
             raise ApiError(400, str(error)) from None
     return seconds
-
-
-def _trained_context(config: dict) -> int | None:
-    metadata = config.get("gguf") or {}
-    value = str(metadata.get(f"{config.get('architecture')}.context_length", ""))
-    return int(value) if value.isdigit() else None
-
-
-def _check_context(num_ctx: int | None, trained: int | None) -> None:
-    if num_ctx is None:
-        return
-    if num_ctx < SMALLEST_CONTEXT or (trained and num_ctx > trained):
-        upper = f" and {trained} (the context the model was trained with)" if trained else ""
-        raise ApiError(400, f"options.num_ctx: {num_ctx} is out of range: use between {SMALLEST_CONTEXT}{upper}")
 
 
 async def embed_route(request: Request) -> Response:

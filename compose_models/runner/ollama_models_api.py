@@ -1,6 +1,5 @@
 """Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +12,7 @@ from compose_models.errors import UserError
 from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.ollama_requests import CopyRequest, Named, PullRequest
 from compose_models.runner.request_body import read_request
+from compose_models.runner.sse import json_line
 from compose_models.runner.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
 from compose_models.store.gojson import rfc3339_nano
 from compose_models.store.model import StoredModel
@@ -135,10 +135,10 @@ async def pull(request: Request) -> Response:
 
 
 async def _pull_lines(events: AsyncIterator[TransferEvent]) -> AsyncIterator[bytes]:
-    yield _line({"status": "pulling manifest"})
+    yield json_line({"status": "pulling manifest"})
     async for event in events:
         for status in _pull_statuses(event):
-            yield _line(status)
+            yield json_line(status)
 
 
 def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
@@ -150,9 +150,6 @@ def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
     assert isinstance(event, Finished)
     return [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
 
-
-def _line(payload: dict[str, Any]) -> bytes:
-    return (json.dumps(payload) + "\n").encode()
 
 
 def ollama_model_routes() -> list[Route]:

@@ -1,11 +1,12 @@
 """The Ollama request bodies the runner accepts (validated, and described in /openapi.json).
 
 Ollama names the model ``model`` (``name`` in older clients); both are accepted.
+``options.num_ctx`` is checked against the model when the request is served.
 """
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field
 
 from compose_models.runner.openai_requests import NonEmpty, Open, Tool
 
@@ -13,15 +14,7 @@ KeepAlive = str | float | None
 
 
 class Named(Open):
-    model: str | None = None
-    name: str | None = None
-
-    @model_validator(mode="after")
-    def _model_or_name(self) -> "Named":
-        self.model = self.model or self.name
-        if not self.model:
-            raise ValueError("model is required")
-        return self
+    model: NonEmpty = Field(validation_alias=AliasChoices("model", "name"))
 
 
 class Options(Open):

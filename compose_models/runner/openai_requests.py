@@ -47,20 +47,35 @@ class ToolCall(Open):
     function: FunctionCall
 
 
-class ChatMessage(Open):
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+Content = str | list[ContentPart]
+
+
+class InstructionMessage(Open):
+    role: Literal["system", "developer"]
+    content: Content
+    name: str | None = None
+
+
+class UserMessage(Open):
+    role: Literal["user"]
+    content: Content
+    name: str | None = None
+
+
+class AssistantMessage(Open):
+    role: Literal["assistant"]
+    content: Content | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
-    tool_call_id: str | None = None
 
-    @model_validator(mode="after")
-    def _complete(self) -> "ChatMessage":
-        if self.content is None and not (self.role == "assistant"):
-            raise ValueError(f"a {self.role} message needs content")
-        if self.role == "tool" and self.tool_call_id is None:
-            raise ValueError("a tool message needs tool_call_id")
-        return self
+
+class ToolMessage(Open):
+    role: Literal["tool"]
+    content: Content
+    tool_call_id: str
+
+
+ChatMessage = Annotated[InstructionMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")]
 
 
 class FunctionDefinition(Open):
@@ -155,7 +170,7 @@ class ChatCompletionRequest(Sampling):
 
 
 class CompletionRequest(Sampling):
-    prompt: str | Annotated[list[str], Field(min_length=1)]
+    prompt: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1, max_length=1, description="One prompt per request")]
     suffix: str | None = None
     echo: bool | None = None
     logprobs: Annotated[int, Field(ge=0, le=5)] | None = None

@@ -1,4 +1,4 @@
-"""Server-sent events: splitting an engine's byte stream into frames, and writing frames."""
+"""Streaming wire formats: server-sent events (split from an engine's byte stream, and written) and NDJSON lines."""
 
 import json
 import re
@@ -56,3 +56,8 @@ def data_frame(payload: object) -> bytes:
 
 def event_frame(event: str, payload: object) -> bytes:
     return f"event: {event}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+def json_line(payload: object) -> bytes:
+    """One line of an NDJSON stream (Ollama's answers, Docker Model Runner's progress)."""
+    return (json.dumps(payload, separators=(",", ":")) + "\n").encode()

@@ -15,6 +15,12 @@ import pytest
 from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 
 ALLOWED_ORIGIN = "https://app.example.com"
+# Tool parameters a 135M model fills reliably when a grammar holds it to them
+CITY_PARAMETERS = {
+    "type": "object",
+    "properties": {"city": {"type": "string", "enum": ["Paris", "Berlin"]}},
+    "required": ["city"],
+}
 
 
 @contextlib.contextmanager

@@ -5,18 +5,11 @@ import httpx
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG
+from tests.integration.api.conftest import CITY_PARAMETERS
 
 pytestmark = pytest.mark.model
 
-WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "The weather in a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string", "enum": ["Paris", "Berlin"]}},
-        "required": ["city"],
-    },
-}
+WEATHER_TOOL = {"name": "get_weather", "description": "The weather in a city", "input_schema": CITY_PARAMETERS}
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 
@@ -33,6 +26,7 @@ def test_message_with_system_prompt_and_content_blocks(client: anthropic.Anthrop
         messages=[{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}],
     )
     assert message.type == "message" and message.role == "assistant" and message.id.startswith("msg_")
+    assert message._request_id.startswith("req_")
     assert message.content[0].type == "text" and message.content[0].text.strip()
     assert message.stop_reason in ("end_turn", "max_tokens")
     assert message.usage.input_tokens > 0 and 0 < message.usage.output_tokens <= 8

@@ -7,6 +7,7 @@ import ollama
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG
+from tests.integration.api.conftest import CITY_PARAMETERS
 
 pytestmark = pytest.mark.model
 
@@ -44,8 +45,7 @@ def test_generate_streamed_and_raw(client: ollama.Client) -> None:
 
 
 def test_chat_with_tools_and_a_json_schema_format(client: ollama.Client) -> None:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Berlin"]}}, "required": ["city"]}}}
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": CITY_PARAMETERS}}
     # Ollama has no tool_choice; with a single tool, a JSON schema format keeps the tiny model on track.
     reply = client.chat(model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[tool],
                         format={"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris"]}},

@@ -2,26 +2,20 @@
 
 import json
 import math
+import time
 
 import httpx
 import openai
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG
+from tests.integration.api.conftest import CITY_PARAMETERS
 
 pytestmark = pytest.mark.model
 
 WEATHER_TOOL = {
     "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string", "enum": ["Paris", "Berlin"]}},
-            "required": ["city"],
-        },
-    },
+    "function": {"name": "get_weather", "description": "The weather in a city", "parameters": CITY_PARAMETERS},
 }
 HELLO = [{"role": "user", "content": "Say hello."}]
 
@@ -57,6 +51,19 @@ def test_streamed_chat_without_usage_ends_with_done(api_runner: str) -> None:
         frames = [line for line in response.iter_lines() if line.startswith("data:")]
     assert frames[-1] == "data: [DONE]"
     assert all('"usage"' not in frame for frame in frames)
+
+
+def test_stream_is_relayed_as_it_is_generated(api_runner: str) -> None:
+    """The first token reaches the client long before the last one is generated."""
+    body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 48, "stream": True,
+            "logit_bias": {"2": -100}}  # SmolLM2's end-of-text token: the answer runs to max_tokens
+    started, first_token = time.monotonic(), None
+    with httpx.stream("POST", f"{api_runner}/v1/completions", json=body, timeout=60) as response:
+        for line in response.iter_lines():
+            if first_token is None and '"text"' in line:
+                first_token = time.monotonic()
+    ended = time.monotonic()
+    assert first_token is not None and first_token - started < (ended - started) / 3
 
 
 def test_text_completion(client: openai.OpenAI) -> None:

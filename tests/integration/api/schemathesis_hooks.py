@@ -1,0 +1,41 @@
+"""Schemathesis hooks for the runner (loaded through SCHEMATHESIS_HOOKS): keep generated generation
+requests short, and send half of those that name a model to the real one, so the engine is exercised."""
+
+import json
+import math
+from typing import Any
+
+import schemathesis
+
+from tests.conftest import LOCAL_MODEL_TAG
+
+LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "num_predict")
+# Routes that use a model without changing the store or the model's configuration
+READING_ROUTES = ("/completions", "/embeddings", "/messages", "/count_tokens", "/api/chat", "/api/generate",
+                  "/api/embed", "/api/embeddings", "/api/show")
+LONGEST = 4
+
+
+def _short(value: Any) -> Any:
+    """A length limit of at most 4 tokens (numbers only: other values are for the runner to reject)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return min(max(int(value), 1), LONGEST)
+    return value
+
+
+@schemathesis.hook
+def map_body(context: schemathesis.HookContext, body: Any) -> Any:
+    if not isinstance(body, dict):
+        return body
+    body = {key: _short(value) if key in LENGTH_FIELDS else value for key, value in body.items()}
+    path = context.operation.path if context.operation else ""
+    if path.endswith(("/chat/completions", "/completions")):
+        body.setdefault("max_tokens", LONGEST)  # without a limit, an answer runs to the end of the context
+    options = body.get("options")
+    if path.startswith("/api/") and (options is None or isinstance(options, dict)):
+        # every new context size restarts the engine; the range check is tested on its own
+        options = {key: _short(value) for key, value in (options or {}).items() if key != "num_ctx"}
+        body["options"] = {"num_predict": LONGEST, **options}
+    if "model" in body and path.endswith(READING_ROUTES) and len(json.dumps(body, default=str)) % 2 == 0:
+        body["model"] = LOCAL_MODEL_TAG
+    return body
