@@ -71,12 +71,12 @@ def test_watch_reconfigures_recreates_and_survives_a_bad_edit(packaged_smollm2, 
         _wait_for(watcher, log, "watching", 0)
         first = _container(project)
         assert f"LLM_MODEL={LOCAL_MODEL_TAG}" in _environment(first)
-        assert _chat(port, 300).status_code == 200  # fits in 2048 tokens
+        assert _chat(port, 400).status_code == 200  # fits in 2048 tokens
 
         mark = len(log.read_text())
         compose_file.write_text(STACK.format(bindings="[llm]", context_size=128))
         _wait_for(watcher, log, "context size 128", mark)
-        assert _chat(port, 300).status_code != 200  # reloaded with 128 tokens: the prompt no longer fits
+        assert _chat(port, 400).status_code != 200  # reloaded with 128 tokens: the prompt no longer fits
         assert _chat(port, 20).status_code == 200
         assert _container(project) == first  # its variables did not change, so the container stays
 

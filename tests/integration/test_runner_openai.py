@@ -77,10 +77,10 @@ def test_configure_refuses_a_flag_off_the_allow_list(runner: str) -> None:
 
 
 def test_configured_context_size_reaches_the_engine(client: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": "word " * 200}]
+    messages = [{"role": "user", "content": "word " * 400}]
     assert client.chat.completions.create(model=LOCAL_MODEL_TAG, messages=messages, max_tokens=2).choices
-    run_cli("configure", "--context-size", "64", LOCAL_MODEL_TAG)
-    # The engine restarts with 64 tokens of context, which this prompt no longer fits.
+    run_cli("configure", "--context-size", "128", LOCAL_MODEL_TAG)
+    # The engine restarts with 128 tokens of context (llama.cpp pads it to 256), which this prompt no longer fits.
     with pytest.raises(openai.APIStatusError):
         client.chat.completions.create(model=LOCAL_MODEL_TAG, messages=messages, max_tokens=2)
 

@@ -7,15 +7,17 @@ from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 pytestmark = pytest.mark.model
 
 
-def test_run_answers_one_prompt_and_starts_the_runner(packaged_smollm2: str, monkeypatch) -> None:
+def test_run_answers_one_prompt_and_starts_the_runner(packaged_smollm2: str, isolated_home, monkeypatch) -> None:
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     try:
         answer = run_cli("run", LOCAL_MODEL_TAG, "Name one colour.")
         assert answer.stdout.strip()
         chat = run_cli("run", LOCAL_MODEL_TAG, input="Say hello.\n\nSay goodbye.\n/bye\nnever sent\n")
         assert len([line for line in chat.stdout.splitlines() if line.strip()]) >= 2
-        assert "POST /v1/chat/completions" in run_cli("logs").stdout  # the engine's own access log
-        assert "POST /v1/chat/completions" not in run_cli("logs", "--no-engines").stdout
+        engine_logs = list((isolated_home / "runner/logs").glob("engine-*.log"))
+        last_engine_line = engine_logs[0].read_text().strip().splitlines()[-1]
+        assert last_engine_line in run_cli("logs").stdout
+        assert last_engine_line not in run_cli("logs", "--no-engines").stdout
     finally:
         run_cli("stop", check=False)
 
