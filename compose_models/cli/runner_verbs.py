@@ -4,7 +4,6 @@ import json
 import os
 from typing import Annotated, Optional
 
-import httpx
 import typer
 
 from compose_models.cli import app
@@ -15,7 +14,7 @@ from compose_models.runner.durations import parse_duration
 from compose_models.runner.memory import BUDGET_VARIABLE, parse_size
 from compose_models.runner.presets import PRESETS, with_preset
 from compose_models.runner.scheduler_settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
-from compose_models.runner.state import RunnerState, default_port
+from compose_models.runner.state import default_port
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
 
@@ -119,13 +118,10 @@ def configure(
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
 ) -> None:
     """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
-    body: dict[str, object] = {"model": model, "runtime-flags": with_preset(preset, runtime_flags or [])}
-    if context_size:
-        body["context-size"] = context_size
     if keep_alive is not None:
         _check_duration(keep_alive, "--keep-alive")
-        body["keep_alive"] = keep_alive
-    _post_configure(daemon.ensure_running(default_port()), body)
+    client = RunnerClient(daemon.ensure_running(default_port()))
+    client.configure(model, context_size, with_preset(preset, runtime_flags or []), keep_alive)
 
 
 def _check_duration(text: str, option: str) -> None:
@@ -134,9 +130,3 @@ def _check_duration(text: str, option: str) -> None:
     except ValueError as error:
         raise UserError(f"{option}: {error}") from None
 
-
-def _post_configure(state: RunnerState, body: dict[str, object]) -> None:
-    """``POST /engines/_configure`` with Docker Model Runner's body, keep_alive included."""
-    response = httpx.post(f"{state.host_url}/engines/_configure", json=body, timeout=60.0)
-    if response.status_code >= 400:
-        raise UserError(f"configure {body['model']}: {response.text.strip()}")

@@ -9,6 +9,7 @@ from compose_models.orchestrator.override import needs_host_gateway, service_env
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
 from compose_models.runner.docker_host import detect_docker_host
+from compose_models.runner.presets import PRESETS, with_preset
 from compose_models.runner.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
@@ -36,8 +37,19 @@ class Deployment:
 
 
 def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
+    """The project and its plan, with each model's ``x-preset`` expanded into its runtime flags."""
     project = load_project(options)
-    return project, resolve_plan(project)
+    plan = resolve_plan(project)
+    for key, model in plan.models.items():
+        preset = project.models[key].extensions.get("x-preset")
+        if preset is None:
+            continue
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise UserError(
+                f"{project.config_files[0]}: models.{key}.x-preset: expected one of {', '.join(PRESETS)}, got {preset!r}"
+            )
+        model.runtime_flags = with_preset(preset, model.runtime_flags)
+    return project, plan
 
 
 def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: ComposeProject) -> None:

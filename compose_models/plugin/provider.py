@@ -16,6 +16,7 @@ from compose_models.errors import UserError
 from compose_models.home import home_dir
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
+from compose_models.runner.presets import PRESETS, with_preset
 from compose_models.runner.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
@@ -26,6 +27,8 @@ _UP_PARAMETERS = [
     {"name": "context-size", "description": "Context size in tokens (default: the model's own)",
      "required": False, "type": "integer"},
     {"name": "runtime-flags", "description": "llama.cpp runtime flags, e.g. \"--temp 0.2\"",
+     "required": False, "type": "string"},
+    {"name": "preset", "description": f"Named runtime flags: {', '.join(PRESETS)}; runtime-flags override it",
      "required": False, "type": "string"},
 ]
 
@@ -87,7 +90,7 @@ def _up(call: ProviderCall) -> None:
     if not reference:
         raise UserError(f"provider service {call.service!r}: the `model` option is required")
     context_size = _context_size(call.options.get("context-size"))
-    flags = shlex.split(call.options.get("runtime-flags", ""))
+    flags = with_preset(call.options.get("preset") or None, shlex.split(call.options.get("runtime-flags", "")))
     store = ModelStore.default()
     if store.find(reference) is None:
         _emit("info", f"pulling {reference}")

@@ -15,10 +15,15 @@ class RunnerClient:
             raise UserError(f"{what}: {response.text.strip()}")
         return response
 
-    def configure(self, model: str, context_size: int | None = None, runtime_flags: list[str] = ()) -> None:
+    def configure(
+        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None
+    ) -> None:
+        """``POST /engines/_configure`` with Docker Model Runner's body."""
         body: dict[str, object] = {"model": model, "runtime-flags": list(runtime_flags)}
         if context_size:
             body["context-size"] = context_size
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         self._check(self._http.post("/engines/_configure", json=body), f"configure {model}")
 
     def running(self) -> list[dict]:

@@ -85,7 +85,7 @@ def test_provider_up_emits_variables(runner: str, project_flag: list[str]) -> No
 
 def test_provider_metadata_and_errors() -> None:
     metadata = json.loads(run_cli("compose", "metadata").stdout)
-    assert [p["name"] for p in metadata["up"]["parameters"]] == ["model", "context-size", "runtime-flags"]
+    assert [p["name"] for p in metadata["up"]["parameters"]] == ["model", "context-size", "runtime-flags", "preset"]
     assert "stop" in metadata
     failed = run_cli("compose", "--project-name=demo", "up", "llm", check=False)
     assert failed.returncode == 1
