@@ -1,14 +1,15 @@
 """Which backend runs a model, how its engine is made, and what ``status`` says about each backend.
 
 GGUF models run on llama-server when it is present, else on llama-cpp-python;
-``$COMPOSE_MODELS_LLAMA_BACKEND`` (``llama-server`` or ``llama-cpp-python``) pins the choice.
+``$COMPOSE_MODELS_LLAMA_BACKEND`` (``llama-server``, ``llama-cpp-python`` or the opt-in ``batched``)
+pins the choice.
 Safetensors models run on MLX, which exists only on macOS with Apple silicon.
 """
 
 import os
 from pathlib import Path
 
-from compose_models.runner.backends import llama_cpp_python, llama_server, mlx
+from compose_models.runner.backends import batched, llama_cpp_python, llama_server, mlx
 from compose_models.runner.backends.process import ProcessEngine
 from compose_models.runner.engine import EngineError, EngineSpec
 
@@ -24,11 +25,11 @@ class BackendUnavailable(EngineError):
 def llama_backend() -> str:
     """The backend for GGUF models now (it can change when llama-server is installed while running)."""
     pinned = os.environ.get(BACKEND_VARIABLE, "").strip()
-    if pinned == llama_cpp_python.NAME:
+    if pinned in (llama_cpp_python.NAME, batched.NAME):
         return pinned
     if pinned not in ("", llama_server.NAME):
         raise BackendUnavailable(
-            f"{BACKEND_VARIABLE}={pinned!r}: expected {llama_server.NAME!r} or {llama_cpp_python.NAME!r}"
+            f"{BACKEND_VARIABLE}={pinned!r}: expected {llama_server.NAME!r}, {llama_cpp_python.NAME!r} or {batched.NAME!r}"
         )
     if llama_server.find_binary():
         return llama_server.NAME
@@ -61,6 +62,8 @@ def create_engine(spec: EngineSpec, log_path: Path) -> ProcessEngine:
         return llama_server.LlamaServerEngine(spec, log_path, binary)
     if spec.backend == mlx.NAME:
         return mlx.MlxEngine(spec, log_path)
+    if spec.backend == batched.NAME and not spec.embedding:  # embeddings stay on llama-cpp-python's server
+        return batched.BatchedEngine(spec, log_path)
     return llama_cpp_python.LlamaCppPythonEngine(spec, log_path)
 
 

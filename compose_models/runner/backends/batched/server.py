@@ -1,0 +1,191 @@
+"""The batched engine's process: OpenAI's chat and text completions over HTTP on a loopback port.
+
+    python -m compose_models.runner.backends.batched.server --model PATH --alias NAME --port N
+        [--context-size N] [--slots N] [--threads N] [--chat-template-file PATH]
+"""
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from compose_models.runner.backends.batched.decoder import Decoder
+from compose_models.runner.backends.batched.generation import Generation
+from compose_models.runner.backends.batched.model import BATCH_SIZE, LoadedModel, load
+from compose_models.runner.backends.batched.sampling import Sampling
+
+_DISCONNECT_POLL = 0.25  # seconds between checks that a non-streaming client is still there
+
+
+class BadRequest(Exception):
+    pass
+
+
+def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
+    def start(body: dict[str, Any], prompt: list[int]) -> Generation:
+        if not prompt:
+            raise BadRequest("the prompt is empty")
+        room = loaded.context_size - len(prompt)
+        if room <= 0:
+            raise BadRequest(f"the prompt has {len(prompt)} tokens; the context holds {loaded.context_size}")
+        max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or room
+        stop = body.get("stop") or ()
+        return Generation(loaded, decoder, prompt, Sampling.from_request(body, _grammar(body)), min(max_tokens, room),
+                          (stop,) if isinstance(stop, str) else tuple(stop))  # fmt: skip
+
+    async def chat_completions(request: Request) -> Response:
+        body = await request.json()
+        prompt = loaded.chat_prompt(body["messages"], body.get("tools"), body.get("tool_choice"))
+        return await _answer(request, body, start(body, prompt), _ChatShape(alias))
+
+    async def completions(request: Request) -> Response:
+        body = await request.json()
+        prompt_text = body.get("prompt", "")
+        if isinstance(prompt_text, list):
+            prompt_text = "".join(prompt_text)
+        return await _answer(request, body, start(body, loaded.tokenize(prompt_text, add_bos=True)), _TextShape(alias))
+
+    async def models(_: Request) -> Response:
+        entry = {"id": alias, "object": "model", "created": 0, "owned_by": "compose-models"}
+        return JSONResponse({"object": "list", "data": [entry]})
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def bad_request(_: Request, error: Exception) -> Response:
+        return JSONResponse({"error": {"message": str(error), "type": "invalid_request_error", "code": 400}}, 400)
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/models", models),
+        Route("/health", health),
+    ]
+    return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, ValueError: bad_request})
+
+
+def _grammar(body: dict[str, Any]) -> str | None:
+    """GBNF for ``response_format`` json_object (any JSON, or JSON of its ``schema``) and json_schema."""
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type")
+    schema = response_format.get("schema")
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+    elif kind != "json_object":
+        return None
+    return JSON_GBNF if schema is None else LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
+
+
+class _ChatShape:
+    object_name = "chat.completion"
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def head(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "model": self.alias}
+
+    def whole(self, text: str, finish_reason: str | None) -> dict[str, Any]:
+        message = {"role": "assistant", "content": text}
+        return {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+
+    def delta(self, text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
+        delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
+        if text is not None:
+            delta["content"] = text
+        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+class _TextShape(_ChatShape):
+    object_name = "text_completion"
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(alias)
+        self.id = f"cmpl-{uuid.uuid4().hex}"
+
+    def whole(self, text: str, finish_reason: str | None) -> dict[str, Any]:
+        return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+
+    def delta(self, text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
+        return self.whole(text or "", finish_reason)
+
+
+async def _answer(request: Request, body: dict[str, Any], generation: Generation, shape: _ChatShape) -> Response:
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return StreamingResponse(_events(generation, shape, include_usage), media_type="text/event-stream")
+    text = await _until_done_or_gone(request, generation)
+    if text is None:
+        return Response(status_code=499)
+    return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [shape.whole(text, generation.finish_reason)],
+                         "usage": generation.usage.as_openai()})  # fmt: skip
+
+
+async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
+    """The whole text, or None when the client disconnected first (its job is then cancelled)."""
+    collected: list[str] = []
+
+    async def collect() -> None:
+        async for text in generation.pieces():
+            collected.append(text)
+
+    task = asyncio.ensure_future(collect())
+    while not task.done():
+        await asyncio.wait([task], timeout=_DISCONNECT_POLL)
+        if not task.done() and await request.is_disconnected():
+            task.cancel()
+            return None
+    task.result()
+    return "".join(collected)
+
+
+async def _events(generation: Generation, shape: _ChatShape, include_usage: bool) -> AsyncIterator[str]:
+    chunk_object = f"{shape.object_name}.chunk" if shape.object_name.startswith("chat") else shape.object_name
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return f"data: {json.dumps({**shape.head(), 'object': chunk_object, 'choices': choices, **extra})}\n\n"
+
+    if isinstance(shape, _ChatShape) and not isinstance(shape, _TextShape):
+        yield event([shape.delta(None, None, first=True)])
+    async for text in generation.pieces():
+        yield event([shape.delta(text, None)])
+    yield event([shape.delta(None, generation.finish_reason)])
+    if include_usage:
+        yield event([], usage=generation.usage.as_openai())
+    yield "data: [DONE]\n\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--alias", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--context-size", type=int, default=4096)
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--chat-template-file", type=Path)
+    options = parser.parse_args(argv)
+    template = options.chat_template_file.read_text() if options.chat_template_file else None
+    loaded = load(options.model, options.context_size, options.slots, options.threads, template)
+    decoder = Decoder(loaded.context.ctx, loaded.vocab, options.slots, loaded.context_size, BATCH_SIZE)
+    try:
+        uvicorn.run(create_app(loaded, decoder, options.alias), host="127.0.0.1", port=options.port, log_level="warning")
+    finally:
+        decoder.close()
+
+
+if __name__ == "__main__":
+    main()
