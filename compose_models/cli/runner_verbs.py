@@ -2,12 +2,14 @@
 
 import json
 import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
+from compose_models.gateway.settings import export_gateway_options
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
 from compose_models.runner.durations import parse_duration
@@ -40,9 +42,16 @@ def serve(
     keep_alive: Annotated[Optional[str], typer.Option(
         "--keep-alive", help="How long an idle model stays loaded: 5m (default), 0 = unload at once, -1 = never"
     )] = None,
+    api_keys: Annotated[Optional[Path], typer.Option(
+        "--api-keys", help="File of API keys, `name: key` per line; required to listen beyond loopback and the Docker bridge"
+    )] = None,
+    requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
+    tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
+    concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
     port = port or default_port()
+    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:
         parse_size(memory_budget, "--memory-budget")

@@ -11,6 +11,7 @@ import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
+from compose_models.gateway.request_log import FILE_NAME as REQUEST_LOG_NAME
 from compose_models.home import runner_dir
 from compose_models.runner import daemon
 from compose_models.runner.state import default_port
@@ -71,8 +72,10 @@ def run(
         messages.append({"role": "assistant", "content": _stream_answer(state.host_url, model, messages)})
 
 
-def _log_files(with_engines: bool) -> list[Path]:
+def _log_files(with_engines: bool, requests: bool = False) -> list[Path]:
     logs = runner_dir() / "logs"
+    if requests:
+        return [path for path in [logs / REQUEST_LOG_NAME] if path.is_file()]
     files = [logs / "runner.log"]
     if with_engines:
         files += sorted(logs.glob("engine-*.log"))
@@ -83,14 +86,17 @@ def _log_files(with_engines: bool) -> list[Path]:
 def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines")] = False,
     no_engines: Annotated[bool, typer.Option("--no-engines", help="Only the runner's own log")] = False,
+    requests: Annotated[bool, typer.Option("--requests", help="The request log instead: one JSON line per request")] = False,
 ) -> None:
     """Print the runner's log and its engines' logs."""
-    files = _log_files(not no_engines)
+    files = _log_files(not no_engines, requests)
     if not files:
         raise UserError(f"no logs yet in {runner_dir() / 'logs'}: start the runner with `compose-models serve --detach`")
     positions: dict[Path, int] = {}
     while True:
-        for path in _log_files(not no_engines):
+        for path in _log_files(not no_engines, requests):
+            if path.stat().st_size < positions.get(path, 0):
+                positions[path] = 0  # rotated
             with path.open("rb") as log:
                 log.seek(positions.get(path, 0))
                 data = log.read()

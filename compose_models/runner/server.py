@@ -7,13 +7,15 @@ import socket
 import uvicorn
 
 from compose_models.errors import UserError
+from compose_models.gateway import with_gateway
+from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import runner_dir, store_dir
 from compose_models.runner.app import create_app
 from compose_models.runner.docker_host import detect_docker_host
 from compose_models.runner.state import RunnerState, clear_state, write_state
 
-def listen_addresses(requested: list[str]) -> list[str]:
-    """Loopback plus the Docker bridge gateway by default; explicit hosts must be one of those."""
+def listen_addresses(requested: list[str], with_api_keys: bool = False) -> list[str]:
+    """Loopback plus the Docker bridge gateway by default; other hosts only when API keys guard the runner."""
     gateway = detect_docker_host().bridge_gateway
     safe = ["127.0.0.1"] + ([gateway] if gateway else [])
     if not requested:
@@ -23,10 +25,10 @@ def listen_addresses(requested: list[str]) -> list[str]:
             is_loopback = ipaddress.ip_address(host).is_loopback
         except ValueError:
             raise UserError(f"--host {host!r}: expected an IP address") from None
-        if not is_loopback and host not in safe:
+        if not is_loopback and host not in safe and not with_api_keys:
             raise UserError(
-                f"--host {host}: refusing to listen beyond loopback and the Docker bridge ({', '.join(safe)}); "
-                "exposing the runner needs API keys, which this version does not have yet"
+                f"--host {host}: refusing to listen beyond loopback and the Docker bridge ({', '.join(safe)}) "
+                "without API keys: pass --api-keys FILE"
             )
     return list(dict.fromkeys(requested))
 
@@ -48,9 +50,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(hosts: list[str], port: int) -> None:
-    addresses = listen_addresses(hosts)
+    gateway_settings = GatewaySettings.from_environment(runner_dir() / "logs")
+    addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
     sockets = [_bind(host, port) for host in addresses]
-    app = create_app(store_dir(), runner_dir() / "logs")
+    app = with_gateway(create_app(store_dir(), runner_dir() / "logs"), gateway_settings)
     write_state(RunnerState(pid=os.getpid(), port=port, hosts=addresses))
     try:
         config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)

@@ -1,0 +1,47 @@
+"""The gateway's settings, from the environment (which ``serve --api-keys`` sets and a detached runner inherits)."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from compose_models.gateway.keys import ApiKeys, load_keys_file, parse_keys
+from compose_models.gateway.limits import CONCURRENT_VARIABLE, REQUESTS_VARIABLE, TOKENS_VARIABLE, Limits
+from compose_models.gateway.request_log import FILE_NAME
+
+KEYS_FILE_VARIABLE = "COMPOSE_MODELS_API_KEYS_FILE"
+KEYS_VARIABLE = "COMPOSE_MODELS_API_KEYS"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    keys: ApiKeys
+    limits: Limits
+    request_log: Path
+
+    @classmethod
+    def from_environment(cls, log_dir: Path) -> "GatewaySettings":
+        return cls(keys_from_environment(), Limits.from_environment(), log_dir / FILE_NAME)
+
+
+def keys_from_environment() -> ApiKeys:
+    """Keys from ``$COMPOSE_MODELS_API_KEYS_FILE`` and ``$COMPOSE_MODELS_API_KEYS`` (``name:key,...``) together."""
+    names_by_key: dict[str, str] = {}
+    if os.environ.get(KEYS_FILE_VARIABLE):
+        names_by_key.update(load_keys_file(Path(os.environ[KEYS_FILE_VARIABLE]).expanduser()).names_by_key)
+    if os.environ.get(KEYS_VARIABLE):
+        names_by_key.update(parse_keys(os.environ[KEYS_VARIABLE].split(","), f"${KEYS_VARIABLE}").names_by_key)
+    return ApiKeys(names_by_key)
+
+
+def export_gateway_options(
+    api_keys: Path | None, requests_per_minute: int | None, tokens_per_minute: int | None, concurrent_requests: int | None
+) -> None:
+    """Put ``serve``'s gateway options in the environment, where the runner (detached or not) reads them."""
+    if api_keys is not None:
+        load_keys_file(api_keys)  # refuse a bad file now, not in a detached child
+        os.environ[KEYS_FILE_VARIABLE] = str(api_keys.resolve())
+    for variable, value in (
+        (REQUESTS_VARIABLE, requests_per_minute), (TOKENS_VARIABLE, tokens_per_minute), (CONCURRENT_VARIABLE, concurrent_requests)
+    ):
+        if value is not None:
+            os.environ[variable] = str(value)

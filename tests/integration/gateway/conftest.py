@@ -1,0 +1,40 @@
+"""A runner behind the gateway: API keys for two callers, limits and the request log in the test's home."""
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}
+REQUESTS_PER_MINUTE = 10
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+def request_log(home: Path, expected: int) -> list[dict]:
+    """The request log once it has ``expected`` lines: a line is written just after its answer is sent."""
+    path = home / "runner" / "logs" / "requests.jsonl"
+    deadline = time.monotonic() + 10
+    while True:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def gateway_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys_file = tmp_path / "api-keys"
+    keys_file.write_text("".join(f"{name}: {key}\n" for name, key in KEYS.items()))
+    monkeypatch.setenv("COMPOSE_MODELS_API_KEYS_FILE", str(keys_file))
+    monkeypatch.setenv("COMPOSE_MODELS_REQUESTS_PER_MINUTE", str(REQUESTS_PER_MINUTE))
+
+
+@pytest.fixture
+def guarded_runner(gateway_settings: None, runner: str) -> Iterator[str]:
+    """The ``runner`` fixture's runner, started with the gateway settings above in its environment."""
+    yield runner
