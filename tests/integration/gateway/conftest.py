@@ -15,9 +15,10 @@ def bearer(name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[name]}"}
 
 
-def request_log(home: Path, expected: int) -> list[dict]:
-    """The request log once it has ``expected`` lines: a line is written just after its answer is sent."""
-    path = home / "runner" / "logs" / "requests.jsonl"
+def request_log(home: Path, expected: int, server: str = "runner") -> list[dict]:
+    """The request log of the runner (or the ``gateway``) once it has ``expected`` lines: a line is written
+    just after its answer is sent."""
+    path = home / server / "logs" / "requests.jsonl"
     deadline = time.monotonic() + 10
     while True:
         lines = path.read_text().splitlines() if path.exists() else []

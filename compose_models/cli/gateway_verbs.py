@@ -1,0 +1,49 @@
+"""``compose-models gateway``: the llm-gateway connector, the runner's keys, limits and logs in front of any runner."""
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from compose_models.cli import app
+from compose_models.errors import UserError
+from compose_models.home import home_dir
+
+DEFAULT_LISTEN = "127.0.0.1:12435"
+UPSTREAM_KEY_VARIABLE = "COMPOSE_MODELS_UPSTREAM_API_KEY"
+
+
+def _host_and_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise UserError(f"--listen {listen!r}: expected ADDRESS:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@app.command()
+def gateway(
+    upstream: Annotated[str, typer.Option("--upstream", help="The runner to forward to, e.g. http://192.168.1.20:12434")],
+    listen: Annotated[str, typer.Option("--listen", help="ADDRESS:PORT; beyond loopback and the Docker bridge only with --api-keys")] = DEFAULT_LISTEN,
+    api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File of API keys, `name: key` per line")] = None,
+    requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
+    tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
+    concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
+) -> None:
+    """Serve the runner's API with API keys, per-caller limits, a request log, metrics and a dashboard, forwarding to UPSTREAM."""
+    import uvicorn
+
+    from compose_models.gateway import with_gateway
+    from compose_models.gateway.proxy import UpstreamProxy
+    from compose_models.gateway.settings import GatewaySettings, export_gateway_options
+    from compose_models.runner.server import listen_addresses
+
+    if not upstream.startswith(("http://", "https://")):
+        raise UserError(f"--upstream {upstream!r}: expected an http:// or https:// URL")
+    host, port = _host_and_port(listen)
+    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
+    settings = GatewaySettings.from_environment(home_dir() / "gateway" / "logs")
+    [host] = listen_addresses([host], with_api_keys=bool(settings.keys))
+    proxy = UpstreamProxy(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE))
+    typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
+    uvicorn.run(with_gateway(proxy, settings), host=host, port=port, log_level="warning", access_log=False)
