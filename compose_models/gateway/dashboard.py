@@ -52,7 +52,7 @@ pre{background:#fff;border:1px solid #ddd;padding:8px;white-space:pre-wrap;max-h
 </style></head><body>
 <h1>compose-models</h1><div id="error"></div>
 <h2>Loaded models</h2>
-<table id="models"><thead><tr><th>Model</th><th>Backend</th><th>Mode</th><th>Memory</th><th>Unloads in</th></tr></thead><tbody></tbody></table>
+<table id="models"><thead><tr><th>Model</th><th>Backend</th><th>Mode</th><th>Memory (weights)</th><th>Unloads in</th></tr></thead><tbody></tbody></table>
 <h2>Requests in flight: <span id="inflight">0</span></h2><div id="inflight-callers"></div>
 <h2>Tokens per caller per minute</h2><svg id="chart" width="760" height="220" role="img"></svg>
 <h2>Recent requests</h2>
@@ -68,7 +68,7 @@ const headers = key ? {"Authorization": "Bearer " + key} : {};
 const colors = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#17becf"];
 const cell = (row, text, cls) => { const td = row.insertCell(); td.textContent = text ?? ""; if (cls) td.className = cls; };
 const bytes = n => n == null ? "" : (n / 1048576).toFixed(1) + " MiB";
-let recent = [];
+let recent = [], picked = null;
 async function getJson(path) {
   const response = await fetch(path, {headers});
   if (!response.ok) throw new Error(path + ": HTTP " + response.status + (response.status == 401 ? " (open /ui#key=YOUR_KEY)" : ""));
@@ -102,7 +102,7 @@ function showChart(series) {
   });
 }
 function pick(i) {
-  const r = recent[i]; document.getElementById("picked").textContent = r.request_id;
+  const r = recent[i]; picked = r.request_id; document.getElementById("picked").textContent = r.request_id;
   document.getElementById("request").textContent = r.request; document.getElementById("response").textContent = r.response;
 }
 function showActivity(a) {
@@ -115,8 +115,10 @@ function showActivity(a) {
   recent.forEach((r, i) => {
     const row = body.insertRow(); row.className = "pick"; row.onclick = () => pick(i);
     cell(row, r.time.slice(11, 19)); cell(row, r.caller); cell(row, r.model); cell(row, r.route); cell(row, r.status, "num");
-    cell(row, r.prompt_tokens + " / " + r.completion_tokens, "num"); cell(row, r.time_to_first_token, "num"); cell(row, r.duration, "num");
+    cell(row, (r.prompt_tokens ?? "?") + " / " + r.completion_tokens, "num"); cell(row, r.time_to_first_token, "num"); cell(row, r.duration, "num");
   });
+  const shown = recent.findIndex(r => r.request_id === picked);
+  if (recent.length) pick(shown < 0 ? 0 : shown);
 }
 async function refresh() {
   try {
