@@ -11,6 +11,7 @@ import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
+from compose_models.gateway.local_key import local_auth_headers
 from compose_models.gateway.request_log import FILE_NAME as REQUEST_LOG_NAME
 from compose_models.home import runner_dir
 from compose_models.runner import daemon
@@ -24,7 +25,7 @@ def _stream_answer(base_url: str, model: str, messages: list[dict]) -> str:
     """Print the assistant's answer as it streams; return it whole."""
     body = {"model": model, "messages": messages, "stream": True}
     answer = []
-    with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, timeout=None) as response:
+    with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, headers=local_auth_headers(), timeout=None) as response:
         if response.status_code != 200:
             response.read()
             raise UserError(f"{model}: {response.text.strip()}")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compose_models.gateway.keys import ApiKeys, load_keys_file, parse_keys
+from compose_models.gateway.local_key import LOCAL_CALLER, create_local_key
 from compose_models.gateway.limits import CONCURRENT_VARIABLE, REQUESTS_VARIABLE, TOKENS_VARIABLE, Limits
 from compose_models.gateway.request_log import FILE_NAME
 
@@ -21,6 +22,15 @@ class GatewaySettings:
     @classmethod
     def from_environment(cls, log_dir: Path) -> "GatewaySettings":
         return cls(keys_from_environment(), Limits.from_environment(), log_dir / FILE_NAME)
+
+    @classmethod
+    def for_runner(cls, log_dir: Path) -> "GatewaySettings":
+        """The environment's settings plus, when keys are on, a fresh key for this machine's CLI."""
+        settings = cls.from_environment(log_dir)
+        if not settings.keys:
+            return settings
+        keys = ApiKeys({**settings.keys.names_by_key, create_local_key(): LOCAL_CALLER})
+        return cls(keys, settings.limits, settings.request_log)
 
 
 def keys_from_environment() -> ApiKeys:

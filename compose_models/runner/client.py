@@ -3,12 +3,15 @@
 import httpx
 
 from compose_models.errors import UserError
+from compose_models.gateway.local_key import local_auth_headers
 from compose_models.runner.state import RunnerState
 
 
 class RunnerClient:
     def __init__(self, state: RunnerState) -> None:
-        self._http = httpx.Client(base_url=state.host_url, timeout=httpx.Timeout(60.0, connect=5.0))
+        self._http = httpx.Client(
+            base_url=state.host_url, headers=local_auth_headers(), timeout=httpx.Timeout(60.0, connect=5.0)
+        )
 
     def _check(self, response: httpx.Response, what: str) -> httpx.Response:
         if response.status_code >= 400:

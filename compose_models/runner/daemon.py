@@ -9,6 +9,7 @@ import time
 import httpx
 
 from compose_models.errors import UserError
+from compose_models.gateway.local_key import local_auth_headers
 from compose_models.home import runner_dir
 from compose_models.runner.docker_host import detect_docker_host
 from compose_models.runner.state import RunnerState, read_state
@@ -58,7 +59,7 @@ def ensure_running(port: int) -> RunnerState:
         return start_detached(port)
     gateway = detect_docker_host().bridge_gateway
     if gateway and state.hosts == ["127.0.0.1"]:
-        if httpx.get(f"{state.host_url}/engines/ps", timeout=5.0).json():
+        if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
             raise UserError(
                 f"the runner started before the Docker engine and does not listen on the bridge address {gateway}, "
                 "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"

@@ -50,7 +50,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def serve(hosts: list[str], port: int) -> None:
-    gateway_settings = GatewaySettings.from_environment(runner_dir() / "logs")
+    gateway_settings = GatewaySettings.for_runner(runner_dir() / "logs")
     addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
     sockets = [_bind(host, port) for host in addresses]
     app = with_gateway(create_app(store_dir(), runner_dir() / "logs"), gateway_settings)

@@ -112,3 +112,11 @@ def test_streams_are_logged_with_their_tokens_in_every_api(guarded_runner: str, 
         assert entry["time_to_first_token"] < entry["duration"]
     printed = run_cli("logs", "--requests").stdout.splitlines()
     assert len(printed) == 4 and all('"caller":"bob"' in line for line in printed)
+
+
+def test_this_machines_cli_keeps_working_when_keys_are_on(guarded_runner: str, isolated_home) -> None:
+    run_cli("run", LOCAL_MODEL_TAG, "Say hi")
+    assert LOCAL_MODEL_TAG in run_cli("ps", "--json").stdout
+    [entry] = request_log(isolated_home, 1)
+    assert entry["caller"] == "local-cli" and entry["status"] == 200
+    assert (isolated_home / "runner" / "local-api-key").stat().st_mode & 0o077 == 0
