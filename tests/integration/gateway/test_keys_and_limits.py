@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.conftest import LOCAL_MODEL_TAG, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 from tests.integration.gateway.conftest import KEYS, REQUESTS_PER_MINUTE, bearer, request_log
 
 CHAT = {"model": LOCAL_MODEL_TAG, "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}]}
@@ -120,3 +120,16 @@ def test_this_machines_cli_keeps_working_when_keys_are_on(guarded_runner: str, i
     [entry] = request_log(isolated_home, 1)
     assert entry["caller"] == "local-cli" and entry["status"] == 200
     assert (isolated_home / "runner" / "local-api-key").stat().st_mode & 0o077 == 0
+
+
+def test_serve_on_all_addresses_needs_keys(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    refused = run_cli("serve", "--host", "0.0.0.0", check=False)
+    assert refused.returncode != 0 and "without API keys" in refused.stderr
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(f"alice: {KEYS['alice']}\n")
+    try:
+        run_cli("serve", "--detach", "--host", "0.0.0.0", "--api-keys", str(keys_file))
+        assert "running" in run_cli("status").stdout
+    finally:
+        run_cli("stop", check=False)
