@@ -11,6 +11,7 @@ from compose_models.errors import UserError
 from compose_models.home import home_dir
 
 DEFAULT_LISTEN = "127.0.0.1:12435"
+UPSTREAM_VARIABLE = "COMPOSE_MODELS_UPSTREAM"
 UPSTREAM_KEY_VARIABLE = "COMPOSE_MODELS_UPSTREAM_API_KEY"
 
 
@@ -23,7 +24,9 @@ def _host_and_port(listen: str) -> tuple[str, int]:
 
 @app.command()
 def gateway(
-    upstream: Annotated[str, typer.Option("--upstream", help="The runner to forward to, e.g. http://192.168.1.20:12434")],
+    upstream: Annotated[str, typer.Option(
+        "--upstream", envvar=UPSTREAM_VARIABLE, help="The runner to forward to, e.g. http://192.168.1.20:12434"
+    )],
     listen: Annotated[str, typer.Option("--listen", help="ADDRESS:PORT; beyond loopback and the Docker bridge only with --api-keys")] = DEFAULT_LISTEN,
     api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File of API keys, `name: key` per line")] = None,
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
@@ -44,6 +47,8 @@ def gateway(
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
     settings = GatewaySettings.from_environment(home_dir() / "gateway" / "logs")
     [host] = listen_addresses([host], with_api_keys=bool(settings.keys))
+    # The runner's OpenAI base URL (what Compose injects as LLM_URL) names the runner too.
+    upstream = upstream.rstrip("/").removesuffix("/engines/v1")
     proxy = UpstreamProxy(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE))
     typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
     uvicorn.run(with_gateway(proxy, settings), host=host, port=port, log_level="warning", access_log=False)
