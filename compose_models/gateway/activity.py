@@ -1,5 +1,5 @@
 """What the dashboard shows of the gateway's own traffic: recent requests (with the start of their
-bodies, for inspection), requests in flight and tokens per caller per minute over the last hour."""
+bodies, for inspection) and tokens per caller per minute over the last hour."""
 
 import time
 from collections import deque
@@ -23,18 +23,10 @@ class Exchange:
 class Activity:
     def __init__(self) -> None:
         self._recent: deque[Exchange] = deque(maxlen=RECENT)
-        self._in_flight: dict[str, int] = {}
         self._tokens: dict[int, dict[str, int]] = {}  # minute since the epoch -> caller -> tokens
 
-    def started(self, caller: str) -> None:
-        self._in_flight[caller] = self._in_flight.get(caller, 0) + 1
-
-    def finished(self, exchange: Exchange, counted_in_flight: bool) -> None:
+    def finished(self, exchange: Exchange) -> None:
         entry = exchange.entry
-        if counted_in_flight:
-            self._in_flight[entry.caller] -= 1
-            if not self._in_flight[entry.caller]:
-                del self._in_flight[entry.caller]
         self._recent.append(exchange)
         minute = int(time.time() // 60)
         per_caller = self._tokens.setdefault(minute, {})
@@ -42,12 +34,12 @@ class Activity:
         for old in [m for m in self._tokens if m <= minute - MINUTES]:
             del self._tokens[old]
 
-    def document(self) -> dict[str, Any]:
+    def document(self, in_flight: dict[str, int]) -> dict[str, Any]:
         now = int(time.time() // 60)
         minutes = list(range(now - MINUTES + 1, now + 1))
         callers = sorted({caller for per_caller in self._tokens.values() for caller in per_caller})
         return {
-            "in_flight": dict(self._in_flight),
+            "in_flight": in_flight,
             "tokens_per_minute": {
                 "minutes": [minute * 60 for minute in minutes],
                 "callers": {caller: [self._tokens.get(m, {}).get(caller, 0) for m in minutes] for caller in callers},

@@ -60,7 +60,8 @@ class Gateway:
         if method == "GET" and path == dashboard.PAGE_PATH:
             await dashboard.page()(scope, receive, send)
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
-            document = {**self.activity.document(), "models": dashboard.loaded_models(self.app_state)}
+            models = dashboard.loaded_models(self.app_state)
+            document = {**self.activity.document(self.limits.in_flight()), "models": models}
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
@@ -81,7 +82,7 @@ class Gateway:
             entry = _entry(caller, request_id, route, _model_of(body), 429, 0, 0, None, time.monotonic() - started)
             self.log.write(entry)
             self.metrics.refused(entry)
-            self.activity.finished(Exchange(entry, _text(body), _text(response.body)), counted_in_flight=False)
+            self.activity.finished(Exchange(entry, _text(body), _text(response.body)))
             return
         request_body, response_body = bytearray(), bytearray()
         status, tap, first_byte = [500], [UsageTap("")], [None]
@@ -107,7 +108,6 @@ class Gateway:
             await send(message)
 
         self.metrics.started(caller.name)
-        self.activity.started(caller.name)
         try:
             await self.app(scope, copying_receive, tapping_send)
         finally:
@@ -119,7 +119,7 @@ class Gateway:
             )
             self.log.write(entry)
             self.metrics.finished(entry)
-            self.activity.finished(Exchange(entry, _text(request_body), _text(response_body)), counted_in_flight=True)
+            self.activity.finished(Exchange(entry, _text(request_body), _text(response_body)))
 
 
 async def _whole_body(receive: Receive) -> bytes:
