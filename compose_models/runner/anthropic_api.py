@@ -11,17 +11,14 @@ from starlette.routing import Route
 from compose_models.runner.anthropic_requests import CountTokensRequest, MessagesRequest
 from compose_models.runner.anthropic_stream import AnthropicStream
 from compose_models.runner.anthropic_translation import chat_request
-from compose_models.runner.engine_call import EngineCall, engine_call, start_engine_call, streaming_response
+from compose_models.runner.engine_call import CHAT_PATH, EngineCall, engine_call, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine
 from compose_models.runner.errors import ApiError, anthropic_error_body, anthropic_request_id
 from compose_models.runner.request_body import read_request
 from compose_models.runner.sse import event_frame
 
-CHAT_PATH = "/v1/chat/completions"
-
-
 async def messages(request: Request) -> Response:
-    parsed, _ = await read_request(request, MessagesRequest)
+    parsed = await read_request(request, MessagesRequest)
     payload = chat_payload_for_engine({**chat_request(parsed), "stream": True})
     call = await start_engine_call(request, payload, CHAT_PATH)
     translator = AnthropicStream(parsed.model, parsed.stop_sequences or [])
@@ -29,15 +26,20 @@ async def messages(request: Request) -> Response:
     if parsed.stream:
         return streaming_response(call, _events(call, translator), "text/event-stream", headers)
     try:
-        async for chunk in call.chunks():
-            translator.feed(chunk)
-            if translator.stopped_by_sequence:
-                break
-        input_tokens = await call.prompt_tokens()
-        translator.finish(input_tokens, call.usage.completion)
-        return JSONResponse(translator.message(input_tokens, call.usage.completion), headers=headers)
+        message = await call.unless_client_leaves(_whole_message(call, translator))
+        return JSONResponse(message, headers=headers)
     finally:
         await call.close()
+
+
+async def _whole_message(call: EngineCall, translator: AnthropicStream) -> dict:
+    async for chunk in call.chunks():
+        translator.feed(chunk)
+        if translator.stopped_by_sequence:
+            break
+    input_tokens = await call.prompt_tokens()
+    translator.finish(input_tokens, call.usage.completion)
+    return translator.message(input_tokens, call.usage.completion)
 
 
 async def _events(call: EngineCall, translator: AnthropicStream) -> AsyncIterator[bytes]:
@@ -56,10 +58,10 @@ async def _events(call: EngineCall, translator: AnthropicStream) -> AsyncIterato
 
 
 async def count_tokens(request: Request) -> Response:
-    parsed, _ = await read_request(request, CountTokensRequest)
+    parsed = await read_request(request, CountTokensRequest)
     payload = chat_payload_for_engine({**chat_request(parsed), "max_tokens": 1})
     async with engine_call(request, payload, CHAT_PATH) as call:
-        await call.body()
+        await call.unless_client_leaves(call.body())
         return JSONResponse({"input_tokens": await call.prompt_tokens()}, headers={"request-id": anthropic_request_id()})
 
 

@@ -51,8 +51,11 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0)) as http:
+        # Engine connections are kept for less time than llama-server keeps them open (5 s).
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=limits) as http:
             app.state.http = http
+            scheduler.start_background()  # unloads engines idle past their keep-alive
             try:
                 yield
             finally:

@@ -4,11 +4,13 @@ Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so sched
 engine errors, token usage and time-to-first-token are handled once.
 """
 
+import asyncio
 import contextlib
+import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from starlette.background import BackgroundTask
@@ -18,11 +20,15 @@ from starlette.responses import StreamingResponse
 from compose_models.runner.engine import EngineError
 from compose_models.runner.engine_payload import uses_images
 from compose_models.runner.errors import ApiError, UnknownModel
+from compose_models.runner.forced_tool_call import ForcedToolCall
 from compose_models.runner.metrics import RunnerMetrics
 from compose_models.runner.model_names import model_label
 from compose_models.runner.scheduler import COMPLETION, ModelBusy, ModelNotFound, Scheduler
-from compose_models.runner.sse import SseFrame, split_frames
+from compose_models.runner.sse import SseFrame, data_frame, split_frames
 from compose_models.runner.usage import Usage
+
+T = TypeVar("T")
+CHAT_PATH = "/v1/chat/completions"
 
 
 @dataclass
@@ -40,6 +46,7 @@ class _Target:
     path: str
     engine_url: str
     model: str  # the label metrics and records use
+    forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
 
 
 class EngineCall:
@@ -54,6 +61,7 @@ class EngineCall:
         self.timings = timings
         self.usage = Usage()
         self.model = target.model
+        self._answer: dict[str, Any] | None = None
         self._closed = False
 
     @property
@@ -63,19 +71,29 @@ class EngineCall:
     async def body(self) -> bytes:
         content = await self.response.aread()
         try:
-            self.usage.observe(self.response.json())
+            answer = json.loads(content)
         except ValueError:
-            pass
+            return content
+        if isinstance(answer, dict) and self._target.forced:
+            answer = self._target.forced.rewrite_answer(answer)
+            content = json.dumps(answer).encode()
+        self.usage.observe(answer)
+        self._answer = answer if isinstance(answer, dict) else None
         return content
 
     async def json(self) -> dict[str, Any]:
         await self.body()
-        return self.response.json()
+        if self._answer is None:
+            raise ApiError(502, "the engine's answer is not a JSON object")
+        return self._answer
 
     async def frames(self) -> AsyncIterator[SseFrame]:
         """The stream's frames as they arrive; an engine that dies mid-stream raises ApiError(502)."""
         try:
             async for frame in split_frames(self.response.aiter_raw()):
+                if self._target.forced and isinstance(frame.payload, dict):
+                    chunk = self._target.forced.rewrite_chunk(frame.payload)
+                    frame = SseFrame(data_frame(chunk), json.dumps(chunk))
                 self.usage.observe(frame.payload)
                 if self.timings.first_token is None and self.usage.counted_chunks:
                     self.timings.first_token = time.monotonic()
@@ -95,6 +113,21 @@ class EngineCall:
         if self.usage.prompt_tokens is None:
             self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._target)
         return self.usage.prompt_tokens
+
+    async def unless_client_leaves(self, work: Awaitable[T]) -> T:
+        """Await ``work`` (reading a whole answer); if the client hangs up first, stop it and the engine's
+        generation with it, and answer 499 to nobody. Streams need not: Starlette stops them itself."""
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(_disconnection(self._request))
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.close()
+            raise ApiError(499, "the client closed the request")
+        return task.result()
 
     async def close(self) -> None:
         if self._closed:
@@ -140,14 +173,17 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         raise UnknownModel(reference) from None
     if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
         raise ApiError(400, f"model {reference!r} cannot read images: it has no multimodal projector")
+    if path == CHAT_PATH:
+        payload, forced = ForcedToolCall.of(payload)
+    else:
+        forced = None
     stack = contextlib.AsyncExitStack()
     engine, sampling_defaults = await acquire_engine(request, reference, mode, stack)
     timings.engine_ready = time.monotonic()
     for field_name, value in sampling_defaults.items():
         payload.setdefault(field_name, value)
     try:
-        upstream = client.build_request("POST", f"{engine.base_url}{path}", json=payload)
-        response = await client.send(upstream, stream=True)
+        response = await _send(client, f"{engine.base_url}{path}", payload)
     except httpx.TransportError as error:
         await stack.aclose()
         raise ApiError(502, f"engine for {reference!r} did not answer: {error}") from None
@@ -156,7 +192,8 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await response.aclose()
         await stack.aclose()
         raise engine_error(response)
-    return EngineCall(request, _Target(payload, path, engine.base_url, model_label(model)), stack, response, timings)
+    target = _Target(payload, path, engine.base_url, model_label(model), forced)
+    return EngineCall(request, target, stack, response, timings)
 
 
 @contextlib.asynccontextmanager
@@ -192,6 +229,20 @@ def engine_error(response: httpx.Response) -> ApiError:
     if status >= 500 and "validation error" in message:
         status = 400  # llama-cpp-python's server answers 500 when its request model rejects the body
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
+
+
+async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> httpx.Response:
+    """POST, streaming the answer; sent again once if the engine had just closed the kept-alive connection
+    (llama-server closes idle ones), since then it never read the request."""
+    try:
+        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+    except httpx.RemoteProtocolError:
+        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+
+
+async def _disconnection(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _count_prompt_tokens(request: Request, target: _Target) -> int:

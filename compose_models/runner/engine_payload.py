@@ -1,8 +1,9 @@
 """Rewrite a validated OpenAI request into the subset every engine understands.
 
 llama-cpp-python's server knows neither the ``developer`` role, content given as a list of parts,
-``json_schema`` response formats, ``max_completion_tokens`` nor ``tool_choice: "required"``; its
-chat templates fail on ``content: null``. llama-server accepts all of these rewrites too.
+``json_schema`` response formats nor ``max_completion_tokens``; its chat templates fail on
+``content: null``. llama-server accepts all of these rewrites too. (A forced tool call is rewritten
+once the request reaches its engine: see forced_tool_call.py.)
 """
 
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 
 def chat_payload_for_engine(payload: dict[str, Any]) -> dict[str, Any]:
     adapted = {**_without_nulls(payload), "messages": [_message_for_engine(message) for message in payload["messages"]]}
+    if adapted.get("tools"):
+        adapted["tools"] = [_tool_for_engine(tool) for tool in adapted["tools"]]
     _rename_max_completion_tokens(adapted)
     if isinstance(adapted.get("response_format"), dict):
         adapted["response_format"] = _response_format_for_engine(adapted["response_format"])
-    _simplify_tool_choice(adapted)
+    _drop_tools_when_none_may_be_called(adapted)
     _ask_for_stream_usage(adapted)
     return adapted
 
@@ -31,10 +34,17 @@ def _without_nulls(payload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if value is not None}
 
 
+def _tool_for_engine(tool: dict[str, Any]) -> dict[str, Any]:
+    """llama-server fails (500) on a ``null`` description or parameters, which OpenAI reads as absent."""
+    return {**_without_nulls(tool), "function": _without_nulls(tool["function"])}
+
+
 def _message_for_engine(message: dict[str, Any]) -> dict[str, Any]:
-    adapted = dict(message)
+    adapted = _without_nulls(message)
     if adapted.get("role") == "developer":
         adapted["role"] = "system"
+    if adapted.get("tool_calls"):
+        adapted["tool_calls"] = [{**call, "type": "function"} for call in adapted["tool_calls"]]  # OpenAI's default
     content = adapted.get("content")
     if content is None:
         adapted["content"] = ""
@@ -56,13 +66,10 @@ def _response_format_for_engine(response_format: dict[str, Any]) -> dict[str, An
     return {"type": "json_object", **({"schema": schema} if schema is not None else {})}
 
 
-def _simplify_tool_choice(payload: dict[str, Any]) -> None:
-    choice, tools = payload.get("tool_choice"), payload.get("tools") or []
-    if choice == "none":
+def _drop_tools_when_none_may_be_called(payload: dict[str, Any]) -> None:
+    if payload.get("tool_choice") == "none":
         payload.pop("tools", None)
         payload.pop("tool_choice", None)
-    elif choice == "required" and len(tools) == 1:
-        payload["tool_choice"] = {"type": "function", "function": {"name": tools[0]["function"]["name"]}}
 
 
 def _ask_for_stream_usage(payload: dict[str, Any]) -> None:

@@ -17,9 +17,6 @@ from compose_models.runner.request_body import read_request
 from compose_models.runner.request_records import requests_endpoint
 from compose_models.runner.scheduler import ModelBusy, ModelNotFound, Scheduler
 
-BACKEND_STATUS = "Running: llama.cpp via llama-cpp-python"
-
-
 async def root(request: Request) -> Response:
     return PlainTextResponse("compose-models runner is running")
 
@@ -29,7 +26,7 @@ async def version(request: Request) -> Response:
 
 
 async def engines_status(request: Request) -> Response:
-    return JSONResponse({"llama.cpp": BACKEND_STATUS})
+    return JSONResponse(request.app.state.scheduler.backend_status())
 
 
 async def engines_ps(request: Request) -> Response:
@@ -41,7 +38,7 @@ async def engines_df(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
-    parsed, _ = await read_request(request, ConfigureRequest)
+    parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
     model = request.app.state.store.find(parsed.model)
     if model is None:
@@ -75,7 +72,7 @@ async def configurations(request: Request) -> Response:
 
 
 async def unload(request: Request) -> Response:
-    parsed, _ = await read_request(request, UnloadRequest)
+    parsed = await read_request(request, UnloadRequest)
     try:
         count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
     except ModelNotFound as error:

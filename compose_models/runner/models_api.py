@@ -57,7 +57,7 @@ async def delete_model(request: Request) -> Response:
 
 
 async def create_model(request: Request) -> Response:
-    parsed, _ = await read_request(request, CreateRequest)
+    parsed = await read_request(request, CreateRequest)
     reference = parsed.source
     store: ModelStore = request.app.state.store
     return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")

@@ -16,7 +16,7 @@ from compose_models.errors import UserError
 from compose_models.runner.configurations import check_context_size
 from compose_models.runner.durations import parse_duration
 from compose_models.runner.embeddings import embed
-from compose_models.runner.engine_call import EngineCall, preload, start_engine_call, streaming_response
+from compose_models.runner.engine_call import CHAT_PATH, EngineCall, preload, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine, completion_payload_for_engine
 from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.ollama_requests import (
@@ -37,19 +37,19 @@ NDJSON = "application/x-ndjson"
 
 
 async def chat(request: Request) -> Response:
-    parsed, raw = await read_request(request, ChatRequest)
-    keep_alive = await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    parsed = await read_request(request, ChatRequest)
     if not parsed.messages:
-        return await _load_or_unload(request, parsed, keep_alive, chat=True)
-    payload = chat_payload_for_engine(chat_payload(parsed, raw.get("tools")))
-    return await _generate(request, parsed, "/v1/chat/completions", payload, chat=True)
+        return await _load_or_unload(request, parsed, chat=True)
+    await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
+    payload = chat_payload_for_engine(chat_payload(parsed))
+    return await _generate(request, parsed, CHAT_PATH, payload, chat=True)
 
 
 async def generate(request: Request) -> Response:
-    parsed, _ = await read_request(request, GenerateRequest)
-    keep_alive = await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    parsed = await read_request(request, GenerateRequest)
     if not parsed.prompt and not parsed.images:
-        return await _load_or_unload(request, parsed, keep_alive, chat=False)
+        return await _load_or_unload(request, parsed, chat=False)
+    await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     path, payload = generate_payload(parsed)
     adapt = chat_payload_for_engine if "messages" in payload else completion_payload_for_engine
     return await _generate(request, parsed, path, adapt(payload), chat=False)
@@ -61,11 +61,15 @@ async def _generate(request: Request, parsed: Generation, path: str, payload: di
     if parsed.stream:
         return streaming_response(call, _lines(call, translator), NDJSON)
     try:
-        async for chunk in call.chunks():
-            translator.feed(chunk)
-        return JSONResponse(await translator.final(call, whole=True))
+        return JSONResponse(await call.unless_client_leaves(_whole_answer(call, translator)))
     finally:
         await call.close()
+
+
+async def _whole_answer(call: EngineCall, translator: OllamaStream) -> dict:
+    async for chunk in call.chunks():
+        translator.feed(chunk)
+    return await translator.final(call, whole=True)
 
 
 async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[bytes]:
@@ -79,14 +83,17 @@ async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[by
 
 
 
-async def _load_or_unload(request: Request, parsed: Generation, keep_alive: float | None, chat: bool) -> Response:
+async def _load_or_unload(request: Request, parsed: Generation, chat: bool) -> Response:
+    """An empty prompt: unload the model now with ``keep_alive: 0``, else load it (keeping it as asked)."""
     started = time.monotonic()
     if request.app.state.store.find(parsed.model) is None:
         raise UnknownModel(parsed.model)
+    keep_alive = _seconds(parsed.keep_alive)
     if keep_alive == 0:
         await request.app.state.scheduler.unload([parsed.model])
         reason = "unload"
     else:
+        await _apply_model_settings(request, parsed.model, parsed.options, keep_alive)
         await preload(request, parsed.model)
         reason = "load"
     body = {"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}
@@ -95,35 +102,39 @@ async def _load_or_unload(request: Request, parsed: Generation, keep_alive: floa
                          "done_reason": reason, "total_duration": duration, "load_duration": duration})
 
 
-async def _apply_model_settings(request: Request, reference: str, options: Options | None, keep_alive: object) -> float | None:
-    """Reconfigure the model for ``num_ctx`` and ``keep_alive`` when they differ; returns keep-alive seconds."""
+def _seconds(keep_alive: object) -> float | None:
     try:
-        seconds = None if keep_alive in (None, "") else parse_duration(keep_alive)
+        return None if keep_alive in (None, "") else parse_duration(keep_alive)
     except ValueError as error:
         raise ApiError(400, f"keep_alive: {error}") from None
+
+
+async def _apply_model_settings(request: Request, reference: str, options: Options | None, seconds: float | None) -> None:
+    """Reconfigure the model for ``num_ctx`` and set its keep-alive, when they differ from what it has."""
     num_ctx = options.num_ctx if options else None
     if num_ctx is None and seconds is None:
-        return None
+        return
     stored = request.app.state.store.find(reference)
     if stored is None:
         raise UnknownModel(reference)
     check_context_size(stored, num_ctx, "options.num_ctx")
     scheduler = request.app.state.scheduler
     current = scheduler.configuration(stored)
-    wanted = (num_ctx or current.context_size, current.keep_alive if seconds is None else seconds)
-    if wanted != (current.context_size, current.keep_alive):
-        try:
-            await scheduler.configure(reference, wanted[0], list(current.runtime_flags), wanted[1])
-        except ModelBusy as error:
-            raise ApiError(409, str(error)) from None
-        except UserError as error:
-            raise ApiError(400, str(error)) from None
-    return seconds
+    try:
+        if num_ctx is not None and num_ctx != current.context_size:
+            keep_alive_now = current.keep_alive if seconds is None else seconds
+            await scheduler.configure(reference, num_ctx, list(current.runtime_flags), keep_alive_now)
+        elif seconds is not None and seconds != current.keep_alive:
+            scheduler.set_keep_alive(reference, seconds)
+    except ModelBusy as error:
+        raise ApiError(409, str(error)) from None
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
 
 
 async def embed_route(request: Request) -> Response:
-    parsed, _ = await read_request(request, EmbedRequest)
-    await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    parsed = await read_request(request, EmbedRequest)
+    await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     started = time.monotonic()
     inputs = [parsed.input] if isinstance(parsed.input, str) else parsed.input
     result = await embed(request, parsed.model, inputs)
@@ -133,8 +144,8 @@ async def embed_route(request: Request) -> Response:
 
 
 async def embeddings_route(request: Request) -> Response:
-    parsed, _ = await read_request(request, EmbeddingsRequest)
-    await _apply_model_settings(request, parsed.model, parsed.options, parsed.keep_alive)
+    parsed = await read_request(request, EmbeddingsRequest)
+    await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     result = await embed(request, parsed.model, [parsed.prompt])
     return JSONResponse({"embedding": result.vectors[0]})
 

@@ -1,5 +1,6 @@
 """Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
 
+import calendar
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,6 @@ from compose_models.store.reference import display_name
 from compose_models.store.store import ModelConflict, ModelNotFound
 
 OLLAMA_VERSION = "0.1.0"  # what Docker Model Runner reports
-DEFAULT_KEEP_ALIVE_SECONDS = 300
 FOREVER = "2318-01-01T00:00:00Z"
 
 
@@ -68,22 +68,24 @@ async def ps(request: Request) -> Response:
         model = store.find(str(engine["model_name"]))
         if model is None or model.id in entries:
             continue
-        keep_alive = scheduler.configuration(model).keep_alive
+        keep_alive = scheduler.keep_alive_of(model)
         entries[model.id] = {**_summary(model, ollama_name(model.tags[0]) if model.tags else model.short_id),
                              "expires_at": _expires_at(str(engine["last_used"]), keep_alive), "size_vram": 0}
     return JSONResponse({"models": list(entries.values())})
 
 
-def _expires_at(last_used: str, keep_alive: float | None) -> str:
-    seconds = DEFAULT_KEEP_ALIVE_SECONDS if keep_alive is None else keep_alive
-    if seconds < 0:
+def _expires_at(last_used: str, keep_alive: float) -> str:
+    if keep_alive < 0:
         return FOREVER
-    used = time.mktime(time.strptime(last_used, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
-    return rfc3339_nano(int((used + seconds) * 1_000_000_000))
+    if last_used.startswith("0001-"):  # in use right now: it expires a keep-alive after it is released
+        used = time.time()
+    else:
+        used = calendar.timegm(time.strptime(last_used, "%Y-%m-%dT%H:%M:%SZ"))
+    return rfc3339_nano(int((used + keep_alive) * 1_000_000_000))
 
 
 async def show(request: Request) -> Response:
-    parsed, _ = await read_request(request, Named)
+    parsed = await read_request(request, Named)
     model = request.app.state.store.find(parsed.model)
     if model is None:
         raise UnknownModel(parsed.model)
@@ -97,7 +99,7 @@ async def show(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    parsed, _ = await read_request(request, Named)
+    parsed = await read_request(request, Named)
     store = request.app.state.store
     if store.find(parsed.model) is None:
         raise UnknownModel(parsed.model)
@@ -112,7 +114,7 @@ async def delete(request: Request) -> Response:
 
 
 async def copy(request: Request) -> Response:
-    parsed, _ = await read_request(request, CopyRequest)
+    parsed = await read_request(request, CopyRequest)
     try:
         request.app.state.store.tag(parsed.source, parsed.destination)
     except ModelNotFound:
@@ -123,7 +125,7 @@ async def copy(request: Request) -> Response:
 
 
 async def pull(request: Request) -> Response:
-    parsed, _ = await read_request(request, PullRequest)
+    parsed = await read_request(request, PullRequest)
     store = request.app.state.store
     events = run_transfer(lambda transfers: pull_model(store, parsed.model, parsed.insecure, transfers))
     if not parsed.stream:

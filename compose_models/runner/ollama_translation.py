@@ -5,8 +5,9 @@ import json
 import time
 from typing import Any
 
-from compose_models.runner.engine_call import EngineCall
+from compose_models.runner.engine_call import CHAT_PATH, EngineCall
 from compose_models.runner.ollama_requests import ChatMessage, ChatRequest, Generation, GenerateRequest, Options
+from compose_models.runner.request_body import as_payload
 from compose_models.store.gojson import rfc3339_nano
 
 _SAMPLING = ("temperature", "top_p", "top_k", "min_p", "seed", "repeat_penalty", "presence_penalty", "frequency_penalty")
@@ -28,14 +29,14 @@ def sampling_fields(request: Generation) -> dict[str, Any]:
     return fields
 
 
-def chat_payload(request: ChatRequest, raw_tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+def chat_payload(request: ChatRequest) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     call_ids: list[str] = []
     for message in request.messages:
         messages.append(_chat_message(message, call_ids, len(messages)))
     payload = {"model": request.model, "messages": messages, "stream": True, **sampling_fields(request)}
-    if raw_tools:
-        payload["tools"] = raw_tools
+    if request.tools:
+        payload["tools"] = [as_payload(tool) for tool in request.tools]
     return payload
 
 
@@ -72,7 +73,7 @@ def generate_payload(request: GenerateRequest) -> tuple[str, dict[str, Any]]:
         return "/v1/completions", {**fields, "prompt": request.prompt}
     messages = [{"role": "system", "content": request.system}] if request.system else []
     user = ChatMessage(role="user", content=request.prompt, images=request.images)
-    return "/v1/chat/completions", {**fields, "messages": messages + [_chat_message(user, [], len(messages))]}
+    return CHAT_PATH, {**fields, "messages": messages + [_chat_message(user, [], len(messages))]}
 
 
 class OllamaStream:

@@ -5,7 +5,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from compose_models.runner.embeddings import as_base64, embed
-from compose_models.runner.engine_call import start_engine_call, streaming_response
+from compose_models.runner.engine_call import CHAT_PATH, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine, completion_payload_for_engine
 from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.openai_requests import (
@@ -15,7 +15,7 @@ from compose_models.runner.openai_requests import (
     Sampling,
 )
 from compose_models.runner.openai_stream import relay_openai_stream
-from compose_models.runner.request_body import read_request
+from compose_models.runner.request_body import as_payload, read_request
 
 
 async def list_models(request: Request) -> Response:
@@ -32,20 +32,20 @@ async def get_model(request: Request) -> Response:
 
 
 async def chat_completions(request: Request) -> Response:
-    parsed, payload = await read_request(request, ChatCompletionRequest)
-    return await _complete(request, parsed, chat_payload_for_engine(payload), "/v1/chat/completions")
+    parsed = await read_request(request, ChatCompletionRequest)
+    return await _complete(request, parsed, chat_payload_for_engine(as_payload(parsed)), CHAT_PATH)
 
 
 async def completions(request: Request) -> Response:
-    parsed, payload = await read_request(request, CompletionRequest)
-    return await _complete(request, parsed, completion_payload_for_engine(payload), "/v1/completions")
+    parsed = await read_request(request, CompletionRequest)
+    return await _complete(request, parsed, completion_payload_for_engine(as_payload(parsed)), "/v1/completions")
 
 
 async def _complete(request: Request, parsed: Sampling, payload: dict, path: str) -> Response:
     call = await start_engine_call(request, payload, path)
     if not call.is_stream:
         try:
-            return Response(await call.body(), media_type="application/json")
+            return Response(await call.unless_client_leaves(call.body()), media_type="application/json")
         finally:
             await call.close()
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
@@ -53,7 +53,7 @@ async def _complete(request: Request, parsed: Sampling, payload: dict, path: str
 
 
 async def embeddings(request: Request) -> Response:
-    parsed, _ = await read_request(request, EmbeddingRequest)
+    parsed = await read_request(request, EmbeddingRequest)
     inputs = [parsed.input] if isinstance(parsed.input, str) else parsed.input
     result = await embed(request, parsed.model, inputs)
     width = len(result.vectors[0]) if result.vectors else 0

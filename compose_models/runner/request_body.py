@@ -13,8 +13,13 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; 413 past the limit (without reading further), 400 if not an object."""
+    """The body as a JSON object; 413 past the limit (without reading further), 400 if not an object,
+    or if it holds what cannot be sent on to an engine (NaN, unpaired UTF-16 surrogates)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, "request too large")
@@ -24,8 +29,9 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, "request too large")
     try:
-        payload = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
+        payload = json.loads(body or b"null", parse_constant=_refuse_constant)
+        json.dumps(payload, ensure_ascii=False).encode()
+    except (ValueError, UnicodeError):
         raise ApiError(400, "request body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "request body must be a JSON object")
@@ -42,7 +48,11 @@ def validated(model: type[Model], payload: dict[str, Any]) -> Model:
         raise ApiError(400, f"{field}: {problem['msg']}" if field else problem["msg"], param=field) from None
 
 
-async def read_request(request: Request, model: type[Model]) -> tuple[Model, dict[str, Any]]:
-    """The validated request, and the raw payload (which keeps fields the model does not name)."""
-    payload = await read_json_object(request)
-    return validated(model, payload), payload
+async def read_request(request: Request, model: type[Model]) -> Model:
+    return validated(model, await read_json_object(request))
+
+
+def as_payload(parsed: pydantic.BaseModel) -> dict[str, Any]:
+    """A validated request as JSON again: the fields the client sent (values coerced to their types, so
+    ``3.0`` tokens become ``3``), and fields the model does not name passed on as they came."""
+    return parsed.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -23,19 +23,24 @@ def _short(value: Any) -> Any:
     return value
 
 
+def _shortened(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: _short(value) if key in LENGTH_FIELDS else value for key, value in fields.items()}
+
+
 @schemathesis.hook
 def map_body(context: schemathesis.HookContext, body: Any) -> Any:
     if not isinstance(body, dict):
         return body
-    body = {key: _short(value) if key in LENGTH_FIELDS else value for key, value in body.items()}
+    body = _shortened(body)
+    body.pop("keep_alive", None)  # 0 would unload the engine after every request; durations are unit-tested
     path = context.operation.path if context.operation else ""
-    if path.endswith(("/chat/completions", "/completions")):
-        body.setdefault("max_tokens", LONGEST)  # without a limit, an answer runs to the end of the context
+    if path.endswith(("/chat/completions", "/completions")) and body.get("max_tokens") is None:
+        body["max_tokens"] = LONGEST  # without a limit (or with null), an answer runs to the end of the context
     options = body.get("options")
     if path.startswith("/api/") and (options is None or isinstance(options, dict)):
         # every new context size restarts the engine; the range check is tested on its own
-        options = {key: _short(value) for key, value in (options or {}).items() if key != "num_ctx"}
-        body["options"] = {"num_predict": LONGEST, **options}
+        options = _shortened({key: value for key, value in (options or {}).items() if key != "num_ctx"})
+        body["options"] = {**options, "num_predict": options.get("num_predict") or LONGEST}
     if "model" in body and path.endswith(READING_ROUTES) and len(json.dumps(body, default=str)) % 2 == 0:
         body["model"] = LOCAL_MODEL_TAG
     return body

@@ -93,7 +93,7 @@ def test_ollama_tool_history_and_results_become_openai_messages() -> None:
         {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
         {"role": "tool", "content": "Sunny", "tool_name": "get_weather"},
     ]})
-    payload = chat_payload(parsed, None)
+    payload = chat_payload(parsed)
     user, assistant, tool = payload["messages"]
     assert user["content"][1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
     assert assistant["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}

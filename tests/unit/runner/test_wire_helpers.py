@@ -8,6 +8,7 @@ from compose_models.runner.cors import origin_allowed
 from compose_models.runner.dialects import Dialect, dialect_of
 from compose_models.runner.durations import format_duration, parse_duration
 from compose_models.runner.engine_payload import chat_payload_for_engine
+from compose_models.runner.forced_tool_call import ForcedToolCall
 from compose_models.runner.sse import split_frames
 
 
@@ -72,12 +73,37 @@ def test_engine_payload_rewrites_what_engines_do_not_know() -> None:
         "max_completion_tokens": 5,
         "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
         "tools": [{"type": "function", "function": {"name": "f"}}],
-        "tool_choice": "required",
+        "tool_choice": "none",
         "stream": True,
     })
     assert [m["content"] for m in payload["messages"]] == ["Be brief.", "ab", ""]
     assert payload["messages"][0]["role"] == "system"
     assert payload["max_tokens"] == 5 and "max_completion_tokens" not in payload
     assert payload["response_format"] == {"type": "json_object", "schema": {"type": "object"}}
-    assert payload["tool_choice"] == {"type": "function", "function": {"name": "f"}}
+    assert "tools" not in payload and "tool_choice" not in payload
     assert payload["stream_options"] == {"include_usage": True}
+
+
+def test_a_forced_tool_call_becomes_constrained_json_and_back() -> None:
+    parameters = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": parameters}}]
+    payload, forced = ForcedToolCall.of({"model": "m", "tools": tools, "tool_choice": "required", "messages": []})
+    assert forced is not None and "tools" not in payload and "tool_choice" not in payload
+    assert payload["response_format"] == {"type": "json_object", "schema": parameters}
+    answer = forced.rewrite_answer({"choices": [{"message": {"role": "assistant", "content": '{"city": "Paris"}'},
+                                                 "finish_reason": "stop"}]})
+    [choice] = answer["choices"]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
+    assert choice["message"]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    first = forced.rewrite_chunk({"choices": [{"delta": {"content": '{"city"'}, "finish_reason": None}]})
+    second = forced.rewrite_chunk({"choices": [{"delta": {"content": ': "Paris"}'}, "finish_reason": "stop"}]})
+    assert first["choices"][0]["delta"]["tool_calls"][0]["id"] == choice["message"]["tool_calls"][0]["id"]
+    assert second["choices"][0]["delta"]["tool_calls"] == [{"index": 0, "function": {"arguments": ': "Paris"}'}}]
+    assert second["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_nothing_is_forced_by_auto_or_by_required_among_several_tools() -> None:
+    tools = [{"type": "function", "function": {"name": name}} for name in ("a", "b")]
+    for choice in ("auto", "required"):
+        payload = {"model": "m", "tools": tools, "tool_choice": choice}
+        assert ForcedToolCall.of(payload) == (payload, None)
