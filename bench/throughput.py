@@ -1,13 +1,16 @@
 """Throughput through the runner against llama.cpp's own server and llama-cpp-python's, in one run.
 
-Same model (the embedded SmolLM2 GGUF), same context size, same prompt, streamed chat completions
-of a fixed number of tokens at 1, 2 and 4 concurrent streams; targets are measured in turns so that
+The runner runs twice: on llama-server and on the batched engine (``COMPOSE_MODELS_LLAMA_BACKEND=batched``,
+one slot per stream of the highest concurrency). Same model (the embedded SmolLM2 GGUF), same
+context size, same prompt, streamed chat completions of a fixed number of tokens at 1, 2, 4 and 8
+concurrent streams; targets are measured in turns so that
 noise from a shared machine falls on all of them alike. Then the latency the runner's HTTP front
 adds: one-token requests sent alternately to the runner and straight to its llama-server.
 
     .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3] [--threads N]
 
-``--threads`` gives every engine the same CPU thread count (through the runner as a runtime flag);
+``--threads`` gives every engine the same CPU thread count (through the runner as a runtime flag, or
+``COMPOSE_MODELS_BATCHED_THREADS`` for the batched engine);
 on a machine shared with other work, one thread per engine keeps a busy core from stalling
 llama.cpp's thread barrier and so keeps the comparison fair.
 
@@ -32,13 +35,13 @@ from pathlib import Path
 import httpx
 
 from compose_models.default_model import default_gguf_path
-from compose_models.runner.backends import llama_server
+from compose_models.runner.backends import batched, llama_server
 from compose_models.runner.backends.process import free_port
 
 CONTEXT_SIZE = 4096
 MODEL_TAG = "bench/smollm2:135m"
 PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
-CONCURRENCY = (1, 2, 4)
+CONCURRENCY = (1, 2, 4, 8)
 
 
 @dataclass
@@ -97,8 +100,11 @@ def direct_llama_cpp_python(gguf: Path, threads: int | None) -> Iterator[Target]
 
 
 @contextlib.contextmanager
-def runner(gguf: Path, home: Path, threads: int | None) -> Iterator[Target]:
-    env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_LLAMA_BACKEND": "llama-server"}
+def runner(gguf: Path, home: Path, threads: int | None, backend: str) -> Iterator[Target]:
+    env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_LLAMA_BACKEND": backend,
+           batched.SLOTS_VARIABLE: str(max(CONCURRENCY))}  # fmt: skip
+    if threads:
+        env[batched.THREADS_VARIABLE] = str(threads)
     cli = [sys.executable, "-m", "compose_models"]
     subprocess.run([*cli, "package", "--gguf", str(gguf), "--context-size", str(CONTEXT_SIZE), MODEL_TAG],
                    env=env, check=True, capture_output=True)  # fmt: skip
@@ -106,7 +112,7 @@ def runner(gguf: Path, home: Path, threads: int | None) -> Iterator[Target]:
     with _process([*cli, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/engines/status", env):
         if threads:
             subprocess.run([*cli, "configure", MODEL_TAG, "--", "--threads", str(threads)], env=env, check=True)
-        yield Target("runner", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG)
+        yield Target(f"runner ({backend})", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG)
 
 
 async def _stream(client: httpx.AsyncClient, target: Target, tokens: int) -> tuple[int, float]:
@@ -182,9 +188,10 @@ def main() -> None:
         raise SystemExit("llama-server is not built: run scripts/build-llama-server.sh")
     gguf = default_gguf_path()
     with contextlib.ExitStack() as stack:
-        home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-")))
+        homes = [Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-"))) for _ in range(2)]
         targets = [
-            stack.enter_context(runner(gguf, home, options.threads)),
+            stack.enter_context(runner(gguf, homes[0], options.threads, llama_server.NAME)),
+            stack.enter_context(runner(gguf, homes[1], options.threads, batched.NAME)),
             stack.enter_context(direct_llama_server(binary, gguf, options.threads)),
             stack.enter_context(direct_llama_cpp_python(gguf, options.threads)),
         ]
@@ -201,19 +208,20 @@ def main() -> None:
 
 
 def report(targets: list[Target], options: argparse.Namespace, version: str, p50: float, p99: float) -> None:
-    front, server, python = targets
+    front, batched_front, server = targets[:3]
     print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
           f"llama-server {version}; SmolLM2-135M Q4_1, {options.tokens} tokens, {options.rounds} rounds, "
           f"context {CONTEXT_SIZE}, threads {options.threads or 'default'}")  # fmt: skip
-    print("| streams | runner tok/s | llama-server tok/s | llama-cpp-python tok/s | runner / llama-server "
-          "| runner / llama-cpp-python | TTFT p50 runner / llama-server (ms) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| streams | " + " | ".join(f"{target.name} tok/s" for target in targets)
+          + " | runner (llama-server) / llama-server | runner (batched) / llama-server "
+          "| TTFT p50 batched / runner (llama-server) / llama-server (ms) |")  # fmt: skip
+    print("|---" * (len(targets) + 4) + "|")
     for streams in CONCURRENCY:
         rate = {target.name: statistics.median(target.rates[streams]) for target in targets}
         ttft = {target.name: statistics.median(target.first_tokens[streams]) * 1000 for target in targets}
-        print(f"| {streams} | {rate[front.name]:.1f} | {rate[server.name]:.1f} | {rate[python.name]:.1f} "
-              f"| {rate[front.name] / rate[server.name]:.2f} | {rate[front.name] / rate[python.name]:.2f} "
-              f"| {ttft[front.name]:.1f} / {ttft[server.name]:.1f} |")  # fmt: skip
+        print(f"| {streams} | " + " | ".join(f"{rate[target.name]:.1f}" for target in targets)
+              + f" | {rate[front.name] / rate[server.name]:.2f} | {rate[batched_front.name] / rate[server.name]:.2f} "
+              f"| {ttft[batched_front.name]:.1f} / {ttft[front.name]:.1f} / {ttft[server.name]:.1f} |")  # fmt: skip
     print(f"\nadded latency of the runner's HTTP front (one-token requests, {options.latency_samples} pairs): "
           f"p50 {p50:+.2f} ms, p99 {p99:+.2f} ms")  # fmt: skip
 

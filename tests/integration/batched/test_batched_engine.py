@@ -106,3 +106,17 @@ def test_json_schema_output_parses_against_its_schema(client: openai.OpenAI) -> 
     person = json.loads(reply.choices[0].message.content)
     assert set(person) == {"name", "age"}
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
+
+
+def test_greedy_tokens_come_with_their_logprobs_as_the_most_likely(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Say hello."}], max_tokens=6, temperature=0,
+        logprobs=True, top_logprobs=3,
+    )  # fmt: skip
+    entries = reply.choices[0].logprobs.content
+    assert len(entries) == reply.usage.completion_tokens
+    assert "".join(entry.token for entry in entries).startswith(reply.choices[0].message.content)
+    for entry in entries:
+        assert len(entry.top_logprobs) == 3
+        assert entry.top_logprobs[0].token == entry.token and entry.top_logprobs[0].logprob == entry.logprob
+        assert entry.logprob <= 0

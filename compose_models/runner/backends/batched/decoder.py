@@ -17,13 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llama_cpp
+import numpy as np
 
+from compose_models.runner.backends.batched.logprobs import token_logprobs
 from compose_models.runner.backends.batched.sampling import Sampling, sampler_chain
 
 
 @dataclass(frozen=True)
 class Token:
     id: int
+    logprob: float | None = None  # set when the job asked for log-probabilities
+    top_logprobs: tuple[tuple[int, float], ...] = ()  # (token id, logprob), most likely first
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Job:
     sampling: Sampling
     max_tokens: int
     emit: Callable[[Event], None]  # called on the decode thread; must not block
+    top_logprobs: int | None = None  # None: no log-probabilities; else how many alternatives with each token
     cancelled: bool = False
     reused_tokens: int = 0  # prompt tokens found in the slot's KV cells, set on admission
 
@@ -71,6 +76,7 @@ class Decoder:
         self._context = context
         self._memory = llama_cpp.llama_get_memory(context)
         self._vocab = vocab
+        self._vocab_size = llama_cpp.llama_vocab_n_tokens(vocab)
         self._context_size = context_size
         self._batch_size = batch_size
         self._batch = llama_cpp.llama_batch_init(batch_size, 0, 1)
@@ -187,17 +193,23 @@ class Decoder:
 
     def _sample(self, slot: _Slot) -> None:
         assert slot.job is not None and slot.sampler is not None
-        token = llama_cpp.llama_sampler_sample(slot.sampler, self._context, slot.logits_index)
-        slot.logits_index = -1
+        index, slot.logits_index = slot.logits_index, -1
+        token = llama_cpp.llama_sampler_sample(slot.sampler, self._context, index)
         if llama_cpp.llama_vocab_is_eog(self._vocab, token):
             self._leave(slot, "stop")
             return
         slot.generated += 1
-        slot.job.emit(Token(token))
+        slot.job.emit(self._token(token, slot.job.top_logprobs, index))
         if slot.generated >= slot.job.max_tokens or len(slot.cached) + 1 >= self._context_size:
             self._leave(slot, "length")
         else:
             slot.next_token = token
+
+    def _token(self, token: int, top_logprobs: int | None, logits_index: int) -> Token:
+        if top_logprobs is None:
+            return Token(token)
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._context, logits_index), shape=(self._vocab_size,))
+        return Token(token, *token_logprobs(logits, token, top_logprobs))
 
     def _leave(self, slot: _Slot, reason: str | None) -> None:
         """Free the slot; tell the job why unless it was cancelled (``reason`` None)."""

@@ -8,6 +8,7 @@ that went away.
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from compose_models.runner.backends.batched.decoder import Decoder, Event, Job, Token, piece
 from compose_models.runner.backends.batched.model import LoadedModel
@@ -32,15 +33,23 @@ class Usage:
 
 class Generation:
     def __init__(self, loaded: LoadedModel, decoder: Decoder, prompt: list[int], sampling: Sampling,
-                 max_tokens: int, stops: tuple[str, ...]) -> None:  # fmt: skip
+                 max_tokens: int, stops: tuple[str, ...], top_logprobs: int | None = None) -> None:  # fmt: skip
         self._loaded = loaded
         self._decoder = decoder
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         loop = asyncio.get_running_loop()
-        self._job = Job(prompt, sampling, max_tokens, lambda event: loop.call_soon_threadsafe(self._events.put_nowait, event))
+        self._job = Job(prompt, sampling, max_tokens, lambda event: loop.call_soon_threadsafe(self._events.put_nowait, event),
+                        top_logprobs)  # fmt: skip
         self._output = TextOutput(stops)
         self.usage = Usage(prompt_tokens=len(prompt))
         self.finish_reason: str | None = None
+        self.wants_logprobs = top_logprobs is not None
+        self._unsent_logprobs: list[dict[str, Any]] = []
+
+    def take_logprobs(self) -> list[dict[str, Any]]:
+        """OpenAI chat ``logprobs.content`` entries of the tokens received since the last call."""
+        taken, self._unsent_logprobs = self._unsent_logprobs, []
+        return taken
 
     async def pieces(self) -> AsyncIterator[str]:
         """The generated text in pieces of whole characters; ``finish_reason`` is set once it ends."""
@@ -50,7 +59,10 @@ class Generation:
                 event = await self._events.get()
                 if isinstance(event, Token):
                     self.usage.completion_tokens += 1
-                    text = self._output.add(piece(self._loaded.vocab, event.id))
+                    token_bytes = piece(self._loaded.vocab, event.id)
+                    if event.logprob is not None:
+                        self._unsent_logprobs.append(self._logprob_entry(token_bytes, event))
+                    text = self._output.add(token_bytes)
                     if self._output.stopped:
                         self._decoder.cancel(self._job)
                         self.finish_reason = "stop"
@@ -63,3 +75,10 @@ class Generation:
             self.usage.cached_tokens = self._job.reused_tokens
             if self.finish_reason is None:
                 self._decoder.cancel(self._job)
+
+    def _logprob_entry(self, token_bytes: bytes, token: Token) -> dict[str, Any]:
+        def described(text_bytes: bytes, logprob: float) -> dict[str, Any]:
+            return {"token": text_bytes.decode(errors="replace"), "logprob": logprob, "bytes": list(text_bytes)}
+
+        alternatives = [described(piece(self._loaded.vocab, id_), logprob) for id_, logprob in token.top_logprobs]
+        return {**described(token_bytes, token.logprob or 0.0), "top_logprobs": alternatives}

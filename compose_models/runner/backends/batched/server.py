@@ -33,7 +33,7 @@ class BadRequest(Exception):
 
 
 def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
-    def start(body: dict[str, Any], prompt: list[int]) -> Generation:
+    def start(body: dict[str, Any], prompt: list[int], top_logprobs: int | None) -> Generation:
         if not prompt:
             raise BadRequest("the prompt is empty")
         room = loaded.context_size - len(prompt)
@@ -42,19 +42,21 @@ def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
         max_tokens = body.get("max_tokens") or body.get("max_completion_tokens") or room
         stop = body.get("stop") or ()
         return Generation(loaded, decoder, prompt, Sampling.from_request(body, _grammar(body)), min(max_tokens, room),
-                          (stop,) if isinstance(stop, str) else tuple(stop))  # fmt: skip
+                          (stop,) if isinstance(stop, str) else tuple(stop), top_logprobs)  # fmt: skip
 
     async def chat_completions(request: Request) -> Response:
         body = await request.json()
         prompt = loaded.chat_prompt(body["messages"], body.get("tools"), body.get("tool_choice"))
-        return await _answer(request, body, start(body, prompt), _ChatShape(alias))
+        top_logprobs = (body.get("top_logprobs") or 0) if body.get("logprobs") else None
+        return await _answer(request, body, start(body, prompt, top_logprobs), _ChatShape(alias))
 
     async def completions(request: Request) -> Response:
         body = await request.json()
         prompt_text = body.get("prompt", "")
         if isinstance(prompt_text, list):
             prompt_text = "".join(prompt_text)
-        return await _answer(request, body, start(body, loaded.tokenize(prompt_text, add_bos=True)), _TextShape(alias))
+        generation = start(body, loaded.tokenize(prompt_text, add_bos=True), body.get("logprobs"))
+        return await _answer(request, body, generation, _TextShape(alias))
 
     async def models(_: Request) -> Response:
         entry = {"id": alias, "object": "model", "created": 0, "owned_by": "compose-models"}
@@ -87,6 +89,9 @@ def _grammar(body: dict[str, Any]) -> str | None:
     return JSON_GBNF if schema is None else LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
 
 
+Logprobs = list[dict[str, Any]] | None  # chat ``logprobs.content`` entries; None when not asked for
+
+
 class _ChatShape:
     object_name = "chat.completion"
 
@@ -98,15 +103,18 @@ class _ChatShape:
     def head(self) -> dict[str, Any]:
         return {"id": self.id, "created": self.created, "model": self.alias}
 
-    def whole(self, text: str, finish_reason: str | None) -> dict[str, Any]:
+    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
         message = {"role": "assistant", "content": text}
-        return {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+        return {"index": 0, "message": message, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
 
-    def delta(self, text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
+    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
         delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
         if text is not None:
             delta["content"] = text
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {"index": 0, "delta": delta, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
+
+    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
+        return None if entries is None else {"content": entries}
 
 
 class _TextShape(_ChatShape):
@@ -116,11 +124,28 @@ class _TextShape(_ChatShape):
         super().__init__(alias)
         self.id = f"cmpl-{uuid.uuid4().hex}"
 
-    def whole(self, text: str, finish_reason: str | None) -> dict[str, Any]:
-        return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+        self._text_offset = 0
 
-    def delta(self, text: str | None, finish_reason: str | None, first: bool = False) -> dict[str, Any]:
-        return self.whole(text or "", finish_reason)
+    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
+        return {"index": 0, "text": text, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
+
+    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
+        return self.whole(text or "", finish_reason, logprobs)
+
+    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
+        """The legacy completions shape: parallel lists, alternatives as {token: logprob}."""
+        if entries is None:
+            return None
+        offsets = []
+        for entry in entries:
+            offsets.append(self._text_offset)
+            self._text_offset += len(entry["token"])
+        return {
+            "tokens": [entry["token"] for entry in entries],
+            "token_logprobs": [entry["logprob"] for entry in entries],
+            "top_logprobs": [{top["token"]: top["logprob"] for top in entry["top_logprobs"]} for entry in entries],
+            "text_offset": offsets,
+        }
 
 
 async def _answer(request: Request, body: dict[str, Any], generation: Generation, shape: _ChatShape) -> Response:
@@ -130,8 +155,8 @@ async def _answer(request: Request, body: dict[str, Any], generation: Generation
     text = await _until_done_or_gone(request, generation)
     if text is None:
         return Response(status_code=499)
-    return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [shape.whole(text, generation.finish_reason)],
-                         "usage": generation.usage.as_openai()})  # fmt: skip
+    choice = shape.whole(text, generation.finish_reason, _logprobs(generation))
+    return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [choice], "usage": generation.usage.as_openai()})
 
 
 async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
@@ -158,14 +183,18 @@ async def _events(generation: Generation, shape: _ChatShape, include_usage: bool
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         return f"data: {json.dumps({**shape.head(), 'object': chunk_object, 'choices': choices, **extra})}\n\n"
 
-    if isinstance(shape, _ChatShape) and not isinstance(shape, _TextShape):
-        yield event([shape.delta(None, None, first=True)])
+    if not isinstance(shape, _TextShape):
+        yield event([shape.delta(None, None, None, first=True)])
     async for text in generation.pieces():
-        yield event([shape.delta(text, None)])
-    yield event([shape.delta(None, generation.finish_reason)])
+        yield event([shape.delta(text, None, _logprobs(generation))])
+    yield event([shape.delta(None, generation.finish_reason, _logprobs(generation))])
     if include_usage:
         yield event([], usage=generation.usage.as_openai())
     yield "data: [DONE]\n\n"
+
+
+def _logprobs(generation: Generation) -> Logprobs:
+    return generation.take_logprobs() if generation.wants_logprobs else None
 
 
 def main(argv: list[str] | None = None) -> None:
