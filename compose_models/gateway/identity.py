@@ -35,15 +35,14 @@ class ContainerIdentity:
         return self.container
 
 
-def containers_by_address(containers: list[Any]) -> dict[str, ContainerIdentity]:
-    """Every network address of every running container (docker SDK ``Container`` objects)."""
+def containers_by_address(containers: list[dict[str, Any]]) -> dict[str, ContainerIdentity]:
+    """Every network address of every running container, from the engine's container list (``GET /containers/json``)."""
     found: dict[str, ContainerIdentity] = {}
     for container in containers:
-        labels = container.labels or {}
-        identity = ContainerIdentity(
-            labels.get("com.docker.compose.project"), labels.get("com.docker.compose.service"), container.name
-        )
-        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        labels = container.get("Labels") or {}
+        name = ((container.get("Names") or ["?"])[0]).lstrip("/")
+        identity = ContainerIdentity(labels.get("com.docker.compose.project"), labels.get("com.docker.compose.service"), name)
+        networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
         for network in networks.values():
             for field in ("IPAddress", "GlobalIPv6Address"):
                 if network.get(field):
@@ -75,9 +74,10 @@ def _list_containers() -> dict[str, ContainerIdentity]:
     try:
         import docker
 
-        client = docker.from_env(timeout=5)
+        client = docker.from_env(timeout=10)
         try:
-            return containers_by_address(client.containers.list())
+            # One call for every container, not one inspection per container as ``containers.list()`` makes.
+            return containers_by_address(client.api.containers())
         finally:
             client.close()
     except Exception:  # no engine, no permission: callers are then known by address

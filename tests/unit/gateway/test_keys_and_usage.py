@@ -45,15 +45,14 @@ def test_anthropic_stream_and_ollama_answer_report_their_usage() -> None:
     assert (ollama.prompt_tokens, ollama.completion_tokens) == (7, 4)
 
 
-class FakeContainer:
-    def __init__(self, name: str, labels: dict, addresses: list[str]) -> None:
-        self.name, self.labels = name, labels
-        self.attrs = {"NetworkSettings": {"Networks": {f"n{i}": {"IPAddress": a} for i, a in enumerate(addresses)}}}
+def engine_entry(name: str, labels: dict, addresses: list[str]) -> dict:
+    networks = {f"n{i}": {"IPAddress": address} for i, address in enumerate(addresses)}
+    return {"Names": [f"/{name}"], "Labels": labels, "NetworkSettings": {"Networks": networks}}
 
 
 def test_containers_are_found_by_every_address_they_have() -> None:
     labels = {"com.docker.compose.project": "shop", "com.docker.compose.service": "web"}
-    found = containers_by_address([FakeContainer("shop-web-1", labels, ["172.18.0.2", "172.19.0.3"]),
-                                   FakeContainer("loose", {}, ["172.17.0.5"])])
+    found = containers_by_address([engine_entry("shop-web-1", labels, ["172.18.0.2", "172.19.0.3"]),
+                                   engine_entry("loose", {}, ["172.17.0.5"])])
     assert found["172.19.0.3"].caller_name == "shop/web"
     assert found["172.17.0.5"].caller_name == "loose"
