@@ -7,6 +7,7 @@
 import argparse
 import asyncio
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -197,6 +198,16 @@ def _logprobs(generation: Generation) -> Logprobs:
     return generation.take_logprobs() if generation.wants_logprobs else None
 
 
+def _listening_socket(port: int) -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on accepted sockets whose protocol says
+    # TCP, and without it each streamed token can wait for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True)
@@ -211,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     loaded = load(options.model, options.context_size, options.slots, options.threads, template)
     decoder = Decoder(loaded.context.ctx, loaded.vocab, options.slots, loaded.context_size, BATCH_SIZE)
     try:
-        uvicorn.run(create_app(loaded, decoder, options.alias), host="127.0.0.1", port=options.port, log_level="warning")
+        config = uvicorn.Config(create_app(loaded, decoder, options.alias), log_level="warning")
+        uvicorn.Server(config).run(sockets=[_listening_socket(options.port)])
     finally:
         decoder.close()
 
