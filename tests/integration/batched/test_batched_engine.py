@@ -120,3 +120,15 @@ def test_greedy_tokens_come_with_their_logprobs_as_the_most_likely(client: opena
         assert len(entry.top_logprobs) == 3
         assert entry.top_logprobs[0].token == entry.token and entry.top_logprobs[0].logprob == entry.logprob
         assert entry.logprob <= 0
+
+
+def test_a_forced_tool_call_has_arguments_matching_its_parameters(client: openai.OpenAI) -> None:
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}  # fmt: skip
+    reply = client.chat.completions.create(
+        model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "What is the weather in Paris?"}], max_tokens=40,
+        temperature=0, tools=[weather], tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )  # fmt: skip
+    [call] = reply.choices[0].message.tool_calls
+    assert call.function.name == "get_weather"
+    assert isinstance(json.loads(call.function.arguments)["city"], str)
