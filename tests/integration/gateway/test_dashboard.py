@@ -37,8 +37,10 @@ def test_the_dashboard_shows_the_loaded_model_and_recent_requests(guarded_runner
     page = httpx.get(f"{guarded_runner}/ui")
     assert page.status_code == 200 and "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")
 
-    url = f"{guarded_runner}/ui#key={KEYS['alice']}"
-    dom = _chromium(tmp_path, url, "--dump-dom")
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "gateway-dashboard.png"
+    screenshot.unlink(missing_ok=True)
+    dom = _chromium(tmp_path, f"{guarded_runner}/ui#key={KEYS['alice']}", "--dump-dom", f"--screenshot={screenshot}")
     assert 'data-loaded="yes"' in dom, dom[-2000:]
     models_table = dom.split('id="models"')[1].split("</table>")[0]
     assert LOCAL_MODEL_TAG in models_table and " s</td>" in models_table  # time until it unloads
@@ -46,9 +48,4 @@ def test_the_dashboard_shows_the_loaded_model_and_recent_requests(guarded_runner
     assert "alice" in recent_table and "bob" in recent_table
     assert "Hello dashboard" in dom.split('id="request"')[1]  # the latest request's body, for inspection
     assert 'data-caller="alice"' in dom and 'data-caller="bob"' in dom  # a line per caller in the chart
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "gateway-dashboard.png"
-    screenshot.unlink(missing_ok=True)
-    _chromium(tmp_path, url, f"--screenshot={screenshot}")
     assert screenshot.stat().st_size > 10_000

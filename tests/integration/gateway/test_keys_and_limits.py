@@ -16,7 +16,9 @@ LOG_FIELDS = {
 }
 
 
-def test_without_a_valid_key_each_api_answers_401_in_its_own_shape(guarded_runner: str) -> None:
+def test_without_a_valid_key_each_api_answers_401_in_its_own_shape_and_this_machines_cli_has_one(
+    guarded_runner: str, isolated_home
+) -> None:
     openai = httpx.post(f"{guarded_runner}/engines/v1/chat/completions", json=CHAT)
     assert openai.status_code == 401
     assert openai.json()["error"]["type"] == "authentication_error"
@@ -36,6 +38,11 @@ def test_without_a_valid_key_each_api_answers_401_in_its_own_shape(guarded_runne
         headers={"x-api-key": KEYS["bob"], "x-request-id": "my-id-1"}, timeout=60,
     )
     assert by_header.status_code == 200 and by_header.headers["x-request-id"] == "my-id-1"
+
+    run_cli("run", LOCAL_MODEL_TAG, "Say hi")
+    assert LOCAL_MODEL_TAG in run_cli("ps", "--json").stdout
+    assert request_log(isolated_home, 3)[-1]["caller"] == "local-cli"
+    assert (isolated_home / "runner" / "local-api-key").stat().st_mode & 0o077 == 0
 
 
 def test_limit_holds_exactly_under_16_concurrent_callers_and_every_request_is_answered_once(
@@ -112,14 +119,6 @@ def test_streams_are_logged_with_their_tokens_in_every_api(guarded_runner: str, 
         assert entry["time_to_first_token"] < entry["duration"]
     printed = run_cli("logs", "--requests").stdout.splitlines()
     assert len(printed) == 4 and all('"caller":"bob"' in line for line in printed)
-
-
-def test_this_machines_cli_keeps_working_when_keys_are_on(guarded_runner: str, isolated_home) -> None:
-    run_cli("run", LOCAL_MODEL_TAG, "Say hi")
-    assert LOCAL_MODEL_TAG in run_cli("ps", "--json").stdout
-    [entry] = request_log(isolated_home, 1)
-    assert entry["caller"] == "local-cli" and entry["status"] == 200
-    assert (isolated_home / "runner" / "local-api-key").stat().st_mode & 0o077 == 0
 
 
 def test_serve_on_all_addresses_needs_keys(tmp_path, monkeypatch) -> None:
