@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compose_models.gateway.keys import ApiKeys, load_keys_file, parse_keys
-from compose_models.gateway.local_key import LOCAL_CALLER, create_local_key
 from compose_models.gateway.limits import CONCURRENT_VARIABLE, REQUESTS_VARIABLE, TOKENS_VARIABLE, Limits
+from compose_models.gateway.local_key import LOCAL_CALLER, create_local_key
 from compose_models.gateway.request_log import FILE_NAME
 
 KEYS_FILE_VARIABLE = "COMPOSE_MODELS_API_KEYS_FILE"
