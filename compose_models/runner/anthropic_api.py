@@ -11,12 +11,14 @@ from starlette.routing import Route
 from compose_models.runner.anthropic_requests import CountTokensRequest, MessagesRequest
 from compose_models.runner.anthropic_stream import AnthropicStream
 from compose_models.runner.anthropic_translation import chat_request
+from compose_models.runner.client_disconnect import stop_when_client_leaves
 from compose_models.runner.engine_call import CHAT_PATH, EngineCall, engine_call, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine
 from compose_models.runner.errors import ApiError, anthropic_error_body, anthropic_request_id
 from compose_models.runner.request_body import read_request
 from compose_models.runner.sse import event_frame
 
+@stop_when_client_leaves
 async def messages(request: Request) -> Response:
     parsed = await read_request(request, MessagesRequest)
     payload = chat_payload_for_engine({**chat_request(parsed), "stream": True})
@@ -25,11 +27,7 @@ async def messages(request: Request) -> Response:
     headers = {"request-id": anthropic_request_id()}
     if parsed.stream:
         return streaming_response(call, _events(call, translator), "text/event-stream", headers)
-    try:
-        message = await call.unless_client_leaves(_whole_message(call, translator))
-        return JSONResponse(message, headers=headers)
-    finally:
-        await call.close()
+    return JSONResponse(await call.read_whole(_whole_message(call, translator)), headers=headers)
 
 
 async def _whole_message(call: EngineCall, translator: AnthropicStream) -> dict:
@@ -57,11 +55,12 @@ async def _events(call: EngineCall, translator: AnthropicStream) -> AsyncIterato
         yield event_frame("error", anthropic_error_body(error.status, error.message))
 
 
+@stop_when_client_leaves
 async def count_tokens(request: Request) -> Response:
     parsed = await read_request(request, CountTokensRequest)
     payload = chat_payload_for_engine({**chat_request(parsed), "max_tokens": 1})
     async with engine_call(request, payload, CHAT_PATH) as call:
-        await call.unless_client_leaves(call.body())
+        await call.read_whole(call.body())
         return JSONResponse({"input_tokens": await call.prompt_tokens()}, headers={"request-id": anthropic_request_id()})
 
 

@@ -26,7 +26,7 @@ class Embeddings:
 
 async def embed(request: Request, model: str, inputs: list[str]) -> Embeddings:
     async with engine_call(request, {"model": model, "input": inputs}, "/v1/embeddings", EMBEDDING) as call:
-        answer = await call.unless_client_leaves(call.json())
+        answer = await call.read_whole(call.json())
     items = sorted(answer.get("data") or [], key=lambda item: item.get("index", 0))
     usage = answer.get("usage") or {}
     return Embeddings([pooled(item["embedding"]) for item in items], int(usage.get("prompt_tokens") or 0))

@@ -4,7 +4,6 @@ Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so sched
 engine errors, token usage and time-to-first-token are handled once.
 """
 
-import asyncio
 import contextlib
 import json
 import time
@@ -114,20 +113,12 @@ class EngineCall:
             self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._target)
         return self.usage.prompt_tokens
 
-    async def unless_client_leaves(self, work: Awaitable[T]) -> T:
-        """Await ``work`` (reading a whole answer); if the client hangs up first, stop it and the engine's
-        generation with it, and answer 499 to nobody. Streams need not: Starlette stops them itself."""
-        task = asyncio.ensure_future(work)
-        watcher = asyncio.ensure_future(_disconnection(self._request))
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def read_whole(self, work: Awaitable[T]) -> T:
+        """Await ``work`` (reading a whole answer), then release the engine."""
+        try:
+            return await work
+        finally:
             await self.close()
-            raise ApiError(499, "the client closed the request")
-        return task.result()
 
     async def close(self) -> None:
         if self._closed:
@@ -187,6 +178,9 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     except httpx.TransportError as error:
         await stack.aclose()
         raise ApiError(502, f"engine for {reference!r} did not answer: {error}") from None
+    except BaseException:  # cancelled: the client has gone
+        await stack.aclose()
+        raise
     if response.status_code >= 400:
         await response.aread()
         await response.aclose()
@@ -238,11 +232,6 @@ async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) ->
         return await client.send(client.build_request("POST", url, json=payload), stream=True)
     except httpx.RemoteProtocolError:
         return await client.send(client.build_request("POST", url, json=payload), stream=True)
-
-
-async def _disconnection(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _count_prompt_tokens(request: Request, target: _Target) -> int:

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from compose_models.errors import UserError
 from compose_models.runner.configurations import check_context_size
 from compose_models.runner.durations import parse_duration
+from compose_models.runner.client_disconnect import stop_when_client_leaves
 from compose_models.runner.embeddings import embed
 from compose_models.runner.engine_call import CHAT_PATH, EngineCall, preload, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine, completion_payload_for_engine
@@ -36,6 +37,7 @@ from compose_models.store.gojson import rfc3339_nano
 NDJSON = "application/x-ndjson"
 
 
+@stop_when_client_leaves
 async def chat(request: Request) -> Response:
     parsed = await read_request(request, ChatRequest)
     if not parsed.messages:
@@ -45,6 +47,7 @@ async def chat(request: Request) -> Response:
     return await _generate(request, parsed, CHAT_PATH, payload, chat=True)
 
 
+@stop_when_client_leaves
 async def generate(request: Request) -> Response:
     parsed = await read_request(request, GenerateRequest)
     if not parsed.prompt and not parsed.images:
@@ -60,10 +63,7 @@ async def _generate(request: Request, parsed: Generation, path: str, payload: di
     translator = OllamaStream(parsed.model, chat)
     if parsed.stream:
         return streaming_response(call, _lines(call, translator), NDJSON)
-    try:
-        return JSONResponse(await call.unless_client_leaves(_whole_answer(call, translator)))
-    finally:
-        await call.close()
+    return JSONResponse(await call.read_whole(_whole_answer(call, translator)))
 
 
 async def _whole_answer(call: EngineCall, translator: OllamaStream) -> dict:
@@ -132,6 +132,7 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
         raise ApiError(400, str(error)) from None
 
 
+@stop_when_client_leaves
 async def embed_route(request: Request) -> Response:
     parsed = await read_request(request, EmbedRequest)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
@@ -143,6 +144,7 @@ async def embed_route(request: Request) -> Response:
                          "load_duration": 0, "prompt_eval_count": result.prompt_tokens})
 
 
+@stop_when_client_leaves
 async def embeddings_route(request: Request) -> Response:
     parsed = await read_request(request, EmbeddingsRequest)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))

@@ -4,6 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from compose_models.runner.client_disconnect import stop_when_client_leaves
 from compose_models.runner.embeddings import as_base64, embed
 from compose_models.runner.engine_call import CHAT_PATH, start_engine_call, streaming_response
 from compose_models.runner.engine_payload import chat_payload_for_engine, completion_payload_for_engine
@@ -31,11 +32,13 @@ async def get_model(request: Request) -> Response:
     return JSONResponse(model.openai_entry())
 
 
+@stop_when_client_leaves
 async def chat_completions(request: Request) -> Response:
     parsed = await read_request(request, ChatCompletionRequest)
     return await _complete(request, parsed, chat_payload_for_engine(as_payload(parsed)), CHAT_PATH)
 
 
+@stop_when_client_leaves
 async def completions(request: Request) -> Response:
     parsed = await read_request(request, CompletionRequest)
     return await _complete(request, parsed, completion_payload_for_engine(as_payload(parsed)), "/v1/completions")
@@ -44,14 +47,12 @@ async def completions(request: Request) -> Response:
 async def _complete(request: Request, parsed: Sampling, payload: dict, path: str) -> Response:
     call = await start_engine_call(request, payload, path)
     if not call.is_stream:
-        try:
-            return Response(await call.unless_client_leaves(call.body()), media_type="application/json")
-        finally:
-            await call.close()
+        return Response(await call.read_whole(call.body()), media_type="application/json")
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
     return streaming_response(call, relay_openai_stream(call, include_usage), "text/event-stream")
 
 
+@stop_when_client_leaves
 async def embeddings(request: Request) -> Response:
     parsed = await read_request(request, EmbeddingRequest)
     inputs = [parsed.input] if isinstance(parsed.input, str) else parsed.input

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 import pydantic
 from starlette.requests import Request
 
+from compose_models.runner.client_disconnect import mark_body_read
 from compose_models.runner.errors import ApiError
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -28,6 +29,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, "request too large")
+    mark_body_read(request)
     try:
         payload = json.loads(body or b"null", parse_constant=_refuse_constant)
         json.dumps(payload, ensure_ascii=False).encode()

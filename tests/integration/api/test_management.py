@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,19 @@ def test_request_records_and_their_follow_mode(api_runner: str) -> None:
         assert next(lines).startswith("data:") and next(lines) == ""
         assert next(lines) == "event: new_request"
         assert json.loads(next(lines).removeprefix("data: "))[0]["count"] == 1
+
+
+def test_a_client_that_hangs_up_releases_the_engine(api_runner: str) -> None:
+    body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 4000,
+            "logit_bias": {"2": -100}}  # SmolLM2's end-of-text token: it would write all 4000 tokens
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{api_runner}/v1/completions", json=body, timeout=1.5)
+    deadline = time.monotonic() + 10
+    while any(engine.get("in_use") for engine in httpx.get(f"{api_runner}/engines/ps").json()):
+        assert time.monotonic() < deadline, "the engine is still held for a client that has gone"
+        time.sleep(0.2)
+    [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}).json()
+    assert group["records"][-1]["status_code"] == 499
 
 
 def test_cors(api_runner: str) -> None:
