@@ -27,13 +27,15 @@ def gateway(
     upstream: Annotated[str, typer.Option(
         "--upstream", envvar=UPSTREAM_VARIABLE, help="The runner to forward to, e.g. http://192.168.1.20:12434"
     )],
-    listen: Annotated[str, typer.Option("--listen", help="ADDRESS:PORT; beyond loopback and the Docker bridge only with --api-keys")] = DEFAULT_LISTEN,
+    listen: Annotated[str, typer.Option(
+        "--listen", help="ADDRESS:PORT; beyond loopback and the Docker bridge only with --api-keys"
+    )] = DEFAULT_LISTEN,
     api_keys: Annotated[Optional[Path], typer.Option("--api-keys", help="File of API keys, `name: key` per line")] = None,
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
     tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
 ) -> None:
-    """Serve the runner's API with API keys, per-caller limits, a request log, metrics and a dashboard, forwarding to UPSTREAM."""
+    """The runner's API behind API keys, per-caller limits, a request log, metrics and a dashboard, forwarded to UPSTREAM."""
     import uvicorn
 
     from compose_models.gateway import with_gateway

@@ -69,7 +69,8 @@ class CallerLimits:
                 usage.admitted.popleft()
             if len(usage.admitted) >= limits.requests_per_minute:
                 wait = usage.admitted[0] + WINDOW_SECONDS - now
-                return Refusal(f"{caller} sent {limits.requests_per_minute} requests in the last minute, the limit", _seconds(wait))
+                message = f"{caller} sent {limits.requests_per_minute} requests in the last minute, the limit"
+                return Refusal(message, _seconds(wait))
         if limits.tokens_per_minute is not None:
             self._refill(usage, now)
             if usage.tokens <= 0:
@@ -93,7 +94,8 @@ class CallerLimits:
 
     def _usage_of(self, caller: str) -> _CallerUsage:
         if caller not in self._usage:
-            self._usage[caller] = _CallerUsage(tokens=float(self.limits.tokens_per_minute or 0), tokens_updated=self._clock())
+            full_bucket = float(self.limits.tokens_per_minute or 0)
+            self._usage[caller] = _CallerUsage(tokens=full_bucket, tokens_updated=self._clock())
         return self._usage[caller]
 
     def _refill(self, usage: _CallerUsage, now: float) -> None:

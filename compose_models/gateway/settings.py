@@ -51,7 +51,9 @@ def export_gateway_options(
         load_keys_file(api_keys)  # refuse a bad file now, not in a detached child
         os.environ[KEYS_FILE_VARIABLE] = str(api_keys.resolve())
     for variable, value in (
-        (REQUESTS_VARIABLE, requests_per_minute), (TOKENS_VARIABLE, tokens_per_minute), (CONCURRENT_VARIABLE, concurrent_requests)
+        (REQUESTS_VARIABLE, requests_per_minute),
+        (TOKENS_VARIABLE, tokens_per_minute),
+        (CONCURRENT_VARIABLE, concurrent_requests),
     ):
         if value is not None:
             os.environ[variable] = str(value)
