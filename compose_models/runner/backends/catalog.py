@@ -62,7 +62,7 @@ def create_engine(spec: EngineSpec, log_path: Path) -> ProcessEngine:
         return llama_server.LlamaServerEngine(spec, log_path, binary)
     if spec.backend == mlx.NAME:
         return mlx.MlxEngine(spec, log_path)
-    if spec.backend == batched.NAME and not spec.embedding:  # embeddings stay on llama-cpp-python's server
+    if spec.backend == batched.NAME:
         return batched.BatchedEngine(spec, log_path)
     return llama_cpp_python.LlamaCppPythonEngine(spec, log_path)
 

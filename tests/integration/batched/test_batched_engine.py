@@ -132,3 +132,13 @@ def test_a_forced_tool_call_has_arguments_matching_its_parameters(client: openai
     [call] = reply.choices[0].message.tool_calls
     assert call.function.name == "get_weather"
     assert isinstance(json.loads(call.function.arguments)["city"], str)
+
+
+def test_embeddings_are_one_unit_vector_per_input_from_the_same_engine_kind(client: openai.OpenAI) -> None:
+    reply = client.embeddings.create(model=LOCAL_MODEL_TAG, input=["a cat", "a dog sleeps", "a cat"])
+    vectors = [item.embedding for item in reply.data]
+    assert [len(vector) for vector in vectors] == [576] * 3
+    for vector in vectors:
+        assert abs(sum(value * value for value in vector) - 1.0) < 1e-3
+    assert vectors[0] == pytest.approx(vectors[2], abs=1e-6) and vectors[0] != pytest.approx(vectors[1], abs=1e-3)
+    assert reply.usage.prompt_tokens > 3

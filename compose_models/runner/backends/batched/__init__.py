@@ -31,6 +31,8 @@ class BatchedEngine(ProcessEngine):
         threads = os.environ.get(THREADS_VARIABLE)
         if threads:
             argv += ["--threads", threads]
-        if spec.chat_template_path:
+        if spec.embedding:
+            argv.append("--embedding")
+        elif spec.chat_template_path:
             argv += ["--chat-template-file", str(spec.chat_template_path)]
         return argv

@@ -46,7 +46,8 @@ class LoadedModel:
         return self.tokenize(rendered.prompt, add_bos=not rendered.added_special)
 
 
-def load(model_path: Path, context_size: int, slots: int, threads: int | None, chat_template: str | None) -> LoadedModel:
+def load(model_path: Path, context_size: int, slots: int, threads: int | None, chat_template: str | None,
+         embedding: bool = False) -> LoadedModel:  # fmt: skip
     """``context_size`` tokens for each of ``slots`` sequences.
 
     Each sequence has its own KV cache (not llama.cpp's unified one): attention then never spans
@@ -61,9 +62,16 @@ def load(model_path: Path, context_size: int, slots: int, threads: int | None, c
     context_params.n_batch = context_params.n_ubatch = BATCH_SIZE
     context_params.n_seq_max = slots
     context_params.kv_unified = False
+    metadata = model.metadata()
+    if embedding:
+        context_params.embeddings = True
+        context_params.n_batch = context_params.n_ubatch = context_size  # an input is decoded whole
+        architecture = metadata.get("general.architecture", "llama")
+        if metadata.get(f"{architecture}.pooling_type", "0") == "0":
+            # No pooling layer of its own (a chat model): averaged over its tokens, as by llama-server.
+            context_params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
     context_params.n_threads = context_params.n_threads_batch = threads or os.cpu_count() or 1
     context = LlamaContext(model=model, params=context_params, verbose=False)
-    metadata = model.metadata()
     template = chat_template or metadata.get("tokenizer.chat_template") or _CHATML
     formatter = Jinja2ChatFormatter(
         template=template,

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from compose_models.runner.backends.batched.decoder import Decoder
+from compose_models.runner.backends.batched.embedding import Embedder
 from compose_models.runner.backends.batched.generation import Generation
 from compose_models.runner.backends.batched.model import BATCH_SIZE, LoadedModel, load
 from compose_models.runner.backends.batched.sampling import Sampling
@@ -59,6 +60,28 @@ def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
         generation = start(body, loaded.tokenize(prompt_text, add_bos=True), body.get("logprobs"))
         return await _answer(request, body, generation, _TextShape(alias))
 
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+    ]
+    return _app(routes, alias)
+
+
+def create_embedding_app(embedder: Embedder, alias: str) -> Starlette:
+    async def embeddings(request: Request) -> Response:
+        inputs = (await request.json()).get("input", "")
+        vectors = [await asyncio.to_thread(embedder.embed, text) for text in ([inputs] if isinstance(inputs, str) else inputs)]
+        data = [{"object": "embedding", "index": index, "embedding": vector} for index, (vector, _) in enumerate(vectors)]
+        prompt_tokens = sum(count for _, count in vectors)
+        usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}
+        return JSONResponse({"object": "list", "model": alias, "data": data, "usage": usage})
+
+    return _app([Route("/v1/embeddings", embeddings, methods=["POST"])], alias)
+
+
+def _app(routes: list[Route], alias: str) -> Starlette:
+    """``routes`` with the model list, a health check and OpenAI-shaped 400s."""
+
     async def models(_: Request) -> Response:
         entry = {"id": alias, "object": "model", "created": 0, "owned_by": "compose-models"}
         return JSONResponse({"object": "list", "data": [entry]})
@@ -69,12 +92,7 @@ def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
     async def bad_request(_: Request, error: Exception) -> Response:
         return JSONResponse({"error": {"message": str(error), "type": "invalid_request_error", "code": 400}}, 400)
 
-    routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/completions", completions, methods=["POST"]),
-        Route("/v1/models", models),
-        Route("/health", health),
-    ]
+    routes = [*routes, Route("/v1/models", models), Route("/health", health)]
     return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, ValueError: bad_request})
 
 
@@ -217,15 +235,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--chat-template-file", type=Path)
+    parser.add_argument("--embedding", action="store_true", help="serve /v1/embeddings instead of completions")
     options = parser.parse_args(argv)
     template = options.chat_template_file.read_text() if options.chat_template_file else None
-    loaded = load(options.model, options.context_size, options.slots, options.threads, template)
-    decoder = Decoder(loaded.context.ctx, loaded.vocab, options.slots, loaded.context_size, BATCH_SIZE)
+    slots = 1 if options.embedding else options.slots
+    loaded = load(options.model, options.context_size, slots, options.threads, template, options.embedding)
+    if options.embedding:
+        _serve(create_embedding_app(Embedder(loaded), options.alias), options.port)
+        return
+    decoder = Decoder(loaded.context.ctx, loaded.vocab, slots, loaded.context_size, BATCH_SIZE)
     try:
-        config = uvicorn.Config(create_app(loaded, decoder, options.alias), log_level="warning")
-        uvicorn.Server(config).run(sockets=[_listening_socket(options.port)])
+        _serve(create_app(loaded, decoder, options.alias), options.port)
     finally:
         decoder.close()
+
+
+def _serve(app: Starlette, port: int) -> None:
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[_listening_socket(port)])
 
 
 if __name__ == "__main__":
