@@ -38,7 +38,7 @@ def gateway(
     """The runner's API behind API keys, per-caller limits, a request log, metrics and a dashboard, forwarded to UPSTREAM."""
     import uvicorn
 
-    from compose_models.gateway import with_gateway
+    from compose_models.gateway.middleware import with_gateway
     from compose_models.gateway.proxy import UpstreamProxy
     from compose_models.gateway.settings import GatewaySettings, export_gateway_options
     from compose_models.runner.server import listen_addresses

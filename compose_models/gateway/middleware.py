@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -120,6 +121,14 @@ class Gateway:
             self.log.write(entry)
             self.metrics.finished(entry)
             self.activity.finished(Exchange(entry, _text(request_body), _text(response_body)))
+
+
+def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
+    """``app`` behind the gateway. The runner's own ``/metrics`` then also carries the per-caller metrics."""
+    runner_metrics = getattr(getattr(app, "state", None), "metrics", None)
+    registry = getattr(runner_metrics, "registry", None)
+    metrics = GatewayMetrics(registry or CollectorRegistry())
+    return Gateway(app, settings, metrics, serves_metrics=registry is None)
 
 
 async def _whole_body(receive: Receive) -> bytes:

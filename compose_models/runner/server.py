@@ -7,7 +7,7 @@ import socket
 import uvicorn
 
 from compose_models.errors import UserError
-from compose_models.gateway import with_gateway
+from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import runner_dir, store_dir
 from compose_models.runner.app import create_app

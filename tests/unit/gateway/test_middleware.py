@@ -4,7 +4,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from compose_models.gateway import with_gateway
+from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.keys import ApiKeys
 from compose_models.gateway.limits import Limits
 from compose_models.gateway.settings import GatewaySettings
