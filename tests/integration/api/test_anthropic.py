@@ -67,7 +67,7 @@ def test_stop_sequence_ends_the_answer_and_is_reported(client: anthropic.Anthrop
 def test_tool_use_and_tool_result_round_trip(client: anthropic.Anthropic) -> None:
     question = {"role": "user", "content": "What is the weather in Paris?"}
     message = client.messages.create(
-        model=LOCAL_MODEL_TAG, max_tokens=24, messages=[question], tools=[WEATHER_TOOL],
+        model=LOCAL_MODEL_TAG, max_tokens=48, extra_body={"temperature": 0}, messages=[question], tools=[WEATHER_TOOL],
         tool_choice={"type": "tool", "name": "get_weather"},
     )
     assert message.stop_reason == "tool_use"

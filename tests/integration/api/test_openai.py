@@ -91,7 +91,8 @@ def test_tool_call(client: openai.OpenAI) -> None:
         messages=[{"role": "user", "content": "What is the weather in Paris?"}],
         tools=[WEATHER_TOOL],
         tool_choice="required",
-        max_tokens=24,
+        max_tokens=48,
+        temperature=0,
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -106,7 +107,8 @@ def test_streamed_tool_call_accumulates_to_one_call(client: openai.OpenAI) -> No
         messages=[{"role": "user", "content": "What is the weather in Berlin?"}],
         tools=[WEATHER_TOOL],
         tool_choice={"type": "function", "function": {"name": "get_weather"}},
-        max_tokens=24,
+        max_tokens=48,
+        temperature=0,
     ) as stream:
         final = stream.get_final_completion()
     [call] = final.choices[0].message.tool_calls
