@@ -1,16 +1,13 @@
 """The batched engine's process: OpenAI's chat and text completions over HTTP on a loopback port.
 
     python -m compose_models.runner.backends.batched.server --model PATH --alias NAME --port N
-        [--context-size N] [--slots N] [--threads N] [--chat-template-file PATH]
+        [--context-size N] [--slots N] [--threads N] [--chat-template-file PATH] [--embedding]
 """
 
 import argparse
 import asyncio
 import json
 import socket
-import time
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +15,15 @@ import uvicorn
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from compose_models.runner.backends.batched.answers import ChatShape, TextShape, answer
 from compose_models.runner.backends.batched.decoder import Decoder
 from compose_models.runner.backends.batched.embedding import Embedder
 from compose_models.runner.backends.batched.generation import Generation
 from compose_models.runner.backends.batched.model import BATCH_SIZE, LoadedModel, load
 from compose_models.runner.backends.batched.sampling import Sampling
-
-_DISCONNECT_POLL = 0.25  # seconds between checks that a non-streaming client is still there
-
 
 class BadRequest(Exception):
     pass
@@ -50,7 +45,7 @@ def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
         body = await request.json()
         prompt = loaded.chat_prompt(body["messages"], body.get("tools"), body.get("tool_choice"))
         top_logprobs = (body.get("top_logprobs") or 0) if body.get("logprobs") else None
-        return await _answer(request, body, start(body, prompt, top_logprobs), _ChatShape(alias))
+        return await answer(request, body, start(body, prompt, top_logprobs), ChatShape(alias))
 
     async def completions(request: Request) -> Response:
         body = await request.json()
@@ -58,7 +53,7 @@ def create_app(loaded: LoadedModel, decoder: Decoder, alias: str) -> Starlette:
         if isinstance(prompt_text, list):
             prompt_text = "".join(prompt_text)
         generation = start(body, loaded.tokenize(prompt_text, add_bos=True), body.get("logprobs"))
-        return await _answer(request, body, generation, _TextShape(alias))
+        return await answer(request, body, generation, TextShape(alias))
 
     routes = [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
@@ -106,114 +101,6 @@ def _grammar(body: dict[str, Any]) -> str | None:
     elif kind != "json_object":
         return None
     return JSON_GBNF if schema is None else LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
-
-
-Logprobs = list[dict[str, Any]] | None  # chat ``logprobs.content`` entries; None when not asked for
-
-
-class _ChatShape:
-    object_name = "chat.completion"
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
-        self.created = int(time.time())
-
-    def head(self) -> dict[str, Any]:
-        return {"id": self.id, "created": self.created, "model": self.alias}
-
-    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
-        message = {"role": "assistant", "content": text}
-        return {"index": 0, "message": message, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
-
-    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
-        delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
-        if text is not None:
-            delta["content"] = text
-        return {"index": 0, "delta": delta, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
-
-    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
-        return None if entries is None else {"content": entries}
-
-
-class _TextShape(_ChatShape):
-    object_name = "text_completion"
-
-    def __init__(self, alias: str) -> None:
-        super().__init__(alias)
-        self.id = f"cmpl-{uuid.uuid4().hex}"
-
-        self._text_offset = 0
-
-    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
-        return {"index": 0, "text": text, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
-
-    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
-        return self.whole(text or "", finish_reason, logprobs)
-
-    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
-        """The legacy completions shape: parallel lists, alternatives as {token: logprob}."""
-        if entries is None:
-            return None
-        offsets = []
-        for entry in entries:
-            offsets.append(self._text_offset)
-            self._text_offset += len(entry["token"])
-        return {
-            "tokens": [entry["token"] for entry in entries],
-            "token_logprobs": [entry["logprob"] for entry in entries],
-            "top_logprobs": [{top["token"]: top["logprob"] for top in entry["top_logprobs"]} for entry in entries],
-            "text_offset": offsets,
-        }
-
-
-async def _answer(request: Request, body: dict[str, Any], generation: Generation, shape: _ChatShape) -> Response:
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(_events(generation, shape, include_usage), media_type="text/event-stream")
-    text = await _until_done_or_gone(request, generation)
-    if text is None:
-        return Response(status_code=499)
-    choice = shape.whole(text, generation.finish_reason, _logprobs(generation))
-    return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [choice], "usage": generation.usage.as_openai()})
-
-
-async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
-    """The whole text, or None when the client disconnected first (its job is then cancelled)."""
-    collected: list[str] = []
-
-    async def collect() -> None:
-        async for text in generation.pieces():
-            collected.append(text)
-
-    task = asyncio.ensure_future(collect())
-    while not task.done():
-        await asyncio.wait([task], timeout=_DISCONNECT_POLL)
-        if not task.done() and await request.is_disconnected():
-            task.cancel()
-            return None
-    task.result()
-    return "".join(collected)
-
-
-async def _events(generation: Generation, shape: _ChatShape, include_usage: bool) -> AsyncIterator[str]:
-    chunk_object = f"{shape.object_name}.chunk" if shape.object_name.startswith("chat") else shape.object_name
-
-    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
-        return f"data: {json.dumps({**shape.head(), 'object': chunk_object, 'choices': choices, **extra})}\n\n"
-
-    if not isinstance(shape, _TextShape):
-        yield event([shape.delta(None, None, None, first=True)])
-    async for text in generation.pieces():
-        yield event([shape.delta(text, None, _logprobs(generation))])
-    yield event([shape.delta(None, generation.finish_reason, _logprobs(generation))])
-    if include_usage:
-        yield event([], usage=generation.usage.as_openai())
-    yield "data: [DONE]\n\n"
-
-
-def _logprobs(generation: Generation) -> Logprobs:
-    return generation.take_logprobs() if generation.wants_logprobs else None
 
 
 def _listening_socket(port: int) -> socket.socket:

@@ -1,0 +1,125 @@
+"""An OpenAI answer for one generation: a whole JSON body, or server-sent events as tokens come.
+
+Chat and legacy text completions differ only in their shapes (``ChatShape``, ``TextShape``).
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from compose_models.runner.backends.batched.generation import Generation
+
+_DISCONNECT_POLL = 0.25  # seconds between checks that a non-streaming client is still there
+
+
+Logprobs = list[dict[str, Any]] | None  # chat ``logprobs.content`` entries; None when not asked for
+
+
+class ChatShape:
+    object_name = "chat.completion"
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self.id = f"chatcmpl-{uuid.uuid4().hex}"
+        self.created = int(time.time())
+
+    def head(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "model": self.alias}
+
+    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
+        message = {"role": "assistant", "content": text}
+        return {"index": 0, "message": message, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
+
+    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
+        delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
+        if text is not None:
+            delta["content"] = text
+        return {"index": 0, "delta": delta, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
+
+    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
+        return None if entries is None else {"content": entries}
+
+
+class TextShape(ChatShape):
+    object_name = "text_completion"
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(alias)
+        self.id = f"cmpl-{uuid.uuid4().hex}"
+        self._text_offset = 0
+
+    def whole(self, text: str, finish_reason: str | None, logprobs: Logprobs) -> dict[str, Any]:
+        return {"index": 0, "text": text, "logprobs": self.logprobs(logprobs), "finish_reason": finish_reason}
+
+    def delta(self, text: str | None, finish_reason: str | None, logprobs: Logprobs, first: bool = False) -> dict[str, Any]:
+        return self.whole(text or "", finish_reason, logprobs)
+
+    def logprobs(self, entries: Logprobs) -> dict[str, Any] | None:
+        """The legacy completions shape: parallel lists, alternatives as {token: logprob}."""
+        if entries is None:
+            return None
+        offsets = []
+        for entry in entries:
+            offsets.append(self._text_offset)
+            self._text_offset += len(entry["token"])
+        return {
+            "tokens": [entry["token"] for entry in entries],
+            "token_logprobs": [entry["logprob"] for entry in entries],
+            "top_logprobs": [{top["token"]: top["logprob"] for top in entry["top_logprobs"]} for entry in entries],
+            "text_offset": offsets,
+        }
+
+
+async def answer(request: Request, body: dict[str, Any], generation: Generation, shape: ChatShape) -> Response:
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return StreamingResponse(_events(generation, shape, include_usage), media_type="text/event-stream")
+    text = await _until_done_or_gone(request, generation)
+    if text is None:
+        return Response(status_code=499)
+    choice = shape.whole(text, generation.finish_reason, _logprobs(generation))
+    return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [choice], "usage": generation.usage.as_openai()})
+
+
+async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
+    """The whole text, or None when the client disconnected first (its job is then cancelled)."""
+    collected: list[str] = []
+
+    async def collect() -> None:
+        async for text in generation.pieces():
+            collected.append(text)
+
+    task = asyncio.ensure_future(collect())
+    while not task.done():
+        await asyncio.wait([task], timeout=_DISCONNECT_POLL)
+        if not task.done() and await request.is_disconnected():
+            task.cancel()
+            return None
+    task.result()
+    return "".join(collected)
+
+
+async def _events(generation: Generation, shape: ChatShape, include_usage: bool) -> AsyncIterator[str]:
+    chunk_object = f"{shape.object_name}.chunk" if shape.object_name.startswith("chat") else shape.object_name
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        return f"data: {json.dumps({**shape.head(), 'object': chunk_object, 'choices': choices, **extra})}\n\n"
+
+    if not isinstance(shape, TextShape):
+        yield event([shape.delta(None, None, None, first=True)])
+    async for text in generation.pieces():
+        yield event([shape.delta(text, None, _logprobs(generation))])
+    yield event([shape.delta(None, generation.finish_reason, _logprobs(generation))])
+    if include_usage:
+        yield event([], usage=generation.usage.as_openai())
+    yield "data: [DONE]\n\n"
+
+
+def _logprobs(generation: Generation) -> Logprobs:
+    return generation.take_logprobs() if generation.wants_logprobs else None
