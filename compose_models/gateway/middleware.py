@@ -23,7 +23,7 @@ from compose_models.gateway.settings import GatewaySettings
 from compose_models.gateway.usage_tap import UsageTap
 from compose_models.runner.dialects import dialect_of
 from compose_models.runner.errors import ApiError, error_response
-from compose_models.runner.inference_observer import INFERENCE_PATHS, RECORDED_BYTES
+from compose_models.runner.inference_observer import INFERENCE_PATHS, receive_copying_into
 
 # Open without a key: the health check every CLI verb makes, and the dashboard's page (its data needs a key).
 OPEN_PATHS = ("/engines/status", dashboard.PAGE_PATH)
@@ -88,11 +88,7 @@ class Gateway:
         request_body, response_body = bytearray(), bytearray()
         status, tap, first_byte = [500], [UsageTap("")], [None]
 
-        async def copying_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and len(request_body) < RECORDED_BYTES:
-                request_body.extend(message.get("body", b""))
-            return message
+        copying_receive = receive_copying_into(receive, request_body)
 
         async def tapping_send(message: Message) -> None:
             if message["type"] == "http.response.start":

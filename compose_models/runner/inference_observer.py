@@ -20,6 +20,18 @@ INFERENCE_PATHS = (
 RECORDED_BYTES = 1024 * 1024
 
 
+def receive_copying_into(receive: Receive, body: bytearray) -> Receive:
+    """``receive`` that also keeps the first ``RECORDED_BYTES`` of the request body in ``body``."""
+
+    async def copying_receive() -> Message:
+        message = await receive()
+        if message["type"] == "http.request" and len(body) < RECORDED_BYTES:
+            body.extend(message.get("body", b""))
+        return message
+
+    return copying_receive
+
+
 class InferenceObserver:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,11 +42,7 @@ class InferenceObserver:
             return
         started, request_body, response_body, status = time.monotonic(), bytearray(), bytearray(), [500]
 
-        async def copying_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and len(request_body) < RECORDED_BYTES:
-                request_body.extend(message.get("body", b""))
-            return message
+        copying_receive = receive_copying_into(receive, request_body)
 
         async def copying_send(message: Message) -> None:
             if message["type"] == "http.response.start":
