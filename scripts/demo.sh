@@ -17,7 +17,7 @@ status=0
 compose-models up -f "$stack" -- --exit-code-from hello || status=$?
 if [ "$status" -ne 0 ]; then
     compose-models down -f "$stack" || true
-    echo "demo: the container got no answer from the runner (exit $status); the runner's and its engines' logs: compose-models logs" >&2
+    echo "demo: the container got no answer from the runner (exit $status); see \`compose-models logs\`" >&2
     exit "$status"
 fi
 compose-models down -f "$stack"
