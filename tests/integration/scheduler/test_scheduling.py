@@ -68,6 +68,7 @@ def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_
                     os.kill(engine, signal.SIGKILL)
     assert len(events) < 400
     assert "error" in json.loads(events[-1]), events[-3:]
+    assert "crashed: killed by SIGKILL" in json.loads(events[-1])["error"]["message"]
     assert runner.complete().status_code == 200
     assert len(runner.engine_pids()) == 1
 
