@@ -7,6 +7,7 @@ The harness checks come first: they prove each stand-in behaves like its engine 
 import json
 import os
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -53,20 +54,26 @@ def in_container(docker_host: str, *command: str, add_host: str | None = None) -
     subprocess.run([*docker, "network", "create", network], check=True, capture_output=True)
     try:
         extra = ["--add-host", add_host] if add_host else []
-        return subprocess.run(
-            [*docker, "run", "--rm", "--network", network, *extra, IMAGE, *command], capture_output=True, text=True, timeout=60
-        )
+        run = [*docker, "run", "--rm", "--network", network, *extra, IMAGE, *command]
+        return subprocess.run(run, capture_output=True, text=True, timeout=60)
     finally:
         subprocess.run([*docker, "network", "rm", network], capture_output=True)
 
 
 @pytest.mark.parametrize("scenario", VM_SCENARIOS, ids=lambda scenario: scenario.name)
-def test_harness_the_engines_host_names_reach_this_hosts_loopback(vm_engine: VmEngine, scenario, loopback_server) -> None:
+def test_harness_the_engines_host_names_reach_this_hosts_loopback(vm_engine: VmEngine, scenario, loopback_server):
     port, nonce = loopback_server
     docker_host = vm_engine.use(scenario, forward_port=port)
     for name in scenario.host_names:
         fetched = in_container(docker_host, "wget", "-qO-", f"http://{name}:{port}/")
         assert fetched.stdout == nonce, f"{name}: {fetched.stderr}"
+
+
+def test_harness_this_hosts_loopback_is_out_of_reach_without_the_forwarding(vm_engine: VmEngine, loopback_server):
+    port, nonce = loopback_server
+    docker_host = vm_engine.use(COLIMA, forward_port=None)
+    fetched = in_container(docker_host, "wget", "-qO-", f"http://host.docker.internal:{port}/")
+    assert fetched.returncode != 0 and nonce not in fetched.stdout, fetched.stdout + fetched.stderr
 
 
 def test_harness_colima_like_host_gateway_reaches_this_host(vm_engine: VmEngine, loopback_server) -> None:
@@ -88,7 +95,8 @@ def test_harness_rancher_like_host_gateway_is_the_vms_own_bridge(vm_engine: VmEn
 def test_harness_podman_like_rejects_host_gateway_at_container_creation(vm_engine: VmEngine) -> None:
     docker_host = vm_engine.use(PODMAN)
     created = in_container(docker_host, "true", add_host="gateway:host-gateway")
-    assert created.returncode == 125 and "host containers internal IP address is empty" in created.stderr, created.stderr
+    assert created.returncode == 125, created.stderr
+    assert "host containers internal IP address is empty" in created.stderr, created.stderr
 
 
 def local_addresses() -> set[str]:
@@ -104,6 +112,7 @@ def local_addresses() -> set[str]:
 def test_a_container_gets_an_answer_and_the_runner_listens_only_on_this_machine(
     scenario, request: pytest.FixtureRequest, packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    require(sys.platform == "linux", "Linux: the engines here are this host's own and network namespaces")
     require(docker_available(), "a running Docker engine")
     port = free_port()
     # The plain-Linux scenario is this host's own engine: no host names at all, containers reach its bridge address.

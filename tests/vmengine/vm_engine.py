@@ -119,7 +119,7 @@ class VmEngine:
         return f"unix://{SOCKET}"
 
     def use(self, scenario: Scenario, forward_port: int | None = None) -> str:
-        """Run ``scenario``'s engine, forwarding ``forward_port`` of GATEWAY to this host's loopback; its DOCKER_HOST."""
+        """Run ``scenario``'s engine, forwarding GATEWAY:``forward_port`` to this host's loopback; its DOCKER_HOST."""
         if scenario != self._scenario:
             self._stop("dockerd", "dnsmasq")
             self._scenario = None
