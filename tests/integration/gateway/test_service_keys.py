@@ -31,9 +31,8 @@ def limited_runner(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureReque
     yield request.getfixturevalue("runner")
 
 
-def test_each_service_is_its_own_caller_by_its_key_even_behind_one_address(
-    limited_runner: str, tmp_path: Path, isolated_home: Path
-) -> None:
+def _up_two_services(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """`compose-models up` of services web and worker that each ask once with their key; the keys they got."""
     require_docker_and_busybox()
     compose_file = tmp_path / "compose.yaml"
     service = {"image": "busybox:1.36", "models": ["llm"], "command": ["sh", "-c", ASK]}
@@ -50,6 +49,22 @@ def test_each_service_is_its_own_caller_by_its_key_even_behind_one_address(
     assert result.returncode == 0, output
     keys = dict(re.findall(r"(web|worker)-1\s*\|\s*key=(\S+) same=yes", output))
     assert keys.keys() == {"web", "worker"} and keys["web"] != keys["worker"], output
+    return project, keys
+
+
+def test_with_api_keys_on_the_services_of_up_get_in_with_their_own_keys(
+    gateway_settings: None, runner: str, tmp_path: Path, isolated_home: Path
+) -> None:
+    project, _ = _up_two_services(tmp_path)  # a container without a valid key gets 401, and says nothing
+    assert sorted((e["caller"], e["caller_kind"], e["status"]) for e in request_log(isolated_home, 2)) == [
+        (f"{project}/web", "service", 200), (f"{project}/worker", "service", 200)
+    ]
+
+
+def test_each_service_is_its_own_caller_by_its_key_even_behind_one_address(
+    limited_runner: str, tmp_path: Path, isolated_home: Path
+) -> None:
+    project, keys = _up_two_services(tmp_path)
 
     from_containers = request_log(isolated_home, 2)
     assert sorted((e["caller"], e["caller_kind"], e["status"]) for e in from_containers) == [
