@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compose_models.home import runner_dir
@@ -33,7 +33,7 @@ class ServiceCaller:
 
 @dataclass(frozen=True)
 class ServiceKeys:
-    secret: bytes
+    secret: bytes = field(repr=False)  # never into a log or a traceback
 
     def issue(self, project: str, service: str) -> str:
         name = ServiceCaller(project, service).name.encode()
