@@ -86,8 +86,10 @@ def smoke_test_llama_server(binary: Path, model: Path) -> SmokeResult:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    argv = [str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--ctx-size", "128",
-            "-lv", "4"]  # fmt: skip  # verbosity 4 prints system_info, the compiled-in CPU features
+    argv = [
+        str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--ctx-size", "128",
+        "-lv", "4",  # verbosity 4 prints system_info: the CPU features it was compiled with
+    ]  # fmt: skip
     environment = {key: value for key, value in os.environ.items() if not key.startswith("LLAMA_ARG_")}
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environment)
