@@ -90,8 +90,9 @@ def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2
     from compose_models.runner.docker_host import detect_docker_host
     from tests.conftest import free_port, require
 
-    gateway = detect_docker_host().bridge_gateway
-    require(gateway is not None, "a Docker bridge (docker0) on this machine")
+    gateways = detect_docker_host().local_bridge_gateways()
+    require(bool(gateways), "a Docker bridge (docker0) on this machine")
+    gateway = gateways[0]
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     try:
         run_cli("serve", "--detach", "--host", "127.0.0.1")
