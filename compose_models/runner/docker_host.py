@@ -9,11 +9,14 @@ The kind says how containers reach the host (see docs/platforms.md); the bridge 
 engine's own addresses, which only a local Linux engine has on this machine.
 """
 
+import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +31,8 @@ LINUX = "Linux"
 NO_ENGINE = "none"
 
 DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+
+_SIOCGIFADDR = 0x8915  # Linux
 
 
 @dataclass(frozen=True)
@@ -173,11 +178,42 @@ def _inspect_engine(location: EngineLocation) -> DockerHost:
             client.close()
     except Exception as error:  # no engine, no permission, no socket: reported, not raised
         return DockerHost(NO_ENGINE, location, problem=f"the Docker engine at {location.endpoint} did not answer: {error}")
-    gateways = tuple(
-        pool["Gateway"] for pool in (bridge.get("IPAM") or {}).get("Config") or []
-        if pool.get("Gateway") and ":" not in pool["Gateway"]
-    )
-    return DockerHost(engine_kind(info, version, location.endpoint), location, gateways, info=info)
+    return DockerHost(engine_kind(info, version, location.endpoint), location, bridge_gateways(bridge), info=info)
+
+
+def bridge_gateways(bridge: dict) -> tuple[str, ...]:
+    """The IPv4 gateways of the engine's default bridge network (``docker network inspect bridge``).
+
+    Some engines (Debian's 20.10) list only the subnet: then the gateway is the bridge interface's
+    address when this machine has that interface with an address in the subnet, else the subnet's
+    first address, as Docker assigns by default.
+    """
+    gateways = []
+    interface = (bridge.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    for pool in (bridge.get("IPAM") or {}).get("Config") or []:
+        if pool.get("Gateway"):
+            gateways.append(pool["Gateway"])
+            continue
+        try:
+            subnet = ipaddress.ip_network(pool.get("Subnet", ""), strict=False)
+        except ValueError:
+            continue
+        address = _interface_address(interface)
+        if address is not None and ipaddress.ip_address(address) in subnet:
+            gateways.append(address)
+        elif subnet.num_addresses > 2:
+            gateways.append(str(next(subnet.hosts())))
+    return tuple(address for address in gateways if ":" not in address)
+
+
+def _interface_address(interface: str) -> str | None:
+    """IPv4 address of a network interface (Linux only), or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            packed = struct.pack("256s", interface.encode()[:15])
+            return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, packed)[20:24])
+    except OSError:
+        return None
 
 
 def is_local_address(address: str) -> bool:

@@ -4,6 +4,7 @@ Docker Model Runner on Docker Desktop holds 127.0.0.1:12434 when its host TCP ac
 recognised by its ``GET /`` answer ("Docker Model Runner ... The service is running.").
 """
 
+import errno
 import socket
 from dataclasses import dataclass
 
@@ -78,8 +79,10 @@ def bind_first_free(host: str, preferred: int) -> tuple[socket.socket, PortChoic
         try:
             sock = bind_socket(host, port)
         except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
             if port == preferred:
-                holder = f"another program ({error.strerror})"
+                holder = "another program"
             continue
         return sock, PortChoice(port, preferred, holder)
     raise OSError(f"no free port among {preferred}-{preferred + SEARCHED_PORTS - 1} on {host}")

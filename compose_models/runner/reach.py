@@ -33,13 +33,14 @@ class ContainerRoute:
 class Unreachable(UserError):
     """No candidate reached the runner; ``attempts`` says what each one did."""
 
-    def __init__(self, docker: DockerHost, port: int, attempts: list[Attempt]) -> None:
+    def __init__(self, docker: DockerHost, state: RunnerState, attempts: list[Attempt]) -> None:
         self.attempts = attempts
         lines = "\n".join(f"  - {attempt.describe()}" for attempt in attempts)
         super().__init__(
-            f"no container on the Docker engine at {docker.endpoint} ({docker.kind}) reaches the runner on port {port}; "
-            f"tried:\n{lines}\n"
-            "a firewall may drop the traffic, or the engine has no route to this host"
+            f"no container on the Docker engine at {docker.endpoint} ({docker.kind}) reaches the runner on port "
+            f"{state.port}; tried:\n{lines}\n"
+            f"the runner listens on {', '.join(state.hosts)}; a firewall may drop the containers' traffic, "
+            "or the engine has no route to this host"
         )
 
 
@@ -87,7 +88,7 @@ def container_route(docker: DockerHost, state: RunnerState) -> ContainerRoute:
             return cached
     attempts = probe(docker, state.port, state.reach_secret, candidates(docker, state.hosts))
     if not attempts or attempts[-1].outcome != ANSWERED:
-        raise Unreachable(docker, state.port, attempts)
+        raise Unreachable(docker, state, attempts)
     winner = attempts[-1].candidate
     route = ContainerRoute(winner.host, state.port, winner.host_gateway)
     _remember(docker, route)

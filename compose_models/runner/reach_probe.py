@@ -2,7 +2,7 @@
 
 A throwaway busybox container, on a user-defined bridge network like the one Compose creates for a
 project, fetches the runner's reach proof (``GET /engines/reach?challenge=...``) at every candidate
-host at once, each with a short timeout. The first candidate, in order of preference, whose answer
+host at once, within a few seconds. The first candidate, in order of preference, whose answer
 carries the right proof wins; that also proves it reached our runner, not Docker Model Runner.
 
 ``host.docker.internal`` through ``extra_hosts: host-gateway`` is tried in a second container, and
@@ -21,8 +21,7 @@ from compose_models.runner.reach_proof import REACH_PATH, new_challenge, reach_a
 PROBE_IMAGE = "busybox:1.36"
 HOST_GATEWAY_NAME = "host.docker.internal"
 CANDIDATE_NAMES = ("host.docker.internal", "host.containers.internal", "host.lima.internal")
-WGET_TIMEOUT_SECONDS = 2
-PROBE_SECONDS = 6
+PROBE_SECONDS = 5
 
 ANSWERED = "answered"
 NO_SUCH_NAME = "no such name"
@@ -62,10 +61,11 @@ def candidates(docker: DockerHost, runner_hosts: list[str]) -> list[Candidate]:
 
 # Every fetch runs at once in the background; the script waits until all have finished or the probe's
 # time is up, then prints one block per candidate. It always exits 0, so the output is all we read.
+# No `wget -T`: Debian's busybox 1.35 wget crashes with it; the script's own deadline bounds each fetch.
 _SCRIPT = r"""
 n=0
 for url in "$@"; do
-  ( wget -q -T {timeout} -O /tmp/body$n "$url" 2>/tmp/err$n; echo $? >/tmp/rc$n ) &
+  ( wget -O /tmp/body$n "$url" 2>/tmp/err$n; echo $? >/tmp/rc$n ) &
   n=$((n+1))
 done
 waited=0
@@ -83,7 +83,7 @@ while [ $i -lt $n ]; do
   echo "@@body $i $(head -c 200 /tmp/body$i 2>/dev/null | tr '\n' ' ')"
   i=$((i+1))
 done
-""".replace("{timeout}", str(WGET_TIMEOUT_SECONDS)).replace("{ticks}", str(PROBE_SECONDS * 5))
+""".replace("{ticks}", str(PROBE_SECONDS * 5))
 
 
 def probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
@@ -168,20 +168,27 @@ def _parse(output: str) -> dict[int, tuple[str, str, str]]:
 
 
 def _attempt(candidate: Candidate, rc: str, error: str, body: str, expected: str) -> Attempt:
-    """Name what one fetch did from busybox wget's exit status, message and body."""
+    """Name what one fetch did from busybox wget's exit status, stderr and body.
+
+    wget prints "Connecting to HOST:PORT (ADDRESS:PORT)" once the name resolved, so a fetch cut off
+    before that line was still looking the name up.
+    """
+    resolved = "Connecting to" in error
+    message = error[error.find("wget: ") + len("wget: "):].strip() if "wget: " in error else ""
+    lowered = message.lower()
     if rc == "0":
         if body == expected:
             return Attempt(candidate, ANSWERED)
         return Attempt(candidate, WRONG_NONCE, f"something else answered: {body[:80]!r}")
-    lowered = error.lower()
     if rc == "none" or "timed out" in lowered:
-        return Attempt(candidate, TIMED_OUT, f"no answer within {WGET_TIMEOUT_SECONDS}s")
-    if "bad address" in lowered or "unknown host" in lowered or "name or service not known" in lowered:
+        phase = "connecting" if resolved else "looking the name up"
+        return Attempt(candidate, TIMED_OUT, f"still {phase} after {PROBE_SECONDS}s")
+    if "bad address" in lowered or "unknown host" in lowered or "not known" in lowered:
         return Attempt(candidate, NO_SUCH_NAME)
     if "refused" in lowered:
         return Attempt(candidate, REFUSED)
     if "server returned error" in lowered:
-        return Attempt(candidate, WRONG_NONCE, f"something else answered: {error.removeprefix('wget: ')}")
+        return Attempt(candidate, WRONG_NONCE, f"something else answered: {message.removeprefix('server returned error: ')}")
     if "unreachable" in lowered or "no route" in lowered:
-        return Attempt(candidate, UNREACHABLE, error.removeprefix("wget: "))
-    return Attempt(candidate, "failed", error.removeprefix("wget: ") or f"wget exit status {rc}")
+        return Attempt(candidate, UNREACHABLE, message)
+    return Attempt(candidate, "failed", message or f"wget exit status {rc}")

@@ -2,6 +2,7 @@
 actually reaches, and what each candidate did when none does."""
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ def _container_fetch(url: str) -> str:
     client = docker.from_env()
     network = client.networks.create(f"reach-test-{uuid.uuid4().hex[:8]}", driver="bridge")
     try:
-        return client.containers.run("busybox:1.36", ["wget", "-qO-", "-T", "5", url], network=network.name,
+        return client.containers.run("busybox:1.36", ["wget", "-qO-", url], network=network.name,
                                      remove=True).decode()
     finally:
         network.remove()
@@ -83,8 +84,8 @@ def test_when_no_candidate_answers_each_says_why(port: int) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert f"reaches the runner on port {port}" in result.stderr
-    assert "host.docker.internal: no such name" in result.stderr
-    assert "host.containers.internal: no such name" in result.stderr
-    assert "host.lima.internal: no such name" in result.stderr
+    for name in ("host.docker.internal", "host.containers.internal", "host.lima.internal"):
+        # No such name where DNS answers; where it has no upstream (this CI machine) the lookup times out.
+        assert re.search(rf"- {name}: (no such name|timed out \(still looking the name up)", result.stderr), result.stderr
     assert "host.docker.internal (extra_hosts host-gateway): wrong nonce" in result.stderr
     assert "hello from some other server" in result.stderr
