@@ -52,8 +52,7 @@ def test_default_context_and_no_config_mean_the_default_socket(tmp_path: Path) -
     assert locate_engine({"DOCKER_CONFIG": str(tmp_path)}).endpoint == DEFAULT_ENDPOINT
 
 
-def test_a_context_that_does_not_exist_is_a_problem_not_the_default_socket(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+def test_a_context_that_does_not_exist_is_a_problem_not_the_default_socket(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"currentContext": "colima"}))
     location = locate_engine({"DOCKER_CONFIG": str(tmp_path)})
     assert location.endpoint is None
