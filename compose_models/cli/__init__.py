@@ -21,6 +21,7 @@ def _register_verbs() -> None:
         catalog_verbs,
         compose_verbs,
         config_verbs,
+        doctor_verbs,
         gateway_verbs,
         integration_verbs,
         model_verbs,

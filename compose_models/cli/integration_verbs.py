@@ -7,7 +7,8 @@ import typer
 
 from compose_models import __version__
 from compose_models.cli import app
-from compose_models.plugin.install import install_plugin, plugin_dir, uninstall_plugin
+from compose_models.plugin.install import PLUGIN_NAME, install_plugin, plugin_dir, uninstall_plugin
+from compose_models.plugin.resolution import check_docker_runs
 
 PluginDirOption = Annotated[
     Optional[Path], typer.Option("--plugin-dir", help="Docker CLI plugin directory (default $DOCKER_CONFIG/cli-plugins)")
@@ -19,9 +20,13 @@ def install(
     directory: PluginDirOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace another docker-model plugin")] = False,
 ) -> None:
-    """Register compose-models as the `docker model` CLI plugin, so an unmodified `docker compose up` uses it."""
-    for line in install_plugin(plugin_dir(directory), force):
+    """Register compose-models as the `docker model` CLI plugin, so an unmodified `docker compose up` uses it.
+
+    Fails, naming the plugin Docker runs instead and how to fix it, when Docker would not run ours."""
+    target = plugin_dir(directory)
+    for line in install_plugin(target, force):
         typer.echo(line)
+    typer.echo(check_docker_runs(target / PLUGIN_NAME))
 
 
 @app.command()

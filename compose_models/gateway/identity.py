@@ -1,11 +1,14 @@
-"""Who is calling: the name of the presented key, or for a container on this Docker engine its Compose
-project, service and container name (found from the source address through the engine), or the address."""
+"""Who is calling: the name of the presented key, or the service a per-service key was issued to, or for a
+container on this Docker engine its Compose project, service and container name (found from the source
+address through the engine), or the address."""
 
 import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from compose_models.gateway.service_keys import ServiceCaller
 
 CACHE_SECONDS = 30.0
 # A miss refreshes the cache at most this often: a new container is found quickly, a stranger costs little.
@@ -15,7 +18,7 @@ MISS_REFRESH_SECONDS = 2.0
 @dataclass(frozen=True)
 class Caller:
     name: str
-    kind: str  # "key", "container" or "address"
+    kind: str  # "key", "service" (a per-service key), "container" or "address"
     address: str = ""
     project: str | None = None
     service: str | None = None
@@ -91,9 +94,13 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-async def identify(key_name: str | None, address: str, directory: ContainerDirectory) -> Caller:
+async def identify(
+    key_name: str | None, address: str, directory: ContainerDirectory, service: ServiceCaller | None = None
+) -> Caller:
     if key_name is not None:
         return Caller(key_name, "key", address)
+    if service is not None:
+        return Caller(service.name, "service", address, service.project, service.service)
     container = await directory.find(address)
     if container is not None:
         return Caller(container.caller_name, "container", address, container.project, container.service, container.container)

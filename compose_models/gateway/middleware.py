@@ -52,12 +52,16 @@ class Gateway:
         scope = scope_with_request_id(scope, request_id)
         send = returning_request_id(send, request_id)
         path, method = scope["path"], scope["method"]
+        key = presented_key(headers)
+        service = self.settings.service_keys.caller_of(key) if key and self.settings.service_keys else None
         key_name = None
         if self.settings.keys and method != "OPTIONS" and path not in OPEN_PATHS:
-            key = presented_key(headers)
-            key_name = self.settings.keys.name_of(key) if key else None
-            if key_name is None:
-                message = "a valid API key is required (Authorization: Bearer KEY or x-api-key: KEY)"
+            key_name = self.settings.keys.name_of(key) if key and service is None else None
+            if key_name is None and service is None:
+                message = (
+                    "a valid API key is required (Authorization: Bearer KEY or x-api-key: KEY); "
+                    "`compose-models up` gives each service one in OPENAI_API_KEY"
+                )
                 await error_response(dialect_of(path), ApiError(401, message))(scope, receive, send)
                 return
         if method == "GET" and path == dashboard.PAGE_PATH:
@@ -69,7 +73,7 @@ class Gateway:
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
         elif method == "POST" and path.endswith(INFERENCE_PATHS):
-            caller = await identify(key_name, (scope.get("client") or ("",))[0], self.directory)
+            caller = await identify(key_name, (scope.get("client") or ("",))[0], self.directory, service)
             await self._inference(caller, request_id, scope, receive, send)
         else:
             await self.app(scope, receive, send)

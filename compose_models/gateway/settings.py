@@ -8,6 +8,7 @@ from compose_models.gateway.keys import ApiKeys, load_keys_file, parse_keys
 from compose_models.gateway.limits import CONCURRENT_VARIABLE, REQUESTS_VARIABLE, TOKENS_VARIABLE, Limits
 from compose_models.gateway.local_key import LOCAL_CALLER, create_local_key
 from compose_models.gateway.request_log import FILE_NAME
+from compose_models.gateway.service_keys import ServiceKeys, disable_service_keys, enable_service_keys
 
 KEYS_FILE_VARIABLE = "COMPOSE_MODELS_API_KEYS_FILE"
 KEYS_VARIABLE = "COMPOSE_MODELS_API_KEYS"
@@ -18,6 +19,7 @@ class GatewaySettings:
     keys: ApiKeys
     limits: Limits
     request_log: Path
+    service_keys: ServiceKeys | None = None  # the runner's, while keys or limits are on; never the connector's
 
     @classmethod
     def from_environment(cls, log_dir: Path) -> "GatewaySettings":
@@ -25,12 +27,18 @@ class GatewaySettings:
 
     @classmethod
     def for_runner(cls, log_dir: Path) -> "GatewaySettings":
-        """The environment's settings plus, when keys are on, a fresh key for this machine's CLI."""
+        """The environment's settings plus, when keys are on, a fresh key for this machine's CLI, and, when
+        keys or limits are on, the keys ``up`` gives services."""
         settings = cls.from_environment(log_dir)
-        if not settings.keys:
-            return settings
-        keys = ApiKeys({**settings.keys.names_by_key, create_local_key(): LOCAL_CALLER})
-        return cls(keys, settings.limits, settings.request_log)
+        if settings.keys or settings.limits != Limits():
+            service_keys = enable_service_keys()
+        else:
+            disable_service_keys()
+            service_keys = None
+        keys = settings.keys
+        if keys:
+            keys = ApiKeys({**keys.names_by_key, create_local_key(): LOCAL_CALLER})
+        return cls(keys, settings.limits, settings.request_log, service_keys)
 
 
 def keys_from_environment() -> ApiKeys:

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from compose_models.compose import ComposeProject, Plan, PlannedModel, ProjectOptions, load_project, resolve_plan
 from compose_models.errors import UserError
+from compose_models.gateway.service_keys import issued_service_keys
+from compose_models.orchestrator.caller_keys import caller_key_environment
 from compose_models.orchestrator.invocation import compose_arguments
 from compose_models.orchestrator.override import service_environment
 from compose_models.runner import daemon
@@ -27,11 +29,16 @@ class Deployment:
     host_gateway: bool = False  # the probe reached the runner only through extra_hosts host-gateway
 
     def compose_arguments(self) -> list[str]:
-        """``docker compose`` global options for this project, its model variables included."""
+        """``docker compose`` global options for this project, its model variables (and keys) included."""
+        environment = service_environment(self.plan, self.endpoint)
+        keys = issued_service_keys()
+        if keys is not None:
+            for service, variables in caller_key_environment(self.plan, self.project, keys).items():
+                environment[service] = {**variables, **environment[service]}
         return compose_arguments(
             self.project,
             self.options,
-            service_environment(self.plan, self.endpoint),
+            environment,
             host_gateway=self.host_gateway,
         )
 

@@ -45,7 +45,7 @@ def install_plugin(directory: Path, force: bool = False) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(plugin_script())
     target.chmod(0o755)
-    done.append(f"installed the docker-model CLI plugin at {target}: `docker model` and Compose `models:` now use compose-models")
+    done.append(f"installed the docker-model CLI plugin at {target}")
     return done
 
 

@@ -14,6 +14,10 @@ class EngineError(Exception):
     """The engine could not start or stopped unexpectedly; the message carries its log tail."""
 
 
+class EngineCrashLoop(EngineError):
+    """The model's engine crashed too often in a short time; it is not started again until reconfigured."""
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """Everything that decides how an engine is started; equal specs share one engine.
@@ -51,5 +55,10 @@ class Engine(Protocol):
         ...
 
     def is_running(self) -> bool: ...
+
+    async def crashed(self, within: float = 0.0) -> str | None:
+        """Once the engine has died on its own (waiting up to ``within`` seconds for it to be seen dead):
+        what it died of (signal name or exit status) and its log's last lines. None while it runs or once stopped."""
+        ...
 
     def log_tail(self) -> str: ...

@@ -1,7 +1,8 @@
 """One request to a model's engine: acquire the engine, send, read the answer, release.
 
 Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so scheduler errors,
-engine errors, token usage and time-to-first-token are handled once.
+engine errors, token usage and time-to-first-token are handled once. When the connection to an
+engine fails, the engine's process is checked: a crash is reported as one, with what killed it.
 """
 
 import contextlib
@@ -16,7 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from compose_models.runner.engine import EngineError
+from compose_models.runner.engine import Engine, EngineCrashLoop, EngineError
 from compose_models.runner.engine_payload import uses_images
 from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.forced_tool_call import ForcedToolCall
@@ -28,6 +29,8 @@ from compose_models.runner.usage import Usage
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
+ENGINE_CRASHED = "engine_crashed"  # the OpenAI error ``code`` of a crash report
+_EXIT_GRACE = 1.0  # seconds for a process whose connection dropped to be seen dead
 
 
 @dataclass
@@ -43,7 +46,7 @@ class Timings:
 class _Target:
     payload: dict[str, Any]
     path: str
-    engine_url: str
+    engine: Engine
     model: str  # the label metrics and records use
     forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
 
@@ -68,7 +71,10 @@ class EngineCall:
         return "text/event-stream" in self.response.headers.get("content-type", "")
 
     async def body(self) -> bytes:
-        content = await self.response.aread()
+        try:
+            content = await self.response.aread()
+        except httpx.TransportError as error:
+            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
         try:
             answer = json.loads(content)
         except ValueError:
@@ -99,7 +105,7 @@ class EngineCall:
                     self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
                 yield frame
         except httpx.TransportError as error:
-            raise ApiError(502, f"engine stopped: {error}") from None
+            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         """The parsed JSON chunks of the stream, up to ``[DONE]``."""
@@ -143,6 +149,8 @@ async def acquire_engine(request: Request, reference: str, mode: str, stack: con
         raise UnknownModel(reference) from None
     except ModelBusy as error:
         raise ApiError(409, str(error)) from None
+    except EngineCrashLoop as error:
+        raise ApiError(503, str(error), code=ENGINE_CRASHED) from None
     except EngineError as error:
         raise ApiError(500, f"unable to load runner: {error}") from None
 
@@ -176,8 +184,9 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     try:
         response = await _send(client, f"{engine.base_url}{path}", payload)
     except httpx.TransportError as error:
-        await stack.aclose()
-        raise ApiError(502, f"engine for {reference!r} did not answer: {error}") from None
+        failure = await engine_failure(engine, reference, error)
+        await stack.aclose()  # after the crash is seen, so the scheduler counts it
+        raise failure from None
     except BaseException:  # cancelled: the client has gone
         await stack.aclose()
         raise
@@ -186,7 +195,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await response.aclose()
         await stack.aclose()
         raise engine_error(response)
-    target = _Target(payload, path, engine.base_url, model_label(model), forced)
+    target = _Target(payload, path, engine, model_label(model), forced)
     return EngineCall(request, target, stack, response, timings)
 
 
@@ -205,6 +214,14 @@ def streaming_response(
     """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
     return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
+
+
+async def engine_failure(engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
+    """A failed connection to ``engine`` as an ApiError(502): its crash report if it died."""
+    report = await engine.crashed(within=_EXIT_GRACE)
+    if report is not None:
+        return ApiError(502, report, code=ENGINE_CRASHED)
+    return ApiError(502, f"engine for {reference!r} did not answer: {error}")
 
 
 def engine_error(response: httpx.Response) -> ApiError:
@@ -238,7 +255,7 @@ async def _count_prompt_tokens(request: Request, target: _Target) -> int:
     probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     try:
-        response = await request.app.state.http.post(f"{target.engine_url}{target.path}", json=probe)
+        response = await request.app.state.http.post(f"{target.engine.base_url}{target.path}", json=probe)
         return int(response.json()["usage"]["prompt_tokens"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return 0

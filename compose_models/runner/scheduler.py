@@ -5,13 +5,16 @@ wait on that one start. Before a start the model's memory is estimated and room 
 budget and the maximum number of loaded models by stopping least-recently-used idle engines; a
 model that can never fit is refused with the numbers, and one that waits on busy models is refused
 after ``load_wait`` seconds. Idle engines stop after their keep-alive. An engine that died is
-started again by the next request.
+started again by the next request, unless it crashed ``CRASH_LIMIT`` times within ``CRASH_WINDOW``
+seconds: then requests get its crash report at once, without a start, until the model is
+reconfigured or the runner restarts.
 
 Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
 """
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from typing import Any, Protocol
 
 from compose_models.errors import UserError
 from compose_models.runner.backends import catalog, llama_server, mlx
-from compose_models.runner.engine import Engine, EngineError, EngineSpec
+from compose_models.runner.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.durations import format_duration
 from compose_models.runner.memory import MemoryEstimate, estimate
 from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
@@ -34,6 +37,8 @@ DEFAULT_CONTEXT_SIZE = 4096
 COMPLETION = "completion"
 EMBEDDING = "embedding"
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
+CRASH_LIMIT = 3
+CRASH_WINDOW = 60.0  # seconds
 
 
 class LocalModel(Protocol):
@@ -80,6 +85,8 @@ class _Slot:
     loading: bool = False
     last_used: float = field(default_factory=time.time)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    crash_times: list[float] = field(default_factory=list)  # monotonic, within the last CRASH_WINDOW
+    crash_loop: str | None = None  # the report requests get instead of a start, once it keeps crashing
 
     @property
     def holds_memory(self) -> bool:
@@ -134,6 +141,7 @@ class Scheduler:
             raise UserError(str(error)) from None
         self._configurations[model.id] = ModelConfiguration(context_size, flags, keep_alive)
         for slot in self._slots_of(model.id):
+            slot.crash_times, slot.crash_loop = [], None
             if slot.engine and slot.engine.spec != self._plan(model, slot.mode).spec:
                 if not slot.is_idle:
                     raise ModelBusy(f"model {reference!r} is serving requests; configure it again when idle")
@@ -213,6 +221,9 @@ class Scheduler:
         slot.in_flight += 1
         try:
             async with slot.lock:
+                await self._note_crash(slot)
+                if slot.crash_loop:
+                    raise EngineCrashLoop(slot.crash_loop)
                 plan = self._plan(model, mode)
                 engine = slot.engine
                 if engine is None or not engine.is_running() or engine.spec != plan.spec:
@@ -231,13 +242,44 @@ class Scheduler:
     async def _start(self, slot: _Slot, plan: _Plan) -> None:
         await self._make_room(slot, plan.memory)
         try:
+            await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
             log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
             engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
-            await engine.start(self.settings.load_timeout)
+            try:
+                await engine.start(self.settings.load_timeout)
+            except EngineError:
+                report = await engine.crashed()
+                if report is not None and self._record_crash(slot, report):
+                    raise EngineCrashLoop(slot.crash_loop) from None
+                raise
             slot.engine = engine
         finally:
             slot.loading = False
             self._capacity_freed.set()
+
+    async def _note_crash(self, slot: _Slot) -> None:
+        """Count the crash of the slot's engine if it died on its own, and let it go."""
+        engine = slot.engine
+        report = await engine.crashed() if engine is not None else None
+        if report is not None and slot.engine is engine:
+            slot.engine = None
+            self._capacity_freed.set()
+            self._record_crash(slot, report)
+
+    def _record_crash(self, slot: _Slot, report: str) -> bool:
+        """Count one crash, and say so in the runner's log; True when the engine now keeps crashing,
+        and so is not started again."""
+        print(f"compose-models runner: {report}", file=sys.stderr, flush=True)
+        now = time.monotonic()
+        slot.crash_times = [moment for moment in slot.crash_times if now - moment < CRASH_WINDOW] + [now]
+        if len(slot.crash_times) < CRASH_LIMIT:
+            return False
+        slot.crash_loop = (
+            f"the engine for {slot.reference!r} crashed {len(slot.crash_times)} times within {CRASH_WINDOW:.0f}s "
+            f"and is not started again until the model is reconfigured (`compose-models configure {slot.reference}`) "
+            f"or the runner restarts; the last crash: {report}"
+        )
+        return True
 
     async def _make_room(self, slot: _Slot, memory: MemoryEstimate) -> None:
         """Reserve ``memory`` for ``slot`` (it then counts as loading), evicting or waiting as needed."""
@@ -323,6 +365,7 @@ class Scheduler:
             now = time.time()
             next_deadline = None
             for slot in list(self._slots.values()):
+                await self._note_crash(slot)
                 keep_alive = self.keep_alive_of(slot.model)
                 if not slot.is_idle or slot.engine is None or keep_alive < 0:
                     continue

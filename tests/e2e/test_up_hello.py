@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, REPO, docker_available, free_port, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, REPO, free_port, require, require_docker_and_busybox, run_cli
 from tests.e2e.stack import asked_model_and_url, assistant_answer
 
 pytestmark = pytest.mark.docker
@@ -20,7 +20,7 @@ PROVIDER = str(REPO / "examples/compose/provider/compose.yaml")
 @pytest.fixture
 def project(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch):
     """A unique project name, a runner port of its own; the stack and the runner are gone afterwards."""
-    require(docker_available(), "a running Docker engine")
+    require_docker_and_busybox()
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     # Compose finds `compose-models` on PATH for provider services.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
@@ -74,7 +74,7 @@ def test_provider_service(project) -> None:
 
 def test_compose_models_up_with_a_compose_that_predates_models(project, tmp_path, monkeypatch) -> None:
     legacy = REPO / ".cache/compose-v2.37.3/docker-compose"
-    require(legacy.is_file(), f"Compose 2.37.3 at {legacy} (scripts/setup.sh fetches it)")
+    require(legacy.is_file(), f"Compose 2.37.3 at {legacy} (scripts/setup.sh fetches it)", linux_only=True)
     plugins = tmp_path / "docker-config/cli-plugins"
     plugins.mkdir(parents=True)
     (plugins / "docker-compose").symlink_to(legacy)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, docker_available, free_port, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, free_port, require_docker_and_busybox, run_cli
 
 pytestmark = pytest.mark.docker
 
@@ -55,7 +55,7 @@ def _chat(port: int, words: int) -> httpx.Response:
 
 
 def test_watch_reconfigures_recreates_and_survives_a_bad_edit(packaged_smollm2, tmp_path, monkeypatch) -> None:
-    require(docker_available(), "a running Docker engine")
+    require_docker_and_busybox()
     port = free_port()
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
     compose_file = tmp_path / "compose.yaml"

@@ -40,7 +40,7 @@ def _container_fetch(url: str) -> str:
 
 def test_a_linux_engine_is_reached_at_its_bridge_gateway(port: int, isolated_home) -> None:
     gateways = detect_docker_host().local_bridge_gateways()
-    require(bool(gateways), "a local Linux Docker engine with a bridge gateway on this machine")
+    require(bool(gateways), "a local Linux Docker engine with a bridge gateway on this machine", linux_only=True)
     run_cli("serve", "--detach")
     state = json.loads((isolated_home / "runner/state.json").read_text())
     assert state["hosts"] == ["127.0.0.1", *gateways]  # loopback plus this machine's own bridge address
@@ -71,7 +71,7 @@ class _NotOurRunner(BaseHTTPRequestHandler):
 
 def test_when_no_candidate_answers_each_says_why(port: int) -> None:
     gateways = detect_docker_host().local_bridge_gateways()
-    require(bool(gateways), "a local Linux Docker engine with a bridge gateway on this machine")
+    require(bool(gateways), "a local Linux Docker engine with a bridge gateway on this machine", linux_only=True)
     run_cli("serve", "--detach", "--host", "127.0.0.1")  # containers cannot reach loopback on a Linux engine
     # Something else answers on the gateway's port: host-gateway reaches it, and it is not our runner.
     impostor = ThreadingHTTPServer((gateways[0], port), _NotOurRunner)

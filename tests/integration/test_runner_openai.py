@@ -91,7 +91,7 @@ def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2
     from tests.conftest import free_port, require
 
     gateways = detect_docker_host().local_bridge_gateways()
-    require(bool(gateways), "a Docker bridge (docker0) on this machine")
+    require(bool(gateways), "a Docker bridge (docker0) on this machine", linux_only=True)
     gateway = gateways[0]
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     try:

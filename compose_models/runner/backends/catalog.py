@@ -9,7 +9,7 @@ Safetensors models run on MLX, which exists only on macOS with Apple silicon.
 import os
 from pathlib import Path
 
-from compose_models.runner.backends import batched, llama_cpp_python, llama_server, mlx
+from compose_models.runner.backends import batched, llama_cpp_python, llama_server, mlx, smoke_test
 from compose_models.runner.backends.process import ProcessEngine
 from compose_models.runner.engine import EngineError, EngineSpec
 
@@ -67,13 +67,45 @@ def create_engine(spec: EngineSpec, log_path: Path) -> ProcessEngine:
     return llama_cpp_python.LlamaCppPythonEngine(spec, log_path)
 
 
+def verdict(backend: str) -> smoke_test.SmokeResult | None:
+    """The smoke test of the build behind ``backend``, run once per build; None for backends without one."""
+    if backend == llama_server.NAME:
+        binary = llama_server.find_binary()
+        return smoke_test.llama_server_verdict(binary) if binary else None
+    if backend in (llama_cpp_python.NAME, batched.NAME):
+        return smoke_test.llama_cpp_python_verdict()
+    return None
+
+
+def ensure_trusted(backend: str) -> None:
+    """Refuse a build that cannot compute one token on this machine, with its crash report."""
+    result = verdict(backend)
+    if result is not None and not result.ok:
+        raise BackendUnavailable(
+            f"the {backend} build on this machine failed its smoke test ({result.detail}); rebuild it for this CPU: "
+            "remove the cached build and run scripts/setup.sh (or `compose-models install-runner --force`)"
+        )
+
+
+def _build_summary(result: smoke_test.SmokeResult | None) -> str:
+    if result is None:
+        return "not smoke-tested yet"
+    if not result.ok:
+        return f"smoke test FAILED: {result.detail}"
+    features = " ".join(result.features()) or "no CPU features reported"
+    return f"CPU {features}, smoke test passed"
+
+
 def backend_status() -> dict[str, str]:
-    """``GET /engines/status``: each backend and its state, version and accelerator (metal, cuda or cpu)."""
-    python_line = f"llama-cpp-python {llama_cpp_python.version()}, {llama_cpp_python.accelerator()}"
+    """``GET /engines/status``: each backend and its state, version, accelerator (metal, cuda or cpu),
+    the CPU instructions its build uses and its smoke test."""
+    python_build = _build_summary(smoke_test.llama_cpp_python_verdict(run=False))
+    python_line = f"llama-cpp-python {llama_cpp_python.version()}, {llama_cpp_python.accelerator()}, {python_build}"
     binary = llama_server.find_binary()
     if binary:
         info = llama_server.describe(binary)
-        server_line = f"llama-server {info.version}, {info.accelerator}, {info.path}"
+        server_build = _build_summary(smoke_test.llama_server_verdict(binary, run=False))
+        server_line = f"llama-server {info.version}, {info.accelerator}, {server_build}, {info.path}"
         server_status = f"Running: {server_line}"
     else:
         server_status = f"Not Installed: {_INSTALL_HINT}"

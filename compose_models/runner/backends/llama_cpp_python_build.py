@@ -11,6 +11,7 @@ the standard library and its sibling modules ``build_flags`` and ``cache``.
 """
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -33,13 +34,17 @@ def cached_wheel(directory: Path) -> Path | None:
 
 
 def build_wheel(version: str, *, log=lambda line: print(line, file=sys.stderr)) -> Path:
-    """The cached portable wheel for ``version``, built first when missing."""
+    """The cached portable wheel for ``version``, built first when missing (one build at a time)."""
     accelerator = accelerator_for_wheel()
     options = ggml_options(accelerator)
     target = wheel_dir(version, options)
-    found = cached_wheel(target)
-    if found:
-        return found
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return cached_wheel(target) or _build(version, accelerator, options, target, log)
+
+
+def _build(version: str, accelerator: str, options: list[str], target: Path, log) -> Path:
     staging = target.with_name(target.name + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob("*.whl"):

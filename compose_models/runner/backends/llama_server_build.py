@@ -23,6 +23,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from compose_models.errors import UserError
+from compose_models.runner.backends import smoke_test
 from compose_models.runner.backends.build_flags import build_key, ggml_options, instruction_set
 from compose_models.runner.backends.cache import cache_dir
 
@@ -104,6 +105,17 @@ def install_llama_server(
             _store(built, target, {"accelerator": accelerator, "instruction_set": instruction_set(), "cmake_args": options})
     log(f"llama-server built: {target / BINARY_NAME}")
     return target / BINARY_NAME
+
+
+def prove_build(binary: Path, log: Log = print) -> None:
+    """One token from a tiny model (``smoke_test``), or a UserError with the crash report."""
+    result = smoke_test.llama_server_verdict(binary)
+    if not result.ok:
+        raise UserError(
+            f"{binary} was built but cannot compute on this machine: {result.detail}\n"
+            "Rebuild it: `compose-models install-runner --backend llama-server --force`"
+        )
+    log(f"llama-server answers: one token ({result.detail}) with CPU {' '.join(result.features())}")
 
 
 def _llama_cpp_tree(source: Path | None, scratch: Path, log: Log) -> Path:

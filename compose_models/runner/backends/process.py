@@ -1,4 +1,4 @@
-"""An engine that is a local server process on a loopback port: start, health-poll, stop.
+"""An engine that is a local server process on a loopback port: start, health-poll, stop, crash report.
 
 The process runs in its own session, so the whole group (and any grandchildren) can be signalled,
 and on Linux asks the kernel for SIGKILL when the runner dies: no engine outlives the runner
@@ -23,6 +23,7 @@ from compose_models.runner.engine import EngineError, EngineSpec
 
 _PR_SET_PDEATHSIG = 1
 _HEALTH_INTERVAL = 0.1
+_LOG_TAIL_LINES = 12
 
 
 def _own_session_dying_with_parent() -> None:
@@ -48,6 +49,9 @@ class ProcessEngine(ABC):
         self.log_path = log_path
         self.port = free_port()
         self.process: subprocess.Popen | None = None
+        self._ready = False
+        self._stopping = False
+        self._log_offset = 0  # where this process's part of the (appended) log begins
 
     @property
     def base_url(self) -> str:
@@ -65,6 +69,7 @@ class ProcessEngine(ABC):
     async def start(self, timeout: float) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            self._log_offset = log.tell()
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self.environment(), preexec_fn=_own_session_dying_with_parent,
@@ -73,9 +78,10 @@ class ProcessEngine(ABC):
         async with httpx.AsyncClient(timeout=2.0) as client:
             while True:
                 if not self.is_running():
-                    raise EngineError(f"engine for {self.spec.alias} exited while loading: {self.log_tail()}")
+                    raise EngineError(self.crash_report())
                 try:
                     if (await client.get(self.base_url + self.health_path)).status_code == 200:
+                        self._ready = True
                         return
                 except httpx.TransportError:
                     pass
@@ -87,6 +93,7 @@ class ProcessEngine(ABC):
     async def stop(self, grace: float = 5.0) -> None:
         """SIGTERM to the process group, then SIGKILL after ``grace`` seconds."""
         process = self.process
+        self._stopping = True
         if process is None or process.poll() is not None:
             return
         _signal_group(process.pid, signal.SIGTERM)
@@ -97,12 +104,45 @@ class ProcessEngine(ABC):
             _signal_group(process.pid, signal.SIGKILL)
             await asyncio.to_thread(process.wait)
 
-    def log_tail(self, limit: int = 1024) -> str:
+    async def crashed(self, within: float = 0.0) -> str | None:
+        """The crash report once the process has exited on its own, waiting up to ``within`` seconds for
+        that (a dropped connection comes a moment before the exit status); None while it runs or once stopped."""
+        deadline = time.monotonic() + within
+        while self.is_running() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self.process is None or self.process.poll() is None or self._stopping:
+            return None
+        return self.crash_report()
+
+    def crash_report(self) -> str:
+        """What the exited process died of and the last lines of its log."""
+        assert self.process is not None and self.process.returncode is not None
+        phase = "" if self._ready else " while loading"
+        return (
+            f"engine for {self.spec.alias!r} crashed{phase}: {exit_description(self.process.returncode)}; "
+            f"the last lines of its log ({self.log_path}): {self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES, limit: int = 4096) -> str:
+        """The last lines this process wrote to its log, on one line."""
         try:
-            data = self.log_path.read_bytes()[-limit:]
+            with open(self.log_path, "rb") as log:
+                log.seek(max(self._log_offset, log.seek(0, os.SEEK_END) - limit))
+                data = log.read()
         except OSError:
             return "(no engine log)"
-        return data.decode(errors="replace").strip().replace("\n", " | ")
+        kept = [line.strip() for line in data.decode(errors="replace").splitlines() if line.strip()]
+        return " | ".join(kept[-lines:]) or "(the log is empty)"
+
+
+def exit_description(returncode: int) -> str:
+    """``killed by SIGSEGV`` for a process ended by a signal (a negative return code), else its exit status."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exited with status {returncode}"
 
 
 def _signal_group(pid: int, signum: int) -> None:

@@ -113,7 +113,7 @@ def test_cors(api_runner: str) -> None:
 
 
 def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, tmp_path: Path) -> None:
-    require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)")
+    require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)", linux_only=True)
     env = {**os.environ, "COMPOSE_MODELS_HOME": str(api_home)}
     run_cli("package", "--gguf", str(write_gguf(tmp_path / "tiny.gguf")), "local/tiny:v1", env=env)
     (tmp_path / "registry").mkdir()

@@ -11,6 +11,7 @@ import pytest
 from llama_cpp import Llama
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from tests.child_process import in_child_process
 from tests.conftest import LOCAL_MODEL_TAG
 from tests.integration.batched.conftest import SLOTS
 
@@ -39,6 +40,7 @@ def test_concurrent_answers_equal_one_at_a_time_answers(client: openai.OpenAI, s
         assert together == one_at_a_time[:concurrency]
 
 
+@in_child_process  # it tokenizes with llama.cpp in-process
 def test_stream_ends_with_done_and_counts_usage_exactly(batched_runner: str, smollm2_gguf: Path) -> None:
     messages = [{"role": "user", "content": "Tell me about lighthouses."}]
     body = {"model": LOCAL_MODEL_TAG, "messages": messages, "max_tokens": 8, "stream": True, "temperature": 0,

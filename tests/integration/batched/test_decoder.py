@@ -1,5 +1,5 @@
 """The decode loop on the real model, without HTTP: a long prompt is prefilled in chunks between the
-running sequences' steps instead of stalling them."""
+running sequences' steps instead of stalling them. llama.cpp runs in-process here, so in a child process."""
 
 import threading
 from pathlib import Path
@@ -8,10 +8,12 @@ import pytest
 
 from compose_models.runner.backends.batched import decoder, model
 from compose_models.runner.backends.batched.sampling import Sampling
+from tests.child_process import in_child_process
 
 pytestmark = pytest.mark.model
 
 
+@in_child_process
 def test_a_long_prompt_is_prefilled_in_chunks_between_the_running_decodes(smollm2_gguf: Path) -> None:
     loaded = model.load(smollm2_gguf, 4096, 2, 1, None)
     loop = decoder.Decoder(loaded.context.ctx, loaded.vocab, 2, loaded.context_size, model.BATCH_SIZE)

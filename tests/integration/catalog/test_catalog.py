@@ -13,7 +13,7 @@ from compose_models.store import ModelStore, media_types
 from compose_models.store.gguf_metadata import read_gguf_config
 from compose_models.store.packaging import ingest_layer, store_artifact
 from compose_models.store.push import push_model
-from tests.conftest import run_cli
+from tests.conftest import proc_dir, run_cli
 from tests.integration.catalog.conftest import Catalog
 
 SMOLLM2_NAME = "smollm2:135M-Q4_1-8k"
@@ -148,7 +148,7 @@ def _processes_with_home_under(directory: Path) -> list[int]:
     """Processes whose COMPOSE_MODELS_HOME lies under ``directory`` (the runner and engines inherit it)."""
     marker = f"COMPOSE_MODELS_HOME={directory}".encode()
     found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
+    for environ in proc_dir().glob("[0-9]*/environ"):
         try:
             if any(entry.startswith(marker) for entry in environ.read_bytes().split(b"\0")):
                 found.append(int(environ.parent.name))

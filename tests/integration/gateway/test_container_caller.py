@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, docker_available, require
+from tests.conftest import LOCAL_MODEL_TAG, require_docker_and_busybox
 from tests.integration.gateway.conftest import request_log
 
 pytestmark = pytest.mark.docker
@@ -20,7 +20,7 @@ def _compose(compose_file: Path, project: str, *args: str) -> subprocess.Complet
 
 
 def test_the_caller_of_a_request_from_a_container_is_its_compose_service(runner: str, tmp_path: Path, isolated_home) -> None:
-    require(docker_available(), "a running Docker engine")
+    require_docker_and_busybox()
     port = runner.rsplit(":", 1)[1]
     body = json.dumps({"model": LOCAL_MODEL_TAG, "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}]})
     compose_file = tmp_path / "compose.yaml"

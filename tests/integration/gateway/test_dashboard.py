@@ -15,7 +15,7 @@ ARTIFACTS = REPO / "test-artifacts"
 
 def _chromium(tmp_path: Path, url: str, *action: str) -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(browser is not None, "Debian's chromium (apt-get install -y chromium)")
+    require(browser is not None, "Debian's chromium (apt-get install -y chromium)", linux_only=True)
     result = subprocess.run(
         [
             browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from compose_models.runner.backends import llama_server
-from tests.conftest import LOCAL_MODEL_TAG, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, proc_dir, require, run_cli
 from tests.integration.api.conftest import serving_runner
 
 BACKENDS = ("llama-server", "llama-cpp-python")
@@ -54,7 +54,7 @@ class Runner:
         """Processes whose parent is the runner: its engines."""
         runner_pid = json.loads((self.home / "runner" / "state.json").read_text())["pid"]
         children = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        for stat in proc_dir().glob("[0-9]*/stat"):
             with contextlib.suppress(OSError):
                 fields = stat.read_text().rsplit(")", 1)[1].split()
                 if int(fields[1]) == runner_pid and fields[0] != "Z":

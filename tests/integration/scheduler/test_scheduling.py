@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, free_port, proc_dir, run_cli
 
 pytestmark = pytest.mark.model
 
@@ -68,6 +68,7 @@ def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_
                     os.kill(engine, signal.SIGKILL)
     assert len(events) < 400
     assert "error" in json.loads(events[-1]), events[-3:]
+    assert "crashed: killed by SIGKILL" in json.loads(events[-1])["error"]["message"]
     assert runner.complete().status_code == 200
     assert len(runner.engine_pids()) == 1
 
@@ -135,12 +136,12 @@ def test_no_engine_outlives_a_runner_killed_with_sigkill(start_runner) -> None:
     assert runner.complete().status_code == 200
     [engine] = runner.engine_pids()
     os.kill(json.loads((runner.home / "runner" / "state.json").read_text())["pid"], signal.SIGKILL)
-    assert wait_until(lambda: not Path(f"/proc/{engine}").exists() or _is_zombie(engine), timeout=10)
+    assert wait_until(lambda: not (proc_dir() / str(engine)).exists() or _is_zombie(engine), timeout=10)
 
 
 def _is_zombie(pid: int) -> bool:
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return (proc_dir() / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
 

@@ -19,7 +19,7 @@ USER, PASSWORD = "tester", "s3cret"
 
 
 def _start_registry(directory: Path, auth: str = "") -> Iterator[str]:
-    require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)")
+    require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)", linux_only=True)
     with running_registry(directory, auth) as address:
         yield address
 
@@ -52,5 +52,5 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def skopeo() -> str:
     path = shutil.which("skopeo")
-    require(path is not None, "skopeo (apt-get install skopeo)")
+    require(path is not None, "skopeo (apt-get install skopeo)", linux_only=True)
     return str(path)

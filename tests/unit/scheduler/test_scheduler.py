@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from compose_models.runner.backends import catalog
-from compose_models.runner.engine import EngineError, EngineSpec
+from compose_models.runner.engine import EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.placement import InsufficientMemory
-from compose_models.runner.scheduler import EMBEDDING, ModelBusy, Scheduler
+from compose_models.runner.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, ModelBusy, Scheduler
 from compose_models.runner.scheduler_settings import SchedulerSettings
 
 MIB = 1024**2
@@ -20,10 +20,18 @@ COMPUTE_ALLOWANCE = 64 * MIB  # memory.py's fixed part, for weights this small
 
 
 class FakeEngine:
+    """A stand-in engine; ``crash()`` makes it die on its own, as a real engine killed by a signal."""
+
+    crash_while_loading = False  # set on the class: every engine started from then on dies while loading
+
     def __init__(self, spec: EngineSpec, log_path: Path, started: list["FakeEngine"]) -> None:
         self.spec = spec
         self.running = False
+        self.report: str | None = None
         started.append(self)
+
+    def crash(self) -> None:
+        self.running, self.report = False, f"engine {self.spec.alias} crashed: killed by SIGSEGV"
 
     @property
     def base_url(self) -> str:
@@ -31,10 +39,16 @@ class FakeEngine:
 
     async def start(self, timeout: float) -> None:
         await asyncio.sleep(0.05)
+        if self.crash_while_loading:
+            self.crash()
+            raise EngineError(self.report)
         self.running = True
 
     async def stop(self) -> None:
-        self.running = False
+        self.running, self.report = False, None
+
+    async def crashed(self, within: float = 0.0) -> str | None:
+        return self.report
 
     def is_running(self) -> bool:
         return self.running
@@ -207,6 +221,57 @@ async def test_a_dead_engine_is_started_again_by_the_next_request(started, model
     async with runner.use("ai/a") as (engine, _):
         assert engine.is_running()
     assert len(started) == 2
+    await runner.shutdown()
+
+
+@scenario
+async def test_an_engine_that_keeps_crashing_is_not_started_again_until_reconfigured(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    for _ in range(CRASH_LIMIT):
+        async with runner.use("ai/a") as (engine, _):
+            engine.crash()  # while answering
+    for _ in range(2):
+        with pytest.raises(EngineCrashLoop, match=rf"crashed {CRASH_LIMIT} times within {CRASH_WINDOW:.0f}s .* killed by SIGSEGV") as raised:
+            async with runner.use("ai/a"):
+                pass
+    assert "compose-models configure ai/a" in str(raised.value)
+    assert len(started) == CRASH_LIMIT  # no start for the refused requests
+    async with runner.use("ai/b"):  # other models are not affected
+        pass
+    await runner.configure("ai/a", None, [])
+    async with runner.use("ai/a") as (engine, _):
+        assert engine.is_running()
+    assert len(started) == CRASH_LIMIT + 2
+    await runner.shutdown()
+
+
+@scenario
+async def test_crashes_while_loading_count_and_the_third_says_it_is_the_last(started, models, tmp_path, monkeypatch) -> None:
+    runner = scheduler(models, tmp_path)
+    monkeypatch.setattr(FakeEngine, "crash_while_loading", True)
+    for attempt in range(CRASH_LIMIT):
+        with pytest.raises(EngineError) as raised:
+            async with runner.use("ai/a"):
+                pass
+        assert isinstance(raised.value, EngineCrashLoop) == (attempt == CRASH_LIMIT - 1), raised.value
+    with pytest.raises(EngineCrashLoop):
+        async with runner.use("ai/a"):
+            pass
+    assert len(started) == CRASH_LIMIT
+    await runner.shutdown()
+
+
+@scenario
+async def test_crashes_further_apart_than_the_window_never_stop_restarts(started, models, tmp_path, monkeypatch) -> None:
+    runner = scheduler(models, tmp_path)
+    window = 0.2
+    monkeypatch.setattr("compose_models.runner.scheduler.CRASH_WINDOW", window)
+    for _ in range(2 * CRASH_LIMIT):
+        async with runner.use("ai/a") as (engine, _):
+            engine.crash()
+        await asyncio.sleep(window * 0.6)  # with the start, two crashes fit in a window, never three
+    async with runner.use("ai/a") as (engine, _):
+        assert engine.is_running()
     await runner.shutdown()
 
 

@@ -1,0 +1,1 @@
+"""``compose-models doctor``: the checks a user runs when a container gets no answer."""

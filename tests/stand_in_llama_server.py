@@ -1,0 +1,68 @@
+"""A stand-in for llama-server that fails on purpose, set as ``LLAMA_SERVER_PATH``.
+
+A real engine crashes only on a CPU or build that makes it crash, which the test machine cannot be
+asked for. The stand-in is otherwise what the runner expects of llama-server: it takes llama-server's
+flags, answers ``/health`` on ``--port`` and writes to its log. Each start appends a line to a file,
+so a test can count the engine starts.
+"""
+
+import stat
+import sys
+from pathlib import Path
+
+CRASH_ON_FIRST_ANSWER = "crash-on-first-answer"  # healthy, then a real SIGSEGV at the first request
+EXIT_AT_ONCE = "exit-at-once"  # exits with status 1 before it listens
+LOG_LINE = "stand-in llama-server: answering {path} with a segfault, on purpose"
+
+_SCRIPT = '''#!{python}
+"""A stand-in for llama-server ({behaviour}), written by tests/stand_in_llama_server.py."""
+import ctypes, http.server, os, resource, sys
+
+arguments = sys.argv[1:]
+if "--version" in arguments or "--list-devices" in arguments:  # what `status` asks of the binary
+    print("version: 0 (stand-in)")
+    sys.exit(0)
+with open({starts!r}, "a") as starts:
+    starts.write(f"{{os.getpid()}}\\n")
+if {behaviour!r} == "exit-at-once":
+    print("stand-in llama-server: exiting at once, on purpose", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path in ("/health", "/v1/models") else 404)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{{"status": "ok"}}')
+
+    def do_POST(self):
+        print({log_line!r}.format(path=self.path), file=sys.stderr, flush=True)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file
+        ctypes.string_at(0)  # a real segmentation fault
+
+    def log_message(self, *_):
+        pass
+
+
+port = int(arguments[arguments.index("--port") + 1])
+print(f"stand-in llama-server: listening on 127.0.0.1:{{port}}", file=sys.stderr, flush=True)
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'''
+
+
+def write_stand_in(directory: Path, behaviour: str) -> tuple[Path, Path]:
+    """An executable stand-in in ``directory`` and the file each of its starts appends a line to."""
+    directory.mkdir(parents=True, exist_ok=True)
+    starts = directory / "starts"
+    starts.touch()
+    binary = directory / "llama-server"
+    script = _SCRIPT.format(python=sys.executable, behaviour=behaviour, starts=str(starts), log_line=LOG_LINE)
+    binary.write_text(script)
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return binary, starts
+
+
+def start_count(starts: Path) -> int:
+    return len(starts.read_text().splitlines())
+
