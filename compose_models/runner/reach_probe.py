@@ -88,6 +88,15 @@ done
 
 def probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
     """Try ``tried`` in order and return what each did, stopping at the first that answered."""
+    import docker as docker_sdk
+
+    try:
+        return _probe(docker, port, secret, tried)
+    except docker_sdk.errors.DockerException as error:  # the engine went away, or refused the network
+        raise UserError(f"the reach probe could not run on the Docker engine at {docker.endpoint}: {error}") from None
+
+
+def _probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
     client = docker_client(docker.location, timeout=30)
     network = None
     try:
