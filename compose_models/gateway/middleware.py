@@ -24,9 +24,11 @@ from compose_models.gateway.usage_tap import UsageTap
 from compose_models.runner.dialects import dialect_of
 from compose_models.runner.errors import ApiError, error_response
 from compose_models.runner.inference_observer import INFERENCE_PATHS, receive_copying_into
+from compose_models.runner.reach_proof import REACH_PATH
 
-# Open without a key: the health check every CLI verb makes, and the dashboard's page (its data needs a key).
-OPEN_PATHS = ("/engines/status", dashboard.PAGE_PATH)
+# Open without a key: the health check every CLI verb makes, the reach probe's proof (containers probe
+# before they have a key) and the dashboard's page (its data needs a key).
+OPEN_PATHS = ("/engines/status", REACH_PATH, dashboard.PAGE_PATH)
 
 
 class Gateway:

@@ -7,10 +7,9 @@ from compose_models.errors import UserError
 from compose_models.gateway.service_keys import issued_service_keys
 from compose_models.orchestrator.caller_keys import caller_key_environment
 from compose_models.orchestrator.invocation import compose_arguments
-from compose_models.orchestrator.override import needs_host_gateway, service_environment
+from compose_models.orchestrator.override import service_environment
 from compose_models.runner import daemon
 from compose_models.runner.client import RunnerClient
-from compose_models.runner.docker_host import detect_docker_host
 from compose_models.runner.presets import PRESETS, with_preset
 from compose_models.runner.state import default_port
 from compose_models.store import ModelStore
@@ -27,6 +26,7 @@ class Deployment:
     plan: Plan
     runner: RunnerClient
     endpoint: str
+    host_gateway: bool = False  # the probe reached the runner only through extra_hosts host-gateway
 
     def compose_arguments(self) -> list[str]:
         """``docker compose`` global options for this project, its model variables (and keys) included."""
@@ -39,7 +39,7 @@ class Deployment:
             self.project,
             self.options,
             environment,
-            host_gateway=needs_host_gateway(self.endpoint, detect_docker_host()),
+            host_gateway=self.host_gateway,
         )
 
 
@@ -84,5 +84,5 @@ def deploy(options: ProjectOptions) -> Deployment:
     runner = RunnerClient(state)
     for model in plan.models.values():
         runner.configure(model.model, model.context_size, model.runtime_flags)
-    endpoint = str(daemon.status_document(state.port)["endpoint"])
-    return Deployment(options, project, plan, runner, endpoint)
+    document = daemon.status_document(state.port)  # probes which URL a container reaches the runner at
+    return Deployment(options, project, plan, runner, str(document["endpoint"]), bool(document["reach"]["hostGateway"]))

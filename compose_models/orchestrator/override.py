@@ -6,9 +6,6 @@ It also clears ``models:`` (with Compose's ``!reset`` tag) so that a plain Compo
 
 import json
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from compose_models.runner.docker_host import DESKTOP, DockerHost
 
 HOST_GATEWAY_ENTRY = "host.docker.internal:host-gateway"
 
@@ -22,11 +19,6 @@ def service_environment(plan, endpoint: str) -> dict[str, dict[str, str]]:
             variables[names.endpoint_var] = endpoint
             variables[names.model_var] = plan.models[key].model
     return environment
-
-
-def needs_host_gateway(endpoint: str, docker: DockerHost) -> bool:
-    """Only Docker Desktop resolves host.docker.internal by itself."""
-    return urlsplit(endpoint).hostname == "host.docker.internal" and docker.kind != DESKTOP
 
 
 def render_override(

@@ -49,7 +49,7 @@ def redeploy(previous: Deployment) -> Deployment:
     if dropped:
         previous.runner.unload(dropped)
         say(f"unloaded {', '.join(dropped)}")
-    return Deployment(previous.options, project, plan, previous.runner, previous.endpoint)
+    return Deployment(previous.options, project, plan, previous.runner, previous.endpoint, previous.host_gateway)
 
 
 def _compose_up(deployment: Deployment, extra_args: list[str]) -> int:

@@ -6,6 +6,8 @@ without the leading ``model``. Compose reads stdout and stderr of ``ls --json`` 
 ``status --json`` together, so those print clean JSON and nothing else.
 """
 
+import contextlib
+import io
 import json
 import sys
 
@@ -54,6 +56,17 @@ def list_for_compose() -> str:
     return go_marshal_indent(entries, 4).decode()
 
 
+def start_runner_quietly() -> None:
+    """Compose asks ``status --json`` for the URL before it configures any model. As Docker Model Runner's
+    standalone runner does, bring the runner up first, so the URL reported is one a container was seen to
+    reach; its notes (a moved port) stay in the runner's log, off the JSON Compose parses."""
+    from compose_models.runner import daemon
+    from compose_models.runner.state import default_port
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        daemon.ensure_running(default_port())
+
+
 def main() -> None:
     argv = normalise_argv(sys.argv[1:])
     if argv == ["docker-cli-plugin-metadata"]:
@@ -62,6 +75,8 @@ def main() -> None:
     if argv[:1] in (["ls"], ["list"]) and "--json" in argv:
         print(list_for_compose())
         return
+    if argv[:1] == ["status"] and "--json" in argv:
+        start_runner_quietly()
     from compose_models.cli import main as cli_main
 
     cli_main(argv)

@@ -102,7 +102,11 @@ def _up(call: ProviderCall) -> None:
     record = _record_path(call)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"model": reference}))
-    _emit("setenv", f"URL={daemon.status_document(state.port)['endpoint']}")
+    document = daemon.status_document(state.port)
+    if document["reach"]["hostGateway"]:
+        _emit("info", "containers reach the runner only with `extra_hosts: [host.docker.internal:host-gateway]`, "
+                      "which a provider cannot add: give it to the services that depend on this one")
+    _emit("setenv", f"URL={document['endpoint']}")
     _emit("setenv", f"MODEL={reference}")
 
 

@@ -11,7 +11,8 @@ import httpx
 from compose_models.errors import UserError
 from compose_models.gateway.local_key import local_auth_headers
 from compose_models.home import runner_dir
-from compose_models.runner.docker_host import detect_docker_host
+from compose_models.runner.docker_host import NO_ENGINE, detect_docker_host
+from compose_models.runner.reach import ContainerRoute, cached_route, container_route
 from compose_models.runner.state import RunnerState, read_state
 
 
@@ -45,6 +46,11 @@ def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> R
             raise UserError(f"the runner exited while starting: {tail[0]} (log: {log_path})")
         state = read_state()
         if state is not None and state.pid == process.pid and _answers(state):
+            if state.preferred_port_holder:
+                print(
+                    f"compose-models: port {state.preferred_port} is held by {state.preferred_port_holder}; "
+                    f"the runner listens on port {state.port} instead", file=sys.stderr, flush=True,
+                )
             return state
         time.sleep(0.1)
     process.terminate()
@@ -57,11 +63,11 @@ def ensure_running(port: int) -> RunnerState:
     state = running_runner()
     if state is None:
         return start_detached(port)
-    gateway = detect_docker_host().bridge_gateway
-    if gateway and state.hosts == ["127.0.0.1"]:
+    missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
+    if missing and state.hosts == ["127.0.0.1"]:
         if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
             raise UserError(
-                f"the runner started before the Docker engine and does not listen on the bridge address {gateway}, "
+                f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
                 "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
             )
         stop_runner()
@@ -99,17 +105,34 @@ def _alive(pid: int) -> bool:
 
 
 def status_document(port: int) -> dict[str, object]:
-    """``status --json``, in Docker Model Runner's shape, with our ``/engines/v1/`` base URLs."""
+    """``status --json``, in Docker Model Runner's shape, with our ``/engines/v1/`` base URLs.
+
+    ``endpoint`` is the URL a container was seen to reach (probed, or checked from the cache) when the
+    runner runs and an engine answers; otherwise the last one that worked, or Docker Desktop's name.
+    """
     state = running_runner()
     port = state.port if state else port
     docker = detect_docker_host()
     backends = {}
     if state:
         backends = httpx.get(f"{state.host_url}/engines/status", timeout=5.0).json()
+    if state and docker.kind != NO_ENGINE:
+        route, probed = container_route(docker, state), True
+    else:
+        route, probed = cached_route(docker, port) or ContainerRoute("host.docker.internal", port), False
     return {
         "running": state is not None,
         "backends": backends,
         "kind": docker.kind,
-        "endpoint": f"http://{docker.container_host()}:{port}/engines/v1/",
+        "endpoint": route.base_url,
         "endpointHost": f"http://127.0.0.1:{port}/engines/v1/",
+        "reach": {
+            "engine": docker.endpoint,
+            "context": docker.location.context,
+            "engineSource": docker.location.source,
+            "host": route.host,
+            "hostGateway": route.host_gateway,
+            "probed": probed,
+            "problem": docker.problem,
+        },
     }

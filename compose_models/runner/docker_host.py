@@ -1,59 +1,227 @@
-"""What kind of Docker engine is on this machine, and how its containers reach the host.
+"""Which Docker engine this machine talks to, found the way the Docker CLI finds it, and what kind it is.
 
-Docker Desktop (macOS, Windows) maps ``host.docker.internal`` to the host's loopback. A Linux
-engine does not: containers reach the host at the default bridge's gateway address, so the runner
-must listen there too, and the URL handed to containers names that address.
+The CLI takes ``DOCKER_HOST``, else the current context (``DOCKER_CONTEXT``, else ``currentContext`` in
+``$DOCKER_CONFIG/config.json``), else the default socket. docker-py's ``from_env`` ignores contexts, so
+colima, OrbStack, Rancher Desktop and Desktop's ``desktop-linux`` would be missed: we resolve the
+endpoint ourselves and hand it to docker-py as ``base_url``.
+
+The kind says how containers reach the host (see docs/platforms.md); the bridge gateways are the
+engine's own addresses, which only a local Linux engine has on this machine.
 """
 
 import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+import shutil
 import socket
 import struct
-from dataclasses import dataclass
+import subprocess
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 DESKTOP = "Docker Desktop"
-ENGINE = "Docker Engine"
+ORBSTACK = "OrbStack"
+COLIMA = "colima"
+RANCHER = "Rancher Desktop"
+PODMAN = "Podman"
+LINUX = "Linux"
 NO_ENGINE = "none"
 
-_SIOCGIFADDR = 0x8915
+DEFAULT_ENDPOINT = "unix:///var/run/docker.sock"
+
+_SIOCGIFADDR = 0x8915  # Linux
+
+
+@dataclass(frozen=True)
+class EngineLocation:
+    """Where the engine is, and why there: ``DOCKER_HOST``, a context, or the default socket."""
+
+    endpoint: str | None
+    context: str | None
+    source: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
 class DockerHost:
     kind: str
-    bridge_gateway: str | None = None
+    location: EngineLocation
+    bridge_gateways: tuple[str, ...] = ()
+    problem: str | None = None
+    info: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def container_host(self) -> str:
-        """The host name or address that containers use to reach a server on this host."""
-        if self.kind == ENGINE and self.bridge_gateway:
-            return self.bridge_gateway
-        return "host.docker.internal"
+    @property
+    def endpoint(self) -> str | None:
+        return self.location.endpoint
+
+    def local_bridge_gateways(self) -> list[str]:
+        """The engine's bridge gateways that are addresses of this machine (a local Linux engine's)."""
+        return [address for address in self.bridge_gateways if is_local_address(address)]
 
 
-@lru_cache(maxsize=1)
-def detect_docker_host() -> DockerHost:
+def docker_config_dir(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    configured = environ.get("DOCKER_CONFIG")
+    return Path(configured).expanduser() if configured else Path.home() / ".docker"
+
+
+def locate_engine(environ: dict[str, str] | None = None) -> EngineLocation:
+    """The endpoint the Docker CLI would use, with the context that named it."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_HOST"):
+        return EngineLocation(environ["DOCKER_HOST"], None, "DOCKER_HOST")
+    config = docker_config_dir(environ)
+    name = environ.get("DOCKER_CONTEXT") or _current_context(config)
+    if not name or name == "default":
+        return EngineLocation(DEFAULT_ENDPOINT, "default", "the default socket")
+    source = "DOCKER_CONTEXT" if environ.get("DOCKER_CONTEXT") else f"currentContext in {config / 'config.json'}"
+    endpoint = _context_endpoint(config, name)
+    if endpoint is None:
+        return EngineLocation(None, name, source, f"Docker context {name!r} ({source}) was not found")
+    return EngineLocation(endpoint, name, source)
+
+
+def _current_context(config: Path) -> str | None:
     try:
-        import docker
+        return json.loads((config / "config.json").read_text()).get("currentContext") or None
+    except (OSError, ValueError, AttributeError):
+        return None
 
-        client = docker.from_env(timeout=5)
-        info = client.info()
-        if "Docker Desktop" in str(info.get("OperatingSystem", "")):
-            return DockerHost(DESKTOP)
-        bridge = client.networks.get("bridge").attrs
-    except Exception:  # no engine, no permission, no socket: containers are not our concern then
-        return DockerHost(NO_ENGINE, _interface_address("docker0"))
+
+def _context_endpoint(config: Path, name: str) -> str | None:
+    """From the context's meta.json, where the CLI stores it; else from ``docker context inspect``."""
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    try:
+        host = json.loads(meta.read_text())["Endpoints"]["docker"]["Host"]
+        if host:
+            return host
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    result = subprocess.run(
+        [docker, "context", "inspect", name, "--format", "{{.Endpoints.docker.Host}}"],
+        capture_output=True, text=True, timeout=10,
+        env={**os.environ, "DOCKER_CONFIG": str(config)},
+    )
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
+
+
+def _context_tls_dir(location: EngineLocation) -> Path | None:
+    if not location.context or location.context == "default":
+        return None
+    digest = hashlib.sha256(location.context.encode()).hexdigest()
+    directory = docker_config_dir() / "contexts" / "tls" / digest / "docker"
+    return directory if directory.is_dir() else None
+
+
+def docker_client(location: EngineLocation | None = None, timeout: int = 10):
+    """A docker-py client for the engine the CLI would use."""
+    import docker
+
+    location = location or locate_engine()
+    if location.endpoint is None:
+        raise docker.errors.DockerException(location.problem or "no Docker engine")
+    if location.source == "DOCKER_HOST":
+        return docker.from_env(timeout=timeout)  # also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
+    tls = False
+    directory = _context_tls_dir(location)
+    if directory is not None:
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(directory / "cert.pem"), str(directory / "key.pem")),
+            ca_cert=str(directory / "ca.pem") if (directory / "ca.pem").exists() else None,
+            verify=(directory / "ca.pem").exists(),
+        )
+    return docker.DockerClient(base_url=location.endpoint, timeout=timeout, tls=tls)
+
+
+def engine_kind(info: dict, version: dict | None = None, endpoint: str | None = None) -> str:
+    """Classify an engine from its ``docker info`` (and ``docker version``) documents."""
+    operating_system = str(info.get("OperatingSystem") or "")
+    name = str(info.get("Name") or "")
+    components = [str(part.get("Name", "")) for part in (version or {}).get("Components") or [] if isinstance(part, dict)]
+    if "Docker Desktop" in operating_system:
+        return DESKTOP
+    if operating_system == "OrbStack" or name == "orbstack":
+        return ORBSTACK
+    if name == "lima-rancher-desktop" or "rancher-desktop" in name:
+        return RANCHER
+    if name == "colima" or name.startswith("colima-"):
+        return COLIMA
+    if "Podman Engine" in components or "podman" in (endpoint or "") or "podman" in str(info.get("ServerVersion", "")).lower():
+        return PODMAN
+    return LINUX
+
+
+def detect_docker_host() -> DockerHost:
+    """The engine the CLI would use, its kind and bridge gateways; kind ``none`` when it does not answer."""
+    return _inspect_engine(locate_engine())
+
+
+@lru_cache(maxsize=8)
+def _inspect_engine(location: EngineLocation) -> DockerHost:
+    if location.endpoint is None:
+        return DockerHost(NO_ENGINE, location, problem=location.problem)
+    try:
+        client = docker_client(location, timeout=5)
+        try:
+            info = client.info()
+            version = client.version()
+            bridge = client.networks.get("bridge").attrs
+        finally:
+            client.close()
+    except Exception as error:  # no engine, no permission, no socket: reported, not raised
+        return DockerHost(NO_ENGINE, location, problem=f"the Docker engine at {location.endpoint} did not answer: {error}")
+    return DockerHost(engine_kind(info, version, location.endpoint), location, bridge_gateways(bridge), info=info)
+
+
+def bridge_gateways(bridge: dict) -> tuple[str, ...]:
+    """The IPv4 gateways of the engine's default bridge network (``docker network inspect bridge``).
+
+    Some engines (Debian's 20.10) list only the subnet: then the gateway is the bridge interface's
+    address when this machine has that interface with an address in the subnet, else the subnet's
+    first address, as Docker assigns by default.
+    """
+    gateways = []
+    interface = (bridge.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
     for pool in (bridge.get("IPAM") or {}).get("Config") or []:
         if pool.get("Gateway"):
-            return DockerHost(ENGINE, pool["Gateway"])
-    name = (bridge.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
-    return DockerHost(ENGINE, _interface_address(name))
+            gateways.append(pool["Gateway"])
+            continue
+        try:
+            subnet = ipaddress.ip_network(pool.get("Subnet", ""), strict=False)
+        except ValueError:
+            continue
+        address = _interface_address(interface)
+        if address is not None and ipaddress.ip_address(address) in subnet:
+            gateways.append(address)
+        elif subnet.num_addresses > 2:
+            gateways.append(str(next(subnet.hosts())))
+    return tuple(address for address in gateways if ":" not in address)
 
 
 def _interface_address(interface: str) -> str | None:
-    """IPv4 address of a network interface (Linux), or None."""
+    """IPv4 address of a network interface (Linux only), or None."""
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             packed = struct.pack("256s", interface.encode()[:15])
             return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, packed)[20:24])
     except OSError:
         return None
+
+
+def is_local_address(address: str) -> bool:
+    """True when ``address`` belongs to an interface of this machine: only then can a socket bind it."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True

@@ -1,5 +1,5 @@
 """Runner management routes in Docker Model Runner's shapes: status, configure, ps, df, unload,
-request records and metrics."""
+request records and metrics; and ours: the reach proof containers are probed with."""
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -12,6 +12,7 @@ from compose_models.runner.errors import ApiError, UnknownModel
 from compose_models.runner.metrics import metrics_endpoint
 from compose_models.runner.model_names import model_label
 from compose_models.runner.openapi import openapi_endpoint
+from compose_models.runner.reach_proof import REACH_PATH, reach_endpoint
 from compose_models.runner.management_requests import ConfigureRequest, UnloadRequest
 from compose_models.runner.request_body import read_request
 from compose_models.runner.request_records import requests_endpoint
@@ -87,6 +88,7 @@ def management_routes() -> list[Route]:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route("/engines/status", engines_status, methods=["GET"]),
+        Route(REACH_PATH, reach_endpoint, methods=["GET"]),
         Route("/engines/ps", engines_ps, methods=["GET"]),
         Route("/engines/df", engines_df, methods=["GET"]),
         Route("/engines/requests", requests_endpoint, methods=["GET"]),

@@ -70,6 +70,8 @@ def _operations() -> list[Operation]:
         Operation("post", "/models/{name}/tag", "Tag a model", status="201", required_query=("repo", "tag")),
         Operation("post", "/models/{name}/push", "Push a model", answers=(JSON, TEXT)),
         Operation("get", "/engines/status", "Backend status"),
+        Operation("get", "/engines/reach", "Proof that this runner answered (an HMAC of the challenge)",
+                  answers=(TEXT,), required_query=("challenge",)),
         Operation("get", "/engines/ps", "Loaded engines"),
         Operation("get", "/engines/df", "Disk usage"),
         Operation("get", "/engines/requests", "Recent requests per model", answers=(JSON, SSE),

@@ -1,4 +1,9 @@
-"""The running runner's pid, port and addresses, kept beside the store so every command can find it."""
+"""The running runner's pid, port and addresses, kept beside the store so every command can find it.
+
+Every command takes the port from here, never from the default: the runner moves to another port
+when something else holds the preferred one, and records who did. The reach secret makes the file
+private to its owner.
+"""
 
 import json
 import os
@@ -19,6 +24,9 @@ class RunnerState:
     pid: int
     port: int
     hosts: list[str]
+    reach_secret: str = ""
+    preferred_port: int | None = None
+    preferred_port_holder: str | None = None
 
     @property
     def host_url(self) -> str:
@@ -33,7 +41,9 @@ def write_state(state: RunnerState) -> None:
     path = _state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(asdict(state)))
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(asdict(state)))
     os.replace(temporary, path)
 
 
