@@ -1,17 +1,27 @@
 """Every check the doctor runs, in the order a user would look."""
 
-from compose_models.doctor import machine
+from compose_models.doctor import docker_side, machine
 from compose_models.doctor.report import FAIL, Finding
+from compose_models.runner.docker_host import detect_docker_host
 
 
 def run_checks() -> list[Finding]:
-    checks = [machine.build_findings, machine.offload_finding, machine.memory_finding, machine.store_finding]
+    docker = detect_docker_host()
+    checks = [
+        ("Docker engine", lambda: docker_side.engine_finding(docker)),
+        ("runner port", docker_side.port_finding),
+        ("container route", lambda: docker_side.route_finding(docker)),
+        ("docker-model plugin", docker_side.plugin_finding),
+        ("engine builds", machine.build_findings),
+        ("GPU offload", machine.offload_finding),
+        ("memory budget", machine.memory_finding),
+        ("model store", machine.store_finding),
+    ]
     findings: list[Finding] = []
-    for check in checks:
+    for name, check in checks:
         try:
             found = check()
         except Exception as error:  # a check that cannot run is itself a finding, never a traceback
-            found = Finding(check.__name__.removesuffix("_finding").removesuffix("_findings"), FAIL,
-                            f"the check could not run: {error}")  # fmt: skip
+            found = Finding(name, FAIL, f"the check could not run: {error}")
         findings.extend(found if isinstance(found, list) else [found])
     return findings

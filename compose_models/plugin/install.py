@@ -19,7 +19,7 @@ def plugin_dir(explicit: Path | None = None) -> Path:
     return (Path(config) if config else Path.home() / ".docker") / "cli-plugins"
 
 
-def _is_ours(path: Path) -> bool:
+def is_ours(path: Path) -> bool:
     try:
         return PLUGIN_MARKER in path.read_text(errors="replace")[:512]
     except (OSError, UnicodeDecodeError):
@@ -36,11 +36,11 @@ def install_plugin(directory: Path, force: bool = False) -> list[str]:
     target = directory / PLUGIN_NAME
     done = []
     if target.exists() or target.is_symlink():
-        if not _is_ours(target) and not force:
+        if not is_ours(target) and not force:
             raise UserError(
                 f"{target} is another docker-model plugin (Docker's own?); pass --force to replace it"
             )
-        done.append(f"replaced {'our previous' if _is_ours(target) else 'the existing'} plugin at {target}")
+        done.append(f"replaced {'our previous' if is_ours(target) else 'the existing'} plugin at {target}")
         target.unlink()
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(plugin_script())
@@ -53,7 +53,7 @@ def uninstall_plugin(directory: Path) -> list[str]:
     target = directory / PLUGIN_NAME
     if not target.exists():
         return [f"no docker-model plugin at {target}; nothing to do"]
-    if not _is_ours(target):
+    if not is_ours(target):
         raise UserError(f"{target} was not installed by compose-models; leaving it in place")
     target.unlink()
     return [f"removed the docker-model CLI plugin from {target}"]

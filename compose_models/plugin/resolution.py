@@ -6,13 +6,13 @@ directories (docker/cli, cli-plugins/manager/manager.go, ``getPluginDirs``), and
 """
 
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from compose_models.errors import UserError
+from compose_models.runner.docker_host import docker_config_dir
 
 
 @dataclass(frozen=True)
@@ -20,11 +20,6 @@ class ResolvedPlugin:
     path: Path
     shadowed: list[Path]
     error: str | None  # why Docker will not run it (bad metadata, not executable), if it says so
-
-
-def docker_config_dir() -> Path:
-    configured = os.environ.get("DOCKER_CONFIG")
-    return Path(configured) if configured else Path.home() / ".docker"
 
 
 def resolved_plugin(name: str = "model") -> ResolvedPlugin | None:

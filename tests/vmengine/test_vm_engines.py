@@ -6,6 +6,7 @@ The harness checks come first: they prove each stand-in behaves like its engine 
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -124,6 +125,7 @@ def test_a_container_gets_an_answer_and_the_runner_listens_only_on_this_machine(
     try:
         up = run_cli("up", "-f", str(HELLO), "-p", project, "--", "--exit-code-from", "hello", check=False)
         hosts = json.loads(state_file.read_text())["hosts"] if state_file.exists() else None
+        doctor = run_cli("doctor", "--json", check=False)
     finally:
         run_cli("down", "-f", str(HELLO), "-p", project, "--", "--timeout", "0", check=False)
         run_cli("stop", check=False)
@@ -132,3 +134,7 @@ def test_a_container_gets_an_answer_and_the_runner_listens_only_on_this_machine(
     assistant_answer(output)
     assert hosts is not None and "127.0.0.1" in hosts, hosts
     assert set(hosts) <= local_addresses(), f"the runner listens beyond this machine's interfaces: {hosts}"
+    # The doctor finds the same route the container was handed.
+    route = next(check for check in json.loads(doctor.stdout)["checks"] if check["check"] == "container route")
+    handed = re.search(r"at (http://\S+/engines/v1/)", output)
+    assert route["status"] == "ok" and handed and handed.group(1) in route["found"], (route, output)

@@ -1,0 +1,79 @@
+"""The doctor's checks between containers and the runner: the engine, the runner's port, the route, the plugin."""
+
+from compose_models.doctor.report import FAIL, OK, WARN, Finding
+from compose_models.errors import UserError
+from compose_models.plugin.install import PLUGIN_NAME, is_ours, plugin_dir
+from compose_models.plugin.resolution import resolved_plugin
+from compose_models.runner import daemon
+from compose_models.runner.docker_host import NO_ENGINE, DockerHost
+from compose_models.runner.port_choice import port_holder
+from compose_models.runner.reach import Unreachable, container_route
+from compose_models.runner.state import default_port
+
+_START_ENGINE = (
+    "start your engine (Docker Desktop, OrbStack, `colima start`, Rancher Desktop, `podman machine start`), "
+    "or point DOCKER_HOST or `docker context use` at it"
+)
+
+
+def engine_finding(docker: DockerHost) -> Finding:
+    location = docker.location
+    where = f"{location.endpoint} (from {location.source}{f', context {location.context}' if location.context else ''})"
+    if docker.kind == NO_ENGINE:
+        return Finding("Docker engine", FAIL, docker.problem or f"no engine answers at {where}", _START_ENGINE)
+    gateways = f"; bridge gateways {', '.join(docker.bridge_gateways)}" if docker.bridge_gateways else ""
+    return Finding("Docker engine", OK, f"{docker.kind} at {where}{gateways}")
+
+
+def port_finding() -> Finding:
+    preferred = default_port()
+    state = daemon.running_runner()
+    if state is not None:
+        found = f"this runner (pid {state.pid}) listens on {', '.join(state.hosts)} port {state.port}"
+        if state.port != preferred and state.preferred_port_holder:
+            return Finding("runner port", WARN, f"{found}: port {preferred} is held by {state.preferred_port_holder}",
+                           f"containers are told port {state.port}; free port {preferred} to get it back")  # fmt: skip
+        return Finding("runner port", OK, found)
+    holder = port_holder(preferred)
+    if holder is None:
+        return Finding("runner port", OK, f"port {preferred} is free; the runner is not running")
+    return Finding("runner port", WARN, f"port {preferred} is held by {holder}; the runner is not running",
+                   "nothing to do: the runner takes the next free port and tells containers that one")  # fmt: skip
+
+
+def route_finding(docker: DockerHost) -> Finding:
+    if docker.kind == NO_ENGINE:
+        return Finding("container route", FAIL, "not tested: no Docker engine answers", _START_ENGINE)
+    started = daemon.running_runner() is None
+    try:
+        state = daemon.ensure_running(default_port())
+        route = container_route(docker, state)
+    except Unreachable as error:
+        return Finding("container route", FAIL, str(error),
+                       "see docs/platforms.md for how this engine reaches the host; `compose-models logs` for the runner")  # fmt: skip
+    except UserError as error:
+        return Finding("container route", FAIL, str(error), "`compose-models logs` says why the runner did not start")
+    how = " (needs extra_hosts host-gateway, which `up` adds)" if route.host_gateway else ""
+    note = "; started the runner to test it" if started else ""
+    return Finding("container route", OK, f"a container on this engine reaches {route.base_url}{how}{note}")
+
+
+def plugin_finding() -> Finding:
+    ours = plugin_dir() / PLUGIN_NAME
+    try:
+        resolved = resolved_plugin()
+    except UserError as error:
+        return Finding("docker-model plugin", WARN, str(error), "install the Docker CLI")
+    if resolved is None:
+        return Finding("docker-model plugin", WARN, "Docker finds no docker-model plugin: `compose-models up` works, "
+                       "an unmodified `docker compose up` of a file with models: does not", "`compose-models install`")  # fmt: skip
+    if is_ours(resolved.path):
+        if resolved.error:
+            return Finding("docker-model plugin", FAIL, f"Docker finds ours at {resolved.path} but will not run it: {resolved.error}",
+                           "`compose-models install --force`")  # fmt: skip
+        return Finding("docker-model plugin", OK, f"Docker runs ours: {resolved.path}")
+    hidden = any(path == ours for path in resolved.shadowed)
+    found = f"Docker runs {resolved.path}" + (f", which hides ours at {ours}" if hidden else " (not compose-models)")
+    return Finding("docker-model plugin", FAIL if hidden else WARN, found,
+                   f"`compose-models install --plugin-dir {resolved.path.parent} --force`, or remove {resolved.path}; "
+                   "`compose-models up` works either way")  # fmt: skip

@@ -1,0 +1,43 @@
+"""``compose-models doctor`` on this machine's real engine, and with no engine at all."""
+
+import json
+
+import pytest
+
+from tests.conftest import free_port, require_docker_and_busybox, run_cli
+
+CHECKS = ["Docker engine", "runner port", "container route", "docker-model plugin", "llama-cpp-python build",
+          "GPU offload", "memory budget", "model store"]  # fmt: skip
+
+
+def _checks(result) -> dict[str, dict]:
+    return {check["check"]: check for check in json.loads(result.stdout)["checks"]}
+
+
+def test_doctor_finds_the_route_a_container_takes_and_proven_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_docker_and_busybox()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    try:
+        result = run_cli("doctor", "--json", check=False)
+    finally:
+        run_cli("stop", check=False)
+    checks = _checks(result)
+    assert set(CHECKS) <= set(checks), list(checks)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert checks["container route"]["status"] == "ok"
+    assert "a container on this engine reaches http://" in checks["container route"]["found"]
+    assert "smoke test gave token" in checks["llama-cpp-python build"]["found"]
+    # No plugin is installed in this test's DOCKER_CONFIG: said, with the fix.
+    assert checks["docker-model plugin"]["status"] == "warn" and "compose-models install" in checks["docker-model plugin"]["fix"]
+
+
+def test_doctor_fails_with_the_fix_when_no_engine_answers(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    result = run_cli("doctor", "--json", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    checks = _checks(result)
+    assert checks["Docker engine"]["status"] == "fail" and "no-engine.sock" in checks["Docker engine"]["found"]
+    assert "start your engine" in checks["Docker engine"]["fix"]
+    assert checks["container route"]["status"] == "fail"
+    table = run_cli("doctor", check=False)
+    assert table.returncode == 1 and "Docker engine" in table.stdout and "Traceback" not in table.stdout + table.stderr
