@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from compose_models.runner.backends.cache import cache_dir
+from compose_models.runner.backends.process import exit_description
 from compose_models.runner.backends.smoke_model import write_smoke_model
 
 _TIMEOUT = 120.0
@@ -47,16 +47,6 @@ class SmokeResult:
     def features(self) -> list[str]:
         """The CPU features the build uses, from llama.cpp's ``system_info`` (``AVX2 = 1`` and so on)."""
         return re.findall(r"([A-Z0-9_]+) = 1", self.system_info)
-
-
-def exit_description(returncode: int) -> str:
-    """``killed by SIGSEGV`` for a signal, ``exit status N`` otherwise."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
 
 
 def _tail(text: str, lines: int = 6) -> str:
