@@ -2,8 +2,13 @@
 
 A real engine crashes only on a CPU or build that makes it crash, which the test machine cannot be
 asked for. The stand-in is otherwise what the runner expects of llama-server: it takes llama-server's
-flags, answers ``/health`` on ``--port`` and writes to its log. Each start appends a line to a file,
-so a test can count the engine starts.
+flags, answers ``/health`` on ``--port`` and writes to its log. Each start as the runner's engine (the
+runner names the model with ``--alias``) appends a line to a file, so a test can count the engine starts.
+
+Started without ``--alias`` it is being smoke-tested (``runner/backends/smoke_test.py``): then it
+answers llama.cpp's ``/completion`` with one token as a working build does, except in the
+``fail-smoke-test`` behaviour, a build that dies with SIGILL at its first matrix multiply whatever
+the model.
 """
 
 import stat
@@ -12,19 +17,22 @@ from pathlib import Path
 
 CRASH_ON_FIRST_ANSWER = "crash-on-first-answer"  # healthy, then a real SIGSEGV at the first request
 EXIT_AT_ONCE = "exit-at-once"  # exits with status 1 before it listens
+FAIL_SMOKE_TEST = "fail-smoke-test"  # healthy, then SIGILL at the first request, the smoke test's included
 LOG_LINE = "stand-in llama-server: answering {path} with a segfault, on purpose"
 
 _SCRIPT = '''#!{python}
 """A stand-in for llama-server ({behaviour}), written by tests/stand_in_llama_server.py."""
-import ctypes, http.server, os, resource, sys
+import ctypes, http.server, os, resource, signal, sys
 
 arguments = sys.argv[1:]
 if "--version" in arguments or "--list-devices" in arguments:  # what `status` asks of the binary
     print("version: 0 (stand-in)")
     sys.exit(0)
-with open({starts!r}, "a") as starts:
-    starts.write(f"{{os.getpid()}}\\n")
-if {behaviour!r} == "exit-at-once":
+as_engine = "--alias" in arguments
+if as_engine:
+    with open({starts!r}, "a") as starts:
+        starts.write(f"{{os.getpid()}}\\n")
+if {behaviour!r} == "exit-at-once" and as_engine:
     print("stand-in llama-server: exiting at once, on purpose", file=sys.stderr, flush=True)
     sys.exit(1)
 
@@ -37,8 +45,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b'{{"status": "ok"}}')
 
     def do_POST(self):
-        print({log_line!r}.format(path=self.path), file=sys.stderr, flush=True)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core file
+        if {behaviour!r} == "fail-smoke-test":
+            print("stand-in llama-server: an illegal instruction, on purpose", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGILL)
+        if not as_engine and self.path == "/completion":
+            body = b'{{"content": "a", "tokens": [1]}}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        print({log_line!r}.format(path=self.path), file=sys.stderr, flush=True)
         ctypes.string_at(0)  # a real segmentation fault
 
     def log_message(self, *_):

@@ -242,7 +242,11 @@ class Scheduler:
     async def _start(self, slot: _Slot, plan: _Plan) -> None:
         await self._make_room(slot, plan.memory)
         try:
-            await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
+            try:
+                await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
+            except EngineError as error:
+                print(f"compose-models runner: {error}", file=sys.stderr, flush=True)
+                raise
             log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
             engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
             try:

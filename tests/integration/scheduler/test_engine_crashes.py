@@ -18,7 +18,7 @@ import pytest
 from compose_models.runner.scheduler import CRASH_LIMIT
 from tests.conftest import LOCAL_MODEL_TAG, run_cli
 from tests.integration.api.conftest import serving_runner
-from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, LOG_LINE, start_count, write_stand_in
+from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, FAIL_SMOKE_TEST, LOG_LINE, start_count, write_stand_in
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
@@ -96,3 +96,21 @@ def test_each_dialect_gets_the_crash_report_and_the_engine_is_not_restarted_in_a
     assert error.status_code == 502
     _assert_crash_report(error.body["message"], "/v1/chat/completions")
     assert start_count(runner.starts) == CRASH_LIMIT + 1
+
+
+def test_a_build_that_fails_its_smoke_test_is_never_started(tmp_path: Path, smollm2_gguf: Path) -> None:
+    """A llama-server built for another CPU (a stand-in dying with SIGILL) is refused before its first engine."""
+    binary, starts = write_stand_in(tmp_path / "stand-in", FAIL_SMOKE_TEST)
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {"LLAMA_SERVER_PATH": str(binary), "COMPOSE_MODELS_LLAMA_BACKEND": "llama-server"}
+    with serving_runner(home, smollm2_gguf, **environment) as url:
+        runner = CrashingRunner(url, home, starts)
+        for _ in range(2):
+            error = runner.openai_error()
+            assert error.status_code == 500
+            assert "failed its smoke test" in error.body["message"] and "SIGILL" in error.body["message"], error.body
+        status = httpx.get(f"{url}/engines/status", timeout=30).json()
+    assert start_count(starts) == 0
+    assert "failed its smoke test" in (home / "runner.log").read_text()  # what `compose-models logs` shows
+    assert "smoke test FAILED" in status["llama-server"] and "SIGILL" in status["llama-server"], status
