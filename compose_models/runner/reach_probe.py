@@ -2,8 +2,9 @@
 
 A throwaway busybox container, on a user-defined bridge network like the one Compose creates for a
 project, fetches the runner's reach proof (``GET /engines/reach?challenge=...``) at every candidate
-host at once, within a few seconds. The first candidate, in order of preference, whose answer
-carries the right proof wins; that also proves it reached our runner, not Docker Model Runner.
+host at once, within a few seconds, and stops at the first answer that carries the right proof; that
+also proves it reached our runner, not Docker Model Runner. Of candidates that answered by then, the
+first in order of preference wins.
 
 ``host.docker.internal`` through ``extra_hosts: host-gateway`` is tried in a second container, and
 only when no other candidate answered: it changes the user's services, and Podman refuses such a
@@ -59,10 +60,14 @@ def candidates(docker: DockerHost, runner_hosts: list[str]) -> list[Candidate]:
             Candidate(HOST_GATEWAY_NAME, host_gateway=True)]
 
 
-# Every fetch runs at once in the background; the script waits until all have finished or the probe's
-# time is up, then prints one block per candidate. It always exits 0, so the output is all we read.
-# No `wget -T`: Debian's busybox 1.35 wget crashes with it; the script's own deadline bounds each fetch.
+# Every fetch runs at once in the background; the script waits until one has brought the expected
+# answer ($1), all have finished, or the probe's time is up, then prints one block per candidate. It
+# always exits 0, so the output is all we read. (Stopping at the first answer matters where an unknown
+# name takes long to fail.) No `wget -T`: Debian's busybox 1.35 wget crashes with it; the script's own
+# deadline bounds each fetch.
 _SCRIPT = r"""
+expected=$1
+shift
 n=0
 for url in "$@"; do
   ( wget -O /tmp/body$n "$url" 2>/tmp/err$n; echo $? >/tmp/rc$n ) &
@@ -70,9 +75,15 @@ for url in "$@"; do
 done
 waited=0
 while [ $waited -lt {ticks} ]; do
-  finished=0; i=0
-  while [ $i -lt $n ]; do [ -f /tmp/rc$i ] && finished=$((finished+1)); i=$((i+1)); done
-  [ $finished -eq $n ] && break
+  finished=0; answered=0; i=0
+  while [ $i -lt $n ]; do
+    if [ -f /tmp/rc$i ]; then
+      finished=$((finished+1))
+      [ "$(cat /tmp/rc$i)" = 0 ] && [ "$(cat /tmp/body$i)" = "$expected" ] && answered=1
+    fi
+    i=$((i+1))
+  done
+  [ $finished -eq $n ] || [ $answered -eq 1 ] && break
   sleep 0.2 2>/dev/null || sleep 1
   waited=$((waited+1))
 done
@@ -144,11 +155,12 @@ def _probe_group(client, network: str, port: int, secret: str, group: list[Candi
     import docker
 
     challenge = new_challenge()
+    expected = reach_answer(secret, challenge)
     urls = [f"http://{_url_host(candidate.host)}:{port}{REACH_PATH}?challenge={challenge}" for candidate in group]
     extra_hosts = {HOST_GATEWAY_NAME: "host-gateway"} if any(candidate.host_gateway for candidate in group) else None
     try:
         output = client.containers.run(
-            PROBE_IMAGE, ["sh", "-c", _SCRIPT, "reach-probe", *urls], network=network, extra_hosts=extra_hosts,
+            PROBE_IMAGE, ["sh", "-c", _SCRIPT, "reach-probe", expected, *urls], network=network, extra_hosts=extra_hosts,
             remove=True, stdout=True, stderr=True, labels={"compose-models.reach-probe": "1"},
         )
     except docker.errors.APIError as error:  # Podman: "host containers internal IP address is empty"
@@ -157,7 +169,6 @@ def _probe_group(client, network: str, port: int, secret: str, group: list[Candi
         detail = (error.stderr or b"").decode(errors="replace").strip() or f"exit status {error.exit_status}"
         return [Attempt(candidate, "probe container failed", detail) for candidate in group]
     blocks = _parse(output.decode(errors="replace"))
-    expected = reach_answer(secret, challenge)
     return [_attempt(candidate, *blocks.get(index, ("none", "", "")), expected) for index, candidate in enumerate(group)]
 
 

@@ -14,9 +14,10 @@ def _checks(result) -> dict[str, dict]:
     return {check["check"]: check for check in json.loads(result.stdout)["checks"]}
 
 
-def test_doctor_finds_the_route_a_container_takes_and_proven_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_finds_the_route_a_container_takes_and_proven_builds(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_docker_and_busybox()
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))  # no docker-model plugin in it
     try:
         result = run_cli("doctor", "--json", check=False)
     finally:
@@ -27,8 +28,12 @@ def test_doctor_finds_the_route_a_container_takes_and_proven_builds(monkeypatch:
     assert checks["container route"]["status"] == "ok"
     assert "a container on this engine reaches http://" in checks["container route"]["found"]
     assert "smoke test gave token" in checks["llama-cpp-python build"]["found"]
-    # No plugin is installed in this test's DOCKER_CONFIG: said, with the fix.
+    # No plugin is installed in this test's DOCKER_CONFIG: said, with the fix; once installed, found.
     assert checks["docker-model plugin"]["status"] == "warn" and "compose-models install" in checks["docker-model plugin"]["fix"]
+    run_cli("install")
+    plugin = _checks(run_cli("doctor", "--json", check=False))["docker-model plugin"]
+    run_cli("stop", check=False)
+    assert plugin["status"] == "ok" and "Docker runs ours" in plugin["found"], plugin
 
 
 def test_doctor_fails_with_the_fix_when_no_engine_answers(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
