@@ -1,11 +1,14 @@
 """Shared fixtures: every test runs against its own COMPOSE_MODELS_HOME, DOCKER_CONFIG and ports."""
 
 import contextlib
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,12 +43,34 @@ def proc_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Never touch the real ~/.compose-models or ~/.docker."""
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Never touch the real ~/.compose-models, ~/.docker or port 12434; stop a runner the test left running
+    (Compose starts one through the docker-model plugin, for instance)."""
     home = tmp_path_factory.mktemp("cm-home")
     monkeypatch.setenv("COMPOSE_MODELS_HOME", str(home))
     monkeypatch.setenv("DOCKER_CONFIG", str(_docker_config(tmp_path_factory)))
-    return home
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
+    yield home
+    _stop_runner_of(home)
+
+
+def _stop_runner_of(home: Path) -> None:
+    try:
+        pid = json.loads((home / "runner" / "state.json").read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):  # reap it when the test started it as our child
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                return
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
 
 
 def _docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
