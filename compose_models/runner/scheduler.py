@@ -14,7 +14,6 @@ Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artif
 
 import asyncio
 import contextlib
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from compose_models.runner.durations import format_duration
 from compose_models.runner.memory import MemoryEstimate, estimate
 from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.presets import with_preset
+from compose_models.runner.runner_log import say
 from compose_models.runner.runtime_flags import parse_runtime_flags
 from compose_models.runner.scheduler_settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
@@ -245,7 +245,7 @@ class Scheduler:
             try:
                 await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
             except EngineError as error:
-                print(f"compose-models runner: {error}", file=sys.stderr, flush=True)
+                say(str(error))
                 raise
             log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
             engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
@@ -273,7 +273,7 @@ class Scheduler:
     def _record_crash(self, slot: _Slot, report: str) -> bool:
         """Count one crash, and say so in the runner's log; True when the engine now keeps crashing,
         and so is not started again."""
-        print(f"compose-models runner: {report}", file=sys.stderr, flush=True)
+        say(report)
         now = time.monotonic()
         slot.crash_times = [moment for moment in slot.crash_times if now - moment < CRASH_WINDOW] + [now]
         if len(slot.crash_times) < CRASH_LIMIT:

@@ -3,7 +3,6 @@
 import ipaddress
 import os
 import socket
-import sys
 
 import uvicorn
 
@@ -15,6 +14,7 @@ from compose_models.runner.app import create_app
 from compose_models.runner.docker_host import detect_docker_host
 from compose_models.runner.port_choice import PortChoice, bind_first_free, bind_socket
 from compose_models.runner.reach_proof import new_secret
+from compose_models.runner.runner_log import say
 from compose_models.runner.state import RunnerState, clear_state, write_state
 
 
@@ -35,11 +35,6 @@ def listen_addresses(requested: list[str], with_api_keys: bool = False) -> list[
                 "without API keys: pass --api-keys FILE"
             )
     return list(dict.fromkeys(requested))
-
-
-def say(message: str) -> None:
-    """One line on stderr: the terminal in the foreground, the runner's log when detached."""
-    print(f"compose-models runner: {message}", file=sys.stderr, flush=True)
 
 
 def bind_addresses(addresses: list[str], port: int, *, requested: bool) -> tuple[list[socket.socket], list[str], PortChoice]:
