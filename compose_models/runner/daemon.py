@@ -7,6 +7,7 @@ import sys
 import time
 
 import httpx
+from filelock import FileLock
 
 from compose_models.errors import UserError
 from compose_models.gateway.local_key import local_auth_headers
@@ -59,20 +60,26 @@ def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> R
 
 def ensure_running(port: int) -> RunnerState:
     """The running runner, or a new one; one started before the Docker engine is restarted while idle,
-    since containers on a Linux engine can reach it only on the bridge address it did not listen on."""
-    state = running_runner()
-    if state is None:
-        return start_detached(port)
-    missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
-    if missing and state.hosts == ["127.0.0.1"]:
-        if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
-            raise UserError(
-                f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
-                "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
-            )
-        stop_runner()
-        return start_detached(state.port)
-    return state
+    since containers on a Linux engine can reach it only on the bridge address it did not listen on.
+
+    Callers at the same time (Compose runs the plugin several times at once) start one runner between
+    them: without the lock each would start its own, and all but the last would be left running unrecorded.
+    """
+    runner_dir().mkdir(parents=True, exist_ok=True)
+    with FileLock(str(runner_dir() / "start.lock")):
+        state = running_runner()
+        if state is None:
+            return start_detached(port)
+        missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
+        if missing and state.hosts == ["127.0.0.1"]:
+            if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
+                raise UserError(
+                    f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
+                    "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
+                )
+            stop_runner()
+            return start_detached(state.port)
+        return state
 
 
 def stop_runner(timeout: float = 15.0) -> bool:
