@@ -86,7 +86,7 @@ def _docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (plugins / "docker-compose").symlink_to(Path(compose.__file__).parent / "docker-compose")
         except ImportError:
             from compose_models.errors import UserError
-            from compose_models.plugin.resolution import resolved_plugin
+            from compose_models.integrations.resolution import resolved_plugin
 
             with contextlib.suppress(UserError):
                 if (found := resolved_plugin("compose")) is not None:

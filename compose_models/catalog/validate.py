@@ -22,8 +22,8 @@ import httpx
 
 from compose_models.catalog.memory_estimate import MemoryEstimate, estimate_memory
 from compose_models.errors import UserError
-from compose_models.runner.daemon import running_runner, stop_runner
-from compose_models.runner.state import RunnerState
+from compose_models.runner.control.daemon import running_runner, stop_runner
+from compose_models.runner.control.state import RunnerState
 from compose_models.store import ModelStore, StoredModel, normalize_reference
 from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import SILENT, Transfers

@@ -41,7 +41,7 @@ def gateway(
     from compose_models.gateway.middleware import with_gateway
     from compose_models.gateway.proxy import UpstreamProxy
     from compose_models.gateway.settings import GatewaySettings, export_gateway_options
-    from compose_models.runner.server import listen_addresses
+    from compose_models.runner.control.listening import listen_addresses
 
     if not upstream.startswith(("http://", "https://")):
         raise UserError(f"--upstream {upstream!r}: expected an http:// or https:// URL")

@@ -7,8 +7,8 @@ import typer
 
 from compose_models import __version__
 from compose_models.cli import app
-from compose_models.plugin.install import PLUGIN_NAME, install_plugin, plugin_dir, uninstall_plugin
-from compose_models.plugin.resolution import check_docker_runs
+from compose_models.integrations.install import PLUGIN_NAME, install_plugin, plugin_dir, uninstall_plugin
+from compose_models.integrations.resolution import check_docker_runs
 
 PluginDirOption = Annotated[
     Optional[Path], typer.Option("--plugin-dir", help="Docker CLI plugin directory (default $DOCKER_CONFIG/cli-plugins)")
@@ -39,7 +39,7 @@ def uninstall(directory: PluginDirOption = None) -> None:
 @app.command()
 def version() -> None:
     """Print the client version and the plugin API version Docker sees."""
-    from compose_models.plugin.cli_plugin import PLUGIN_VERSION
+    from compose_models.cli.docker_plugin import PLUGIN_VERSION
 
     typer.echo(f"compose-models {__version__} (docker-model plugin API {PLUGIN_VERSION})")
 
@@ -50,6 +50,6 @@ def version() -> None:
 )
 def compose_provider(ctx: typer.Context) -> None:
     """Compose provider protocol: compose --project-name=P (up|down|stop|metadata) [--option=value...] SERVICE."""
-    from compose_models.plugin.provider import run_provider
+    from compose_models.integrations.provider import run_provider
 
     raise typer.Exit(run_provider(list(ctx.args)))

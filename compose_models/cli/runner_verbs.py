@@ -10,13 +10,13 @@ import typer
 from compose_models.cli import app
 from compose_models.errors import UserError
 from compose_models.gateway.settings import export_gateway_options
-from compose_models.runner import daemon
-from compose_models.runner.client import RunnerClient
-from compose_models.runner.durations import parse_duration
-from compose_models.runner.memory import BUDGET_VARIABLE, parse_size
-from compose_models.runner.presets import PRESETS, with_preset
-from compose_models.runner.scheduler_settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
-from compose_models.runner.state import default_port
+from compose_models.runner.control import daemon
+from compose_models.runner.control.client import RunnerClient
+from compose_models.runner.control.state import default_port
+from compose_models.runner.scheduling.durations import parse_duration
+from compose_models.runner.scheduling.memory import BUDGET_VARIABLE, parse_size
+from compose_models.runner.scheduling.presets import PRESETS, with_preset
+from compose_models.runner.scheduling.settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
 

@@ -11,11 +11,11 @@ import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
-from compose_models.gateway.local_key import local_auth_headers
 from compose_models.gateway.request_log import FILE_NAME as REQUEST_LOG_NAME
 from compose_models.home import runner_dir
-from compose_models.runner import daemon
-from compose_models.runner.state import default_port
+from compose_models.runner.control import daemon
+from compose_models.runner.control.local_key import local_auth_headers
+from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import transfer_display

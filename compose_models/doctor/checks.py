@@ -1,8 +1,8 @@
 """Every check the doctor runs, in the order a user would look."""
 
+from compose_models.docker_host import detect_docker_host
 from compose_models.doctor import docker_side, machine
 from compose_models.doctor.report import FAIL, Finding
-from compose_models.runner.docker_host import detect_docker_host
 
 
 def run_checks() -> list[Finding]:

@@ -1,14 +1,14 @@
 """The doctor's checks between containers and the runner: the engine, the runner's port, the route, the plugin."""
 
+from compose_models.docker_host import NO_ENGINE, DockerHost
 from compose_models.doctor.report import FAIL, OK, WARN, Finding
 from compose_models.errors import UserError
-from compose_models.plugin.install import PLUGIN_NAME, is_ours, plugin_dir
-from compose_models.plugin.resolution import resolved_plugin
-from compose_models.runner import daemon
-from compose_models.runner.docker_host import NO_ENGINE, DockerHost
-from compose_models.runner.port_choice import port_holder
-from compose_models.runner.reach import Unreachable, container_route
-from compose_models.runner.state import default_port
+from compose_models.integrations.install import PLUGIN_NAME, is_ours, plugin_dir
+from compose_models.integrations.resolution import resolved_plugin
+from compose_models.runner.control import daemon
+from compose_models.runner.control.port_choice import port_holder
+from compose_models.runner.control.state import default_port
+from compose_models.runner.reach.container_route import Unreachable, container_route
 
 _START_ENGINE = (
     "start your engine (Docker Desktop, OrbStack, `colima start`, Rancher Desktop, `podman machine start`), "

@@ -21,10 +21,10 @@ from compose_models.gateway.request_id import request_id_for, returning_request_
 from compose_models.gateway.request_log import RequestEntry, RequestLog
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.gateway.usage_tap import UsageTap
-from compose_models.runner.dialects import dialect_of
-from compose_models.runner.errors import ApiError, error_response
-from compose_models.runner.inference_observer import INFERENCE_PATHS, receive_copying_into
-from compose_models.runner.reach_proof import REACH_PATH
+from compose_models.runner.http.dialects import dialect_of
+from compose_models.runner.http.errors import ApiError, error_response
+from compose_models.runner.observability.tap import INFERENCE_PATHS, receive_copying_into
+from compose_models.runner.reach.proof import REACH_PATH
 
 # Open without a key: the health check every CLI verb makes, the reach probe's proof (containers probe
 # before they have a key) and the dashboard's page (its data needs a key).

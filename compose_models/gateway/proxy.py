@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from compose_models.runner.dialects import dialect_of
-from compose_models.runner.errors import ApiError, error_response
+from compose_models.runner.http.dialects import dialect_of
+from compose_models.runner.http.errors import ApiError, error_response
 
 # Hop-by-hop headers, and the callers' credentials, which are meant for the gateway and not the upstream.
 _NOT_FORWARDED = {

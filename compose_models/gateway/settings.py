@@ -6,9 +6,9 @@ from pathlib import Path
 
 from compose_models.gateway.keys import ApiKeys, load_keys_file, parse_keys
 from compose_models.gateway.limits import CONCURRENT_VARIABLE, REQUESTS_VARIABLE, TOKENS_VARIABLE, Limits
-from compose_models.gateway.local_key import LOCAL_CALLER, create_local_key
 from compose_models.gateway.request_log import FILE_NAME
 from compose_models.gateway.service_keys import ServiceKeys, disable_service_keys, enable_service_keys
+from compose_models.runner.control.local_key import LOCAL_CALLER, create_local_key
 
 KEYS_FILE_VARIABLE = "COMPOSE_MODELS_API_KEYS_FILE"
 KEYS_VARIABLE = "COMPOSE_MODELS_API_KEYS"

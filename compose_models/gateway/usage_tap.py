@@ -8,7 +8,7 @@ OpenAI's does; the gateway does not rewrite requests to learn it, so then the pr
 import json
 from typing import Any
 
-from compose_models.runner.usage import Usage
+from compose_models.runner.inference.usage import Usage
 
 JSON_BYTES_KEPT = 4 * 1024 * 1024
 

@@ -8,10 +8,10 @@ from compose_models.gateway.service_keys import issued_service_keys
 from compose_models.orchestrator.caller_keys import caller_key_environment
 from compose_models.orchestrator.invocation import compose_arguments
 from compose_models.orchestrator.override import service_environment
-from compose_models.runner import daemon
-from compose_models.runner.client import RunnerClient
-from compose_models.runner.presets import PRESETS, with_preset
-from compose_models.runner.state import default_port
+from compose_models.runner.control import daemon
+from compose_models.runner.control.client import RunnerClient
+from compose_models.runner.control.state import default_port
+from compose_models.runner.scheduling.presets import PRESETS, with_preset
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import transfer_display

@@ -11,20 +11,20 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Router
 from starlette.types import Receive, Scope, Send
 
-from compose_models.runner.anthropic_api import anthropic_routes
-from compose_models.runner.cors import Cors, configured_origins
-from compose_models.runner.errors import ApiError, error_response, render_api_error
-from compose_models.runner.dialects import Dialect
-from compose_models.runner.inference_observer import InferenceObserver
-from compose_models.runner.management_api import management_routes
-from compose_models.runner.metrics import RunnerMetrics
-from compose_models.runner.model_names import RunnerModelStore
-from compose_models.runner.models_api import models_routes
-from compose_models.runner.ollama_api import ollama_inference_routes
-from compose_models.runner.ollama_models_api import ollama_model_routes
-from compose_models.runner.openai_api import openai_routes
-from compose_models.runner.request_records import RequestRecords
-from compose_models.runner.scheduler import Scheduler
+from compose_models.runner.api.anthropic.routes import anthropic_routes
+from compose_models.runner.api.dmr.models import models_routes
+from compose_models.runner.api.dmr.routes import management_routes
+from compose_models.runner.api.ollama.models import ollama_model_routes
+from compose_models.runner.api.ollama.routes import ollama_inference_routes
+from compose_models.runner.api.openai.routes import openai_routes
+from compose_models.runner.http.cors import Cors, configured_origins
+from compose_models.runner.http.dialects import Dialect
+from compose_models.runner.http.errors import ApiError, error_response, render_api_error
+from compose_models.runner.observability.metrics import RunnerMetrics
+from compose_models.runner.observability.records import RequestRecords
+from compose_models.runner.observability.tap import InferenceObserver
+from compose_models.runner.scheduling.model_names import RunnerModelStore
+from compose_models.runner.scheduling.scheduler import Scheduler
 
 KNOWN_BACKENDS = ("llama.cpp",)
 

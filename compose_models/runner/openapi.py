@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from compose_models import __version__
-from compose_models.runner import anthropic_requests as anthropic
-from compose_models.runner import management_requests as management
-from compose_models.runner import ollama_requests as ollama
-from compose_models.runner import openai_requests as openai
-from compose_models.runner.dialects import Dialect, dialect_of
+from compose_models.runner.api.anthropic import schema as anthropic
+from compose_models.runner.api.dmr import schema as management
+from compose_models.runner.api.ollama import schema as ollama
+from compose_models.runner.api.openai import schema as openai
+from compose_models.runner.http.dialects import Dialect, dialect_of
 
 OPENAI_PREFIXES = ("/engines/v1", "/v1", "/engines/{backend}/v1")
 ANTHROPIC_PREFIXES = ("/anthropic/v1", *OPENAI_PREFIXES)

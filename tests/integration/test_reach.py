@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import docker
 import pytest
 
-from compose_models.runner.docker_host import detect_docker_host
+from compose_models.docker_host import detect_docker_host
 from tests.conftest import docker_available, free_port, require, run_cli
 
 pytestmark = pytest.mark.docker

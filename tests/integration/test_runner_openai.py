@@ -87,7 +87,7 @@ def test_configured_context_size_reaches_the_engine(client: openai.OpenAI) -> No
 
 def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2: str, monkeypatch) -> None:
     """A runner that came up before the Docker engine (loopback only) is replaced while idle."""
-    from compose_models.runner.docker_host import detect_docker_host
+    from compose_models.docker_host import detect_docker_host
     from tests.conftest import free_port, require
 
     gateways = detect_docker_host().local_bridge_gateways()

@@ -7,7 +7,7 @@ import sys
 
 from tests.conftest import proc_dir
 
-_ENSURE = "import os; from compose_models.runner import daemon; print(daemon.ensure_running(int(os.environ['COMPOSE_MODELS_PORT'])).pid)"
+_ENSURE = "import os; from compose_models.runner.control import daemon; print(daemon.ensure_running(int(os.environ['COMPOSE_MODELS_PORT'])).pid)"
 
 
 def _runners_of(home: str) -> list[int]:

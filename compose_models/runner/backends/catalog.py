@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 from compose_models.runner.backends import batched, llama_cpp_python, llama_server, mlx, smoke_test
+from compose_models.runner.backends.engine import EngineError, EngineSpec
 from compose_models.runner.backends.process import ProcessEngine
-from compose_models.runner.engine import EngineError, EngineSpec
 
 BACKEND_VARIABLE = "COMPOSE_MODELS_LLAMA_BACKEND"
 LLAMA_CPP = "llama.cpp"  # Docker Model Runner's name for both llama backends

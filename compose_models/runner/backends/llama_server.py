@@ -15,8 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from compose_models.runner.backends import llama_server_build
+from compose_models.runner.backends.engine import EngineSpec
 from compose_models.runner.backends.process import ProcessEngine
-from compose_models.runner.engine import EngineSpec
 
 NAME = "llama-server"
 PATH_VARIABLE = "LLAMA_SERVER_PATH"

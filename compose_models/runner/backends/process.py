@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from compose_models.runner.engine import EngineError, EngineSpec
+from compose_models.runner.backends.engine import EngineError, EngineSpec
 
 _PR_SET_PDEATHSIG = 1
 _HEALTH_INTERVAL = 0.1

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from compose_models.runner.scheduler import CRASH_LIMIT
+from compose_models.runner.scheduling.scheduler import CRASH_LIMIT
 from tests.conftest import LOCAL_MODEL_TAG, run_cli
 from tests.integration.api.conftest import serving_runner
 from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, FAIL_SMOKE_TEST, LOG_LINE, start_count, write_stand_in

@@ -3,7 +3,7 @@
 import pytest
 
 from compose_models.errors import UserError
-from compose_models.runner.server import listen_addresses
+from compose_models.runner.control.listening import listen_addresses
 
 
 def test_all_addresses_are_refused_without_keys_and_allowed_with_them() -> None:

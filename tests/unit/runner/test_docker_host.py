@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from compose_models.runner.docker_host import (
-    COLIMA, DEFAULT_ENDPOINT, DESKTOP, LINUX, ORBSTACK, PODMAN, RANCHER, engine_kind, is_local_address, locate_engine,
+from compose_models.docker_host import (
+    COLIMA,
+    DEFAULT_ENDPOINT,
+    DESKTOP,
+    LINUX,
+    ORBSTACK,
+    PODMAN,
+    RANCHER,
+    engine_kind,
+    is_local_address,
+    locate_engine,
 )
 from tests.conftest import require
 

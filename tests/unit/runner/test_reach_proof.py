@@ -9,7 +9,7 @@ from compose_models.gateway.limits import Limits
 from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.app import create_app
-from compose_models.runner.reach_proof import new_challenge, reach_answer
+from compose_models.runner.reach.proof import new_challenge, reach_answer
 
 
 def _client(tmp_path: Path, secret: str | None, keys: dict[str, str] | None = None) -> TestClient:

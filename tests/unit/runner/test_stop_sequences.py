@@ -1,4 +1,4 @@
-from compose_models.runner.stop_sequences import StopSequenceWatch
+from compose_models.runner.inference.stop_sequences import StopSequenceWatch
 
 
 def feed_all(watch: StopSequenceWatch, pieces: list[str]) -> str:

@@ -1,8 +1,8 @@
 import json
 
-from compose_models.runner.anthropic_requests import MessagesRequest
-from compose_models.runner.anthropic_stream import AnthropicStream
-from compose_models.runner.anthropic_translation import chat_request
+from compose_models.runner.api.anthropic.schema import MessagesRequest
+from compose_models.runner.api.anthropic.stream import AnthropicStream
+from compose_models.runner.api.anthropic.translation import chat_request
 
 
 def request(**fields: object) -> MessagesRequest:
@@ -85,8 +85,8 @@ def test_length_becomes_max_tokens() -> None:
 
 
 def test_ollama_tool_history_and_results_become_openai_messages() -> None:
-    from compose_models.runner.ollama_requests import ChatRequest
-    from compose_models.runner.ollama_translation import OllamaStream, chat_payload
+    from compose_models.runner.api.ollama.schema import ChatRequest
+    from compose_models.runner.api.ollama.translation import OllamaStream, chat_payload
 
     parsed = ChatRequest.model_validate({"model": "m", "options": {"num_predict": 4, "stop": ["x"], "top_k": 5}, "messages": [
         {"role": "user", "content": "Weather?", "images": ["iVBORw0KGgo="]},

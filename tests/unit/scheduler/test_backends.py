@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from compose_models.runner.backends import catalog, llama_server, mlx
-from compose_models.runner.engine import EngineSpec
+from compose_models.runner.backends.engine import EngineSpec
 
 
 @pytest.fixture

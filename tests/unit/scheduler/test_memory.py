@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from compose_models.errors import UserError
-from compose_models.runner.memory import estimate, format_bytes, kv_bytes_per_token, parse_size
+from compose_models.runner.scheduling.memory import estimate, format_bytes, kv_bytes_per_token, parse_size
 
 # SmolLM2-135M's header values, as the store keeps them.
 SMOLLM2 = {

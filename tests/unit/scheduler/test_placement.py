@@ -2,7 +2,7 @@
 
 import pytest
 
-from compose_models.runner.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
+from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 
 GIB = 1024**3
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from compose_models.runner.backends import catalog
-from compose_models.runner.engine import EngineCrashLoop, EngineError, EngineSpec
-from compose_models.runner.placement import InsufficientMemory
-from compose_models.runner.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, ModelBusy, Scheduler
-from compose_models.runner.scheduler_settings import SchedulerSettings
+from compose_models.runner.backends.engine import EngineCrashLoop, EngineError, EngineSpec
+from compose_models.runner.scheduling.placement import InsufficientMemory
+from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, ModelBusy, Scheduler
+from compose_models.runner.scheduling.settings import SchedulerSettings
 
 MIB = 1024**2
 COMPUTE_ALLOWANCE = 64 * MIB  # memory.py's fixed part, for weights this small
@@ -265,7 +265,7 @@ async def test_crashes_while_loading_count_and_the_third_says_it_is_the_last(sta
 async def test_crashes_further_apart_than_the_window_never_stop_restarts(started, models, tmp_path, monkeypatch) -> None:
     runner = scheduler(models, tmp_path)
     window = 0.2
-    monkeypatch.setattr("compose_models.runner.scheduler.CRASH_WINDOW", window)
+    monkeypatch.setattr("compose_models.runner.scheduling.scheduler.CRASH_WINDOW", window)
     for _ in range(2 * CRASH_LIMIT):
         async with runner.use("ai/a") as (engine, _):
             engine.crash()

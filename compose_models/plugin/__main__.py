@@ -1,3 +1,0 @@
-from compose_models.plugin.cli_plugin import main
-
-main()

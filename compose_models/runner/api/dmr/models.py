@@ -1,0 +1,141 @@
+"""Docker Model Runner's model management routes: list, inspect, delete, pull (create), tag, push.
+
+Pull and push stream one JSON object per line (reference §1.10):
+``{"type": "progress|success|error", "message", "total", "layer": {"id", "size", "current"}, "mode"}``.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from compose_models.errors import UserError
+from compose_models.runner.api.dmr.schema import CreateRequest
+from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
+from compose_models.runner.http.body import read_request
+from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.streams import json_line
+from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
+from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
+from compose_models.store.push import push_model
+from compose_models.store.registry_client import RegistryNotFound
+from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
+from compose_models.store.transfer_progress import Transfers
+
+
+async def list_models(request: Request) -> Response:
+    return JSONResponse([model.to_dmr_json() for model in request.app.state.store.models()])
+
+
+async def get_model(request: Request) -> Response:
+    name = request.path_params["name"]
+    remote = "remote" in request.query_params and request.query_params["remote"] in ("", "1", "true")
+    try:
+        model = await asyncio.to_thread(fetch_remote_model, name) if remote else request.app.state.store.get(name)
+    except (ModelNotFound, RegistryNotFound):
+        raise ApiError(404, f"model {name!r} not found") from None
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
+    document = model.to_dmr_json()
+    if remote:
+        document.pop("tags", None)
+    return JSONResponse(document)
+
+
+async def delete_model(request: Request) -> Response:
+    name = request.path_params["name"]
+    force = request.query_params.get("force", "").lower() in ("1", "true")
+    try:
+        await request.app.state.scheduler.unload([name])
+        return JSONResponse(request.app.state.store.remove(name, force=force))
+    except ModelConflict as error:
+        raise ApiError(409, str(error)) from None
+    except (ModelNotFound, SchedulerModelNotFound, UserError):
+        raise ApiError(404, f"model {name!r} not found") from None
+
+
+async def create_model(request: Request) -> Response:
+    parsed = await read_request(request, CreateRequest)
+    reference = parsed.source
+    store: ModelStore = request.app.state.store
+    return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")
+
+
+async def push(request: Request) -> Response:
+    name = request.path_params["name"]
+    store: ModelStore = request.app.state.store
+    if store.find(name) is None:
+        raise ApiError(404, f"model {name!r} not found")
+    return await _progress_response(request, lambda transfers: push_model(store, name, transfers=transfers), "push")
+
+
+async def tag(request: Request) -> Response:
+    name = request.path_params["name"]
+    repository, tag_name = request.query_params.get("repo"), request.query_params.get("tag")
+    if not repository or not tag_name:
+        raise ApiError(400, "missing repo or tag query parameter")
+    target = f"{repository}:{tag_name}"
+    try:
+        request.app.state.store.tag(name, target)
+    except ModelNotFound:
+        raise ApiError(404, f"model {name!r} not found") from None
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
+    return JSONResponse({"message": f'Model tagged successfully with "{target}"', "target": target}, status_code=201)
+
+
+async def unknown_action(request: Request) -> Response:
+    action = request.path_params["name"].rsplit("/", 1)[-1]
+    raise ApiError(404, f'unknown action "{action}"')
+
+
+async def _progress_response(request: Request, work: Callable[[Transfers], object], mode: str) -> Response:
+    """Stream the transfer's progress; an error before any progress is an HTTP error instead."""
+    events = run_transfer(work)
+    first = await anext(events)
+    if isinstance(first, Failed):
+        raise ApiError(first.status, first.message)
+    media_type = "application/json" if request.headers.get("accept") == "application/json" else "text/plain"
+    return StreamingResponse(_dmr_lines(first, events, mode), media_type=media_type)
+
+
+async def _dmr_lines(first: TransferEvent, events: AsyncIterator[TransferEvent], mode: str) -> AsyncIterator[bytes]:
+    layers: dict[str, LayerProgress] = {}
+    event: TransferEvent | None = first
+    while event is not None:
+        yield json_line(_dmr_line(event, layers, mode))
+        event = await anext(events, None)
+
+
+def _dmr_line(event: TransferEvent, layers: dict[str, LayerProgress], mode: str) -> dict[str, object]:
+    if isinstance(event, Failed):
+        return {"type": "error", "message": event.message, "mode": mode}
+    if isinstance(event, Finished):
+        result = event.result
+        if isinstance(result, PullResult) and result.cached:
+            return {"type": "success", "message": f"Using cached model: {result.model.config.get('size', '')}"}
+        return {"type": "success", "message": f"Model {mode}ed successfully"}
+    layers[event.layer] = event
+    done_mib = sum(layer.done for layer in layers.values()) / 1024 / 1024
+    verb = "Downloaded" if mode == "pull" else "Uploaded"
+    return {
+        "type": "progress",
+        "message": f"{verb}: {done_mib:.2f} MB",
+        "total": sum(layer.total for layer in layers.values()),
+        "layer": {"id": f"sha256:{event.layer}", "size": event.total, "current": event.done},
+        "mode": mode,
+    }
+
+
+def models_routes() -> list[Route]:
+    return [
+        Route("/models", list_models, methods=["GET"]),
+        Route("/models/create", create_model, methods=["POST"]),
+        Route("/models/{name:path}/tag", tag, methods=["POST"]),
+        Route("/models/{name:path}/push", push, methods=["POST"]),
+        Route("/models/{name:path}", get_model, methods=["GET"]),
+        Route("/models/{name:path}", delete_model, methods=["DELETE"]),
+        Route("/models/{name:path}", unknown_action, methods=["POST"]),
+    ]

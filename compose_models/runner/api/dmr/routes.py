@@ -1,0 +1,101 @@
+"""Runner management routes in Docker Model Runner's shapes: status, configure, ps, df, unload,
+request records and metrics; and ours: the reach proof containers are probed with."""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from compose_models import __version__
+from compose_models.errors import UserError
+from compose_models.runner.api.dmr.configurations import check_context_size, configuration_document, configuration_json
+from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
+from compose_models.runner.http.body import read_request
+from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.observability.metrics import metrics_endpoint
+from compose_models.runner.observability.records import requests_endpoint
+from compose_models.runner.openapi import openapi_endpoint
+from compose_models.runner.reach.proof import REACH_PATH, reach_endpoint
+from compose_models.runner.scheduling.model_names import model_label
+from compose_models.runner.scheduling.scheduler import ModelBusy, ModelNotFound, Scheduler
+
+
+async def root(request: Request) -> Response:
+    return PlainTextResponse("compose-models runner is running")
+
+
+async def version(request: Request) -> Response:
+    return JSONResponse({"version": __version__})
+
+
+async def engines_status(request: Request) -> Response:
+    return JSONResponse(request.app.state.scheduler.backend_status())
+
+
+async def engines_ps(request: Request) -> Response:
+    return JSONResponse(request.app.state.scheduler.running())
+
+
+async def engines_df(request: Request) -> Response:
+    return JSONResponse({"models_disk_usage": request.app.state.store.disk_usage(), "default_backend_disk_usage": 0})
+
+
+async def configure(request: Request) -> Response:
+    parsed = await read_request(request, ConfigureRequest)
+    context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
+    model = request.app.state.store.find(parsed.model)
+    if model is None:
+        raise UnknownModel(parsed.model)
+    check_context_size(model, context_size, "context-size")
+    try:
+        await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
+    except ModelNotFound:
+        raise UnknownModel(parsed.model) from None
+    except ModelBusy as error:
+        raise ApiError(409, str(error)) from None
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
+    return Response(status_code=202)
+
+
+async def configurations(request: Request) -> Response:
+    """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
+    scheduler: Scheduler = request.app.state.scheduler
+    wanted = request.query_params.get("model")
+    if wanted and configuration_document(scheduler, wanted) is None:
+        raise UnknownModel(wanted)
+    models = [scheduler.find(wanted)] if wanted else request.app.state.store.models()
+    entries = []
+    for model in models:
+        document = configuration_json(scheduler.configuration(model))
+        if document or wanted:
+            entries.append({"Backend": "llama.cpp", "Model": model_label(model), "ModelID": model.id,
+                            "Mode": "completion", "Config": document})
+    return JSONResponse(entries)
+
+
+async def unload(request: Request) -> Response:
+    parsed = await read_request(request, UnloadRequest)
+    try:
+        count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
+    except ModelNotFound as error:
+        raise ApiError(404, str(error)) from None
+    return JSONResponse({"unloaded_runners": count})
+
+
+def management_routes() -> list[Route]:
+    return [
+        Route("/", root, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+        Route("/engines/status", engines_status, methods=["GET"]),
+        Route(REACH_PATH, reach_endpoint, methods=["GET"]),
+        Route("/engines/ps", engines_ps, methods=["GET"]),
+        Route("/engines/df", engines_df, methods=["GET"]),
+        Route("/engines/requests", requests_endpoint, methods=["GET"]),
+        Route("/engines/unload", unload, methods=["POST"]),
+        Route("/engines/_configure", configure, methods=["POST"]),
+        Route("/engines/_configure", configurations, methods=["GET"]),
+        Route("/engines/{backend}/_configure", configure, methods=["POST"]),
+        Route("/engines/{backend}/_configure", configurations, methods=["GET"]),
+    ]

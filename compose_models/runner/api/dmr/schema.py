@@ -1,0 +1,50 @@
+"""Request bodies of Docker Model Runner's management routes (validated, and described in /openapi.json)."""
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, field_validator
+
+from compose_models.runner.api.openai.schema import NonEmpty, Open
+from compose_models.runner.scheduling.durations import parse_duration
+
+
+class ConfigureRequest(Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    model: NonEmpty
+    context_size: Annotated[int, Field(ge=-1)] | None = Field(None, alias="context-size", description="-1 or 0 unset it")
+    runtime_flags: list[str] | None = Field(None, alias="runtime-flags")
+    raw_runtime_flags: str | None = Field(None, alias="raw-runtime-flags")
+    keep_alive: str | float | None = Field(None, description="A Go duration (5m, 1h30m), seconds, or -1 for ever")
+    mode: str | None = None
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _duration(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def flags(self) -> list[str]:
+        """The runtime-flags array wins over the raw string, as in Docker Model Runner."""
+        if self.runtime_flags is not None:
+            return self.runtime_flags
+        return self.raw_runtime_flags.split() if self.raw_runtime_flags else []
+
+    @property
+    def keep_alive_seconds(self) -> float | None:
+        return None if self.keep_alive is None else parse_duration(self.keep_alive)
+
+
+class UnloadRequest(Open):
+    all: bool = False
+    backend: str | None = None
+    models: list[str] = []
+
+
+class CreateRequest(Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    source: NonEmpty = Field(alias="from")
+    bearer_token: str | None = Field(None, alias="bearer-token")

@@ -1,0 +1,166 @@
+"""Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
+
+import calendar
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from compose_models.errors import UserError
+from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
+from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest
+from compose_models.runner.http.body import read_request
+from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.streams import json_line
+from compose_models.store.gojson import rfc3339_nano
+from compose_models.store.model import StoredModel
+from compose_models.store.pull import pull_model
+from compose_models.store.reference import display_name
+from compose_models.store.store import ModelConflict, ModelNotFound
+
+OLLAMA_VERSION = "0.1.0"  # what Docker Model Runner reports
+FOREVER = "2318-01-01T00:00:00Z"
+
+
+def ollama_name(tag: str) -> str:
+    """A tag as Ollama clients write it: short, always with a tag."""
+    name = display_name(tag)
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def details(model: StoredModel) -> dict[str, Any]:
+    architecture = model.config.get("architecture", "")
+    return {
+        "parent_model": "",
+        "format": model.config.get("format") or "gguf",
+        "family": architecture,
+        "families": [architecture] if architecture else None,
+        "parameter_size": model.config.get("parameters", ""),
+        "quantization_level": model.config.get("quantization", ""),
+    }
+
+
+def _summary(model: StoredModel, name: str) -> dict[str, Any]:
+    return {"name": name, "model": name, "size": model.size, "digest": model.id.removeprefix("sha256:"),
+            "details": details(model)}
+
+
+async def version(request: Request) -> Response:
+    return JSONResponse({"version": OLLAMA_VERSION})
+
+
+async def tags(request: Request) -> Response:
+    entries = [
+        {**_summary(model, ollama_name(tag)), "modified_at": rfc3339_nano(model.created * 1_000_000_000)}
+        for model in request.app.state.store.models()
+        for tag in model.tags
+    ]
+    return JSONResponse({"models": entries})
+
+
+async def ps(request: Request) -> Response:
+    scheduler, store = request.app.state.scheduler, request.app.state.store
+    entries: dict[str, dict[str, Any]] = {}
+    for engine in scheduler.running():
+        model = store.find(str(engine["model_name"]))
+        if model is None or model.id in entries:
+            continue
+        keep_alive = scheduler.keep_alive_of(model)
+        entries[model.id] = {**_summary(model, ollama_name(model.tags[0]) if model.tags else model.short_id),
+                             "expires_at": _expires_at(str(engine["last_used"]), keep_alive), "size_vram": 0}
+    return JSONResponse({"models": list(entries.values())})
+
+
+def _expires_at(last_used: str, keep_alive: float) -> str:
+    if keep_alive < 0:
+        return FOREVER
+    if last_used.startswith("0001-"):  # in use right now: it expires a keep-alive after it is released
+        used = time.time()
+    else:
+        used = calendar.timegm(time.strptime(last_used, "%Y-%m-%dT%H:%M:%SZ"))
+    return rfc3339_nano(int((used + keep_alive) * 1_000_000_000))
+
+
+async def show(request: Request) -> Response:
+    parsed = await read_request(request, Named)
+    model = request.app.state.store.find(parsed.model)
+    if model is None:
+        raise UnknownModel(parsed.model)
+    metadata = dict(model.config.get("gguf") or {})
+    template = metadata.pop("tokenizer.chat_template", "")
+    return JSONResponse({
+        "modelfile": "", "parameters": "", "template": template, "license": metadata.get("general.license", ""),
+        "details": details(model), "model_info": metadata, "capabilities": ["completion", "tools", "embedding"],
+        "modified_at": rfc3339_nano(model.created * 1_000_000_000),
+    })
+
+
+async def delete(request: Request) -> Response:
+    parsed = await read_request(request, Named)
+    store = request.app.state.store
+    if store.find(parsed.model) is None:
+        raise UnknownModel(parsed.model)
+    await request.app.state.scheduler.unload([parsed.model])
+    try:
+        store.remove(parsed.model)
+    except ModelConflict as error:
+        raise ApiError(409, str(error)) from None
+    except ModelNotFound:
+        raise UnknownModel(parsed.model) from None
+    return Response(status_code=200)
+
+
+async def copy(request: Request) -> Response:
+    parsed = await read_request(request, CopyRequest)
+    try:
+        request.app.state.store.tag(parsed.source, parsed.destination)
+    except ModelNotFound:
+        raise UnknownModel(parsed.source) from None
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
+    return Response(status_code=200)
+
+
+async def pull(request: Request) -> Response:
+    parsed = await read_request(request, PullRequest)
+    store = request.app.state.store
+    events = run_transfer(lambda transfers: pull_model(store, parsed.model, parsed.insecure, transfers))
+    if not parsed.stream:
+        outcome = [event async for event in events][-1]
+        if isinstance(outcome, Failed):
+            raise ApiError(outcome.status, outcome.message)
+        return JSONResponse({"status": "success"})
+    return StreamingResponse(_pull_lines(events), media_type="application/x-ndjson")
+
+
+async def _pull_lines(events: AsyncIterator[TransferEvent]) -> AsyncIterator[bytes]:
+    yield json_line({"status": "pulling manifest"})
+    async for event in events:
+        for status in _pull_statuses(event):
+            yield json_line(status)
+
+
+def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
+    if isinstance(event, LayerProgress):
+        return [{"status": f"pulling {event.layer}", "digest": f"sha256:{event.layer}",
+                 "total": event.total, "completed": event.done}]
+    if isinstance(event, Failed):
+        return [{"error": event.message}]
+    assert isinstance(event, Finished)
+    return [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
+
+
+
+def ollama_model_routes() -> list[Route]:
+    return [
+        Route("/api/version", version, methods=["GET"]),
+        Route("/api/tags", tags, methods=["GET"]),
+        Route("/api/ps", ps, methods=["GET"]),
+        Route("/api/show", show, methods=["POST"]),
+        Route("/api/pull", pull, methods=["POST"]),
+        Route("/api/delete", delete, methods=["DELETE"]),
+        Route("/api/copy", copy, methods=["POST"]),
+    ]

@@ -1,0 +1,76 @@
+"""OpenAI-compatible routes, proxied to the model's engine with streaming passed through unbuffered."""
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from compose_models.runner.api.openai.schema import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    Sampling,
+)
+from compose_models.runner.api.openai.stream import relay_openai_stream
+from compose_models.runner.http.body import as_payload, read_request
+from compose_models.runner.http.disconnect import stop_when_client_leaves
+from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.inference.embeddings import as_base64, embed
+from compose_models.runner.inference.engine_call import CHAT_PATH, start_engine_call, streaming_response
+from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
+
+
+async def list_models(request: Request) -> Response:
+    data = [model.openai_entry() for model in request.app.state.store.models()]
+    return JSONResponse({"object": "list", "data": data})
+
+
+async def get_model(request: Request) -> Response:
+    name = request.path_params["name"]
+    model = request.app.state.store.find(name)
+    if model is None:
+        raise UnknownModel(name)
+    return JSONResponse(model.openai_entry())
+
+
+@stop_when_client_leaves
+async def chat_completions(request: Request) -> Response:
+    parsed = await read_request(request, ChatCompletionRequest)
+    return await _complete(request, parsed, chat_payload_for_engine(as_payload(parsed)), CHAT_PATH)
+
+
+@stop_when_client_leaves
+async def completions(request: Request) -> Response:
+    parsed = await read_request(request, CompletionRequest)
+    return await _complete(request, parsed, completion_payload_for_engine(as_payload(parsed)), "/v1/completions")
+
+
+async def _complete(request: Request, parsed: Sampling, payload: dict, path: str) -> Response:
+    call = await start_engine_call(request, payload, path)
+    if not call.is_stream:
+        return Response(await call.read_whole(call.body()), media_type="application/json")
+    include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
+    return streaming_response(call, relay_openai_stream(call, include_usage), "text/event-stream")
+
+
+@stop_when_client_leaves
+async def embeddings(request: Request) -> Response:
+    parsed = await read_request(request, EmbeddingRequest)
+    inputs = [parsed.input] if isinstance(parsed.input, str) else parsed.input
+    result = await embed(request, parsed.model, inputs)
+    width = len(result.vectors[0]) if result.vectors else 0
+    if parsed.dimensions is not None and parsed.dimensions != width:
+        raise ApiError(400, f"this model's embeddings have {width} dimensions, not {parsed.dimensions}", param="dimensions")
+    encode = as_base64 if parsed.encoding_format == "base64" else list
+    data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(result.vectors)]
+    usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
+    return JSONResponse({"object": "list", "data": data, "model": parsed.model, "usage": usage})
+
+
+def openai_routes() -> list[Route]:
+    return [
+        Route("/models", list_models, methods=["GET"]),
+        Route("/models/{name:path}", get_model, methods=["GET"]),
+        Route("/chat/completions", chat_completions, methods=["POST"]),
+        Route("/completions", completions, methods=["POST"]),
+        Route("/embeddings", embeddings, methods=["POST"]),
+    ]

@@ -1,0 +1,145 @@
+"""Start, find and stop the runner as a background process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from filelock import FileLock
+
+from compose_models.docker_host import NO_ENGINE, detect_docker_host
+from compose_models.errors import UserError
+from compose_models.home import runner_dir
+from compose_models.runner.control.local_key import local_auth_headers
+from compose_models.runner.control.state import RunnerState, read_state
+from compose_models.runner.reach.container_route import ContainerRoute, cached_route, container_route
+
+
+def _answers(state: RunnerState) -> bool:
+    try:
+        return httpx.get(f"{state.host_url}/engines/status", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def running_runner() -> RunnerState | None:
+    state = read_state()
+    return state if state is not None and _answers(state) else None
+
+
+def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> RunnerState:
+    """Start ``compose-models serve`` in its own session and wait until it answers."""
+    log_path = runner_dir() / "logs" / "runner.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "compose_models", "serve", "--port", str(port)]
+    for host in hosts:
+        argv += ["--host", host]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise UserError(f"the runner exited while starting: {tail[0]} (log: {log_path})")
+        state = read_state()
+        if state is not None and state.pid == process.pid and _answers(state):
+            if state.preferred_port_holder:
+                print(
+                    f"compose-models: port {state.preferred_port} is held by {state.preferred_port_holder}; "
+                    f"the runner listens on port {state.port} instead", file=sys.stderr, flush=True,
+                )
+            return state
+        time.sleep(0.1)
+    process.terminate()
+    raise UserError(f"the runner did not answer within {timeout:.0f}s (log: {log_path})")
+
+
+def ensure_running(port: int) -> RunnerState:
+    """The running runner, or a new one; one started before the Docker engine is restarted while idle,
+    since containers on a Linux engine can reach it only on the bridge address it did not listen on.
+
+    Callers at the same time (Compose runs the plugin several times at once) start one runner between
+    them: without the lock each would start its own, and all but the last would be left running unrecorded.
+    """
+    runner_dir().mkdir(parents=True, exist_ok=True)
+    with FileLock(str(runner_dir() / "start.lock")):
+        state = running_runner()
+        if state is None:
+            return start_detached(port)
+        missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
+        if missing and state.hosts == ["127.0.0.1"]:
+            if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
+                raise UserError(
+                    f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
+                    "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
+                )
+            stop_runner()
+            return start_detached(state.port)
+        return state
+
+
+def stop_runner(timeout: float = 15.0) -> bool:
+    """Stop the background runner (and so its engines). False if none was running."""
+    state = read_state()
+    if state is None:
+        return False
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(state.pid):
+            return True
+        time.sleep(0.1)
+    os.kill(state.pid, signal.SIGKILL)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """False once ``pid`` has exited; reaps it when it is our own child, which would otherwise linger as a zombie."""
+    try:
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            return False
+    except ChildProcessError:
+        pass  # not our child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def status_document(port: int) -> dict[str, object]:
+    """``status --json``, in Docker Model Runner's shape, with our ``/engines/v1/`` base URLs.
+
+    ``endpoint`` is the URL a container was seen to reach (probed, or checked from the cache) when the
+    runner runs and an engine answers; otherwise the last one that worked, or Docker Desktop's name.
+    """
+    state = running_runner()
+    port = state.port if state else port
+    docker = detect_docker_host()
+    backends = {}
+    if state:
+        backends = httpx.get(f"{state.host_url}/engines/status", timeout=5.0).json()
+    if state and docker.kind != NO_ENGINE:
+        route, probed = container_route(docker, state), True
+    else:
+        route, probed = cached_route(docker, port) or ContainerRoute("host.docker.internal", port), False
+    return {
+        "running": state is not None,
+        "backends": backends,
+        "kind": docker.kind,
+        "endpoint": route.base_url,
+        "endpointHost": f"http://127.0.0.1:{port}/engines/v1/",
+        "reach": {
+            "engine": docker.endpoint,
+            "context": docker.location.context,
+            "engineSource": docker.location.source,
+            "host": route.host,
+            "hostGateway": route.host_gateway,
+            "probed": probed,
+            "problem": docker.problem,
+        },
+    }

@@ -1,0 +1,82 @@
+"""HTTP error bodies in the shape of the API that was called.
+
+Handlers raise ``ApiError``; the app renders it for the dialect of the request's path, so a route
+never has to know which error envelope its callers expect.
+"""
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from compose_models.runner.http.dialects import Dialect, dialect_of
+
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+_ANTHROPIC_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+class ApiError(Exception):
+    """A request that cannot be served; ``param`` and ``code`` fill OpenAI's fields of the same names."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class UnknownModel(ApiError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(404, f"model {reference!r} not found", param="model", code="model_not_found")
+
+
+def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> JSONResponse:
+    error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+def anthropic_error_body(status: int, message: str) -> dict[str, object]:
+    error_type = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+def anthropic_request_id() -> str:
+    """Anthropic's API names every answer with a ``request-id`` header; clients log it."""
+    return f"req_{uuid.uuid4().hex}"
+
+
+def anthropic_error(status: int, message: str) -> JSONResponse:
+    request_id = anthropic_request_id()
+    body = {**anthropic_error_body(status, message), "request_id": request_id}
+    return JSONResponse(body, status_code=status, headers={"request-id": request_id})
+
+
+def ollama_error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def error_response(dialect: Dialect, error: ApiError) -> Response:
+    if dialect is Dialect.OPENAI:
+        return openai_error(error.status, error.message, param=error.param, code=error.code)
+    if dialect is Dialect.ANTHROPIC:
+        return anthropic_error(error.status, error.message)
+    if dialect is Dialect.OLLAMA:
+        return ollama_error(error.status, error.message)
+    return PlainTextResponse(error.message + "\n", status_code=error.status)
+
+
+async def render_api_error(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler for ``ApiError`` (and HTTP 404/405 raised by routing)."""
+    if not isinstance(exc, ApiError):
+        status = getattr(exc, "status_code", 500)
+        exc = ApiError(status, f"{request.method} {request.url.path}: {getattr(exc, 'detail', 'internal error')}")
+    return error_response(dialect_of(request.url.path), exc)

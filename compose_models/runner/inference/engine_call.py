@@ -1,0 +1,261 @@
+"""One request to a model's engine: acquire the engine, send, read the answer, release.
+
+Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so scheduler errors,
+engine errors, token usage and time-to-first-token are handled once. When the connection to an
+engine fails, the engine's process is checked: a crash is reported as one, with what killed it.
+"""
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
+from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.streams import SseFrame, data_frame, split_frames
+from compose_models.runner.inference.engine_payload import uses_images
+from compose_models.runner.inference.forced_tool_call import ForcedToolCall
+from compose_models.runner.inference.usage import Usage
+from compose_models.runner.observability.metrics import RunnerMetrics
+from compose_models.runner.scheduling.model_names import model_label
+from compose_models.runner.scheduling.scheduler import COMPLETION, ModelBusy, ModelNotFound, Scheduler
+
+T = TypeVar("T")
+CHAT_PATH = "/v1/chat/completions"
+ENGINE_CRASHED = "engine_crashed"  # the OpenAI error ``code`` of a crash report
+_EXIT_GRACE = 1.0  # seconds for a process whose connection dropped to be seen dead
+
+
+@dataclass
+class Timings:
+    """Monotonic clock readings of one call, for metrics and Ollama's durations."""
+
+    started: float
+    engine_ready: float = 0.0
+    first_token: float | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    payload: dict[str, Any]
+    path: str
+    engine: Engine
+    model: str  # the label metrics and records use
+    forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
+
+
+class EngineCall:
+    """An engine's answer being read; holds the engine until ``close``."""
+
+    def __init__(self, request: Request, target: _Target, stack: contextlib.AsyncExitStack,
+                 response: httpx.Response, timings: Timings) -> None:
+        self._request = request
+        self._target = target
+        self._stack = stack
+        self.response = response
+        self.timings = timings
+        self.usage = Usage()
+        self.model = target.model
+        self._answer: dict[str, Any] | None = None
+        self._closed = False
+
+    @property
+    def is_stream(self) -> bool:
+        return "text/event-stream" in self.response.headers.get("content-type", "")
+
+    async def body(self) -> bytes:
+        try:
+            content = await self.response.aread()
+        except httpx.TransportError as error:
+            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+        try:
+            answer = json.loads(content)
+        except ValueError:
+            return content
+        if isinstance(answer, dict) and self._target.forced:
+            answer = self._target.forced.rewrite_answer(answer)
+            content = json.dumps(answer).encode()
+        self.usage.observe(answer)
+        self._answer = answer if isinstance(answer, dict) else None
+        return content
+
+    async def json(self) -> dict[str, Any]:
+        await self.body()
+        if self._answer is None:
+            raise ApiError(502, "the engine's answer is not a JSON object")
+        return self._answer
+
+    async def frames(self) -> AsyncIterator[SseFrame]:
+        """The stream's frames as they arrive; an engine that dies mid-stream raises ApiError(502)."""
+        try:
+            async for frame in split_frames(self.response.aiter_raw()):
+                if self._target.forced and isinstance(frame.payload, dict):
+                    chunk = self._target.forced.rewrite_chunk(frame.payload)
+                    frame = SseFrame(data_frame(chunk), json.dumps(chunk))
+                self.usage.observe(frame.payload)
+                if self.timings.first_token is None and self.usage.counted_chunks:
+                    self.timings.first_token = time.monotonic()
+                    self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
+                yield frame
+        except httpx.TransportError as error:
+            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """The parsed JSON chunks of the stream, up to ``[DONE]``."""
+        async for frame in self.frames():
+            if isinstance(frame.payload, dict):
+                yield frame.payload
+
+    async def prompt_tokens(self) -> int:
+        """The prompt's token count: reported by the engine, or asked of it with a one-token request."""
+        if self.usage.prompt_tokens is None:
+            self.usage.prompt_tokens = await _count_prompt_tokens(self._request, self._target)
+        return self.usage.prompt_tokens
+
+    async def read_whole(self, work: Awaitable[T]) -> T:
+        """Await ``work`` (reading a whole answer), then release the engine."""
+        try:
+            return await work
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.response.aclose()
+        finally:
+            await self._stack.aclose()
+            self._metrics().tokens(self.model, self.usage.prompt_tokens or 0, self.usage.completion)
+
+    def _metrics(self) -> RunnerMetrics:
+        return self._request.app.state.metrics
+
+
+async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
+    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
+    scheduler: Scheduler = request.app.state.scheduler
+    try:
+        return await stack.enter_async_context(scheduler.use(reference, mode))
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
+    except ModelBusy as error:
+        raise ApiError(409, str(error)) from None
+    except EngineCrashLoop as error:
+        raise ApiError(503, str(error), code=ENGINE_CRASHED) from None
+    except EngineError as error:
+        raise ApiError(500, f"unable to load runner: {error}") from None
+
+
+async def preload(request: Request, reference: str, mode: str = COMPLETION) -> None:
+    """Start the engine for ``reference`` without sending it a request."""
+    async with contextlib.AsyncExitStack() as stack:
+        await acquire_engine(request, reference, mode, stack)
+
+
+async def start_engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> EngineCall:
+    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError."""
+    timings = Timings(started=time.monotonic())
+    client: httpx.AsyncClient = request.app.state.http
+    reference = payload["model"]
+    try:
+        model = request.app.state.scheduler.find(reference)
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
+    if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
+        raise ApiError(400, f"model {reference!r} cannot read images: it has no multimodal projector")
+    if path == CHAT_PATH:
+        payload, forced = ForcedToolCall.of(payload)
+    else:
+        forced = None
+    stack = contextlib.AsyncExitStack()
+    engine, sampling_defaults = await acquire_engine(request, reference, mode, stack)
+    timings.engine_ready = time.monotonic()
+    for field_name, value in sampling_defaults.items():
+        payload.setdefault(field_name, value)
+    try:
+        response = await _send(client, f"{engine.base_url}{path}", payload)
+    except httpx.TransportError as error:
+        failure = await engine_failure(engine, reference, error)
+        await stack.aclose()  # after the crash is seen, so the scheduler counts it
+        raise failure from None
+    except BaseException:  # cancelled: the client has gone
+        await stack.aclose()
+        raise
+    if response.status_code >= 400:
+        await response.aread()
+        await response.aclose()
+        await stack.aclose()
+        raise engine_error(response)
+    target = _Target(payload, path, engine, model_label(model), forced)
+    return EngineCall(request, target, stack, response, timings)
+
+
+@contextlib.asynccontextmanager
+async def engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> AsyncIterator[EngineCall]:
+    call = await start_engine_call(request, payload, path, mode)
+    try:
+        yield call
+    finally:
+        await call.close()
+
+
+def streaming_response(
+    call: EngineCall, body: AsyncIterator[bytes], media_type: str, headers: dict[str, str] | None = None
+) -> StreamingResponse:
+    """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
+    return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
+
+
+async def engine_failure(engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
+    """A failed connection to ``engine`` as an ApiError(502): its crash report if it died."""
+    report = await engine.crashed(within=_EXIT_GRACE)
+    if report is not None:
+        return ApiError(502, report, code=ENGINE_CRASHED)
+    return ApiError(502, f"engine for {reference!r} did not answer: {error}")
+
+
+def engine_error(response: httpx.Response) -> ApiError:
+    """An engine's error answer as ours, keeping its message, param and code."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, dict):
+        message, param, code = str(error.get("message", "")), error.get("param"), error.get("code")
+    else:
+        message, param, code = str(error or body.get("detail", "") or response.text), None, None
+    status = response.status_code
+    if status >= 500 and "validation error" in message:
+        status = 400  # llama-cpp-python's server answers 500 when its request model rejects the body
+    return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
+
+
+async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> httpx.Response:
+    """POST, streaming the answer; sent again once if the engine had just closed the kept-alive connection
+    (llama-server closes idle ones), since then it never read the request."""
+    try:
+        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+    except httpx.RemoteProtocolError:
+        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+
+
+async def _count_prompt_tokens(request: Request, target: _Target) -> int:
+    probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
+    probe.update(max_tokens=1, n=1)
+    try:
+        response = await request.app.state.http.post(f"{target.engine.base_url}{target.path}", json=probe)
+        return int(response.json()["usage"]["prompt_tokens"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return 0

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the runner: requests, latency, time to first token, tokens, loaded models."""
+
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from compose_models.runner.scheduling.scheduler import Scheduler
+
+_LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class _LoadedModels(Collector):
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "compose_models_loaded_models", "Engines running, per model and mode", labels=["model", "mode", "backend"]
+        )
+        for engine in self._scheduler.running():
+            gauge.add_metric([str(engine["model_name"]), str(engine["mode"]), str(engine["backend_name"])], 1)
+        yield gauge
+
+
+class RunnerMetrics:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Counter(
+            "compose_models_requests", "Inference requests answered", ["api", "model", "status"], registry=self.registry
+        )
+        self._latency = Histogram(
+            "compose_models_request_duration_seconds", "Time from request to the end of the answer", ["api", "model"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self._first_token = Histogram(
+            "compose_models_time_to_first_token_seconds", "Time from request to the first streamed token", ["model"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self._prompt_tokens = Counter(
+            "compose_models_prompt_tokens", "Prompt tokens processed", ["model"], registry=self.registry
+        )
+        self._completion_tokens = Counter(
+            "compose_models_completion_tokens", "Tokens generated", ["model"], registry=self.registry
+        )
+        self.registry.register(_LoadedModels(scheduler))
+
+    def request(self, api: str, model: str, status: int, seconds: float) -> None:
+        self._requests.labels(api, model, str(status)).inc()
+        self._latency.labels(api, model).observe(seconds)
+
+    def first_token(self, model: str, seconds: float) -> None:
+        self._first_token.labels(model).observe(seconds)
+
+    def tokens(self, model: str, prompt: int, completion: int) -> None:
+        self._prompt_tokens.labels(model).inc(prompt)
+        self._completion_tokens.labels(model).inc(completion)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

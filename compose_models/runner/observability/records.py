@@ -1,0 +1,106 @@
+"""The last requests and answers per model, for ``GET /engines/requests`` (Docker Model Runner's shape).
+
+``Accept: text/event-stream`` follows new records as server-sent events: ``connected`` first, then
+one ``new_request`` per record (stored records first with ``include_existing=true``).
+"""
+
+import asyncio
+import itertools
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from compose_models.runner.api.dmr.configurations import configuration_document
+from compose_models.runner.http.streams import event_frame
+
+RECORDS_PER_MODEL = 10
+_LONG_BASE64 = re.compile(r"([A-Za-z0-9+/]{100})[A-Za-z0-9+/]{100,}=*")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    id: str
+    model: str
+    method: str
+    url: str
+    request: str
+    response: str
+    error: str | None
+    timestamp: int
+    status_code: int
+    user_agent: str
+    origin: str
+
+
+def shorten_media(text: str) -> str:
+    """Inline images and other base64 payloads cut to their first 100 characters."""
+    return _LONG_BASE64.sub(r"\1...", text)
+
+
+class RequestRecords:
+    def __init__(self, per_model: int = RECORDS_PER_MODEL) -> None:
+        self._records: dict[str, deque[RequestRecord]] = {}
+        self._followers: set[asyncio.Queue[RequestRecord]] = set()
+        self._ids = itertools.count(1)
+
+    def next_id(self) -> str:
+        return f"req-{next(self._ids)}"
+
+    def add(self, record: RequestRecord) -> None:
+        self._records.setdefault(record.model, deque(maxlen=RECORDS_PER_MODEL)).append(record)
+        for queue in self._followers:
+            queue.put_nowait(record)
+
+    def stored(self, model: str | None = None) -> list[RequestRecord]:
+        groups = [self._records.get(model, ())] if model else self._records.values()
+        return [record for group in groups for record in group]
+
+    async def follow(self) -> AsyncIterator[RequestRecord]:
+        queue: asyncio.Queue[RequestRecord] = asyncio.Queue()
+        self._followers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._followers.discard(queue)
+
+
+def _group(records: list[RequestRecord], configuration_of: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
+    models = dict.fromkeys(record.model for record in records)
+    return [
+        {
+            "count": sum(1 for record in records if record.model == model),
+            "model": model,
+            "config": configuration_of(model),
+            "records": [asdict(record) for record in records if record.model == model],
+        }
+        for model in models
+    ]
+
+
+async def requests_endpoint(request: Request) -> Response:
+    records: RequestRecords = request.app.state.records
+    model = request.query_params.get("model") or None
+    scheduler = request.app.state.scheduler
+
+    def configurations(label: str) -> dict[str, Any]:
+        return configuration_document(scheduler, label) or {}
+
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return JSONResponse(_group(records.stored(model), configurations))
+    replay = request.query_params.get("include_existing", "").lower() in ("1", "true")
+
+    async def events() -> AsyncIterator[bytes]:
+        yield event_frame("connected", {"status": "connected"})
+        for record in records.stored(model) if replay else []:
+            yield event_frame("new_request", _group([record], configurations))
+        async for record in records.follow():
+            if model is None or record.model == model:
+                yield event_frame("new_request", _group([record], configurations))
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"cache-control": "no-cache"})

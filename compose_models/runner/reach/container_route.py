@@ -1,0 +1,95 @@
+"""The URL containers use for the runner: probed once per engine and runner port, then cached.
+
+The cache (``$COMPOSE_MODELS_HOME/runner/reach.json``) is keyed by the engine's endpoint and the
+runner's port. A cached route is checked with a one-candidate probe each time it is handed out, and
+all candidates are probed again when it no longer answers, so a changed engine or network is found.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+from compose_models.docker_host import DockerHost
+from compose_models.errors import UserError
+from compose_models.home import runner_dir
+from compose_models.runner.control.state import RunnerState
+from compose_models.runner.reach.probe import ANSWERED, Attempt, Candidate, candidates, probe
+
+
+@dataclass(frozen=True)
+class ContainerRoute:
+    """How a container reaches the runner: ``host`` (``host_gateway``: only with that extra_hosts entry)."""
+
+    host: str
+    port: int
+    host_gateway: bool = False
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/engines/v1/"
+
+
+class Unreachable(UserError):
+    """No candidate reached the runner; ``attempts`` says what each one did."""
+
+    def __init__(self, docker: DockerHost, state: RunnerState, attempts: list[Attempt]) -> None:
+        self.attempts = attempts
+        lines = "\n".join(f"  - {attempt.describe()}" for attempt in attempts)
+        super().__init__(
+            f"no container on the Docker engine at {docker.endpoint} ({docker.kind}) reaches the runner on port "
+            f"{state.port}; tried:\n{lines}\n"
+            f"the runner listens on {', '.join(state.hosts)}; a firewall may drop the containers' traffic, "
+            "or the engine has no route to this host"
+        )
+
+
+def cache_key(docker: DockerHost, port: int) -> str:
+    return f"{docker.endpoint} {port}"
+
+
+def _cache_path():
+    return runner_dir() / "reach.json"
+
+
+def cached_route(docker: DockerHost, port: int) -> ContainerRoute | None:
+    """The last route that worked for this engine and port, unchecked."""
+    try:
+        entry = json.loads(_cache_path().read_text())[cache_key(docker, port)]
+        return ContainerRoute(str(entry["host"]), port, bool(entry.get("host_gateway")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(docker: DockerHost, route: ContainerRoute) -> None:
+    path = _cache_path()
+    try:
+        entries = json.loads(path.read_text())
+        entries = entries if isinstance(entries, dict) else {}
+    except (OSError, ValueError):
+        entries = {}
+    entries[cache_key(docker, route.port)] = {"host": route.host, "host_gateway": route.host_gateway}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(entries, indent=2))
+    os.replace(temporary, path)
+
+
+def container_route(docker: DockerHost, state: RunnerState) -> ContainerRoute:
+    """The route a container on ``docker`` takes to the runner ``state`` describes; raises ``Unreachable``."""
+    if not state.reach_secret:
+        raise UserError(
+            f"the runner (pid {state.pid}) predates the reach probe: restart it with `compose-models stop` once its models are idle"
+        )
+    cached = cached_route(docker, state.port)
+    if cached is not None:
+        attempts = probe(docker, state.port, state.reach_secret, [Candidate(cached.host, cached.host_gateway)])
+        if attempts[-1].outcome == ANSWERED:
+            return cached
+    attempts = probe(docker, state.port, state.reach_secret, candidates(docker, state.hosts))
+    if not attempts or attempts[-1].outcome != ANSWERED:
+        raise Unreachable(docker, state, attempts)
+    winner = attempts[-1].candidate
+    route = ContainerRoute(winner.host, state.port, winner.host_gateway)
+    _remember(docker, route)
+    return route

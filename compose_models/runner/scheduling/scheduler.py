@@ -1,0 +1,417 @@
+"""Which engine serves which model: lazy start, keep-alive, memory budget, eviction, restart after a crash.
+
+One engine per (model ID, mode), started by the first request that needs it; concurrent requests
+wait on that one start. Before a start the model's memory is estimated and room is made within the
+budget and the maximum number of loaded models by stopping least-recently-used idle engines; a
+model that can never fit is refused with the numbers, and one that waits on busy models is refused
+after ``load_wait`` seconds. Idle engines stop after their keep-alive. An engine that died is
+started again by the next request, unless it crashed ``CRASH_LIMIT`` times within ``CRASH_WINDOW``
+seconds: then requests get its crash report at once, without a start, until the model is
+reconfigured or the runner restarts.
+
+Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from compose_models.errors import UserError
+from compose_models.runner.backends import catalog, llama_server, mlx
+from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
+from compose_models.runner.observability.log import say
+from compose_models.runner.scheduling.durations import format_duration
+from compose_models.runner.scheduling.memory import MemoryEstimate, estimate
+from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
+from compose_models.runner.scheduling.presets import with_preset
+from compose_models.runner.scheduling.runtime_flags import parse_runtime_flags
+from compose_models.runner.scheduling.settings import SchedulerSettings
+from compose_models.store.gguf_metadata import read_gguf_config
+
+DEFAULT_CONTEXT_SIZE = 4096
+COMPLETION = "completion"
+EMBEDDING = "embedding"
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
+CRASH_LIMIT = 3
+CRASH_WINDOW = 60.0  # seconds
+
+
+class LocalModel(Protocol):
+    id: str
+    tags: tuple[str, ...] | list[str]
+    context_size: int | None
+    config: dict[str, Any]
+    gguf_paths: list[Path]
+    chat_template_path: Path | None
+    mmproj_path: Path | None
+    layers: list[Any]
+    blobs_directory: Path
+
+
+ModelLookup = Callable[[str], LocalModel | None]
+
+
+class ModelNotFound(Exception):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"model {reference!r} not found")
+        self.reference = reference
+
+
+class ModelBusy(Exception):
+    """A reconfiguration would restart an engine that is serving requests."""
+
+
+@dataclass
+class ModelConfiguration:
+    context_size: int | None = None
+    runtime_flags: list[str] = field(default_factory=list)
+    keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+
+
+@dataclass
+class _Slot:
+    model: LocalModel
+    reference: str
+    mode: str
+    engine: Engine | None = None
+    backend: str = ""  # of the engine running or loading
+    memory: MemoryEstimate | None = None
+    in_flight: int = 0
+    loading: bool = False
+    last_used: float = field(default_factory=time.time)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    crash_times: list[float] = field(default_factory=list)  # monotonic, within the last CRASH_WINDOW
+    crash_loop: str | None = None  # the report requests get instead of a start, once it keeps crashing
+
+    @property
+    def holds_memory(self) -> bool:
+        return self.loading or (self.engine is not None and self.engine.is_running())
+
+    @property
+    def is_idle(self) -> bool:
+        return self.in_flight == 0 and not self.loading
+
+
+@dataclass(frozen=True)
+class _Plan:
+    spec: EngineSpec
+    memory: MemoryEstimate
+    sampling_defaults: dict[str, object]
+
+
+class Scheduler:
+    def __init__(self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None) -> None:
+        self._lookup = lookup
+        self._log_dir = log_dir
+        self.settings = settings or SchedulerSettings.from_environment()
+        self._configurations: dict[str, ModelConfiguration] = {}
+        self._slots: dict[tuple[str, str], _Slot] = {}  # (model id, mode)
+        self._placement_lock = asyncio.Lock()
+        self._capacity_freed = asyncio.Event()
+        self._reaper_wake = asyncio.Event()
+        self._reaper: asyncio.Task | None = None
+
+    def find(self, reference: str) -> LocalModel:
+        model = self._lookup(reference)
+        if model is None:
+            raise ModelNotFound(reference)
+        return model
+
+    def configuration(self, model: LocalModel) -> ModelConfiguration:
+        return self._configurations.get(model.id, ModelConfiguration())
+
+    async def configure(
+        self, reference: str, context_size: int | None, runtime_flags: list[str],
+        keep_alive: float | None = None, preset: str | None = None,
+    ) -> None:  # fmt: skip
+        """Store a model's configuration; idle engines started with another one are stopped.
+
+        UserError for a refused flag or unknown preset; ModelBusy if an engine that would restart is serving.
+        """
+        model = self.find(reference)
+        flags = with_preset(preset, runtime_flags)
+        try:
+            parse_runtime_flags(flags, catalog.backend_for_format(_format_of(model)))
+        except catalog.BackendUnavailable as error:
+            raise UserError(str(error)) from None
+        self._configurations[model.id] = ModelConfiguration(context_size, flags, keep_alive)
+        for slot in self._slots_of(model.id):
+            slot.crash_times, slot.crash_loop = [], None
+            if slot.engine and slot.engine.spec != self._plan(model, slot.mode).spec:
+                if not slot.is_idle:
+                    raise ModelBusy(f"model {reference!r} is serving requests; configure it again when idle")
+                await self._stop(slot)
+        self._reaper_wake.set()
+
+    def set_keep_alive(self, reference: str, keep_alive: float) -> None:
+        """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
+        model = self.find(reference)
+        current = self.configuration(model)
+        self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
+        self._reaper_wake.set()
+
+    def _slots_of(self, model_id: str) -> list[_Slot]:
+        return [slot for (slot_model_id, _), slot in self._slots.items() if slot_model_id == model_id]
+
+    def _plan(self, model: LocalModel, mode: str) -> _Plan:
+        backend = catalog.backend_for_format(_format_of(model))
+        configuration = self.configuration(model)
+        try:
+            options = parse_runtime_flags(configuration.runtime_flags, backend)
+        except UserError as error:
+            raise EngineError(str(error)) from None
+        context_size = (
+            configuration.context_size or options.context_size or model.context_size or DEFAULT_CONTEXT_SIZE
+        )
+        gguf = self._gguf_metadata(model, backend)
+        arguments = options.arguments_for(backend)
+        if mode == EMBEDDING and backend == llama_server.NAME and "--pooling" not in arguments:
+            arguments += llama_server.pooling_arguments(gguf)
+        spec = EngineSpec(
+            backend=backend,
+            model_path=self._model_path(model, backend),
+            alias=model.tags[0] if model.tags else model.id,
+            context_size=context_size,
+            # The other backends serve one request at a time.
+            parallel=options.parallel if backend == llama_server.NAME else 1,
+            embedding=mode == EMBEDDING,
+            arguments=arguments,
+            chat_template_path=model.chat_template_path,
+            mmproj_path=model.mmproj_path,
+        )
+        weights = self._weight_files(model, backend)
+        memory = estimate(weights, gguf, context_size, options.kv_cache_types)
+        return _Plan(spec, memory, dict(options.sampling_defaults))
+
+    def _model_path(self, model: LocalModel, backend: str) -> Path:
+        if backend == mlx.NAME:
+            bundle_dir = self._log_dir.parent / "bundles" / model.id.removeprefix("sha256:")
+            return mlx.bundle(model.layers, model.blobs_directory, bundle_dir)
+        if not model.gguf_paths:
+            raise EngineError(f"model {model.id} has no GGUF weights")
+        return model.gguf_paths[0]
+
+    @staticmethod
+    def _weight_files(model: LocalModel, backend: str) -> list[Path]:
+        if backend == mlx.NAME:
+            return [model.blobs_directory / layer.digest.removeprefix("sha256:") for layer in model.layers]
+        return model.gguf_paths
+
+    @staticmethod
+    def _gguf_metadata(model: LocalModel, backend: str) -> dict[str, Any]:
+        if backend == mlx.NAME or not model.gguf_paths:
+            return {}
+        return model.config.get("gguf") or _gguf_header(model.gguf_paths[0])
+
+    @contextlib.asynccontextmanager
+    async def use(self, reference: str, mode: str = COMPLETION) -> AsyncIterator[tuple[Engine, dict[str, object]]]:
+        """Hold a running engine for ``reference`` in ``mode`` for the length of one request.
+
+        Yields the engine and the sampling defaults to add to the request. Raises ModelNotFound,
+        or EngineError (InsufficientMemory, BackendUnavailable among them) when no engine can run.
+        """
+        self.start_background()
+        model = self.find(reference)
+        slot = self._slots.setdefault((model.id, mode), _Slot(model, reference, mode))
+        slot.in_flight += 1
+        try:
+            async with slot.lock:
+                await self._note_crash(slot)
+                if slot.crash_loop:
+                    raise EngineCrashLoop(slot.crash_loop)
+                plan = self._plan(model, mode)
+                engine = slot.engine
+                if engine is None or not engine.is_running() or engine.spec != plan.spec:
+                    await self._stop(slot)
+                    slot.backend = plan.spec.backend
+                    await self._start(slot, plan)
+            assert slot.engine is not None
+            yield slot.engine, plan.sampling_defaults
+        finally:
+            slot.in_flight -= 1
+            slot.last_used = time.time()
+            if slot.in_flight == 0:
+                self._capacity_freed.set()
+                self._reaper_wake.set()
+
+    async def _start(self, slot: _Slot, plan: _Plan) -> None:
+        await self._make_room(slot, plan.memory)
+        try:
+            try:
+                await asyncio.to_thread(catalog.ensure_trusted, plan.spec.backend)
+            except EngineError as error:
+                say(str(error))
+                raise
+            log_name = f"engine-{slot.model.id.removeprefix('sha256:')[:12]}-{slot.mode}.log"
+            engine = catalog.create_engine(plan.spec, self._log_dir / log_name)
+            try:
+                await engine.start(self.settings.load_timeout)
+            except EngineError:
+                report = await engine.crashed()
+                if report is not None and self._record_crash(slot, report):
+                    raise EngineCrashLoop(slot.crash_loop) from None
+                raise
+            slot.engine = engine
+        finally:
+            slot.loading = False
+            self._capacity_freed.set()
+
+    async def _note_crash(self, slot: _Slot) -> None:
+        """Count the crash of the slot's engine if it died on its own, and let it go."""
+        engine = slot.engine
+        report = await engine.crashed() if engine is not None else None
+        if report is not None and slot.engine is engine:
+            slot.engine = None
+            self._capacity_freed.set()
+            self._record_crash(slot, report)
+
+    def _record_crash(self, slot: _Slot, report: str) -> bool:
+        """Count one crash, and say so in the runner's log; True when the engine now keeps crashing,
+        and so is not started again."""
+        say(report)
+        now = time.monotonic()
+        slot.crash_times = [moment for moment in slot.crash_times if now - moment < CRASH_WINDOW] + [now]
+        if len(slot.crash_times) < CRASH_LIMIT:
+            return False
+        slot.crash_loop = (
+            f"the engine for {slot.reference!r} crashed {len(slot.crash_times)} times within {CRASH_WINDOW:.0f}s "
+            f"and is not started again until the model is reconfigured (`compose-models configure {slot.reference}`) "
+            f"or the runner restarts; the last crash: {report}"
+        )
+        return True
+
+    async def _make_room(self, slot: _Slot, memory: MemoryEstimate) -> None:
+        """Reserve ``memory`` for ``slot`` (it then counts as loading), evicting or waiting as needed."""
+        name = slot.model.tags[0] if slot.model.tags else slot.model.id
+        deadline = asyncio.get_running_loop().time() + self.settings.load_wait
+        while True:
+            async with self._placement_lock:
+                residents = self._residents(excluding=slot)
+                budget, max_loaded = self.settings.memory_budget, self.settings.max_loaded_models
+                placement = plan_placement(name, memory.total, memory.describe(), residents, budget, max_loaded)
+                if placement is not None:
+                    await _stop_all([self._slots[key] for key in placement.evict])
+                    slot.memory, slot.loading = memory, True
+                    return
+                self._capacity_freed.clear()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._capacity_freed.wait()
+            except TimeoutError:
+                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded))
+
+    def _residents(self, excluding: _Slot) -> list[Resident]:
+        return [
+            Resident(key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used)
+            for key, slot in self._slots.items()
+            if slot is not excluding and slot.holds_memory
+        ]
+
+    async def _stop(self, slot: _Slot) -> None:
+        await _stop_all([slot])
+        self._capacity_freed.set()
+
+    async def unload(self, references: list[str] | None = None) -> int:
+        """Stop idle engines (all, or those of ``references``); engines in use are left running."""
+        ids = None if references is None else {self.find(r).id for r in references}
+        idle = [
+            slot
+            for (model_id, _), slot in self._slots.items()
+            if (ids is None or model_id in ids) and slot.is_idle and slot.engine and slot.engine.is_running()
+        ]
+        await _stop_all(idle)
+        self._capacity_freed.set()
+        return len(idle)
+
+    def keep_alive_of(self, model: LocalModel) -> float:
+        configured = self.configuration(model).keep_alive
+        return self.settings.keep_alive if configured is None else configured
+
+    def running(self) -> list[dict[str, object]]:
+        """Loaded and loading engines, in the shape of Docker Model Runner's ``GET /engines/ps``."""
+        entries = []
+        for slot in self._slots.values():
+            if not slot.holds_memory:
+                continue
+            in_use = slot.in_flight > 0
+            entry: dict[str, object] = {
+                "backend_name": catalog.dmr_backend_name(slot.backend),
+                "model_name": slot.reference,
+                "mode": slot.mode,
+                "last_used": _ZERO_TIME if in_use else _rfc3339(slot.last_used),
+            }
+            if in_use:
+                entry["in_use"] = True
+            if slot.loading:
+                entry["loading"] = True
+            keep_alive = self.configuration(slot.model).keep_alive
+            if keep_alive is not None:
+                entry["keep_alive"] = format_duration(keep_alive)
+            entries.append(entry)
+        return entries
+
+    def backend_status(self) -> dict[str, str]:
+        """``GET /engines/status``: each backend with its state, version and accelerator."""
+        return catalog.backend_status()
+
+    def start_background(self) -> None:
+        """Start the keep-alive reaper if it is not running (idempotent; needs a running event loop)."""
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_engines())
+
+    async def _reap_idle_engines(self) -> None:
+        while True:
+            now = time.time()
+            next_deadline = None
+            for slot in list(self._slots.values()):
+                await self._note_crash(slot)
+                keep_alive = self.keep_alive_of(slot.model)
+                if not slot.is_idle or slot.engine is None or keep_alive < 0:
+                    continue
+                deadline = slot.last_used + keep_alive
+                if deadline <= now or not slot.engine.is_running():
+                    await self._stop(slot)
+                else:
+                    next_deadline = min(next_deadline or deadline, deadline)
+            self._reaper_wake.clear()
+            timeout = None if next_deadline is None else max(next_deadline - time.time(), 0.05)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the cancellation of shutdown.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._reaper_wake.wait()
+
+    async def shutdown(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await _stop_all(list(self._slots.values()))
+
+
+async def _stop_all(slots: list[_Slot]) -> None:
+    """Detach the engines from their slots at once, so no request picks one up while it stops, then stop them."""
+    engines = []
+    for slot in slots:
+        engine, slot.engine = slot.engine, None
+        if engine is not None:
+            engines.append(engine)
+    await asyncio.gather(*(engine.stop() for engine in engines))
+
+
+def _format_of(model: LocalModel) -> str:
+    return str(model.config.get("format") or "gguf")
+
+
+@lru_cache(maxsize=32)
+def _gguf_header(path: Path) -> dict[str, Any]:
+    """The GGUF map of a model whose config lacks one (CNCF artifacts), read from the file itself."""
+    return read_gguf_config(path)["gguf"]
+
+
+def _rfc3339(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
