@@ -38,10 +38,10 @@ def gateway(
     """The runner's API behind API keys, per-caller limits, a request log, metrics and a dashboard, forwarded to UPSTREAM."""
     import uvicorn
 
-    from compose_models.gateway.middleware import with_gateway
     from compose_models.gateway.proxy import UpstreamProxy
     from compose_models.gateway.settings import GatewaySettings, export_gateway_options
     from compose_models.runner.control.listening import listen_addresses
+    from compose_models.server import with_gateway
 
     if not upstream.startswith(("http://", "https://")):
         raise UserError(f"--upstream {upstream!r}: expected an http:// or https:// URL")

@@ -12,10 +12,10 @@ from compose_models.errors import UserError
 from compose_models.gateway.settings import export_gateway_options
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
+from compose_models.runner.control.presets import PRESETS, with_preset
 from compose_models.runner.control.state import default_port
 from compose_models.runner.scheduling.durations import parse_duration
 from compose_models.runner.scheduling.memory import BUDGET_VARIABLE, parse_size
-from compose_models.runner.scheduling.presets import PRESETS, with_preset
 from compose_models.runner.scheduling.settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
@@ -66,7 +66,7 @@ def serve(
         state = existing or daemon.start_detached(port, host)
         typer.echo(f"runner {'already ' if existing else ''}running on port {state.port} (pid {state.pid})")
         return
-    from compose_models.runner.server import serve as serve_foreground
+    from compose_models.server import serve as serve_foreground
 
     serve_foreground(host, port)
 

@@ -1,18 +1,16 @@
-"""The gateway as pure ASGI middleware: request id, API keys, caller identity, limits, request log,
-metrics and the dashboard's activity, in front of the runner or of a proxy to one. Bodies pass through
-as they come (copied up to a cap, never held back), so streams stay streams."""
+"""The gateway as pure ASGI middleware behind the tap: request id, API keys, caller identity, limits,
+and, from each exchange the tap hands it when done, the request log, metrics per caller and the
+dashboard's activity. Bodies pass through as they come, so streams stay streams."""
 
-import json
-import time
 from datetime import datetime, timezone
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compose_models.gateway import dashboard
-from compose_models.gateway.activity import INSPECTED_BYTES, Activity, Exchange
+from compose_models.gateway.activity import INSPECTED_BYTES, Activity
+from compose_models.gateway.activity import Exchange as Seen
 from compose_models.gateway.identity import Caller, ContainerDirectory, identify
 from compose_models.gateway.keys import presented_key
 from compose_models.gateway.limits import CallerLimits
@@ -20,31 +18,30 @@ from compose_models.gateway.metrics import GatewayMetrics
 from compose_models.gateway.request_id import request_id_for, returning_request_id, scope_with_request_id
 from compose_models.gateway.request_log import RequestEntry, RequestLog
 from compose_models.gateway.settings import GatewaySettings
-from compose_models.gateway.usage_tap import UsageTap
-from compose_models.runner.http.dialects import dialect_of
 from compose_models.runner.http.errors import ApiError, error_response
-from compose_models.runner.observability.tap import INFERENCE_PATHS, receive_copying_into
-from compose_models.runner.reach.proof import REACH_PATH
-
-# Open without a key: the health check every CLI verb makes, the reach probe's proof (containers probe
-# before they have a key) and the dashboard's page (its data needs a key).
-OPEN_PATHS = ("/engines/status", REACH_PATH, dashboard.PAGE_PATH)
+from compose_models.runner.http.exchange import Exchange, exchange_of
 
 
 class Gateway:
-    def __init__(self, app: ASGIApp, settings: GatewaySettings, metrics: GatewayMetrics, serves_metrics: bool) -> None:
+    """In front of ``app``, behind a tap whose finished exchanges reach ``finished``.
+
+    ``registry``: the runner's metrics registry, which then also carries the per-caller metrics;
+    without one (in front of a remote runner) the gateway answers ``/metrics`` itself."""
+
+    def __init__(self, app: ASGIApp, settings: GatewaySettings, registry: CollectorRegistry | None = None) -> None:
         self.app = app
         self.app_state = getattr(app, "state", None)
         self.settings = settings
-        self.metrics = metrics
-        self.serves_metrics = serves_metrics
+        self.metrics = GatewayMetrics(registry or CollectorRegistry())
+        self.serves_metrics = registry is None
         self.limits = CallerLimits(settings.limits)
         self.log = RequestLog(settings.request_log)
         self.activity = Activity()
         self.directory = ContainerDirectory()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        exchange = exchange_of(scope) if scope["type"] == "http" else None
+        if exchange is None:
             await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
@@ -55,14 +52,17 @@ class Gateway:
         key = presented_key(headers)
         service = self.settings.service_keys.caller_of(key) if key and self.settings.service_keys else None
         key_name = None
-        if self.settings.keys and method != "OPTIONS" and path not in OPEN_PATHS:
+        # The dashboard's page needs no key (its data does), nor do the routes the table marks keyless.
+        keyless = exchange.route.keyless or path == dashboard.PAGE_PATH
+        if self.settings.keys and method != "OPTIONS" and not keyless:
             key_name = self.settings.keys.name_of(key) if key and service is None else None
             if key_name is None and service is None:
                 message = (
                     "a valid API key is required (Authorization: Bearer KEY or x-api-key: KEY); "
                     "`compose-models up` gives each service one in OPENAI_API_KEY"
                 )
-                await error_response(dialect_of(path), ApiError(401, message))(scope, receive, send)
+                exchange.refused = True
+                await error_response(exchange.route.dialect, ApiError(401, message))(scope, receive, send)
                 return
         if method == "GET" and path == dashboard.PAGE_PATH:
             await dashboard.page()(scope, receive, send)
@@ -72,93 +72,52 @@ class Gateway:
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
-        elif method == "POST" and path.endswith(INFERENCE_PATHS):
+        elif method == "POST" and exchange.route.inference:
             caller = await identify(key_name, (scope.get("client") or ("",))[0], self.directory, service)
-            await self._inference(caller, request_id, scope, receive, send)
+            exchange.caller = _Admitted(caller, request_id)
+            refusal = self.limits.admit(caller.name)
+            if refusal is not None:
+                exchange.refused = True
+                response = error_response(exchange.route.dialect, ApiError(429, refusal.message))
+                response.headers["retry-after"] = str(refusal.retry_after)
+                await response(scope, receive, send)
+                return
+            self.metrics.started(caller.name)
+            await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
-    async def _inference(self, caller: Caller, request_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        started, route = time.monotonic(), scope["path"]  # routing may rewrite the scope's path
-        refusal = self.limits.admit(caller.name)
-        if refusal is not None:
-            body = await _whole_body(receive)
-            response = error_response(dialect_of(scope["path"]), ApiError(429, refusal.message))
-            response.headers["retry-after"] = str(refusal.retry_after)
-            await response(scope, receive, send)
-            entry = _entry(caller, request_id, route, _model_of(body), 429, 0, 0, None, time.monotonic() - started)
-            self.log.write(entry)
+    def finished(self, exchange: Exchange) -> None:
+        """The tap's listener: log, meter and show an inference request this gateway let through or refused."""
+        admitted = exchange.caller
+        if not isinstance(admitted, _Admitted):
+            return  # refused before it was identified (no key), or not inference
+        caller = admitted.caller
+        if not exchange.refused:
+            self.limits.release(caller.name, (exchange.prompt_tokens or 0) + exchange.completion_tokens)
+        entry = _entry(caller, admitted.request_id, exchange)
+        self.log.write(entry)
+        if exchange.refused:
             self.metrics.refused(entry)
-            self.activity.finished(Exchange(entry, _text(body), _text(response.body)))
-            return
-        request_body, response_body = bytearray(), bytearray()
-        status, tap, first_byte = [500], [UsageTap("")], [None]
-
-        copying_receive = receive_copying_into(receive, request_body)
-
-        async def tapping_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"").decode("latin-1")
-                tap[0] = UsageTap(content_type)
-            elif message["type"] == "http.response.body" and message.get("body"):
-                chunk = message["body"]
-                if first_byte[0] is None:
-                    first_byte[0] = time.monotonic() - started
-                tap[0].feed(chunk)
-                if len(response_body) < INSPECTED_BYTES:
-                    response_body.extend(chunk[: INSPECTED_BYTES - len(response_body)])
-            await send(message)
-
-        self.metrics.started(caller.name)
-        try:
-            await self.app(scope, copying_receive, tapping_send)
-        finally:
-            prompt, completion = tap[0].prompt_tokens, tap[0].completion_tokens
-            self.limits.release(caller.name, (prompt or 0) + completion)
-            entry = _entry(
-                caller, request_id, route, _model_of(bytes(request_body)), status[0], prompt, completion,
-                first_byte[0], time.monotonic() - started,
-            )
-            self.log.write(entry)
+        else:
             self.metrics.finished(entry)
-            self.activity.finished(Exchange(entry, _text(request_body), _text(response_body)))
+        self.activity.finished(Seen(entry, _text(exchange.body), _text(exchange.response_head)))
 
 
-def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
-    """``app`` behind the gateway. The runner's own ``/metrics`` then also carries the per-caller metrics."""
-    runner_metrics = getattr(getattr(app, "state", None), "metrics", None)
-    registry = getattr(runner_metrics, "registry", None)
-    metrics = GatewayMetrics(registry or CollectorRegistry())
-    return Gateway(app, settings, metrics, serves_metrics=registry is None)
+class _Admitted:
+    """Who sent an exchange, as the gateway left it in the exchange."""
 
-
-async def _whole_body(receive: Receive) -> bytes:
-    body = bytearray()
-    while True:
-        message = await receive()
-        body.extend(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body"):
-            return bytes(body)
-
-
-def _model_of(body: bytes) -> str | None:
-    try:
-        payload: Any = json.loads(body)
-    except ValueError:
-        return None
-    model = payload.get("model") if isinstance(payload, dict) else None
-    return model if isinstance(model, str) else None
+    def __init__(self, caller: Caller, request_id: str) -> None:
+        self.caller = caller
+        self.request_id = request_id
 
 
 def _text(body: bytes | bytearray) -> str:
     return bytes(body[:INSPECTED_BYTES]).decode("utf-8", errors="replace")
 
 
-def _entry(
-    caller: Caller, request_id: str, route: str, model: str | None, status: int,
-    prompt: int | None, completion: int, first_byte: float | None, duration: float,
-) -> RequestEntry:
+def _entry(caller: Caller, request_id: str, exchange: Exchange) -> RequestEntry:
+    first_byte = exchange.first_byte if not exchange.refused else None
     return RequestEntry(
         time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         request_id=request_id,
@@ -168,11 +127,11 @@ def _entry(
         service=caller.service,
         container=caller.container,
         address=caller.address,
-        route=route,
-        model=model,
-        status=status,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
+        route=exchange.path,
+        model=exchange.model,
+        status=exchange.status,
+        prompt_tokens=exchange.prompt_tokens if not exchange.refused else 0,
+        completion_tokens=exchange.completion_tokens,
         time_to_first_token=round(first_byte, 4) if first_byte is not None else None,
-        duration=round(duration, 4),
+        duration=round(exchange.duration, 4),
     )

@@ -10,8 +10,8 @@ from compose_models.orchestrator.invocation import compose_arguments
 from compose_models.orchestrator.override import service_environment
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
+from compose_models.runner.control.presets import PRESETS, with_preset
 from compose_models.runner.control.state import default_port
-from compose_models.runner.scheduling.presets import PRESETS, with_preset
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import transfer_display

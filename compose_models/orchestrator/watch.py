@@ -16,7 +16,7 @@ from compose_models.errors import UserError
 from compose_models.orchestrator.deploy import Deployment, deploy, ensure_model, load
 from compose_models.orchestrator.docker_compose import run_compose
 from compose_models.orchestrator.override import service_environment
-from compose_models.runner.scheduling.runtime_flags import parse_runtime_flags
+from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.store import ModelStore
 
 

@@ -1,4 +1,4 @@
-"""Reading a request's JSON body: at most 10 MiB, an object, and valid against the route's model."""
+"""A request's JSON body: at most 10 MiB, an object, and valid against the route's model; read once."""
 
 import json
 from typing import Any, TypeVar
@@ -8,19 +8,22 @@ from starlette.requests import Request
 
 from compose_models.runner.http.disconnect import mark_body_read
 from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.exchange import exchange_of
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object; 413 past the limit (without reading further), 400 if not an object,
-    or if it holds what cannot be sent on to an engine (NaN, unpaired UTF-16 surrogates)."""
+    """The body as a JSON object: as the tap at the front read it, or read here (routes the tap does
+    not read); 413 past the limit (without reading further), 400 if not an object."""
+    exchange = exchange_of(request.scope)
+    if exchange is not None and (exchange.payload is not None or exchange.body_error is not None):
+        mark_body_read(request)
+        if exchange.payload is None:
+            raise ApiError(400, str(exchange.body_error))
+        return exchange.payload
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, "request too large")
@@ -30,14 +33,28 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, "request too large")
     mark_body_read(request)
+    payload, problem = parse_object(bytes(body))
+    if payload is None:
+        raise ApiError(400, str(problem))
+    return payload
+
+
+def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """``body`` as a JSON object, or why it is not one. Also refused is what cannot be sent on to an
+    engine: NaN, and unpaired UTF-16 surrogates (looked for only when the body escapes one)."""
     try:
         payload = json.loads(body or b"null", parse_constant=_refuse_constant)
-        json.dumps(payload, ensure_ascii=False).encode()
+        if b"\\u" in body and b"\\ud" in body.lower():
+            json.dumps(payload, ensure_ascii=False).encode()
     except (ValueError, UnicodeError):
-        raise ApiError(400, "request body is not valid JSON") from None
+        return None, "request body is not valid JSON"
     if not isinstance(payload, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return payload
+        return None, "request body must be a JSON object"
+    return payload, None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def validated(model: type[Model], payload: dict[str, Any]) -> Model:

@@ -1,7 +1,8 @@
 """HTTP error bodies in the shape of the API that was called.
 
-Handlers raise ``ApiError``; the app renders it for the dialect of the request's path, so a route
-never has to know which error envelope its callers expect.
+Handlers raise ``ApiError``; the app renders it for the dialect the route table gives the request
+(or, for a path it does not have, the path's prefix), so a handler never has to know which error
+envelope its callers expect.
 """
 
 import uuid
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from compose_models.runner.http.dialects import Dialect, dialect_of
+from compose_models.runner.http.exchange import exchange_of
 
 _OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
 _ANTHROPIC_TYPES = {
@@ -79,4 +81,5 @@ async def render_api_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ApiError):
         status = getattr(exc, "status_code", 500)
         exc = ApiError(status, f"{request.method} {request.url.path}: {getattr(exc, 'detail', 'internal error')}")
-    return error_response(dialect_of(request.url.path), exc)
+    exchange = exchange_of(request.scope)
+    return error_response(exchange.route.dialect if exchange else dialect_of(request.url.path), exc)

@@ -19,13 +19,14 @@ from starlette.responses import StreamingResponse
 
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
 from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import SseFrame, data_frame, split_frames
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import COMPLETION, ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelBusy, ModelNotFound, Scheduler
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -134,17 +135,31 @@ class EngineCall:
             await self.response.aclose()
         finally:
             await self._stack.aclose()
-            self._metrics().tokens(self.model, self.usage.prompt_tokens or 0, self.usage.completion)
+            exchange = exchange_of(self._request.scope)
+            if exchange is not None:  # the tap meters the request with what the engine counted
+                exchange.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
 
     def _metrics(self) -> RunnerMetrics:
         return self._request.app.state.metrics
 
 
+def requested_model(request: Request, reference: str) -> LocalModel:
+    """The model ``reference`` names: as the tap found it for this request, else asked of the scheduler."""
+    exchange = exchange_of(request.scope)
+    if exchange is not None and exchange.resolved is not None and exchange.model == reference:
+        return exchange.resolved
+    try:
+        return request.app.state.scheduler.find(reference)
+    except ModelNotFound:
+        raise UnknownModel(reference) from None
+
+
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
     """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
     scheduler: Scheduler = request.app.state.scheduler
+    model = requested_model(request, reference)
     try:
-        return await stack.enter_async_context(scheduler.use(reference, mode))
+        return await stack.enter_async_context(scheduler.use(reference, mode, model))
     except ModelNotFound:
         raise UnknownModel(reference) from None
     except ModelBusy as error:
@@ -166,10 +181,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     timings = Timings(started=time.monotonic())
     client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
-    try:
-        model = request.app.state.scheduler.find(reference)
-    except ModelNotFound:
-        raise UnknownModel(reference) from None
+    model = requested_model(request, reference)
     if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
         raise ApiError(400, f"model {reference!r} cannot read images: it has no multimodal projector")
     if path == CHAT_PATH:
@@ -181,8 +193,11 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     timings.engine_ready = time.monotonic()
     for field_name, value in sampling_defaults.items():
         payload.setdefault(field_name, value)
+    exchange = exchange_of(request.scope)
+    # Nothing was translated: the client's own bytes go on, rather than the same JSON serialised again.
+    as_sent = exchange.body if exchange is not None and exchange.payload == payload else None
     try:
-        response = await _send(client, f"{engine.base_url}{path}", payload)
+        response = await _send(client, f"{engine.base_url}{path}", payload, as_sent)
     except httpx.TransportError as error:
         failure = await engine_failure(engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
@@ -242,13 +257,16 @@ def engine_error(response: httpx.Response) -> ApiError:
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
 
 
-async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> httpx.Response:
-    """POST, streaming the answer; sent again once if the engine had just closed the kept-alive connection
-    (llama-server closes idle ones), since then it never read the request."""
+async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any], as_sent: bytes | None) -> httpx.Response:
+    """POST ``payload`` (as the bytes ``as_sent`` when given), streaming the answer; sent again once if the
+    engine had just closed the kept-alive connection (llama-server closes idle ones), since then it never
+    read the request."""
+    body = as_sent if as_sent is not None else json.dumps(payload).encode()
+    headers = {"content-type": "application/json"}
     try:
-        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+        return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
     except httpx.RemoteProtocolError:
-        return await client.send(client.build_request("POST", url, json=payload), stream=True)
+        return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
 
 
 async def _count_prompt_tokens(request: Request, target: _Target) -> int:

@@ -8,6 +8,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from compose_models.runner.http.exchange import Exchange
 from compose_models.runner.scheduling.scheduler import Scheduler
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -48,16 +49,19 @@ class RunnerMetrics:
         )
         self.registry.register(_LoadedModels(scheduler))
 
-    def request(self, api: str, model: str, status: int, seconds: float) -> None:
-        self._requests.labels(api, model, str(status)).inc()
-        self._latency.labels(api, model).observe(seconds)
+    def observe(self, exchange: Exchange) -> None:
+        """A finished inference exchange, labelled with the model found for it ("" when none was)."""
+        if exchange.refused:
+            return  # the gateway's metrics count refusals per caller
+        model = exchange.model_label or ""
+        self._requests.labels(exchange.route.dialect.value, model, str(exchange.status)).inc()
+        self._latency.labels(exchange.route.dialect.value, model).observe(exchange.duration)
+        if exchange.model_label is not None:
+            self._prompt_tokens.labels(model).inc(exchange.prompt_tokens or 0)
+            self._completion_tokens.labels(model).inc(exchange.completion_tokens)
 
     def first_token(self, model: str, seconds: float) -> None:
         self._first_token.labels(model).observe(seconds)
-
-    def tokens(self, model: str, prompt: int, completion: int) -> None:
-        self._prompt_tokens.labels(model).inc(prompt)
-        self._completion_tokens.labels(model).inc(completion)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -6,7 +6,9 @@ one ``new_request`` per record (stored records first with ``include_existing=tru
 
 import asyncio
 import itertools
+import json
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
@@ -16,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from compose_models.runner.api.dmr.configurations import configuration_document
+from compose_models.runner.http.exchange import Exchange
 from compose_models.runner.http.streams import event_frame
 
 RECORDS_PER_MODEL = 10
@@ -51,6 +54,28 @@ class RequestRecords:
     def next_id(self) -> str:
         return f"req-{next(self._ids)}"
 
+    def observe(self, exchange: Exchange) -> None:
+        """A finished inference exchange becomes a record, when it named a model this runner has."""
+        if exchange.model_label is None or exchange.refused:
+            return
+        headers = exchange.headers
+        query = exchange.query
+        self.add(
+            RequestRecord(
+                id=self.next_id(),
+                model=exchange.model_label,
+                method=exchange.method,
+                url=exchange.path + (f"?{query}" if query else ""),
+                request=shorten_media(exchange.body.decode("utf-8", errors="replace")),
+                response=exchange.response_head.decode("utf-8", errors="replace"),
+                error=exchange.error or (_error_message(bytes(exchange.response_head)) if exchange.status >= 400 else None),
+                timestamp=int(time.time()),
+                status_code=exchange.status,
+                user_agent=headers.get("user-agent", ""),
+                origin=exchange.route.dialect.value,
+            )
+        )
+
     def add(self, record: RequestRecord) -> None:
         self._records.setdefault(record.model, deque(maxlen=RECORDS_PER_MODEL)).append(record)
         for queue in self._followers:
@@ -68,6 +93,17 @@ class RequestRecords:
                 yield await queue.get()
         finally:
             self._followers.discard(queue)
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", errors="replace")[:500]
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", error))
+    return str(error or payload)[:500]
 
 
 def _group(records: list[RequestRecord], configuration_of: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,114 +1,137 @@
-"""ASGI middleware that watches inference requests (any API) for metrics and request records.
+"""The tap: pure ASGI at the very front, the one place that reads a request and watches its answer.
 
-It copies the request and response bodies as they pass (up to a cap) and never delays a byte.
+For an inference route it reads the body once (at most 10 MiB), parses it once and finds the model
+once; everything behind it (the gateway, the handlers, the engine call) takes these from the
+``Exchange`` in the scope. It watches the answer as it passes (status, first byte, the start of the
+body), never delaying a byte, and when the answer is done hands the finished exchange to each of its
+listeners: the request records, the metrics and the gateway's log.
 """
 
-import json
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compose_models.runner.http.dialects import dialect_of
-from compose_models.runner.observability.records import RequestRecord, shorten_media
-from compose_models.runner.scheduling.model_names import model_label
-from compose_models.store.store import ModelStore
+from compose_models.runner.http.body import MAX_BODY_BYTES, parse_object
+from compose_models.runner.http.errors import ApiError, error_response
+from compose_models.runner.http.exchange import Exchange, RouteKind
+from compose_models.runner.observability.log import say
+from compose_models.runner.observability.token_count import TokenCount
 
-INFERENCE_PATHS = (
-    "/completions", "/embeddings", "/messages", "/messages/count_tokens",
-    "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
-)
-RECORDED_BYTES = 1024 * 1024
-
-
-def receive_copying_into(receive: Receive, body: bytearray) -> Receive:
-    """``receive`` that also keeps the first ``RECORDED_BYTES`` of the request body in ``body``."""
-
-    async def copying_receive() -> Message:
-        message = await receive()
-        if message["type"] == "http.request" and len(body) < RECORDED_BYTES:
-            body.extend(message.get("body", b""))
-        return message
-
-    return copying_receive
+RECORDED_BYTES = 1024 * 1024  # of each answer, for the records
+Listener = Callable[[Exchange], None]
+Classify = Callable[[str, str], RouteKind]
+Resolve = Callable[[str], tuple[Any, str] | None]  # a model name -> (the model, its label), or None
 
 
-class InferenceObserver:
-    def __init__(self, app: ASGIApp) -> None:
+class Tap:
+    def __init__(
+        self, app: ASGIApp, classify: Classify, listeners: Iterable[Listener] = (),
+        resolve: Resolve | None = None, count_tokens: bool = False,
+    ) -> None:  # fmt: skip
+        """``count_tokens``: count them from the answer's bytes (in front of a remote runner); the
+        runner's own engine calls report theirs in the exchange instead."""
         self.app = app
+        self.classify = classify
+        self.listeners = list(listeners)
+        self.resolve = resolve
+        self.count_tokens = count_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(INFERENCE_PATHS):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, request_body, response_body, status = time.monotonic(), bytearray(), bytearray(), [500]
-
-        copying_receive = receive_copying_into(receive, request_body)
-
-        async def copying_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            elif message["type"] == "http.response.body" and len(response_body) < RECORDED_BYTES:
-                response_body.extend(message.get("body", b""))
-            await send(message)
-
-        error = None
+        method, path = scope["method"], scope["path"]
+        exchange = Exchange(method, path, self.classify(method, path), time.monotonic())
+        exchange.put_in(scope)
+        if not (exchange.route.inference and method == "POST"):
+            await self.app(scope, receive, send)
+            return
+        exchange.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        exchange.query = scope.get("query_string", b"").decode("latin-1")
         try:
-            await self.app(scope, copying_receive, copying_send)
+            receive = await self._read_body(exchange, scope, receive)
+        except ApiError as error:
+            exchange.body_error = error.message
+            await error_response(exchange.route.dialect, error)(scope, receive, self._watching(exchange, send, None))
+            self._finish(exchange, None)
+            return
+        counter = TokenCount() if self.count_tokens else None
+        try:
+            await self.app(scope, receive, self._watching(exchange, send, counter))
         except Exception as raised:
-            error = f"{type(raised).__name__}: {raised}"
+            exchange.error = f"{type(raised).__name__}: {raised}"
             raise
         finally:
-            _observe(scope, bytes(request_body), bytes(response_body), status[0], time.monotonic() - started, error)
+            self._finish(exchange, counter)
 
+    async def _read_body(self, exchange: Exchange, scope: Scope, receive: Receive) -> Receive:
+        """Read the whole body into the exchange; the app behind gets it again as one message."""
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ApiError(413, "request too large")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ApiError(413, "request too large")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        exchange.body = b"".join(chunks)
+        exchange.payload, exchange.body_error = parse_object(exchange.body)
+        if exchange.payload is not None:
+            name = exchange.payload.get("model") or exchange.payload.get("name")
+            if isinstance(name, str):
+                exchange.model = name
+                found = self.resolve(name) if self.resolve and name else None
+                if found is not None:
+                    exchange.resolved, exchange.model_label = found
+        replayed = False
 
-def _observe(scope: Scope, request_body: bytes, response_body: bytes, status: int, seconds: float, error: str | None) -> None:
-    state = scope["app"].state
-    dialect = dialect_of(scope["path"]).value
-    model = _known_model(state.store, _requested_model(request_body))
-    state.metrics.request(dialect, model or "", status, seconds)
-    if model is None:
-        return
-    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    state.records.add(
-        RequestRecord(
-            id=state.records.next_id(),
-            model=model,
-            method=scope["method"],
-            url=scope["path"] + (f"?{query}" if query else ""),
-            request=shorten_media(request_body.decode("utf-8", errors="replace")),
-            response=response_body.decode("utf-8", errors="replace"),
-            error=error or (_error_message(response_body) if status >= 400 else None),
-            timestamp=int(time.time()),
-            status_code=status,
-            user_agent=headers.get("user-agent", ""),
-            origin=dialect,
-        )
-    )
+        async def replaying_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": exchange.body, "more_body": False}
+            return await receive()
 
+        return replaying_receive
 
-def _requested_model(body: bytes) -> str | None:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    name = payload.get("model") or payload.get("name")
-    return name if isinstance(name, str) else None
+    @staticmethod
+    def _watching(exchange: Exchange, send: Send, counter: TokenCount | None) -> Send:
+        async def watching_send(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                exchange.status = message["status"]
+                if counter is not None:
+                    counter.expect(dict(message.get("headers", [])).get(b"content-type", b"").decode("latin-1"))
+            elif kind == "http.response.body":
+                chunk = message.get("body", b"")
+                if chunk:
+                    if exchange.first_byte is None:
+                        exchange.first_byte = time.monotonic() - exchange.started
+                    if len(exchange.response_head) < RECORDED_BYTES:
+                        exchange.response_head += chunk[: RECORDED_BYTES - len(exchange.response_head)]
+                    if counter is not None:
+                        counter.feed(chunk)
+            await send(message)
 
+        return watching_send
 
-def _known_model(store: ModelStore, reference: str | None) -> str | None:
-    model = store.find(reference) if reference else None
-    return model_label(model) if model else None
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", errors="replace")[:500]
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", error))
-    return str(error or payload)[:500]
+    def _finish(self, exchange: Exchange, counter: TokenCount | None) -> None:
+        exchange.duration = time.monotonic() - exchange.started
+        if exchange.engine_usage is not None:
+            exchange.prompt_tokens, exchange.completion_tokens = exchange.engine_usage
+        elif counter is not None:
+            exchange.prompt_tokens, exchange.completion_tokens = counter.prompt_tokens, counter.completion_tokens
+        for listener in self.listeners:
+            try:
+                listener(exchange)
+            except Exception as error:  # the answer has gone; a listener's fault must not end the runner
+                say(f"recording a request failed: {type(error).__name__}: {error}")

@@ -1,12 +1,16 @@
 """How the runner finds models by the names clients send, and names them in answers, metrics and records."""
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from compose_models.errors import UserError
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import display_name
 from compose_models.store.store import ModelStore
+
+_REMEMBERED_NAMES = 256
 
 
 class NamedModel(Protocol):
@@ -16,13 +20,38 @@ class NamedModel(Protocol):
 
 class RunnerModelStore(ModelStore):
     """The store as the HTTP API sees it: a name that is not a valid reference finds no model (404),
-    rather than being an error of its own."""
+    rather than being an error of its own.
+
+    What names find is remembered until ``models.json`` changes (a pull, tag or removal, by this
+    process or another), so a request costs one ``stat`` rather than reading the index and manifest."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._index_stamp: tuple[int, int, int] | None = None
+        self._found: dict[str, StoredModel | None] = {}
 
     def find(self, reference: str) -> StoredModel | None:
+        self._forget_if_changed()
+        if reference in self._found:
+            return self._found[reference]
         try:
-            return super().find(reference)
+            model = super().find(reference)
         except UserError:
-            return None
+            model = None
+        if len(self._found) >= _REMEMBERED_NAMES:  # names come from requests: keep the memory bounded
+            self._found.clear()
+        self._found[reference] = model
+        return model
+
+    def _forget_if_changed(self) -> None:
+        try:
+            status = os.stat(self.index.path)
+            stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._index_stamp:
+            self._index_stamp = stamp
+            self._found.clear()
 
 
 def model_label(model: NamedModel) -> str:

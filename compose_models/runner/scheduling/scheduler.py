@@ -24,12 +24,12 @@ from typing import Any, Protocol
 from compose_models.errors import UserError
 from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
+from compose_models.runner.control.presets import with_preset
+from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.observability.log import say
 from compose_models.runner.scheduling.durations import format_duration
 from compose_models.runner.scheduling.memory import MemoryEstimate, estimate
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
-from compose_models.runner.scheduling.presets import with_preset
-from compose_models.runner.scheduling.runtime_flags import parse_runtime_flags
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
 
@@ -111,6 +111,7 @@ class Scheduler:
         self.settings = settings or SchedulerSettings.from_environment()
         self._configurations: dict[str, ModelConfiguration] = {}
         self._slots: dict[tuple[str, str], _Slot] = {}  # (model id, mode)
+        self._plans: dict[tuple[str, str], _Plan] = {}  # the last plan of each slot, until a configure
         self._placement_lock = asyncio.Lock()
         self._capacity_freed = asyncio.Event()
         self._reaper_wake = asyncio.Event()
@@ -140,6 +141,7 @@ class Scheduler:
         except catalog.BackendUnavailable as error:
             raise UserError(str(error)) from None
         self._configurations[model.id] = ModelConfiguration(context_size, flags, keep_alive)
+        self._forget_plans(model.id)
         for slot in self._slots_of(model.id):
             slot.crash_times, slot.crash_loop = [], None
             if slot.engine and slot.engine.spec != self._plan(model, slot.mode).spec:
@@ -154,6 +156,10 @@ class Scheduler:
         current = self.configuration(model)
         self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
         self._reaper_wake.set()
+
+    def _forget_plans(self, model_id: str) -> None:
+        for key in [key for key in self._plans if key[0] == model_id]:
+            del self._plans[key]
 
     def _slots_of(self, model_id: str) -> list[_Slot]:
         return [slot for (slot_model_id, _), slot in self._slots.items() if slot_model_id == model_id]
@@ -209,14 +215,17 @@ class Scheduler:
         return model.config.get("gguf") or _gguf_header(model.gguf_paths[0])
 
     @contextlib.asynccontextmanager
-    async def use(self, reference: str, mode: str = COMPLETION) -> AsyncIterator[tuple[Engine, dict[str, object]]]:
+    async def use(
+        self, reference: str, mode: str = COMPLETION, model: LocalModel | None = None
+    ) -> AsyncIterator[tuple[Engine, dict[str, object]]]:
         """Hold a running engine for ``reference`` in ``mode`` for the length of one request.
 
-        Yields the engine and the sampling defaults to add to the request. Raises ModelNotFound,
-        or EngineError (InsufficientMemory, BackendUnavailable among them) when no engine can run.
+        ``model``: what ``reference`` names, when the caller has found it already. Yields the engine
+        and the sampling defaults to add to the request. Raises ModelNotFound, or EngineError
+        (InsufficientMemory, BackendUnavailable among them) when no engine can run.
         """
         self.start_background()
-        model = self.find(reference)
+        model = model or self.find(reference)
         slot = self._slots.setdefault((model.id, mode), _Slot(model, reference, mode))
         slot.in_flight += 1
         try:
@@ -224,9 +233,12 @@ class Scheduler:
                 await self._note_crash(slot)
                 if slot.crash_loop:
                     raise EngineCrashLoop(slot.crash_loop)
-                plan = self._plan(model, mode)
                 engine = slot.engine
-                if engine is None or not engine.is_running() or engine.spec != plan.spec:
+                running = engine is not None and engine.is_running()
+                plan = self._plans.get((model.id, mode)) if running else None
+                if plan is None:  # planned anew for each start: the backend may have been installed since
+                    plan = self._plans[(model.id, mode)] = self._plan(model, mode)
+                if not running or engine.spec != plan.spec:
                     await self._stop(slot)
                     slot.backend = plan.spec.backend
                     await self._start(slot, plan)

@@ -7,7 +7,7 @@ import pytest
 from compose_models.errors import UserError
 from compose_models.gateway.identity import containers_by_address
 from compose_models.gateway.keys import parse_keys, presented_key
-from compose_models.gateway.usage_tap import UsageTap
+from compose_models.runner.observability.token_count import TokenCount
 
 
 def test_keys_have_names_and_are_presented_either_way() -> None:
@@ -28,19 +28,19 @@ def _sse(*events: dict) -> list[bytes]:
 
 
 def test_openai_stream_without_usage_counts_completion_chunks_only() -> None:
-    tap = UsageTap("text/event-stream")
+    tap = TokenCount("text/event-stream")
     for chunk in _sse(*({"object": "chat.completion.chunk", "choices": [{"delta": {"content": "x"}}]} for _ in range(3))):
         tap.feed(chunk)
     assert (tap.prompt_tokens, tap.completion_tokens) == (None, 3)
 
 
 def test_anthropic_stream_and_ollama_answer_report_their_usage() -> None:
-    tap = UsageTap("text/event-stream")
+    tap = TokenCount("text/event-stream")
     for chunk in _sse({"type": "message_start", "message": {"usage": {"input_tokens": 12, "output_tokens": 1}}},
                       {"type": "message_delta", "usage": {"output_tokens": 5}}):
         tap.feed(chunk)
     assert (tap.prompt_tokens, tap.completion_tokens) == (12, 5)
-    ollama = UsageTap("application/json")
+    ollama = TokenCount("application/json")
     ollama.feed(json.dumps({"done": True, "prompt_eval_count": 7, "eval_count": 4}).encode())
     assert (ollama.prompt_tokens, ollama.completion_tokens) == (7, 4)
 

@@ -4,10 +4,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.keys import ApiKeys
 from compose_models.gateway.limits import Limits
 from compose_models.gateway.settings import GatewaySettings
+from compose_models.server import with_gateway
 
 CHUNKS = [b'data: {"object":"chat.completion.chunk","choices":[{"delta":{"content":"a"}}]}\n\n', b"data: [DONE]\n\n"]
 

@@ -4,13 +4,13 @@ import json
 import stat
 from pathlib import Path
 
+from compose_models.compose import ProjectOptions, load_project, resolve_plan
 from compose_models.gateway.keys import ApiKeys
 from compose_models.gateway.limits import Limits
-from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.service_keys import ServiceKeys, issued_service_keys
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.orchestrator.caller_keys import caller_key_environment, key_variable
-from compose_models.compose import ProjectOptions, load_project, resolve_plan
+from compose_models.server import with_gateway
 from tests.unit.gateway.test_middleware import call, streaming_app
 
 KEYS = ServiceKeys(b"s" * 32)

@@ -7,7 +7,8 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from compose_models.runner.app import create_app
-from compose_models.runner.openapi import openapi_document
+from compose_models.runner.http.openapi import openapi_document
+from compose_models.runner.routes import ENDPOINTS
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def _app_paths(routes: list, prefix: str = "") -> set[tuple[str, str]]:
 
 def test_openapi_describes_every_route(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
-    assert document == openapi_document()
+    assert document == openapi_document(ENDPOINTS)
     described = {(method, path) for path, item in document["paths"].items() for method in item}
     served = _app_paths(client.app.routes) - {("post", "/models/{name}")}  # answers 'unknown action' only
     assert served - described == set()

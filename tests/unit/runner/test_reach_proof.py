@@ -6,17 +6,17 @@ from starlette.testclient import TestClient
 
 from compose_models.gateway.keys import ApiKeys
 from compose_models.gateway.limits import Limits
-from compose_models.gateway.middleware import with_gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.app import create_app
 from compose_models.runner.reach.proof import new_challenge, reach_answer
+from compose_models.server import runner_front
 
 
 def _client(tmp_path: Path, secret: str | None, keys: dict[str, str] | None = None) -> TestClient:
     runner = create_app(tmp_path / "models", tmp_path / "logs")
     if secret is not None:
         runner.state.reach_secret = secret
-    return TestClient(with_gateway(runner, GatewaySettings(ApiKeys(keys or {}), Limits(), tmp_path / "requests.jsonl")))
+    return TestClient(runner_front(runner, GatewaySettings(ApiKeys(keys or {}), Limits(), tmp_path / "requests.jsonl")))
 
 
 def test_the_answer_is_an_hmac_of_the_challenge_under_the_runners_secret(tmp_path: Path) -> None:

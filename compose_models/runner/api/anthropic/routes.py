@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from compose_models.runner.api.anthropic.schema import CountTokensRequest, MessagesRequest
 from compose_models.runner.api.anthropic.stream import AnthropicStream
@@ -69,11 +68,3 @@ async def count_tokens(request: Request) -> Response:
     async with engine_call(request, payload, CHAT_PATH) as call:
         await call.read_whole(call.body())
         return JSONResponse({"input_tokens": await call.prompt_tokens()}, headers={"request-id": anthropic_request_id()})
-
-
-def anthropic_routes() -> list[Route]:
-    """Mounted under ``/anthropic/v1``, ``/v1``, ``/engines/v1`` and ``/engines/{backend}/v1``."""
-    return [
-        Route("/messages", messages, methods=["POST"]),
-        Route("/messages/count_tokens", count_tokens, methods=["POST"]),
-    ]

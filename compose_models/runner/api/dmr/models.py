@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.schema import CreateRequest
@@ -127,15 +126,3 @@ def _dmr_line(event: TransferEvent, layers: dict[str, LayerProgress], mode: str)
         "layer": {"id": f"sha256:{event.layer}", "size": event.total, "current": event.done},
         "mode": mode,
     }
-
-
-def models_routes() -> list[Route]:
-    return [
-        Route("/models", list_models, methods=["GET"]),
-        Route("/models/create", create_model, methods=["POST"]),
-        Route("/models/{name:path}/tag", tag, methods=["POST"]),
-        Route("/models/{name:path}/push", push, methods=["POST"]),
-        Route("/models/{name:path}", get_model, methods=["GET"]),
-        Route("/models/{name:path}", delete_model, methods=["DELETE"]),
-        Route("/models/{name:path}", unknown_action, methods=["POST"]),
-    ]

@@ -3,7 +3,6 @@ request records and metrics; and ours: the reach proof containers are probed wit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from compose_models import __version__
 from compose_models.errors import UserError
@@ -11,10 +10,6 @@ from compose_models.runner.api.dmr.configurations import check_context_size, con
 from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
-from compose_models.runner.observability.metrics import metrics_endpoint
-from compose_models.runner.observability.records import requests_endpoint
-from compose_models.runner.openapi import openapi_endpoint
-from compose_models.runner.reach.proof import REACH_PATH, reach_endpoint
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import ModelBusy, ModelNotFound, Scheduler
 
@@ -80,22 +75,3 @@ async def unload(request: Request) -> Response:
     except ModelNotFound as error:
         raise ApiError(404, str(error)) from None
     return JSONResponse({"unloaded_runners": count})
-
-
-def management_routes() -> list[Route]:
-    return [
-        Route("/", root, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
-        Route("/metrics", metrics_endpoint, methods=["GET"]),
-        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
-        Route("/engines/status", engines_status, methods=["GET"]),
-        Route(REACH_PATH, reach_endpoint, methods=["GET"]),
-        Route("/engines/ps", engines_ps, methods=["GET"]),
-        Route("/engines/df", engines_df, methods=["GET"]),
-        Route("/engines/requests", requests_endpoint, methods=["GET"]),
-        Route("/engines/unload", unload, methods=["POST"]),
-        Route("/engines/_configure", configure, methods=["POST"]),
-        Route("/engines/_configure", configurations, methods=["GET"]),
-        Route("/engines/{backend}/_configure", configure, methods=["POST"]),
-        Route("/engines/{backend}/_configure", configurations, methods=["GET"]),
-    ]

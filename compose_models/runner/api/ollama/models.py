@@ -7,7 +7,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
@@ -151,16 +150,3 @@ def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
         return [{"error": event.message}]
     assert isinstance(event, Finished)
     return [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
-
-
-
-def ollama_model_routes() -> list[Route]:
-    return [
-        Route("/api/version", version, methods=["GET"]),
-        Route("/api/tags", tags, methods=["GET"]),
-        Route("/api/ps", ps, methods=["GET"]),
-        Route("/api/show", show, methods=["POST"]),
-        Route("/api/pull", pull, methods=["POST"]),
-        Route("/api/delete", delete, methods=["DELETE"]),
-        Route("/api/copy", copy, methods=["POST"]),
-    ]

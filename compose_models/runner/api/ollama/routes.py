@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import check_context_size
@@ -156,12 +155,3 @@ async def embeddings_route(request: Request) -> Response:
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     result = await embed(request, parsed.model, [parsed.prompt])
     return JSONResponse({"embedding": result.vectors[0]})
-
-
-def ollama_inference_routes() -> list[Route]:
-    return [
-        Route("/api/chat", chat, methods=["POST"]),
-        Route("/api/generate", generate, methods=["POST"]),
-        Route("/api/embed", embed_route, methods=["POST"]),
-        Route("/api/embeddings", embeddings_route, methods=["POST"]),
-    ]

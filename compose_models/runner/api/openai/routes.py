@@ -2,7 +2,6 @@
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from compose_models.runner.api.openai.schema import (
     ChatCompletionRequest,
@@ -64,13 +63,3 @@ async def embeddings(request: Request) -> Response:
     data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(result.vectors)]
     usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
     return JSONResponse({"object": "list", "data": data, "model": parsed.model, "usage": usage})
-
-
-def openai_routes() -> list[Route]:
-    return [
-        Route("/models", list_models, methods=["GET"]),
-        Route("/models/{name:path}", get_model, methods=["GET"]),
-        Route("/chat/completions", chat_completions, methods=["POST"]),
-        Route("/completions", completions, methods=["POST"]),
-        Route("/embeddings", embeddings, methods=["POST"]),
-    ]

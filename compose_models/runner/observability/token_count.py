@@ -2,8 +2,10 @@
 ``usage`` (or one token per content chunk of a stream without it), Anthropic ``usage`` (in
 ``message_start`` and ``message_delta`` when streamed), Ollama ``prompt_eval_count``/``eval_count``.
 
-An OpenAI stream tells its prompt tokens only when the client asked for usage (``stream_options``), as
-OpenAI's does; the gateway does not rewrite requests to learn it, so then the prompt tokens are unknown."""
+The tap counts this way only in front of a remote runner (the gateway's proxy); the runner's own engine
+calls report what the engine counted. An OpenAI stream tells its prompt tokens only when the client
+asked for usage (``stream_options``), as OpenAI's does; the proxy does not rewrite requests to learn
+it, so then the prompt tokens are unknown."""
 
 import json
 from typing import Any
@@ -13,9 +15,10 @@ from compose_models.runner.inference.usage import Usage
 JSON_BYTES_KEPT = 4 * 1024 * 1024
 
 
-class UsageTap:
-    def __init__(self, content_type: str) -> None:
-        self._streamed = "event-stream" in content_type or "ndjson" in content_type
+class TokenCount:
+    def __init__(self, content_type: str = "") -> None:
+        self._streamed = False
+        self.expect(content_type)
         self._pending = bytearray()
         self._openai = Usage()
         self._prompt: int | None = None
@@ -30,6 +33,10 @@ class UsageTap:
     def completion_tokens(self) -> int:
         self._finish()
         return self._completion if self._completion is not None else self._openai.completion
+
+    def expect(self, content_type: str) -> None:
+        """The answer's content type, once its headers are known: a stream is read line by line."""
+        self._streamed = "event-stream" in content_type or "ndjson" in content_type
 
     def feed(self, chunk: bytes) -> None:
         if not self._streamed:

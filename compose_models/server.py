@@ -1,17 +1,37 @@
-"""Run the runner in the foreground: bind loopback (and a local engine's bridge), record state, serve."""
+"""The runner's process: the runner's app behind the gateway and the tap, bound to loopback (and a
+local engine's bridge), its state recorded for the CLI, served until stopped.
+
+The one module that puts the runner and the gateway together, so that neither imports the other."""
 
 import os
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
-from compose_models.gateway.middleware import with_gateway
+from compose_models.gateway.middleware import Gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import runner_dir, store_dir
-from compose_models.runner.app import create_app
+from compose_models.runner.app import create_app, tapped
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
 from compose_models.runner.observability.log import say
+from compose_models.runner.observability.tap import Tap
 from compose_models.runner.reach.proof import new_secret
+from compose_models.runner.routes import RouteTable
+
+
+def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
+    """The runner's app behind the gateway, both behind the tap."""
+    gateway = Gateway(runner, settings, registry=runner.state.metrics.registry)
+    return tapped(runner, inner=gateway, listeners=[gateway.finished])
+
+
+def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
+    """Another app (the proxy to a remote runner) behind the gateway and a tap that counts tokens
+    from the answers' bytes, since no engine call of this process reports them."""
+    gateway = Gateway(app, settings)
+    return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
 def serve(hosts: list[str], port: int) -> None:
@@ -23,7 +43,7 @@ def serve(hosts: list[str], port: int) -> None:
     secret = new_secret()
     runner_app = create_app(store_dir(), runner_dir() / "logs")
     runner_app.state.reach_secret = secret
-    app = with_gateway(runner_app, gateway_settings)
+    app = runner_front(runner_app, gateway_settings)
     write_state(RunnerState(
         pid=os.getpid(), port=choice.port, hosts=bound, reach_secret=secret,
         preferred_port=choice.preferred if choice.holder else None, preferred_port_holder=choice.holder,
