@@ -1,4 +1,4 @@
-"""Integration verbs: install and uninstall the ``docker model`` CLI plugin."""
+"""Integration verbs: install and uninstall the ``docker model`` CLI plugin and the Compose provider entry."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -7,33 +7,46 @@ import typer
 
 from compose_models import __version__
 from compose_models.cli import app
-from compose_models.integrations.install import PLUGIN_NAME, install_plugin, plugin_dir, uninstall_plugin
-from compose_models.integrations.resolution import check_docker_runs
+from compose_models.integrations.install import PLUGIN, PROVIDER, install_shim, plugin_dir, uninstall_shim
+from compose_models.integrations.resolution import check_docker_runs, check_path_finds
 
 PluginDirOption = Annotated[
     Optional[Path], typer.Option("--plugin-dir", help="Docker CLI plugin directory (default $DOCKER_CONFIG/cli-plugins)")
+]
+ProviderDirOption = Annotated[
+    Optional[Path],
+    typer.Option("--provider-dir", help="Also place the Compose provider entry `compose-models` here (a directory on PATH)"),
 ]
 
 
 @app.command()
 def install(
     directory: PluginDirOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace another docker-model plugin")] = False,
+    provider_dir: ProviderDirOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace another docker-model plugin (or provider entry)")] = False,
 ) -> None:
     """Register compose-models as the `docker model` CLI plugin, so an unmodified `docker compose up` uses it.
 
-    Fails, naming the plugin Docker runs instead and how to fix it, when Docker would not run ours."""
+    Fails, naming the plugin Docker runs instead and how to fix it, when Docker would not run ours.
+    With --provider-dir, also places `compose-models` there for `provider: {type: compose-models}` services."""
     target = plugin_dir(directory)
-    for line in install_plugin(target, force):
+    for line in install_shim(PLUGIN, target, force):
         typer.echo(line)
-    typer.echo(check_docker_runs(target / PLUGIN_NAME))
+    typer.echo(check_docker_runs(target / PLUGIN.name))
+    if provider_dir is not None:
+        for line in install_shim(PROVIDER, provider_dir, force):
+            typer.echo(line)
+        typer.echo(check_path_finds(provider_dir / PROVIDER.name))
 
 
 @app.command()
-def uninstall(directory: PluginDirOption = None) -> None:
-    """Remove the `docker model` CLI plugin that `install` placed."""
-    for line in uninstall_plugin(plugin_dir(directory)):
+def uninstall(directory: PluginDirOption = None, provider_dir: ProviderDirOption = None) -> None:
+    """Remove the `docker model` CLI plugin (and, with --provider-dir, the provider entry) that `install` placed."""
+    for line in uninstall_shim(PLUGIN, plugin_dir(directory)):
         typer.echo(line)
+    if provider_dir is not None:
+        for line in uninstall_shim(PROVIDER, provider_dir):
+            typer.echo(line)
 
 
 @app.command()

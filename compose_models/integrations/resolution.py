@@ -81,3 +81,16 @@ def check_docker_runs(ours: Path) -> str:
         f"`docker model` runs {resolved.path}, and {ours.parent} is not a directory Docker searches. "
         f"Fix: `compose-models install --plugin-dir {resolved.path.parent} --force`, or install without --plugin-dir"
     )
+
+
+def check_path_finds(ours: Path) -> str:
+    """That a program looking up ``ours.name`` on PATH, as Compose does for a provider type, finds ``ours``."""
+    found = shutil.which(ours.name)
+    if found is not None and _same(Path(found), ours):
+        return f"checked PATH: Compose runs {ours} for `provider: {{type: {ours.name}}}` services"
+    if found is None:
+        why = f"{ours.parent} is not on PATH. Fix: add it to PATH, or pass --provider-dir a directory on PATH"
+    else:
+        why = (f"PATH finds {found} first. Fix: put {ours.parent} before {Path(found).parent} on PATH, "
+               f"or pass --provider-dir a directory that comes first")  # fmt: skip
+    raise UserError(f"Compose will not run {ours}: {why}")

@@ -4,11 +4,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, REPO, run_cli
 
 
 def _plugin_path() -> Path:
@@ -136,3 +137,52 @@ def test_provider_metadata_and_errors() -> None:
     assert json.loads(failed.stdout.splitlines()[-1]) == {
         "type": "error", "message": "provider service 'llm': the `model` option is required"
     }
+
+
+def test_install_places_the_plugin_shim_from_providers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    run_cli("install")
+    template = (REPO / "providers" / "docker-model").read_text()
+    assert _plugin_path().read_text() == template.replace("@PYTHON@", sys.executable)
+    assert os.access(_plugin_path(), os.X_OK)
+    handshake = _run_plugin("docker-cli-plugin-metadata")
+    assert handshake.returncode == 0, handshake.stderr
+    assert json.loads(handshake.stdout)["Vendor"] == "compose-models"
+
+
+def test_install_provider_dir_places_the_entry_compose_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`provider: {type: compose-models}` runs the entry found on PATH; `type: model` runs the docker-model plugin."""
+    assert shutil.which("docker"), "the docker CLI is needed to run Compose"
+    bin_dir = tmp_path / "bin"
+    outside = run_cli("install", "--provider-dir", str(bin_dir), check=False)
+    assert outside.returncode == 1 and f"{bin_dir} is not on PATH" in outside.stderr
+
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    installed = run_cli("install", "--provider-dir", str(bin_dir))
+    assert f"Compose runs {bin_dir / 'compose-models'}" in installed.stdout
+    entry = bin_dir / "compose-models"
+    assert entry.read_text() == (REPO / "providers" / "compose-models").read_text().replace("@PYTHON@", sys.executable)
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "compose.yaml").write_text(
+        "services:\n"
+        "  llm:\n    provider: {type: compose-models, options: {context-size: 1024}}\n"
+        "  plugin-llm:\n    provider: {type: model, options: {context-size: 1024}}\n"
+    )
+    name = f"providers-{os.getpid()}"
+    for service, provider_type in (("llm", "compose-models"), ("plugin-llm", "model")):
+        up = subprocess.run(["docker", "compose", "-f", str(project / "compose.yaml"), "-p", name, "up", service],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+        # Only our metadata declares `model` as required: Compose ran our shim and read its answer.
+        assert up.returncode == 1
+        assert f'required parameter "model" is missing from provider "{provider_type}"' in up.stdout + up.stderr
+        saved = json.loads((Path(os.environ["DOCKER_CONFIG"]) / "compose" / "providers" / f"{provider_type}.json").read_text())
+        assert saved["description"].startswith("Serve a model on the host with compose-models")
+
+    entry.write_text("#!/bin/sh\necho pip's console script\n")
+    refused = run_cli("install", "--provider-dir", str(bin_dir), check=False)
+    assert refused.returncode == 1 and "pass --force" in refused.stderr and "pip's console script" in entry.read_text()
+    run_cli("install", "--provider-dir", str(bin_dir), "--force")
+    assert "removed the compose-models provider entry" in run_cli("uninstall", "--provider-dir", str(bin_dir)).stdout
+    assert not entry.exists()
