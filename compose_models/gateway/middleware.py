@@ -19,7 +19,8 @@ from compose_models.gateway.request_id import request_id_for, returning_request_
 from compose_models.gateway.request_log import RequestEntry, RequestLog
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.http.errors import ApiError, error_response
-from compose_models.runner.http.exchange import Exchange, exchange_of
+from compose_models.runner.http.dialects import dialect_of
+from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of
 
 
 class Gateway:
@@ -40,10 +41,11 @@ class Gateway:
         self.directory = ContainerDirectory()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange = exchange_of(scope) if scope["type"] == "http" else None
-        if exchange is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Behind no tap (a composition error), keys still apply; nothing is then known to be inference.
+        exchange = exchange_of(scope) or Exchange(scope["method"], scope["path"], RouteKind(dialect_of(scope["path"])), 0.0)
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request_id = request_id_for(headers)
         scope = scope_with_request_id(scope, request_id)
