@@ -7,7 +7,14 @@ concurrent streams; targets are measured in turns so that
 noise from a shared machine falls on all of them alike. Then the latency the runner's HTTP front
 adds: one-token requests sent alternately to the runner and straight to its llama-server.
 
-    .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3] [--threads N]
+    .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3] [--threads N] [--engines llama-server]
+
+``--engines llama-server`` runs only the runner on llama-server and direct llama-server (minutes, not
+tens of minutes); ``all`` (the default) adds the batched runner and llama-cpp-python.
+
+For each runner, the CPU time of its ``compose-models serve`` process (utime + stime from
+``/proc/PID/stat``, every thread, not its llama-server children) over the throughput measurements,
+divided by the content chunks it streamed back (one per token): what the front costs per token.
 
 ``--threads`` gives every engine the same CPU thread count (through the runner as a runtime flag, or
 ``COMPOSE_MODELS_BATCHED_THREADS`` for the batched engine);
@@ -49,8 +56,17 @@ class Target:
     name: str
     url: str  # OpenAI base, ending in /v1
     model: str
+    pid: int | None = None  # the runner's own process, whose CPU time is measured; None for a direct engine
     rates: dict[int, list[float]] = field(default_factory=dict)  # streams -> total tokens/s per round
     first_tokens: dict[int, list[float]] = field(default_factory=dict)  # streams -> seconds
+    cpu_seconds: dict[int, float] = field(default_factory=dict)  # streams -> runner CPU summed over rounds
+    tokens: dict[int, int] = field(default_factory=dict)  # streams -> tokens received summed over rounds
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads, none of its children) from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # the name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -66,11 +82,11 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> No
 
 
 @contextlib.contextmanager
-def _process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def _process(argv: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         _wait_ready(ready_url, process)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(30)
@@ -109,10 +125,10 @@ def runner(gguf: Path, home: Path, threads: int | None, backend: str) -> Iterato
     subprocess.run([*cli, "package", "--gguf", str(gguf), "--context-size", str(CONTEXT_SIZE), MODEL_TAG],
                    env=env, check=True, capture_output=True)  # fmt: skip
     port = free_port()
-    with _process([*cli, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/engines/status", env):
+    with _process([*cli, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/engines/status", env) as process:
         if threads:
             subprocess.run([*cli, "configure", MODEL_TAG, "--", "--threads", str(threads)], env=env, check=True)
-        yield Target(f"runner ({backend})", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG)
+        yield Target(f"runner ({backend})", f"http://127.0.0.1:{port}/engines/v1", MODEL_TAG, process.pid)
 
 
 async def _stream(client: httpx.AsyncClient, target: Target, tokens: int) -> tuple[int, float]:
@@ -136,11 +152,17 @@ async def _stream(client: httpx.AsyncClient, target: Target, tokens: int) -> tup
 
 async def measure_streams(target: Target, streams: int, tokens: int) -> None:
     async with httpx.AsyncClient(timeout=300) as client:
+        cpu_before = cpu_seconds(target.pid) if target.pid else 0.0
         started = time.perf_counter()
         results = await asyncio.gather(*(_stream(client, target, tokens) for _ in range(streams)))
         elapsed = time.perf_counter() - started
-    target.rates.setdefault(streams, []).append(sum(count for count, _ in results) / elapsed)
+        cpu = cpu_seconds(target.pid) - cpu_before if target.pid else 0.0
+    received = sum(count for count, _ in results)
+    target.rates.setdefault(streams, []).append(received / elapsed)
     target.first_tokens.setdefault(streams, []).extend(first for _, first in results)
+    # Summed over rounds rather than a median per round: a clock tick (10 ms) is a large part of one round.
+    target.cpu_seconds[streams] = target.cpu_seconds.get(streams, 0.0) + cpu
+    target.tokens[streams] = target.tokens.get(streams, 0) + received
 
 
 async def added_latency(front: Target, engine_url: str, samples: int) -> tuple[float, float]:
@@ -182,23 +204,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: each engine's own)")
+    parser.add_argument("--engines", choices=("all", "llama-server"), default="all",
+                        help="llama-server: only the runner on llama-server and direct llama-server")  # fmt: skip
     options = parser.parse_args()
     binary = llama_server.find_binary()
     if binary is None:
         raise SystemExit("llama-server is not built: run scripts/build-llama-server.sh")
     gguf = default_gguf_path()
     with contextlib.ExitStack() as stack:
-        homes = [Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-"))) for _ in range(2)]
+        backends = [llama_server.NAME] + ([batched.NAME] if options.engines == "all" else [])
+        homes = [Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-home-"))) for _ in backends]
         targets = [
-            stack.enter_context(runner(gguf, homes[0], options.threads, llama_server.NAME)),
-            stack.enter_context(runner(gguf, homes[1], options.threads, batched.NAME)),
-            stack.enter_context(direct_llama_server(binary, gguf, options.threads)),
-            stack.enter_context(direct_llama_cpp_python(gguf, options.threads)),
+            stack.enter_context(runner(gguf, home, options.threads, backend)) for home, backend in zip(homes, backends)
         ]
+        targets.append(stack.enter_context(direct_llama_server(binary, gguf, options.threads)))
+        if options.engines == "all":
+            targets.append(stack.enter_context(direct_llama_cpp_python(gguf, options.threads)))
         for target in targets:  # warm up: load, first-request allocations
             asyncio.run(measure_streams(target, 1, 8))
-            target.rates.clear()
-            target.first_tokens.clear()
+            for measured in (target.rates, target.first_tokens, target.cpu_seconds, target.tokens):
+                measured.clear()
         for streams in CONCURRENCY:
             for _ in range(options.rounds):
                 for target in targets:
@@ -208,22 +233,27 @@ def main() -> None:
 
 
 def report(targets: list[Target], options: argparse.Namespace, version: str, p50: float, p99: float) -> None:
-    front, batched_front, server = targets[:3]
+    server = next(target for target in targets if target.name == "llama-server")
+    runners = [target for target in targets if target.pid]
     print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
           f"llama-server {version}; SmolLM2-135M Q4_1, {options.tokens} tokens, {options.rounds} rounds, "
-          f"context {CONTEXT_SIZE}, threads {options.threads or 'default'}")  # fmt: skip
+          f"context {CONTEXT_SIZE}, threads {options.threads or 'default'}, engines {options.engines}")  # fmt: skip
     print("| streams | " + " | ".join(f"{target.name} tok/s" for target in targets)
-          + " | runner (llama-server) / llama-server | runner (batched) / llama-server "
-          "| TTFT p50 batched / runner (llama-server) / llama-server (ms) |")  # fmt: skip
-    print("|---" * (len(targets) + 4) + "|")
+          + "".join(f" | {front.name} / llama-server" for front in runners)
+          + "".join(f" | {front.name} CPU µs/token" for front in runners)
+          + " | TTFT p50 " + " / ".join(target.name for target in targets) + " (ms) |")  # fmt: skip
+    print("|---" * (len(targets) + 2 * len(runners) + 2) + "|")
     for streams in CONCURRENCY:
         rate = {target.name: statistics.median(target.rates[streams]) for target in targets}
         ttft = {target.name: statistics.median(target.first_tokens[streams]) * 1000 for target in targets}
         print(f"| {streams} | " + " | ".join(f"{rate[target.name]:.1f}" for target in targets)
-              + f" | {rate[front.name] / rate[server.name]:.2f} | {rate[batched_front.name] / rate[server.name]:.2f} "
-              f"| {ttft[batched_front.name]:.1f} / {ttft[front.name]:.1f} / {ttft[server.name]:.1f} |")  # fmt: skip
+              + "".join(f" | {rate[front.name] / rate[server.name]:.2f}" for front in runners)
+              + "".join(f" | {front.cpu_seconds[streams] / front.tokens[streams] * 1e6:.0f}" for front in runners)
+              + " | " + " / ".join(f"{ttft[target.name]:.1f}" for target in targets) + " |")  # fmt: skip
     print(f"\nadded latency of the runner's HTTP front (one-token requests, {options.latency_samples} pairs): "
           f"p50 {p50:+.2f} ms, p99 {p99:+.2f} ms")  # fmt: skip
+    print(f"runner CPU: utime + stime of its own process (clock tick {1e3 / os.sysconf('SC_CLK_TCK'):.0f} ms) "
+          "over all rounds at that concurrency, divided by the tokens received")
 
 
 if __name__ == "__main__":
