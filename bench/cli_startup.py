@@ -5,7 +5,8 @@ then ``configure MODEL ...`` for each model (``ps`` is timed too). Each verb is 
 separate processes from start to exit: the ``compose-models`` entry script in the bin directory of
 this interpreter (what a user types), and the plugin script ``compose-models install`` writes to
 ``$DOCKER_CONFIG/cli-plugins/docker-model``, called as Compose calls it (``docker-model VERB``, without
-the docker CLI in front). Floors: the bare interpreter, and ``import compose_models.cli``.
+the docker CLI in front). Floors: the bare interpreter, and ``import compose_models.cli`` (the package
+only: where ``main()`` imports the verb modules, as on 2026-12-01, that cost is in the verbs' rows).
 
 Everything runs in a temporary ``COMPOSE_MODELS_HOME`` and ``DOCKER_CONFIG`` on a free
 ``COMPOSE_MODELS_PORT``, against a runner started here (``serve --detach``) with the embedded model
