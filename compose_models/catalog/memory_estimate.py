@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from compose_models.store import StoredModel, media_types
-from compose_models.store.units import gguf_size
+from compose_models.units import gguf_size
 
 RUNNER_DEFAULT_CONTEXT = 4096  # what the runner uses when the artifact records no context size
 _F16_BYTES = 2

@@ -8,12 +8,11 @@ GGUF header that the store keeps in the model's config (``<arch>.block_count``,
 """
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compose_models.errors import UserError
+from compose_models.units import format_bytes, parse_size
 
 BUDGET_VARIABLE = "COMPOSE_MODELS_MEMORY_BUDGET"
 DEFAULT_BUDGET_FRACTION = 0.75  # like Metal's recommended working set on Apple silicon
@@ -22,8 +21,6 @@ _COMPUTE_FRACTION = 0.05
 # Bytes per element of each KV cache type (block quantised types carry a scale per 32 elements).
 _KV_TYPE_BYTES = {"f32": 4.0, "f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32, "q5_1": 24 / 32, "q5_0": 22 / 32,
                   "q4_1": 20 / 32, "q4_0": 18 / 32, "iq4_nl": 18 / 32}  # fmt: skip
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
-          "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,20 +105,3 @@ def memory_budget() -> int:
         return parse_size(configured, BUDGET_VARIABLE)
     return int(physical_memory() * DEFAULT_BUDGET_FRACTION)
 
-
-def parse_size(text: str, what: str = "size") -> int:
-    """``8GiB``, ``512MB``, ``1.5g`` or a plain number of bytes."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in _UNITS:
-        raise UserError(f"{what}: {text!r} is not a size (examples: 8GiB, 512MiB, 2GB)")
-    return int(float(match.group(1)) * _UNITS[unit])
-
-
-def format_bytes(count: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB")
-    exponent = 0
-    while count >= 1024 and exponent < len(units) - 1:
-        count /= 1024
-        exponent += 1
-    return f"{count:.0f} B" if exponent == 0 else f"{count:.1f} {units[exponent]}"

@@ -25,18 +25,17 @@ from compose_models.errors import UserError
 from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.observability.log import say
-from compose_models.runner.scheduling.durations import format_duration
 from compose_models.runner.scheduling.memory import MemoryEstimate, estimate
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.presets import with_preset
 from compose_models.runner.scheduling.runtime_flags import parse_runtime_flags
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
 
 DEFAULT_CONTEXT_SIZE = 4096
 COMPLETION = "completion"
 EMBEDDING = "embedding"
-_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0  # seconds
 
@@ -343,7 +342,7 @@ class Scheduler:
                 "backend_name": catalog.dmr_backend_name(slot.backend),
                 "model_name": slot.reference,
                 "mode": slot.mode,
-                "last_used": _ZERO_TIME if in_use else _rfc3339(slot.last_used),
+                "last_used": GO_ZERO_TIME if in_use else rfc3339(slot.last_used),
             }
             if in_use:
                 entry["in_use"] = True
@@ -411,7 +410,3 @@ def _format_of(model: LocalModel) -> str:
 def _gguf_header(path: Path) -> dict[str, Any]:
     """The GGUF map of a model whose config lacks one (CNCF artifacts), read from the file itself."""
     return read_gguf_config(path)["gguf"]
-
-
-def _rfc3339(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

@@ -1,11 +1,10 @@
-"""Memory estimates from GGUF metadata, and budget sizes."""
+"""Memory estimates from GGUF metadata."""
 
 from pathlib import Path
 
 import pytest
 
-from compose_models.errors import UserError
-from compose_models.runner.scheduling.memory import estimate, format_bytes, kv_bytes_per_token, parse_size
+from compose_models.runner.scheduling.memory import estimate, kv_bytes_per_token
 
 # SmolLM2-135M's header values, as the store keeps them.
 SMOLLM2 = {
@@ -44,20 +43,3 @@ def test_estimate_adds_weights_kv_cache_and_compute(tmp_path: Path) -> None:
     assert result.total == result.weights + result.kv_cache + result.compute
     assert "4096 tokens" in result.describe()
 
-
-@pytest.mark.parametrize(
-    ("text", "size"),
-    [("8GiB", 8 * 1024**3), ("512MiB", 512 * 1024**2), ("2GB", 2_000_000_000), ("1.5g", 1_500_000_000), ("1024", 1024)],
-)
-def test_sizes(text: str, size: int) -> None:
-    assert parse_size(text) == size
-
-
-def test_a_bad_size_is_refused_with_examples() -> None:
-    with pytest.raises(UserError, match="8GiB"):
-        parse_size("lots")
-
-
-def test_format_bytes() -> None:
-    assert format_bytes(512) == "512 B"
-    assert format_bytes(1536 * 1024**2) == "1.5 GiB"

@@ -15,11 +15,11 @@ from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequ
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.streams import json_line
-from compose_models.store.gojson import rfc3339_nano
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
 from compose_models.store.reference import display_name
 from compose_models.store.store import ModelConflict, ModelNotFound
+from compose_models.units import rfc3339_nano
 
 OLLAMA_VERSION = "0.1.0"  # what Docker Model Runner reports
 FOREVER = "2318-01-01T00:00:00Z"
