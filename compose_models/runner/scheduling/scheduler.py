@@ -25,15 +25,14 @@ from compose_models.errors import UserError
 from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.observability.log import say
-from compose_models.runner.scheduling.memory import MemoryEstimate, estimate
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.presets import with_preset
 from compose_models.runner.scheduling.runtime_flags import parse_runtime_flags
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
 from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
 
-DEFAULT_CONTEXT_SIZE = 4096
 COMPLETION = "completion"
 EMBEDDING = "embedding"
 CRASH_LIMIT = 3
@@ -184,7 +183,7 @@ class Scheduler:
             mmproj_path=model.mmproj_path,
         )
         weights = self._weight_files(model, backend)
-        memory = estimate(weights, gguf, context_size, options.kv_cache_types)
+        memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
         return _Plan(spec, memory, dict(options.sampling_defaults))
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:

@@ -16,7 +16,7 @@ from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW
 from compose_models.runner.scheduling.settings import SchedulerSettings
 
 MIB = 1024**2
-COMPUTE_ALLOWANCE = 64 * MIB  # memory.py's fixed part, for weights this small
+COMPUTE_ALLOWANCE = 64 * MIB  # store/memory_estimate.py's fixed part, for weights this small
 
 
 class FakeEngine:
