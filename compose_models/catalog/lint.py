@@ -12,7 +12,7 @@ from compose_models.store import ModelStore, StoredModel, normalize_reference
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer
 from compose_models.store.pull import fetch_remote_model
-from compose_models.store.units import gguf_size
+from compose_models.units import gguf_size
 
 RECORDED_FIELDS = ("architecture", "parameters", "quantization", "context_size")
 _NAME_CHECKS = (("params", "parameters"), ("quant", "quantization"), ("context", "context size"))

@@ -20,18 +20,20 @@ from typing import Any, TypeVar
 
 import httpx
 
-from compose_models.catalog.memory_estimate import MemoryEstimate, estimate_memory
 from compose_models.errors import UserError
 from compose_models.runner.control.daemon import running_runner, stop_runner
 from compose_models.runner.control.state import RunnerState
-from compose_models.store import ModelStore, StoredModel, normalize_reference
+from compose_models.store import ModelStore, StoredModel, media_types, normalize_reference
+from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate
 from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import SILENT, Transfers
+from compose_models.units import gguf_size
 
 DEFAULT_PROMPT = "What is the capital of France? Answer in one short sentence."
 DEFAULT_MAX_TOKENS = 16
 HOME_VARIABLE = "COMPOSE_MODELS_HOME"
 _REQUEST_TIMEOUT = 300.0
+_NOT_LOADED = (media_types.LICENSE, media_types.CHAT_TEMPLATE)
 T = TypeVar("T")
 
 
@@ -73,7 +75,7 @@ class ValidationReport:
             tokens = f"{self.completion_tokens} tokens in {self.prompt_seconds:.2f} s"
             lines.append(f"  {'prompt':<8} {tokens} ({self.tokens_per_second:.1f} tokens/s)")
         if self.memory is not None:
-            lines.append(f"  {'memory':<8} {self.memory.describe()}")
+            lines.append(f"  {'memory':<8} {_describe_footprint(self.memory)}")
         if self.answer is not None:
             lines.append(f"  {'answer':<8} {self.answer.strip()}")
         if self.failed_step is not None:
@@ -91,9 +93,35 @@ class ValidationReport:
             "prompt_seconds": self.prompt_seconds,
             "completion_tokens": self.completion_tokens,
             "tokens_per_second": self.tokens_per_second,
-            "memory_estimate": self.memory.to_json() if self.memory else None,
+            "memory_estimate": _footprint_json(self.memory) if self.memory else None,
             "answer": self.answer,
         }
+
+
+# The report shows the model's own footprint, weights + KV cache; the runner budgets a compute allowance on top.
+def _footprint(memory: MemoryEstimate) -> int:
+    return memory.weights + (memory.kv_cache or 0)
+
+
+def _describe_footprint(memory: MemoryEstimate) -> str:
+    kv_cache = "unknown KV cache" if memory.kv_cache is None else f"KV cache {gguf_size(memory.kv_cache)}"
+    return (
+        f"~{gguf_size(_footprint(memory))} (weights {gguf_size(memory.weights)} + {kv_cache} "
+        f"for {memory.context_size} tokens of context)"
+    )
+
+
+def _footprint_json(memory: MemoryEstimate) -> dict[str, int | None]:
+    return {
+        "total": _footprint(memory), "weights": memory.weights, "kv_cache": memory.kv_cache,
+        "context_size": memory.context_size,
+    }  # fmt: skip
+
+
+def estimate_memory(model: StoredModel) -> MemoryEstimate:
+    """The scheduler's estimate at the context size the runner would load the model with."""
+    weights = sum(layer.size for layer in model.layers if layer.media_type not in _NOT_LOADED)
+    return estimate(weights, model.config.get("gguf") or {}, model.context_size or DEFAULT_CONTEXT_SIZE)
 
 
 def validate(

@@ -19,7 +19,7 @@ from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.packaging import PackageOptions
 from compose_models.store.transfer_progress import transfer_display
-from compose_models.store.units import gguf_size
+from compose_models.units import gguf_size
 
 catalog = typer.Typer(
     name="catalog",

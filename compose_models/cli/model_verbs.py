@@ -17,7 +17,7 @@ from compose_models.store.packaging import PackageOptions, package_safetensors_d
 from compose_models.store.pull import fetch_remote_model, pull_model
 from compose_models.store.push import push_model
 from compose_models.store.transfer_progress import transfer_display
-from compose_models.store.units import human_duration, human_size
+from compose_models.units import human_duration, human_size
 
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry")]
 

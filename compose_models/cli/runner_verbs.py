@@ -14,9 +14,9 @@ from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
 from compose_models.runner.control.presets import PRESETS, with_preset
 from compose_models.runner.control.state import default_port
-from compose_models.runner.scheduling.durations import parse_duration
-from compose_models.runner.scheduling.memory import BUDGET_VARIABLE, parse_size
+from compose_models.runner.scheduling.memory import BUDGET_VARIABLE
 from compose_models.runner.scheduling.settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
+from compose_models.units import parse_duration, parse_size
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
 

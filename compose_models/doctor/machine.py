@@ -7,8 +7,9 @@ import sys
 
 from compose_models.doctor.report import FAIL, OK, WARN, Finding
 from compose_models.runner.backends import llama_cpp_python, llama_server, smoke_test
-from compose_models.runner.scheduling.memory import format_bytes, memory_budget, physical_memory
+from compose_models.runner.scheduling.memory import memory_budget, physical_memory
 from compose_models.store import ModelStore
+from compose_models.units import format_bytes
 
 _APPLE_SILICON = sys.platform == "darwin" and platform.machine() == "arm64"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from compose_models.store import media_types
-from compose_models.store.gojson import go_marshal, rfc3339_nano, sorted_map
+from compose_models.store.gojson import go_marshal, sorted_map
+from compose_models.units import rfc3339_nano
 
 _CONFIG_FIELDS = (
     "format", "quantization", "parameters", "architecture", "size",

@@ -10,7 +10,7 @@ import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType
 
 from compose_models.errors import UserError
-from compose_models.store.units import gguf_parameters, gguf_size
+from compose_models.units import gguf_parameters, gguf_size
 
 GGUF_MAGIC = b"GGUF"
 MAX_ARRAY_LENGTH = 50  # longer arrays (vocabularies, merges) are left out of the ``gguf`` map

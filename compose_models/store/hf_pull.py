@@ -22,7 +22,6 @@ from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer
 from compose_models.store.gguf_metadata import read_gguf_config
-from compose_models.store.gojson import rfc3339_nano
 from compose_models.store.hf_selection import HfSelection, RepoFile, select_files
 from compose_models.store.model import StoredModel
 from compose_models.store.packaging import classify_file, ingest_layer, store_artifact
@@ -30,6 +29,7 @@ from compose_models.store.reference import HUGGING_FACE_REGISTRY, parse_referenc
 from compose_models.store.safetensors_metadata import read_safetensors_config
 from compose_models.store.store import ModelStore
 from compose_models.store.transfer_progress import Advance, Transfers
+from compose_models.units import rfc3339_nano
 
 REVISION = "main"
 T = TypeVar("T")

@@ -8,8 +8,7 @@ from typing import Any
 
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, ordered_config
-from compose_models.store.gojson import parse_rfc3339_seconds
-from compose_models.store.units import gguf_size
+from compose_models.units import gguf_size, parse_rfc3339_seconds
 
 _GGUF_WEIGHTS = (media_types.GGUF, media_types.CNCF_WEIGHT_GGUF)
 

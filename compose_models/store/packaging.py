@@ -14,12 +14,12 @@ from compose_models.store import media_types
 from compose_models.store.artifact import Layer, config_blob, file_annotations, manifest_bytes, new_config_blob
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.gguf_metadata import discover_shards, is_gguf_file, read_gguf_config
-from compose_models.store.gojson import rfc3339_nano
 from compose_models.store.model import StoredModel
 from compose_models.store.modelpack import cncf_config_blob, cncf_layer
 from compose_models.store.reference import parse_reference
 from compose_models.store.safetensors_metadata import read_safetensors_config
 from compose_models.store.store import ModelStore
+from compose_models.units import rfc3339_nano
 
 
 @dataclass(frozen=True)

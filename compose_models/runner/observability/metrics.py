@@ -23,7 +23,7 @@ class _LoadedModels(Collector):
             "compose_models_loaded_models", "Engines running, per model and mode", labels=["model", "mode", "backend"]
         )
         for engine in self._scheduler.running():
-            gauge.add_metric([str(engine["model_name"]), str(engine["mode"]), str(engine["backend_name"])], 1)
+            gauge.add_metric([engine.reference, engine.mode, engine.backend_name], 1)
         yield gauge
 
 

@@ -9,7 +9,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 from compose_models.runner.backends.engine import EngineError
-from compose_models.runner.scheduling.memory import format_bytes
+from compose_models.units import format_bytes
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,13 @@ from compose_models.runner.backends.engine import Engine, EngineCrashLoop, Engin
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.observability.log import say
-from compose_models.runner.scheduling.durations import format_duration
-from compose_models.runner.scheduling.memory import MemoryEstimate, estimate
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
 
-DEFAULT_CONTEXT_SIZE = 4096
 COMPLETION = "completion"
 EMBEDDING = "embedding"
-_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what DMR shows as last_used while in use
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0  # seconds
 
@@ -71,6 +68,21 @@ class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+
+
+@dataclass(frozen=True)
+class LoadedEngine:
+    """An engine that holds memory, loaded or loading, as each API shows it in its own shape."""
+
+    model: LocalModel
+    reference: str  # the name the first request for the model used
+    mode: str
+    backend_name: str  # the engine family: llama.cpp or mlx
+    in_use: bool
+    loading: bool
+    last_used: float  # Unix seconds at the end of its last request
+    keep_alive: float | None  # the model's configured keep-alive, seconds; None = the runner's default
+    unloads_after: float  # the keep-alive in force: seconds idle before it stops; negative = never
 
 
 @dataclass
@@ -191,7 +203,7 @@ class Scheduler:
             mmproj_path=model.mmproj_path,
         )
         weights = self._weight_files(model, backend)
-        memory = estimate(weights, gguf, context_size, options.kv_cache_types)
+        memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
         return _Plan(spec, memory, dict(options.sampling_defaults))
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
@@ -344,28 +356,23 @@ class Scheduler:
         configured = self.configuration(model).keep_alive
         return self.settings.keep_alive if configured is None else configured
 
-    def running(self) -> list[dict[str, object]]:
-        """Loaded and loading engines, in the shape of Docker Model Runner's ``GET /engines/ps``."""
-        entries = []
-        for slot in self._slots.values():
-            if not slot.holds_memory:
-                continue
-            in_use = slot.in_flight > 0
-            entry: dict[str, object] = {
-                "backend_name": catalog.dmr_backend_name(slot.backend),
-                "model_name": slot.reference,
-                "mode": slot.mode,
-                "last_used": _ZERO_TIME if in_use else _rfc3339(slot.last_used),
-            }
-            if in_use:
-                entry["in_use"] = True
-            if slot.loading:
-                entry["loading"] = True
-            keep_alive = self.configuration(slot.model).keep_alive
-            if keep_alive is not None:
-                entry["keep_alive"] = format_duration(keep_alive)
-            entries.append(entry)
-        return entries
+    def running(self) -> list[LoadedEngine]:
+        """Loaded and loading engines."""
+        return [
+            LoadedEngine(
+                model=slot.model,
+                reference=slot.reference,
+                mode=slot.mode,
+                backend_name=catalog.dmr_backend_name(slot.backend),
+                in_use=slot.in_flight > 0,
+                loading=slot.loading,
+                last_used=slot.last_used,
+                keep_alive=self.configuration(slot.model).keep_alive,
+                unloads_after=self.keep_alive_of(slot.model),
+            )
+            for slot in self._slots.values()
+            if slot.holds_memory
+        ]
 
     def backend_status(self) -> dict[str, str]:
         """``GET /engines/status``: each backend with its state, version and accelerator."""
@@ -423,7 +430,3 @@ def _format_of(model: LocalModel) -> str:
 def _gguf_header(path: Path) -> dict[str, Any]:
     """The GGUF map of a model whose config lacks one (CNCF artifacts), read from the file itself."""
     return read_gguf_config(path)["gguf"]
-
-
-def _rfc3339(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))

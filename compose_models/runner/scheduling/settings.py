@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 
 from compose_models.errors import UserError
-from compose_models.runner.scheduling.durations import parse_duration
 from compose_models.runner.scheduling.memory import memory_budget
+from compose_models.units import parse_duration
 
 DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Docker Model Runner and Ollama
 MAX_LOADED_VARIABLE = "COMPOSE_MODELS_MAX_LOADED_MODELS"

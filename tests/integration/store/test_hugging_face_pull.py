@@ -8,7 +8,7 @@ import pytest
 
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, media_types
-from compose_models.store.gojson import parse_rfc3339_seconds
+from compose_models.units import parse_rfc3339_seconds
 from compose_models.store.pull import pull_model
 from tests.conftest import free_port, run_cli
 from tests.integration.store.fake_hugging_face_hub import FakeHub, FakeRepository, fake_hugging_face_hub

@@ -1,9 +1,10 @@
 """How ``catalog validate`` reports, as text: every measured step, then the failure if there is one."""
 
-from compose_models.catalog.memory_estimate import MemoryEstimate
+from compose_models.store.memory_estimate import MemoryEstimate
 from compose_models.catalog.validate import ValidationReport
 
-MEMORY = MemoryEstimate(weights=98_362_432, kv_cache=188_743_680, context_size=8192)
+# The compute allowance is the runner's, on top of the model's footprint: the report leaves it out.
+MEMORY = MemoryEstimate(weights=98_362_432, kv_cache=188_743_680, context_size=8192, compute=71_926_849)
 
 
 def test_a_passing_report() -> None:
@@ -27,7 +28,7 @@ def test_a_passing_report() -> None:
 
 def test_a_failing_report_names_the_step() -> None:
     report = ValidationReport(
-        "localhost:5000/team/broken:1B-Q4_1", pull_seconds=1.5, memory=MemoryEstimate(1024, None, 4096),
+        "localhost:5000/team/broken:1B-Q4_1", pull_seconds=1.5, memory=MemoryEstimate(1024, None, 4096, 67_108_915),
         failed_step="load", error="the runner could not load it",
     )  # fmt: skip
     assert not report.passed and report.tokens_per_second is None

@@ -9,7 +9,7 @@ from compose_models.runner.http.dialects import Dialect, dialect_of
 from compose_models.runner.http.streams import split_frames
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
-from compose_models.runner.scheduling.durations import format_duration, parse_duration
+from compose_models.units import format_duration, parse_duration
 
 
 async def _frames(chunks: list[bytes]) -> list:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from compose_models.runner.api.dmr.wire import loaded_engine_json
 from compose_models.runner.backends import catalog
 from compose_models.runner.backends.engine import EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.scheduling.placement import InsufficientMemory
@@ -16,7 +17,7 @@ from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW
 from compose_models.runner.scheduling.settings import SchedulerSettings
 
 MIB = 1024**2
-COMPUTE_ALLOWANCE = 64 * MIB  # memory.py's fixed part, for weights this small
+COMPUTE_ALLOWANCE = 64 * MIB  # store/memory_estimate.py's fixed part, for weights this small
 
 
 class FakeEngine:
@@ -114,14 +115,19 @@ async def use_each(runner: Scheduler, names: str) -> None:
             pass
 
 
+def engines_ps(runner: Scheduler) -> list[dict[str, Any]]:
+    """What ``GET /engines/ps`` answers."""
+    return [loaded_engine_json(engine) for engine in runner.running()]
+
+
 def loaded(runner: Scheduler) -> list[str]:
-    return sorted(str(entry["model_name"]) for entry in runner.running())
+    return sorted(str(entry["model_name"]) for entry in engines_ps(runner))
 
 
 @scenario
 async def test_nothing_loads_before_a_request_and_concurrent_requests_share_one_load(started, models, tmp_path) -> None:
     runner = scheduler(models, tmp_path)
-    assert runner.running() == [] and started == []
+    assert engines_ps(runner) == [] and started == []
 
     async def request() -> str:
         async with runner.use("ai/a") as (engine, _):
@@ -140,7 +146,7 @@ async def test_each_mode_has_its_own_engine(started, models, tmp_path) -> None:
         pass
     async with runner.use("ai/a", EMBEDDING) as (engine, _):
         assert engine.spec.embedding
-    assert sorted(entry["mode"] for entry in runner.running()) == ["completion", "embedding"]
+    assert sorted(entry["mode"] for entry in engines_ps(runner)) == ["completion", "embedding"]
     await runner.shutdown()
 
 
@@ -154,7 +160,7 @@ async def test_idle_engines_stop_after_their_keep_alive(started, models, tmp_pat
     assert loaded(runner) == ["ai/a", "ai/c"]  # b: keep-alive 0
     await asyncio.sleep(0.4)
     assert loaded(runner) == ["ai/c"]  # c: never
-    assert runner.running()[0]["keep_alive"] == "-1"
+    assert engines_ps(runner)[0]["keep_alive"] == "-1"
     await runner.shutdown()
 
 
@@ -210,7 +216,7 @@ async def test_a_model_larger_than_the_budget_is_refused_at_once(started, models
     with pytest.raises(InsufficientMemory, match=r"needs about .*weights 95\.0 MiB"):
         async with runner.use("ai/a"):
             pass
-    assert started == [] and runner.running() == []
+    assert started == [] and engines_ps(runner) == []
 
 
 @scenario
@@ -295,10 +301,10 @@ async def test_running_is_in_docker_model_runners_shape(started, models, tmp_pat
     runner = scheduler(models, tmp_path)
     await runner.configure("ai/a", None, [], keep_alive=600)
     async with runner.use("ai/a"):
-        [entry] = runner.running()
+        [entry] = engines_ps(runner)
         assert entry == {"backend_name": "llama.cpp", "model_name": "ai/a", "mode": "completion",
                          "last_used": "0001-01-01T00:00:00Z", "in_use": True, "keep_alive": "10m0s"}  # fmt: skip
-    [entry] = runner.running()
+    [entry] = engines_ps(runner)
     assert "in_use" not in entry and entry["last_used"].endswith("Z")
     await runner.shutdown()
 

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 from compose_models.store import ModelStore, package_gguf
-from compose_models.store.gojson import go_marshal, parse_rfc3339_seconds, rfc3339_nano
+from compose_models.store.gojson import go_marshal
+from compose_models.units import parse_rfc3339_seconds, rfc3339_nano
 from tests.unit.store.ggufs import write_gguf
 
 

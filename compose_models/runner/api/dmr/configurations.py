@@ -3,9 +3,9 @@
 from typing import Any
 
 from compose_models.runner.http.errors import ApiError
-from compose_models.runner.scheduling.durations import format_duration
 from compose_models.runner.scheduling.scheduler import ModelConfiguration, ModelNotFound, Scheduler
 from compose_models.store.model import StoredModel
+from compose_models.units import format_duration
 
 SMALLEST_CONTEXT = 64
 

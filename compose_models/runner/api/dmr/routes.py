@@ -8,6 +8,7 @@ from compose_models import __version__
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import check_context_size, configuration_document, configuration_json
 from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
+from compose_models.runner.api.dmr.wire import loaded_engine_json
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
@@ -27,7 +28,7 @@ async def engines_status(request: Request) -> Response:
 
 
 async def engines_ps(request: Request) -> Response:
-    return JSONResponse(request.app.state.scheduler.running())
+    return JSONResponse([loaded_engine_json(engine) for engine in request.app.state.scheduler.running()])
 
 
 async def engines_df(request: Request) -> Response:

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, field_validator
 
 from compose_models.runner.api.openai.schema import NonEmpty, Open
-from compose_models.runner.scheduling.durations import parse_duration
+from compose_models.units import parse_duration
 
 
 class ConfigureRequest(Open):

@@ -1,6 +1,5 @@
 """Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
 
-import calendar
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,11 +13,12 @@ from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequ
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.streams import json_line
-from compose_models.store.gojson import rfc3339_nano
+from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
 from compose_models.store.reference import display_name
 from compose_models.store.store import ModelConflict, ModelNotFound
+from compose_models.units import rfc3339_nano
 
 OLLAMA_VERSION = "0.1.0"  # what Docker Model Runner reports
 FOREVER = "2318-01-01T00:00:00Z"
@@ -61,26 +61,23 @@ async def tags(request: Request) -> Response:
 
 
 async def ps(request: Request) -> Response:
-    scheduler, store = request.app.state.scheduler, request.app.state.store
+    store = request.app.state.store
     entries: dict[str, dict[str, Any]] = {}
-    for engine in scheduler.running():
-        model = store.find(str(engine["model_name"]))
+    for engine in request.app.state.scheduler.running():
+        model = store.find(engine.reference)
         if model is None or model.id in entries:
             continue
-        keep_alive = scheduler.keep_alive_of(model)
         entries[model.id] = {**_summary(model, ollama_name(model.tags[0]) if model.tags else model.short_id),
-                             "expires_at": _expires_at(str(engine["last_used"]), keep_alive), "size_vram": 0}
+                             "expires_at": _expires_at(engine), "size_vram": 0}
     return JSONResponse({"models": list(entries.values())})
 
 
-def _expires_at(last_used: str, keep_alive: float) -> str:
-    if keep_alive < 0:
+def _expires_at(engine: LoadedEngine) -> str:
+    if engine.unloads_after < 0:
         return FOREVER
-    if last_used.startswith("0001-"):  # in use right now: it expires a keep-alive after it is released
-        used = time.time()
-    else:
-        used = calendar.timegm(time.strptime(last_used, "%Y-%m-%dT%H:%M:%SZ"))
-    return rfc3339_nano(int((used + keep_alive) * 1_000_000_000))
+    # One in use expires a keep-alive after it is released; counted from the whole second, as /engines/ps shows it.
+    used = time.time() if engine.in_use else int(engine.last_used)
+    return rfc3339_nano(int((used + engine.unloads_after) * 1_000_000_000))
 
 
 async def show(request: Request) -> Response:

@@ -35,9 +35,8 @@ from compose_models.runner.inference.engine_call import (
     streaming_response,
 )
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
-from compose_models.runner.scheduling.durations import parse_duration
 from compose_models.runner.scheduling.scheduler import ModelBusy
-from compose_models.store.gojson import rfc3339_nano
+from compose_models.units import parse_duration, rfc3339_nano
 
 NDJSON = "application/x-ndjson"
 

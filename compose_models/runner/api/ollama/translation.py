@@ -8,7 +8,7 @@ from typing import Any
 from compose_models.runner.api.ollama.schema import ChatMessage, ChatRequest, GenerateRequest, Generation, Options
 from compose_models.runner.http.body import as_payload
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall
-from compose_models.store.gojson import rfc3339_nano
+from compose_models.units import rfc3339_nano
 
 _SAMPLING = ("temperature", "top_p", "top_k", "min_p", "seed", "repeat_penalty", "presence_penalty", "frequency_penalty")
 _DONE_REASONS = {"stop": "stop", "length": "length", "tool_calls": "stop"}

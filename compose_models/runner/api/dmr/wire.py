@@ -1,0 +1,23 @@
+"""What the scheduler reports, in Docker Model Runner's JSON."""
+
+from typing import Any
+
+from compose_models.runner.scheduling.scheduler import LoadedEngine
+from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
+
+
+def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
+    """One entry of ``GET /engines/ps``; while in use, ``last_used`` is Go's zero time, as DMR shows it."""
+    entry: dict[str, Any] = {
+        "backend_name": engine.backend_name,
+        "model_name": engine.reference,
+        "mode": engine.mode,
+        "last_used": GO_ZERO_TIME if engine.in_use else rfc3339(engine.last_used),
+    }
+    if engine.in_use:
+        entry["in_use"] = True
+    if engine.loading:
+        entry["loading"] = True
+    if engine.keep_alive is not None:
+        entry["keep_alive"] = format_duration(engine.keep_alive)
+    return entry
