@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from compose_models.gateway.middleware import Gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import runner_dir, store_dir
+from compose_models.runner.api.dmr.wire import dashboard_row
 from compose_models.runner.app import create_app, tapped
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
@@ -23,7 +24,11 @@ from compose_models.runner.routes import RouteTable
 
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
-    gateway = Gateway(runner, settings, registry=runner.state.metrics.registry)
+    scheduler = runner.state.scheduler
+    gateway = Gateway(
+        runner, settings, registry=runner.state.metrics.registry,
+        loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()],
+    )  # fmt: skip
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
 
 

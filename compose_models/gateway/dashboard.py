@@ -1,12 +1,7 @@
 """The dashboard at ``/ui``: one self-contained page (no external assets) that polls ``/engines/ps`` and
 ``/ui/activity``. The page itself is open; its data needs a key, which the page takes from ``#key=...``."""
 
-import time
-from typing import Any, Protocol
-
 from starlette.responses import HTMLResponse
-
-from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
 
 PAGE_PATH = "/ui"
 ACTIVITY_PATH = "/ui/activity"
@@ -14,60 +9,6 @@ ACTIVITY_PATH = "/ui/activity"
 
 def page() -> HTMLResponse:
     return HTMLResponse(_PAGE, headers={"cache-control": "no-store", "content-security-policy": _POLICY})
-
-
-class LoadedEngine(Protocol):
-    """What the dashboard reads of each engine the runner's scheduler reports (its ``running()``)."""
-
-    @property
-    def model(self) -> Any: ...
-    @property
-    def reference(self) -> str: ...
-    @property
-    def mode(self) -> str: ...
-    @property
-    def backend_name(self) -> str: ...
-    @property
-    def in_use(self) -> bool: ...
-    @property
-    def loading(self) -> bool: ...
-    @property
-    def last_used(self) -> float: ...
-    @property
-    def keep_alive(self) -> float | None: ...
-    @property
-    def unloads_after(self) -> float: ...
-
-
-def loaded_models(state: Any) -> list[dict[str, Any]] | None:
-    """The runner's loaded models with the seconds until each unloads when idle; None in front of a remote runner."""
-    scheduler = getattr(state, "scheduler", None)
-    if scheduler is None:
-        return None
-    return [_row(engine) for engine in scheduler.running()]
-
-
-def _row(engine: LoadedEngine) -> dict[str, Any]:
-    """The fields of its ``/engines/ps`` entry, which the page reads in front of a remote runner, and more."""
-    row: dict[str, Any] = {
-        "backend_name": engine.backend_name, "model_name": engine.reference, "mode": engine.mode,
-        "last_used": GO_ZERO_TIME if engine.in_use else rfc3339(engine.last_used),
-    }  # fmt: skip
-    if engine.in_use:
-        row["in_use"] = True
-    if engine.loading:
-        row["loading"] = True
-    if engine.keep_alive is not None:
-        row["keep_alive"] = format_duration(engine.keep_alive)
-    unloads_in = None
-    if engine.unloads_after >= 0 and not engine.in_use and not engine.loading:
-        unloads_in = max(0.0, engine.last_used + engine.unloads_after - time.time())
-    return {**row, "unloads_in": unloads_in, "memory": _memory_of(engine.model)}
-
-
-def _memory_of(model: Any) -> int | None:
-    size = getattr(model, "size", None)
-    return size if isinstance(size, int) else None
 
 
 # Scripts and styles inline only; nothing may be fetched from another origin.

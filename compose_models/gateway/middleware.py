@@ -2,7 +2,9 @@
 and, from each exchange the tap hands it when done, the request log, metrics per caller and the
 dashboard's activity. Bodies pass through as they come, so streams stay streams."""
 
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.responses import JSONResponse
@@ -27,11 +29,15 @@ class Gateway:
     """In front of ``app``, behind a tap whose finished exchanges reach ``finished``.
 
     ``registry``: the runner's metrics registry, which then also carries the per-caller metrics;
-    without one (in front of a remote runner) the gateway answers ``/metrics`` itself."""
+    without one (in front of a remote runner) the gateway answers ``/metrics`` itself.
+    ``loaded_models``: the dashboard's rows of the runner's engines; None in front of a remote runner."""
 
-    def __init__(self, app: ASGIApp, settings: GatewaySettings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: GatewaySettings, registry: CollectorRegistry | None = None,
+        loaded_models: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
-        self.app_state = getattr(app, "state", None)
+        self.loaded_models = loaded_models
         self.settings = settings
         self.metrics = GatewayMetrics(registry or CollectorRegistry())
         self.serves_metrics = registry is None
@@ -69,7 +75,7 @@ class Gateway:
         if method == "GET" and path == dashboard.PAGE_PATH:
             await dashboard.page()(scope, receive, send)
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
-            models = dashboard.loaded_models(self.app_state)
+            models = self.loaded_models() if self.loaded_models else None
             document = {**self.activity.document(self.limits.in_flight()), "models": models}
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:

@@ -1,5 +1,6 @@
-"""What the scheduler reports, in Docker Model Runner's JSON."""
+"""What the scheduler reports, in Docker Model Runner's JSON (and the dashboard's rows, which add to it)."""
 
+import time
 from typing import Any
 
 from compose_models.runner.scheduling.scheduler import LoadedEngine
@@ -21,3 +22,13 @@ def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
     if engine.keep_alive is not None:
         entry["keep_alive"] = format_duration(engine.keep_alive)
     return entry
+
+
+def dashboard_row(engine: LoadedEngine) -> dict[str, Any]:
+    """Its ``/engines/ps`` entry (the page reads those in front of a remote runner), with the seconds
+    until it unloads when idle and the model's size."""
+    unloads_in = None
+    if engine.unloads_after >= 0 and not engine.in_use and not engine.loading:
+        unloads_in = max(0.0, engine.last_used + engine.unloads_after - time.time())
+    size = getattr(engine.model, "size", None)
+    return {**loaded_engine_json(engine), "unloads_in": unloads_in, "memory": size if isinstance(size, int) else None}
