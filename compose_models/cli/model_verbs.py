@@ -5,19 +5,15 @@ pulling and pushing talk to registries (httpx, pydantic), and ``ls --json`` need
 """
 
 import json
-import time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from compose_models.cli import app
+from compose_models.cli import app, quick_verbs
 from compose_models.cli.tables import format_table
 from compose_models.errors import UserError
-
-if TYPE_CHECKING:
-    from compose_models.store import StoredModel
 
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry")]
 
@@ -25,8 +21,6 @@ InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTT
 class ArtifactFormat(str, Enum):
     docker = "docker"
     cncf = "cncf"
-
-_LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
 
 
 @app.command()
@@ -119,17 +113,7 @@ def list_models(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print model IDs")] = False,
 ) -> None:
     """List the models in the local store."""
-    from compose_models.store import ModelStore
-    from compose_models.store.gojson import go_marshal_indent
-
-    models = ModelStore.default().models()
-    if as_json:
-        typer.echo(go_marshal_indent([model.to_dmr_json() for model in models], 4).decode())
-    elif quiet:
-        for model in models:
-            typer.echo(model.short_id)
-    else:
-        typer.echo(format_table([_LS_COLUMNS, *_ls_rows(models)]), nl=False)
+    quick_verbs.list_models(as_json, quiet)
 
 
 @app.command()
@@ -181,23 +165,3 @@ def df() -> None:
     from compose_models.store.units import human_size
 
     typer.echo(format_table([("TYPE", "SIZE"), ("Models", human_size(ModelStore.default().disk_usage()))]), nl=False)
-
-
-def _ls_rows(models: list["StoredModel"]) -> list[tuple[str, ...]]:
-    from compose_models.store import display_name
-    from compose_models.store.units import human_duration
-
-    now = time.time()
-    rows = []
-    for model in models:
-        config = model.config
-        context = str(model.context_size) if model.context_size else ""
-        created = f"{human_duration(now - model.created)} ago" if model.created else ""
-        details = (
-            config.get("parameters", ""), config.get("quantization", ""), config.get("architecture", ""),
-            model.short_id, created, context, config.get("size", ""),
-        )  # fmt: skip
-        for name in model.tags or ("<none>",):
-            rows.append((display_name(name), *details))
-    return sorted(rows, key=lambda row: row[0].lower())
-
