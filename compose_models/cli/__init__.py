@@ -1,39 +1,85 @@
-"""The ``compose-models`` command. One module per group of verbs; each registers on ``app``."""
+"""The ``compose-models`` command. One module per group of verbs; each registers on ``app``.
 
+The calls Compose makes on every ``up`` are answered by quick_verbs without typer. Any other call
+imports only the module of the verb it names, so ``pull`` does not pay for the catalog, the backends or
+the gateway; ``--help``, no verb or an unknown one import them all. ``app``, the typer app the verb
+modules register on, is built on first use (``from compose_models.cli import app``).
+"""
+
+import functools
+import importlib
 import sys
-
-import typer
+from typing import TYPE_CHECKING
 
 from compose_models.errors import UserError
 
-app = typer.Typer(
-    name="compose-models",
-    help="Host-side LLM inference for Docker Compose stacks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
 
-def _register_verbs() -> None:
-    # Imported for their side effect of adding commands to ``app``.
-    from compose_models.cli import (  # noqa: F401
-        backend_verbs,
-        catalog_verbs,
-        compose_verbs,
-        config_verbs,
-        doctor_verbs,
-        gateway_verbs,
-        integration_verbs,
-        model_verbs,
-        runner_verbs,
-        session_verbs,
+
+# In the order ``--help`` lists them: catalog_verbs imports model_verbs, compose_verbs config_verbs.
+VERB_MODULES = ("backend_verbs", "catalog_verbs", "compose_verbs", "config_verbs", "doctor_verbs",
+                "gateway_verbs", "integration_verbs", "model_verbs", "runner_verbs", "session_verbs")  # fmt: skip
+
+# Which module defines each verb; tests/unit/cli checks it against what the modules register. A verb
+# missing here still works, at the cost of importing every module.
+VERB_MODULE = {
+    "install-runner": "backend_verbs",
+    **dict.fromkeys(("pull", "push", "package", "ls", "inspect", "tag", "rm", "df"), "model_verbs"),
+    "config": "config_verbs",
+    **dict.fromkeys(("up", "watch", "down"), "compose_verbs"),
+    "doctor": "doctor_verbs",
+    "gateway": "gateway_verbs",
+    **dict.fromkeys(("install", "uninstall", "version", "compose"), "integration_verbs"),
+    **dict.fromkeys(("serve", "stop", "status", "ps", "unload", "configure"), "runner_verbs"),
+    **dict.fromkeys(("run", "logs"), "session_verbs"),
+    "catalog": "catalog_verbs",
+}
+
+
+@functools.cache
+def typer_app() -> "typer.Typer":
+    import typer
+
+    app = typer.Typer(
+        name="compose-models",
+        help="Host-side LLM inference for Docker Compose stacks.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
     )
+
+    @app.callback()
+    def _group() -> None:
+        # Keeps ``app`` a group of verbs when only one module has registered, and that module one verb.
+        pass
+
+    return app
+
+
+def __getattr__(name: str) -> object:
+    if name == "app":
+        return typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _register_verbs(verb: str | None = None) -> None:
+    """Import the verb modules, each adding its commands to ``app``: the one defining ``verb``, else all."""
+    for name in [VERB_MODULE[verb]] if verb in VERB_MODULE else VERB_MODULES:
+        importlib.import_module(f"compose_models.cli.{name}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register_verbs()
+    from compose_models.cli.quick_verbs import answer
+
+    args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=argv, prog_name="compose-models")
+        status = answer(args)
+        if status is None:
+            _register_verbs(args[0] if args else None)
+            typer_app()(args=argv, prog_name="compose-models")
     except UserError as error:
         print(f"compose-models: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
+    if status:
+        sys.exit(status)

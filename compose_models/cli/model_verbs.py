@@ -1,23 +1,19 @@
-"""Model verbs, as ``docker model`` has them: pull, push, package, ls, inspect, tag, rm, df."""
+"""Model verbs, as ``docker model`` has them: pull, push, package, ls, inspect, tag, rm, df.
+
+Each verb imports the store's modules it uses when it runs: packaging reads GGUF files (numpy, gguf),
+pulling and pushing talk to registries (httpx, pydantic), and ``ls --json`` needs neither.
+"""
 
 import json
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from compose_models.cli import app
+from compose_models.cli import app, quick_verbs
 from compose_models.cli.tables import format_table
 from compose_models.errors import UserError
-from compose_models.store import ModelStore, StoredModel, display_name, normalize_reference, package_gguf
-from compose_models.store.gojson import go_marshal_indent
-from compose_models.store.packaging import PackageOptions, package_safetensors_dir, repackage
-from compose_models.store.pull import fetch_remote_model, pull_model
-from compose_models.store.push import push_model
-from compose_models.store.transfer_progress import transfer_display
-from compose_models.units import human_duration, human_size
 
 InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTTP to the registry")]
 
@@ -25,8 +21,6 @@ InsecureOption = Annotated[bool, typer.Option("--insecure", help="Talk plain HTT
 class ArtifactFormat(str, Enum):
     docker = "docker"
     cncf = "cncf"
-
-_LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
 
 
 @app.command()
@@ -37,6 +31,10 @@ def pull(
     insecure: InsecureOption = False,
 ) -> None:
     """Pull a model from an OCI registry, or build it from a Hugging Face repository, into the local store."""
+    from compose_models.store import ModelStore
+    from compose_models.store.pull import pull_model
+    from compose_models.store.transfer_progress import transfer_display
+
     with transfer_display() as transfers:
         result = pull_model(ModelStore.default(), reference, insecure, transfers)
     if result.cached:
@@ -51,6 +49,10 @@ def push(
     insecure: InsecureOption = False,
 ) -> None:
     """Push a model from the local store to an OCI registry."""
+    from compose_models.store import ModelStore
+    from compose_models.store.push import push_model
+    from compose_models.store.transfer_progress import transfer_display
+
     with transfer_display() as transfers:
         digest = push_model(ModelStore.default(), reference, insecure, transfers)
     typer.echo(f"Model pushed successfully: {digest}")
@@ -81,6 +83,11 @@ def package(
     """Package a GGUF file, a safetensors directory or a stored model into a model artifact."""
     if sum(option is not None for option in (gguf, safetensors_dir, source)) != 1:
         raise UserError("package needs exactly one of --gguf FILE, --safetensors-dir DIR or --from REF")
+    from compose_models.store import ModelStore, normalize_reference
+    from compose_models.store.packaging import PackageOptions, package_gguf, package_safetensors_dir, repackage
+    from compose_models.store.push import push_model
+    from compose_models.store.transfer_progress import transfer_display
+
     store = ModelStore.default()
     cncf = artifact_format == ArtifactFormat.cncf
     if gguf is not None:
@@ -106,14 +113,7 @@ def list_models(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print model IDs")] = False,
 ) -> None:
     """List the models in the local store."""
-    models = ModelStore.default().models()
-    if as_json:
-        typer.echo(go_marshal_indent([model.to_dmr_json() for model in models], 4).decode())
-    elif quiet:
-        for model in models:
-            typer.echo(model.short_id)
-    else:
-        typer.echo(format_table([_LS_COLUMNS, *_ls_rows(models)]), nl=False)
+    quick_verbs.list_models(as_json, quiet)
 
 
 @app.command()
@@ -123,6 +123,10 @@ def inspect(
     insecure: InsecureOption = False,
 ) -> None:
     """Show a model's ID, tags, creation time and config as JSON."""
+    from compose_models.store import ModelStore
+    from compose_models.store.gojson import go_marshal_indent
+    from compose_models.store.pull import fetch_remote_model
+
     model = fetch_remote_model(reference, insecure) if remote else ModelStore.default().get(reference)
     typer.echo(go_marshal_indent(model.to_dmr_json(), 4).decode())
 
@@ -133,6 +137,8 @@ def tag(
     target: Annotated[str, typer.Argument(help="New tag")],
 ) -> None:
     """Give a model another tag (moving the tag off any other model)."""
+    from compose_models.store import ModelStore
+
     new_tag = ModelStore.default().tag(source, target)
     typer.echo(f"Model tagged successfully with {json.dumps(new_tag)}")
 
@@ -143,6 +149,8 @@ def rm(
     force: Annotated[bool, typer.Option("--force", "-f", help="Delete a model that has several tags")] = False,
 ) -> None:
     """Remove tags, and models left without tags (blobs shared with other models are kept)."""
+    from compose_models.store import ModelStore
+
     store = ModelStore.default()
     for reference in references:
         for action in store.remove(reference, force=force):
@@ -153,21 +161,7 @@ def rm(
 @app.command()
 def df() -> None:
     """Show the disk space used by the model store."""
+    from compose_models.store import ModelStore
+    from compose_models.units import human_size
+
     typer.echo(format_table([("TYPE", "SIZE"), ("Models", human_size(ModelStore.default().disk_usage()))]), nl=False)
-
-
-def _ls_rows(models: list[StoredModel]) -> list[tuple[str, ...]]:
-    now = time.time()
-    rows = []
-    for model in models:
-        config = model.config
-        context = str(model.context_size) if model.context_size else ""
-        created = f"{human_duration(now - model.created)} ago" if model.created else ""
-        details = (
-            config.get("parameters", ""), config.get("quantization", ""), config.get("architecture", ""),
-            model.short_id, created, context, config.get("size", ""),
-        )  # fmt: skip
-        for name in model.tags or ("<none>",):
-            rows.append((display_name(name), *details))
-    return sorted(rows, key=lambda row: row[0].lower())
-

@@ -1,31 +1,19 @@
-"""Runner verbs: serve, stop, status, ps, unload, configure."""
+"""Runner verbs: serve, stop, status, ps, unload, configure (the last four answered in quick_verbs)."""
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from compose_models.cli import app
+from compose_models.cli import app, quick_verbs
 from compose_models.errors import UserError
-from compose_models.gateway.settings import export_gateway_options
-from compose_models.runner.control import daemon
-from compose_models.runner.control.client import RunnerClient
-from compose_models.runner.control.presets import PRESETS, with_preset
-from compose_models.runner.control.state import default_port
+from compose_models.runner.control.presets import PRESETS
 from compose_models.runner.scheduling.memory import BUDGET_VARIABLE
 from compose_models.runner.scheduling.settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
-from compose_models.units import parse_duration, parse_size
+from compose_models.units import parse_size
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]
-
-
-def _require_runner() -> RunnerClient:
-    state = daemon.running_runner()
-    if state is None:
-        raise UserError("the runner is not running: start it with `compose-models serve --detach`")
-    return RunnerClient(state)
 
 
 @app.command()
@@ -50,6 +38,10 @@ def serve(
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
+    from compose_models.gateway.settings import export_gateway_options
+    from compose_models.runner.control import daemon
+    from compose_models.runner.control.state import default_port
+
     port = port or default_port()
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
@@ -59,7 +51,7 @@ def serve(
     if max_models is not None:
         os.environ[MAX_LOADED_VARIABLE] = str(max_models)
     if keep_alive is not None:
-        _check_duration(keep_alive, "--keep-alive")
+        quick_verbs.check_duration(keep_alive, "--keep-alive")
         os.environ[KEEP_ALIVE_VARIABLE] = keep_alive
     if detach:
         existing = daemon.running_runner()
@@ -74,32 +66,21 @@ def serve(
 @app.command()
 def stop() -> None:
     """Stop the background runner and every engine it started."""
+    from compose_models.runner.control import daemon
+
     typer.echo("runner stopped" if daemon.stop_runner() else "the runner was not running")
 
 
 @app.command()
 def status(json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Is the runner up, and at which URLs do containers and host processes reach it."""
-    document = daemon.status_document(default_port())
-    if json_output:
-        typer.echo(json.dumps(document))
-        return
-    if not document["running"]:
-        typer.echo("compose-models runner is not running")
-        raise typer.Exit(1)
-    typer.echo(f"compose-models runner is running\n  containers: {document['endpoint']}\n  host: {document['endpointHost']}")
+    raise typer.Exit(quick_verbs.status(json_output))
 
 
 @app.command()
 def ps(json_output: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Models loaded in the runner."""
-    running = _require_runner().running()
-    if json_output:
-        typer.echo(json.dumps(running, indent=2))
-        return
-    typer.echo(f"{'MODEL NAME':<40} {'BACKEND':<10} {'MODE':<12} LAST USED")
-    for entry in running:
-        typer.echo(f"{entry['model_name']:<40} {entry['backend_name']:<10} {entry['mode']:<12} {entry['last_used']}")
+    quick_verbs.ps(json_output)
 
 
 @app.command()
@@ -110,7 +91,7 @@ def unload(
     """Stop the engines of idle models."""
     if bool(models) == all_models:
         raise UserError("unload: name one or more models, or pass --all")
-    count = _require_runner().unload(None if all_models else models)
+    count = quick_verbs.require_runner().unload(None if all_models else models)
     typer.echo(f"Unloaded {count} model(s)." if count else "No models are running.")
 
 
@@ -127,15 +108,5 @@ def configure(
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
 ) -> None:
     """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
-    if keep_alive is not None:
-        _check_duration(keep_alive, "--keep-alive")
-    client = RunnerClient(daemon.ensure_running(default_port()))
-    client.configure(model, context_size, with_preset(preset, runtime_flags or []), keep_alive)
-
-
-def _check_duration(text: str, option: str) -> None:
-    try:
-        parse_duration(text)
-    except ValueError as error:
-        raise UserError(f"{option}: {error}") from None
+    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [])
 

@@ -9,7 +9,6 @@ Public API::
 """
 
 from compose_models.store.model import StoredModel
-from compose_models.store.packaging import package_gguf
 from compose_models.store.reference import display_name, looks_like_id, normalize_reference, parse_reference
 from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
 
@@ -24,3 +23,12 @@ __all__ = [
     "package_gguf",
     "parse_reference",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Packaging reads GGUF headers (numpy, gguf): imported on first use, so reading the store stays quick.
+    if name == "package_gguf":
+        from compose_models.store.packaging import package_gguf
+
+        return package_gguf
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

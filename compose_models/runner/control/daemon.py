@@ -14,7 +14,6 @@ from compose_models.errors import UserError
 from compose_models.home import runner_dir
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import RunnerState, read_state
-from compose_models.runner.reach.container_route import ContainerRoute, cached_route, container_route
 
 
 def _answers(state: RunnerState) -> bool:
@@ -117,6 +116,9 @@ def status_document(port: int) -> dict[str, object]:
     ``endpoint`` is the URL a container was seen to reach (probed, or checked from the cache) when the
     runner runs and an engine answers; otherwise the last one that worked, or Docker Desktop's name.
     """
+    # Here, not at the top: ps and configure need no reach probe (docker-py, starlette).
+    from compose_models.runner.reach.container_route import ContainerRoute, cached_route, container_route
+
     state = running_runner()
     port = state.port if state else port
     docker = detect_docker_host()

@@ -9,11 +9,11 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import TYPE_CHECKING
 
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-
-from compose_models.runner.http.errors import ApiError
+if TYPE_CHECKING:  # the CLI's probe uses only the HMAC below, and should not load starlette for it
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 REACH_PATH = "/engines/reach"
 _CHALLENGE = re.compile(r"[0-9a-f]{16,64}")
@@ -32,7 +32,11 @@ def reach_answer(secret: str, challenge: str) -> str:
     return f"compose-models-runner {digest}"
 
 
-async def reach_endpoint(request: Request) -> Response:
+async def reach_endpoint(request: "Request") -> "Response":
+    from starlette.responses import PlainTextResponse
+
+    from compose_models.runner.http.errors import ApiError
+
     secret = getattr(request.app.state, "reach_secret", None)
     if not secret:
         raise ApiError(404, "this runner was started without a reach secret")
