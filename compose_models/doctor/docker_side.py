@@ -47,7 +47,7 @@ def route_finding(docker: DockerHost) -> Finding:
     started = daemon.running_runner() is None
     try:
         state = daemon.ensure_running(default_port())
-        route = container_route(docker, state)
+        route = container_route(docker, state, fresh=True)
     except Unreachable as error:
         return Finding("container route", FAIL, str(error),
                        "see docs/platforms.md for how this engine reaches the host; `compose-models logs` for the runner")  # fmt: skip

@@ -1,12 +1,15 @@
 """The URL containers use for the runner: probed once per engine and runner port, then cached.
 
 The cache (``$COMPOSE_MODELS_HOME/runner/reach.json``) is keyed by the engine's endpoint and the
-runner's port. A cached route is checked with a one-candidate probe each time it is handed out, and
-all candidates are probed again when it no longer answers, so a changed engine or network is found.
+runner's port. A cached route is checked with a one-candidate probe when it is handed out, and all
+candidates are probed again when it no longer answers, so a changed engine or network is found. A
+route checked in the last ``RECHECK_SECONDS`` for the same runner is handed out without a probe:
+Compose asks for it several times in one ``docker compose up``, and each probe is a container run.
 """
 
 import json
 import os
+import time
 from dataclasses import dataclass
 
 from compose_models.docker_host import DockerHost
@@ -52,6 +55,33 @@ def _cache_path():
     return runner_dir() / "reach.json"
 
 
+RECHECK_SECONDS = 30.0
+
+
+def _checked_path():
+    return runner_dir() / "reach-checked.json"
+
+
+def _check_record(docker: DockerHost, state: RunnerState, route: ContainerRoute) -> dict[str, object]:
+    return {"key": cache_key(docker, state.port), "host": route.host, "host_gateway": route.host_gateway, "pid": state.pid}
+
+
+def _recently_checked(docker: DockerHost, state: RunnerState, route: ContainerRoute) -> bool:
+    try:
+        record = json.loads(_checked_path().read_text())
+        checked_at = float(record.pop("at"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return record == _check_record(docker, state, route) and 0 <= time.time() - checked_at < RECHECK_SECONDS
+
+
+def _note_checked(docker: DockerHost, state: RunnerState, route: ContainerRoute) -> None:
+    path = _checked_path()
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({**_check_record(docker, state, route), "at": time.time()}))
+    os.replace(temporary, path)
+
+
 def cached_route(docker: DockerHost, port: int) -> ContainerRoute | None:
     """The last route that worked for this engine and port, unchecked."""
     try:
@@ -75,16 +105,21 @@ def _remember(docker: DockerHost, route: ContainerRoute) -> None:
     os.replace(temporary, path)
 
 
-def container_route(docker: DockerHost, state: RunnerState) -> ContainerRoute:
-    """The route a container on ``docker`` takes to the runner ``state`` describes; raises ``Unreachable``."""
+def container_route(docker: DockerHost, state: RunnerState, fresh: bool = False) -> ContainerRoute:
+    """The route a container on ``docker`` takes to the runner ``state`` describes; raises ``Unreachable``.
+
+    ``fresh``: probe even a route checked a moment ago (``doctor`` does)."""
     if not state.reach_secret:
         raise UserError(
             f"the runner (pid {state.pid}) predates the reach probe: restart it with `compose-models stop` once its models are idle"
         )
     cached = cached_route(docker, state.port)
     if cached is not None:
+        if not fresh and _recently_checked(docker, state, cached):
+            return cached
         attempts = probe(docker, state.port, state.reach_secret, [Candidate(cached.host, cached.host_gateway)])
         if attempts[-1].outcome == ANSWERED:
+            _note_checked(docker, state, cached)
             return cached
     attempts = probe(docker, state.port, state.reach_secret, candidates(docker, state.hosts))
     if not attempts or attempts[-1].outcome != ANSWERED:
@@ -92,4 +127,5 @@ def container_route(docker: DockerHost, state: RunnerState) -> ContainerRoute:
     winner = attempts[-1].candidate
     route = ContainerRoute(winner.host, state.port, winner.host_gateway)
     _remember(docker, route)
+    _note_checked(docker, state, route)
     return route
