@@ -3,13 +3,14 @@
 import httpx
 
 from compose_models.errors import UserError
+from compose_models.runner.control.local_http import local_client
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import RunnerState
 
 
 class RunnerClient:
     def __init__(self, state: RunnerState) -> None:
-        self._http = httpx.Client(
+        self._http = local_client(
             base_url=state.host_url, headers=local_auth_headers(), timeout=httpx.Timeout(60.0, connect=5.0)
         )
 

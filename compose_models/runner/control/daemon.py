@@ -12,13 +12,14 @@ from filelock import FileLock
 from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
 from compose_models.home import runner_dir
+from compose_models.runner.control.local_http import local_get
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import RunnerState, read_state
 
 
 def _answers(state: RunnerState) -> bool:
     try:
-        return httpx.get(f"{state.host_url}/engines/status", timeout=2.0).status_code == 200
+        return local_get(f"{state.host_url}/engines/status", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -71,7 +72,7 @@ def ensure_running(port: int) -> RunnerState:
             return start_detached(port)
         missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
         if missing and state.hosts == ["127.0.0.1"]:
-            if httpx.get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
+            if local_get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
                 raise UserError(
                     f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
                     "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"
@@ -124,7 +125,7 @@ def status_document(port: int) -> dict[str, object]:
     docker = detect_docker_host()
     backends = {}
     if state:
-        backends = httpx.get(f"{state.host_url}/engines/status", timeout=5.0).json()
+        backends = local_get(f"{state.host_url}/engines/status", timeout=5.0).json()
     if state and docker.kind != NO_ENGINE:
         route, probed = container_route(docker, state), True
     else:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from compose_models.runner.control.local_http import local_get
+
 SEARCHED_PORTS = 50
 
 
@@ -33,7 +35,7 @@ def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
     except OSError:
         return None
     try:
-        response = httpx.get(f"http://{host}:{port}/", timeout=2.0)
+        response = local_get(f"http://{host}:{port}/", timeout=2.0)
     except httpx.HTTPError:
         return "a program that does not speak HTTP"
     text = response.text
