@@ -20,9 +20,9 @@ from compose_models.gateway.metrics import GatewayMetrics
 from compose_models.gateway.request_id import request_id_for, returning_request_id, scope_with_request_id
 from compose_models.gateway.request_log import RequestEntry, RequestLog
 from compose_models.gateway.settings import GatewaySettings
-from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.dialects import dialect_of
-from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of
+from compose_models.runner.http.errors import ApiError, error_response
+from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of, headers_of
 
 
 class Gateway:
@@ -51,8 +51,10 @@ class Gateway:
             await self.app(scope, receive, send)
             return
         # Behind no tap (a composition error), keys still apply; nothing is then known to be inference.
-        exchange = exchange_of(scope) or Exchange(scope["method"], scope["path"], RouteKind(dialect_of(scope["path"])), 0.0)
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        exchange = exchange_of(scope) or Exchange(
+            scope["method"], scope["path"], RouteKind(dialect_of(scope["path"])), 0.0, headers=headers_of(scope)
+        )
+        headers = exchange.headers
         request_id = request_id_for(headers)
         scope = scope_with_request_id(scope, request_id)
         send = returning_request_id(send, request_id)

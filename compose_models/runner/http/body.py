@@ -5,6 +5,7 @@ from typing import Any, TypeVar
 
 import pydantic
 from starlette.requests import Request
+from starlette.types import Receive
 
 from compose_models.runner.http.disconnect import mark_body_read
 from compose_models.runner.http.errors import ApiError
@@ -24,19 +25,31 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         if exchange.payload is None:
             raise ApiError(400, str(exchange.body_error))
         return exchange.payload
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "request too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "request too large")
+    body = await read_body(request.headers.get("content-length", ""), request.receive)
     mark_body_read(request)
-    payload, problem = parse_object(bytes(body))
+    payload, problem = parse_object(body)
     if payload is None:
         raise ApiError(400, str(problem))
     return payload
+
+
+async def read_body(declared_length: str, receive: Receive) -> bytes:
+    """The whole body; 413 past ``MAX_BODY_BYTES``, declared or read, without reading further."""
+    if declared_length.isdigit() and int(declared_length) > MAX_BODY_BYTES:
+        raise ApiError(413, "request too large")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "request too large")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:

@@ -47,11 +47,15 @@ class Exchange:
     caller: Any = None  # who sent it, as the gateway identified them
     refused: bool = False  # the gateway answered it (no key, over a limit): the runner never saw it
 
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # decoded once, names in lower case
     query: str = ""
 
     def put_in(self, scope: Scope) -> None:
         scope[_SCOPE_KEY] = self
+
+
+def headers_of(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 def exchange_of(scope: Scope) -> Exchange | None:

@@ -13,9 +13,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compose_models.runner.http.body import MAX_BODY_BYTES, parse_object
+from compose_models.runner.http.body import parse_object, read_body
 from compose_models.runner.http.errors import ApiError, error_response
-from compose_models.runner.http.exchange import Exchange, RouteKind
+from compose_models.runner.http.exchange import Exchange, RouteKind, headers_of
 from compose_models.runner.observability.log import say
 from compose_models.runner.observability.token_count import TokenCount
 
@@ -43,12 +43,11 @@ class Tap:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        exchange = Exchange(method, path, self.classify(method, path), time.monotonic())
+        exchange = Exchange(method, path, self.classify(method, path), time.monotonic(), headers=headers_of(scope))
         exchange.put_in(scope)
         if not (exchange.route.inference and method == "POST"):
             await self.app(scope, receive, send)
             return
-        exchange.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         exchange.query = scope.get("query_string", b"").decode("latin-1")
         try:
             receive = await self._read_body(exchange, scope, receive)
@@ -68,22 +67,7 @@ class Tap:
 
     async def _read_body(self, exchange: Exchange, scope: Scope, receive: Receive) -> Receive:
         """Read the whole body into the exchange; the app behind gets it again as one message."""
-        declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise ApiError(413, "request too large")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ApiError(413, "request too large")
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        exchange.body = b"".join(chunks)
+        exchange.body = await read_body(exchange.headers.get("content-length", ""), receive)
         exchange.payload, exchange.body_error = parse_object(exchange.body)
         if exchange.payload is not None:
             name = exchange.payload.get("model") or exchange.payload.get("name")
