@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
 from compose_models.runner.http.errors import ApiError, render_api_error
 from compose_models.runner.observability.metrics import RunnerMetrics
@@ -52,16 +53,21 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
     return app
 
 
-def tapped(runner: Starlette, inner: ASGIApp | None = None, listeners: Iterable[Listener] = ()) -> Tap:
-    """``runner`` behind the tap, with ``inner`` (an app wrapping ``runner``, the gateway) between
-    them; the tap's finished exchanges go to the records, the metrics and ``listeners``."""
+def body_reader(runner: Starlette) -> BodyReader:
+    """``runner`` behind the reader of inference bodies, which finds their models in its store."""
     store: RunnerModelStore = runner.state.store
 
     def resolve(name: str) -> tuple[Any, str] | None:
         model = store.find(name)
         return (model, model_label(model)) if model is not None else None
 
+    return BodyReader(runner, resolve)
+
+
+def tapped(runner: Starlette, inner: ASGIApp | None = None, listeners: Iterable[Listener] = ()) -> Tap:
+    """``runner`` behind the tap, with ``inner`` (an app wrapping ``body_reader(runner)``: the gateway)
+    between them; the tap's finished exchanges go to the records, the metrics and ``listeners``."""
     return Tap(
-        inner or runner, RouteTable().kind, resolve=resolve,
+        inner or body_reader(runner), RouteTable().kind,
         listeners=[runner.state.records.observe, runner.state.metrics.observe, *listeners],
     )  # fmt: skip
