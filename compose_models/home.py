@@ -17,3 +17,13 @@ def store_dir() -> Path:
 def runner_dir() -> Path:
     """Runner state beside the store: pid/port file, logs."""
     return home_dir() / "runner"
+
+
+def private_state_dirs() -> Path:
+    """The state folder, the runner's folder and its logs, created or made readable by this user only
+    (0700): they hold keys, prompts and answers. Returns the logs folder."""
+    logs = runner_dir() / "logs"
+    for folder in (home_dir(), runner_dir(), logs):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    return logs

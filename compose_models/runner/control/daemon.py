@@ -11,7 +11,7 @@ from filelock import FileLock
 
 from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
-from compose_models.home import runner_dir
+from compose_models.home import private_state_dirs, runner_dir
 from compose_models.runner.control.local_http import local_get
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import RunnerState, read_state
@@ -31,12 +31,11 @@ def running_runner() -> RunnerState | None:
 
 def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> RunnerState:
     """Start ``compose-models serve`` in its own session and wait until it answers."""
-    log_path = runner_dir() / "logs" / "runner.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = private_state_dirs() / "runner.log"
     argv = [sys.executable, "-m", "compose_models", "serve", "--port", str(port)]
     for host in hosts:
         argv += ["--host", host]
-    with open(log_path, "ab") as log:
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
