@@ -11,13 +11,16 @@ from starlette.types import ASGIApp
 
 from compose_models.gateway.middleware import Gateway
 from compose_models.gateway.settings import GatewaySettings
-from compose_models.home import runner_dir, store_dir
+from compose_models.home import private_state_dirs, store_dir
 from compose_models.runner.api.dmr.wire import dashboard_row
-from compose_models.runner.app import create_app, tapped
+from compose_models.runner.app import body_reader, create_app, tapped
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
+from compose_models.runner.http.body_reader import BodyReader
+from compose_models.runner.http.host_check import HostCheck
 from compose_models.runner.observability.log import say
 from compose_models.runner.observability.tap import Tap
+from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret
 from compose_models.runner.routes import RouteTable
 
@@ -26,7 +29,7 @@ def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
     scheduler = runner.state.scheduler
     gateway = Gateway(
-        runner, settings, registry=runner.state.metrics.registry,
+        body_reader(runner), settings, registry=runner.state.metrics.registry,
         loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()],
     )  # fmt: skip
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
@@ -35,26 +38,37 @@ def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
 def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
     """Another app (the proxy to a remote runner) behind the gateway and a tap that counts tokens
     from the answers' bytes, since no engine call of this process reports them."""
-    gateway = Gateway(app, settings)
+    gateway = Gateway(BodyReader(app), settings)
     return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
+def only_its_hosts(app: ASGIApp, listening: list[str]) -> ASGIApp:
+    """``app`` answering only requests whose ``Host`` names it (no DNS rebinding), in front of everything."""
+    table = RouteTable()
+    return HostCheck(app, allowed_host_names(listening), lambda method, path: table.kind(method, path).dialect)
+
+
 def serve(hosts: list[str], port: int) -> None:
-    gateway_settings = GatewaySettings.for_runner(runner_dir() / "logs")
+    os.umask(0o077)  # every log, key and record this process creates is its user's alone
+    logs = private_state_dirs()
+    gateway_settings = GatewaySettings.for_runner(logs)
     addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
     sockets, bound, choice = bind_addresses(addresses, port, requested=bool(hosts))
     if choice.note():
         say(choice.note())
     secret = new_secret()
-    runner_app = create_app(store_dir(), runner_dir() / "logs")
+    runner_app = create_app(store_dir(), logs)
     runner_app.state.reach_secret = secret
-    app = runner_front(runner_app, gateway_settings)
+    app = only_its_hosts(runner_front(runner_app, gateway_settings), bound)
     write_state(RunnerState(
         pid=os.getpid(), port=choice.port, hosts=bound, reach_secret=secret,
         preferred_port=choice.preferred if choice.holder else None, preferred_port_holder=choice.holder,
     ))
     try:
-        config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+        # No proxy headers: a caller is the socket's peer, never what its ``X-Forwarded-For`` claims.
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False
+        )
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         clear_state(os.getpid())

@@ -1,5 +1,6 @@
 """``compose-models gateway``: the llm-gateway connector, the runner's keys, limits and logs in front of any runner."""
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -41,7 +42,7 @@ def gateway(
     from compose_models.gateway.proxy import UpstreamProxy
     from compose_models.gateway.settings import GatewaySettings, export_gateway_options
     from compose_models.runner.control.listening import listen_addresses
-    from compose_models.server import with_gateway
+    from compose_models.server import only_its_hosts, with_gateway
 
     if not upstream.startswith(("http://", "https://")):
         raise UserError(f"--upstream {upstream!r}: expected an http:// or https:// URL")
@@ -53,4 +54,7 @@ def gateway(
     upstream = upstream.rstrip("/").removesuffix("/engines/v1")
     proxy = UpstreamProxy(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE))
     typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
-    uvicorn.run(with_gateway(proxy, settings), host=host, port=port, log_level="warning", access_log=False)
+    app = with_gateway(proxy, settings)
+    if not ipaddress.ip_address(host).is_unspecified:  # on every address it needs keys, and containers name it freely
+        app = only_its_hosts(app, [host])
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
