@@ -34,10 +34,16 @@ class Activity:
         for old in [m for m in self._tokens if m <= minute - MINUTES]:
             del self._tokens[old]
 
-    def document(self, in_flight: dict[str, int]) -> dict[str, Any]:
+    def document(self, in_flight: dict[str, int], only_caller: str | None = None) -> dict[str, Any]:
+        """Everyone's activity, or with ``only_caller`` (a caller who may not see others') that caller's."""
         now = int(time.time() // 60)
         minutes = list(range(now - MINUTES + 1, now + 1))
         callers = sorted({caller for per_caller in self._tokens.values() for caller in per_caller})
+        recent = reversed(self._recent)
+        if only_caller is not None:
+            callers = [caller for caller in callers if caller == only_caller]
+            in_flight = {caller: count for caller, count in in_flight.items() if caller == only_caller}
+            recent = (exchange for exchange in recent if exchange.entry.caller == only_caller)
         return {
             "in_flight": in_flight,
             "tokens_per_minute": {
@@ -46,6 +52,6 @@ class Activity:
             },
             "recent": [
                 {**asdict(exchange.entry), "request": exchange.request, "response": exchange.response}
-                for exchange in reversed(self._recent)
+                for exchange in recent
             ],
         }

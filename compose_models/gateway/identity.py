@@ -62,7 +62,7 @@ class ContainerDirectory:
         self._lock = asyncio.Lock()
 
     async def find(self, address: str) -> ContainerIdentity | None:
-        if not address or _is_loopback(address):
+        if not address or is_loopback(address):
             return None
         age = time.monotonic() - self._refreshed
         if age > CACHE_SECONDS or (address not in self._by_address and age > MISS_REFRESH_SECONDS):
@@ -87,11 +87,14 @@ def _list_containers() -> dict[str, ContainerIdentity]:
         return {}
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` is this machine's loopback (also as an IPv4-mapped IPv6 address)."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return (mapped or parsed).is_loopback
 
 
 async def identify(
@@ -104,4 +107,4 @@ async def identify(
     container = await directory.find(address)
     if container is not None:
         return Caller(container.caller_name, "container", address, container.project, container.service, container.container)
-    return Caller("local" if _is_loopback(address) else address, "address", address)
+    return Caller("local" if is_loopback(address) else address, "address", address)

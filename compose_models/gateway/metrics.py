@@ -29,16 +29,16 @@ class GatewayMetrics:
     def started(self, caller: str) -> None:
         self._in_flight.labels(caller).inc()
 
-    def finished(self, entry: RequestEntry) -> None:
-        model = entry.model or ""
+    def finished(self, entry: RequestEntry, model: str) -> None:
+        """``model``: the label of the model it named, one of a bounded set (never the raw name a client sent)."""
         self._in_flight.labels(entry.caller).dec()
         self._requests.labels(entry.caller, model, str(entry.status)).inc()
         self._tokens.labels(entry.caller, model, "prompt").inc(entry.prompt_tokens or 0)
         self._tokens.labels(entry.caller, model, "completion").inc(entry.completion_tokens)
         self._seconds.labels(entry.caller, model).inc(entry.duration)
 
-    def refused(self, entry: RequestEntry) -> None:
-        self._requests.labels(entry.caller, entry.model or "", str(entry.status)).inc()
+    def refused(self, entry: RequestEntry, model: str) -> None:
+        self._requests.labels(entry.caller, model, str(entry.status)).inc()
 
     def response(self) -> Response:
         """``/metrics`` for a gateway with no runner behind it in the same process (the llm-gateway connector)."""

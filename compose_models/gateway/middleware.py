@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from compose_models.gateway import dashboard
 from compose_models.gateway.activity import INSPECTED_BYTES, Activity
 from compose_models.gateway.activity import Exchange as Seen
-from compose_models.gateway.identity import Caller, ContainerDirectory, identify
+from compose_models.gateway.identity import Caller, ContainerDirectory, identify, is_loopback
 from compose_models.gateway.keys import presented_key
 from compose_models.gateway.limits import CallerLimits
 from compose_models.gateway.metrics import GatewayMetrics
@@ -23,6 +23,8 @@ from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.http.dialects import dialect_of
 from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of, headers_of
+
+REMOTE_MODEL_LABELS = 32
 
 
 class Gateway:
@@ -45,6 +47,7 @@ class Gateway:
         self.log = RequestLog(settings.request_log)
         self.activity = Activity()
         self.directory = ContainerDirectory()
+        self._remote_models: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,6 +65,7 @@ class Gateway:
         key = presented_key(headers)
         service = self.settings.service_keys.caller_of(key) if key and self.settings.service_keys else None
         key_name = None
+        address = (scope.get("client") or ("",))[0]
         # The dashboard's page needs no key (its data does), nor do the routes the table marks keyless.
         keyless = exchange.route.keyless or path == dashboard.PAGE_PATH
         if self.settings.keys and method != "OPTIONS" and not keyless:
@@ -71,31 +75,65 @@ class Gateway:
                     "a valid API key is required (Authorization: Bearer KEY or x-api-key: KEY); "
                     "`compose-models up` gives each service one in OPENAI_API_KEY"
                 )
-                exchange.refused = True
-                await error_response(exchange.route.dialect, ApiError(401, message))(scope, receive, send)
+                await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
+        admin = self._is_admin(key if key_name is not None else None, address)
+        if exchange.route.management and not admin:
+            await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)
+            return
         if method == "GET" and path == dashboard.PAGE_PATH:
             await dashboard.page()(scope, receive, send)
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
             models = self.loaded_models() if self.loaded_models else None
-            document = {**self.activity.document(self.limits.in_flight()), "models": models}
+            only = None if admin else (await identify(key_name, address, self.directory, service)).name
+            document = {**self.activity.document(self.limits.in_flight(), only_caller=only), "models": models}
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
         elif method == "POST" and exchange.route.inference:
-            caller = await identify(key_name, (scope.get("client") or ("",))[0], self.directory, service)
+            caller = await identify(key_name, address, self.directory, service)
             exchange.caller = _Admitted(caller, request_id)
             refusal = self.limits.admit(caller.name)
             if refusal is not None:
-                exchange.refused = True
-                response = error_response(exchange.route.dialect, ApiError(429, refusal.message))
-                response.headers["retry-after"] = str(refusal.retry_after)
-                await response(scope, receive, send)
+                headers = {"retry-after": str(refusal.retry_after)}
+                await self._refuse(exchange, ApiError(429, refusal.message), scope, receive, send, headers)
                 return
             self.metrics.started(caller.name)
             await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    def _model_label(self, exchange: Exchange) -> str:
+        """The runner's label for the model, "" for none it has. In front of a remote runner, which alone
+        knows its models, the first ``REMOTE_MODEL_LABELS`` names seen, then "other"."""
+        if exchange.model_label is not None or not self.serves_metrics:
+            return exchange.model_label or ""
+        name = exchange.model or ""
+        if name in self._remote_models or len(self._remote_models) < REMOTE_MODEL_LABELS:
+            self._remote_models.add(name)
+            return name
+        return "other"
+
+    def _is_admin(self, key: str | None, address: str) -> bool:
+        """With keys: an admin key's holder. Without: a caller on this machine's loopback, not a container."""
+        if self.settings.keys:
+            return key is not None and self.settings.keys.is_admin(key)
+        return is_loopback(address)
+
+    def _management_refusal(self) -> str:
+        if self.settings.keys:
+            return "this key may not manage models or see others' requests: it needs the `admin` scope in the keys file"
+        return "models are managed only from this machine (its loopback), not from containers or other hosts"
+
+    @staticmethod
+    async def _refuse(
+        exchange: Exchange, error: ApiError, scope: Scope, receive: Receive, send: Send, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer in the called API's shape, without reading the request's body."""
+        exchange.refused = True
+        response = error_response(exchange.route.dialect, error)
+        response.headers.update(headers or {})
+        await response(scope, receive, send)
 
     def finished(self, exchange: Exchange) -> None:
         """The tap's listener: log, meter and show an inference request this gateway let through or refused."""
@@ -107,10 +145,11 @@ class Gateway:
             self.limits.release(caller.name, (exchange.prompt_tokens or 0) + exchange.completion_tokens)
         entry = _entry(caller, admitted.request_id, exchange)
         self.log.write(entry)
+        model = self._model_label(exchange)
         if exchange.refused:
-            self.metrics.refused(entry)
+            self.metrics.refused(entry, model)
         else:
-            self.metrics.finished(entry)
+            self.metrics.finished(entry, model)
         self.activity.finished(Seen(entry, _text(exchange.body), _text(exchange.response_head)))
 
 

@@ -37,18 +37,19 @@ class GatewaySettings:
             service_keys = None
         keys = settings.keys
         if keys:
-            keys = ApiKeys({**keys.names_by_key, create_local_key(): LOCAL_CALLER})
+            local_key = create_local_key()
+            keys = keys.with_keys(ApiKeys({local_key: LOCAL_CALLER}, frozenset({local_key})))
         return cls(keys, settings.limits, settings.request_log, service_keys)
 
 
 def keys_from_environment() -> ApiKeys:
     """Keys from ``$COMPOSE_MODELS_API_KEYS_FILE`` and ``$COMPOSE_MODELS_API_KEYS`` (``name:key,...``) together."""
-    names_by_key: dict[str, str] = {}
+    keys = ApiKeys({})
     if os.environ.get(KEYS_FILE_VARIABLE):
-        names_by_key.update(load_keys_file(Path(os.environ[KEYS_FILE_VARIABLE]).expanduser()).names_by_key)
+        keys = keys.with_keys(load_keys_file(Path(os.environ[KEYS_FILE_VARIABLE]).expanduser()))
     if os.environ.get(KEYS_VARIABLE):
-        names_by_key.update(parse_keys(os.environ[KEYS_VARIABLE].split(","), f"${KEYS_VARIABLE}").names_by_key)
-    return ApiKeys(names_by_key)
+        keys = keys.with_keys(parse_keys(os.environ[KEYS_VARIABLE].split(","), f"${KEYS_VARIABLE}"))
+    return keys
 
 
 def export_gateway_options(

@@ -93,21 +93,25 @@ def _endpoints() -> Iterator[Endpoint]:
         Endpoint("GET", "/api/ps", Ollama, ollama_models.ps, "Loaded models (Ollama)"),
         Endpoint("POST", "/api/show", Ollama, ollama_models.show, "Model details (Ollama)", Named),
         Endpoint("POST", "/api/pull", Ollama, ollama_models.pull, "Pull a model (Ollama)", PullRequest,
-                 answers=(JSON, NDJSON)),
-        Endpoint("DELETE", "/api/delete", Ollama, ollama_models.delete, "Delete a model (Ollama)", Named),
-        Endpoint("POST", "/api/copy", Ollama, ollama_models.copy, "Copy a model (Ollama)", CopyRequest),
+                 answers=(JSON, NDJSON), management=True),
+        Endpoint("DELETE", "/api/delete", Ollama, ollama_models.delete, "Delete a model (Ollama)", Named,
+                 management=True),
+        Endpoint("POST", "/api/copy", Ollama, ollama_models.copy, "Copy a model (Ollama)", CopyRequest,
+                 management=True),
         Endpoint("GET", "/", DMR, dmr.root, "Liveness", answers=(TEXT,)),
         Endpoint("GET", "/version", DMR, dmr.version, "Runner version"),
         Endpoint("GET", "/metrics", DMR, metrics_endpoint, "Prometheus metrics", answers=(TEXT,)),
         Endpoint("GET", "/openapi.json", DMR, openapi_endpoint, "This document"),
         Endpoint("GET", "/models", DMR, dmr_models.list_models, "Local models (Docker Model Runner)"),
         Endpoint("POST", "/models/create", DMR, dmr_models.create_model, "Pull a model", CreateRequest,
-                 answers=(JSON, TEXT)),
+                 answers=(JSON, TEXT), management=True),
         Endpoint("POST", "/models/{name:path}/tag", DMR, dmr_models.tag, "Tag a model", status="201",
-                 required_query=("repo", "tag")),
-        Endpoint("POST", "/models/{name:path}/push", DMR, dmr_models.push, "Push a model", answers=(JSON, TEXT)),
+                 required_query=("repo", "tag"), management=True),
+        Endpoint("POST", "/models/{name:path}/push", DMR, dmr_models.push, "Push a model", answers=(JSON, TEXT),
+                 management=True),
         Endpoint("GET", "/models/{name:path}", DMR, dmr_models.get_model, "Get a model", query=("remote",)),
-        Endpoint("DELETE", "/models/{name:path}", DMR, dmr_models.delete_model, "Delete a model", query=("force",)),
+        Endpoint("DELETE", "/models/{name:path}", DMR, dmr_models.delete_model, "Delete a model", query=("force",),
+                 management=True),
         # Without a key: the health check every CLI verb makes, and the reach probe's proof (containers
         # probe before they have a key).
         Endpoint("GET", "/engines/status", DMR, dmr.engines_status, "Backend status", keyless=True),
@@ -116,13 +120,14 @@ def _endpoints() -> Iterator[Endpoint]:
         Endpoint("GET", "/engines/ps", DMR, dmr.engines_ps, "Loaded engines"),
         Endpoint("GET", "/engines/df", DMR, dmr.engines_df, "Disk usage"),
         Endpoint("GET", "/engines/requests", DMR, requests_endpoint, "Recent requests per model",
-                 answers=(JSON, SSE), query=("model", "include_existing")),
-        Endpoint("POST", "/engines/unload", DMR, dmr.unload, "Unload engines", UnloadRequest),
+                 answers=(JSON, SSE), query=("model", "include_existing"), management=True),
+        Endpoint("POST", "/engines/unload", DMR, dmr.unload, "Unload engines", UnloadRequest,
+                 management=True),
     )  # fmt: skip
     for prefix in ("/engines", "/engines/{backend}"):
         yield Endpoint("GET", f"{prefix}/_configure", DMR, dmr.configurations, "Model configurations", query=("model",))
         yield Endpoint("POST", f"{prefix}/_configure", DMR, dmr.configure, "Configure a model", ConfigureRequest,
-                       answers=(), status="202")  # fmt: skip
+                       answers=(), status="202", management=True)  # fmt: skip
     # Docker Model Runner answers any other POST under a model's name (an action it lacks) itself.
     yield Endpoint("POST", "/models/{name:path}", DMR, dmr_models.unknown_action, "Unknown model action",
                    answers=(TEXT,), documented=False)
@@ -138,7 +143,7 @@ class RouteTable:
         self._static: dict[tuple[str, str], RouteKind] = {}
         self._patterns: list[tuple[str, re.Pattern[str], RouteKind]] = []
         for endpoint in endpoints:
-            kind = RouteKind(endpoint.dialect, endpoint.inference, endpoint.keyless)
+            kind = RouteKind(endpoint.dialect, endpoint.inference, endpoint.keyless, endpoint.management)
             if "{" in endpoint.path:
                 self._patterns.append((endpoint.method, compile_path(endpoint.path)[0], kind))
             else:

@@ -28,3 +28,4 @@ class Endpoint:
     required_query: tuple[str, ...] = ()
     documented: bool = True  # in /openapi.json
     keyless: bool = False  # answered without an API key even when the runner has keys
+    management: bool = False  # changes models or engines, or shows others' requests: admin callers only

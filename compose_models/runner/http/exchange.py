@@ -17,11 +17,12 @@ _SCOPE_KEY = "compose_models.exchange"
 @dataclass(frozen=True)
 class RouteKind:
     """What the front needs to know of a route before it runs: the error envelope, whether it is
-    inference, and whether it answers without an API key."""
+    inference, whether it answers without an API key, and whether only an admin may call it."""
 
     dialect: Dialect
     inference: bool = False
     keyless: bool = False
+    management: bool = False
 
 
 @dataclass
