@@ -22,6 +22,7 @@ from compose_models.runner.http.exchange import Exchange
 from compose_models.runner.http.streams import event_frame
 
 RECORDS_PER_MODEL = 10
+FOLLOWER_BACKLOG = 100  # records a follower may fall behind by before it is let go
 _LONG_BASE64 = re.compile(r"([A-Za-z0-9+/]{100})[A-Za-z0-9+/]{100,}=*")
 
 
@@ -48,7 +49,7 @@ def shorten_media(text: str) -> str:
 class RequestRecords:
     def __init__(self, per_model: int = RECORDS_PER_MODEL) -> None:
         self._records: dict[str, deque[RequestRecord]] = {}
-        self._followers: set[asyncio.Queue[RequestRecord]] = set()
+        self._followers: set[asyncio.Queue[RequestRecord | None]] = set()
         self._ids = itertools.count(1)
 
     def next_id(self) -> str:
@@ -78,19 +79,26 @@ class RequestRecords:
 
     def add(self, record: RequestRecord) -> None:
         self._records.setdefault(record.model, deque(maxlen=RECORDS_PER_MODEL)).append(record)
-        for queue in self._followers:
-            queue.put_nowait(record)
+        for queue in list(self._followers):
+            if queue.qsize() >= FOLLOWER_BACKLOG:
+                # A follower that does not read must not hold records without bound: it is let go,
+                # and its stream ends once it reads again (the last slot is kept for the end).
+                self._followers.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(record)
 
     def stored(self, model: str | None = None) -> list[RequestRecord]:
         groups = [self._records.get(model, ())] if model else self._records.values()
         return [record for group in groups for record in group]
 
     async def follow(self) -> AsyncIterator[RequestRecord]:
-        queue: asyncio.Queue[RequestRecord] = asyncio.Queue()
+        """New records as they come, until the follower falls ``FOLLOWER_BACKLOG`` records behind."""
+        queue: asyncio.Queue[RequestRecord | None] = asyncio.Queue(FOLLOWER_BACKLOG + 1)
         self._followers.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            while (record := await queue.get()) is not None:
+                yield record
         finally:
             self._followers.discard(queue)
 
