@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}
+KEYS = {"alice": "sk-alice-0123456789", "bob": "sk-bob-9876543210"}  # inference keys
+ADMIN_KEY = "sk-root-5555555555"  # root's, which may also manage models and see every caller's requests
 REQUESTS_PER_MINUTE = 10
 
 
@@ -30,7 +31,8 @@ def request_log(home: Path, expected: int, server: str = "runner") -> list[dict]
 @pytest.fixture
 def gateway_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keys_file = tmp_path / "api-keys"
-    keys_file.write_text("".join(f"{name}: {key}\n" for name, key in KEYS.items()))
+    keys_file.write_text("".join(f"{name}: {key}\n" for name, key in KEYS.items()) + f"root: {ADMIN_KEY} admin\n")
+    keys_file.chmod(0o600)
     monkeypatch.setenv("COMPOSE_MODELS_API_KEYS_FILE", str(keys_file))
     monkeypatch.setenv("COMPOSE_MODELS_REQUESTS_PER_MINUTE", str(REQUESTS_PER_MINUTE))
 

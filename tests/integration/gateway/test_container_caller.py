@@ -5,6 +5,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG, require_docker_and_busybox
@@ -48,3 +49,22 @@ def test_the_caller_of_a_request_from_a_container_is_its_compose_service(runner:
     assert entry["caller"] == f"{project}/asker" and entry["caller_kind"] == "container"
     assert (entry["project"], entry["service"]) == (project, "asker")
     assert entry["container"].startswith(f"{project}-asker-")
+
+
+def test_without_keys_a_container_may_not_manage_models(runner: str) -> None:
+    """Containers are clients: without keys only this machine's loopback manages models and reads others' requests."""
+    require_docker_and_busybox()
+    port = runner.rsplit(":", 1)[1]
+    base = f"http://host.docker.internal:{port}"
+    script = (
+        f"wget -qO- {base}/engines/v1/models >/dev/null && echo READ-OK; "
+        f"wget -O- {base}/engines/requests 2>&1; "
+        f"wget -O- --header 'Content-Type: application/json' --post-data '{{\"models\": []}}' {base}/engines/unload 2>&1; true"
+    )
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--add-host", "host.docker.internal:host-gateway", "busybox:1.36", "sh", "-c", script],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert "READ-OK" in result.stdout, result.stdout + result.stderr
+    assert result.stdout.count("403 Forbidden") == 2, result.stdout
+    assert httpx.get(f"{runner}/engines/requests").status_code == 200  # from loopback

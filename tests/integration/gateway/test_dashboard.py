@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import LOCAL_MODEL_TAG, REPO, require
-from tests.integration.gateway.conftest import KEYS, bearer
+from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, bearer
 
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -40,7 +40,8 @@ def test_the_dashboard_shows_the_loaded_model_and_recent_requests(guarded_runner
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "gateway-dashboard.png"
     screenshot.unlink(missing_ok=True)
-    dom = _chromium(tmp_path, f"{guarded_runner}/ui#key={KEYS['alice']}", "--dump-dom", f"--screenshot={screenshot}")
+    # An admin's key: the dashboard shows every caller's requests (an inference key's holder sees only theirs).
+    dom = _chromium(tmp_path, f"{guarded_runner}/ui#key={ADMIN_KEY}", "--dump-dom", f"--screenshot={screenshot}")
     assert 'data-loaded="yes"' in dom, dom[-2000:]
     models_table = dom.split('id="models"')[1].split("</table>")[0]
     assert LOCAL_MODEL_TAG in models_table and " s</td>" in models_table  # time until it unloads
