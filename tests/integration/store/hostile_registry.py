@@ -116,8 +116,12 @@ def _handler(registry: HostileRegistry) -> type[BaseHTTPRequestHandler]:
             manifest = registry.manifests.get(key)
             if manifest is None:
                 return self._send(404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}', {}, with_body)
-            media_type = json.loads(manifest).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
-            self._send(200, manifest, {"Content-Type": media_type}, with_body)
+            try:
+                media_type = json.loads(manifest).get("mediaType")
+            except (ValueError, AttributeError):
+                media_type = None
+            headers = {"Content-Type": media_type or "application/vnd.oci.image.manifest.v1+json"}
+            self._send(200, manifest, headers, with_body)
 
         def _blob(self, digest: str, with_body: bool) -> None:
             if registry.blob_redirect and not self.path.startswith("/blobs/"):

@@ -16,6 +16,7 @@ from compose_models.store import ModelStore, StoredModel, package_gguf
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
+from tests.conftest import run_cli
 from tests.integration.store.hostile_registry import HostileRegistry, hostile_registry
 from tests.unit.store.ggufs import write_gguf
 
@@ -121,6 +122,33 @@ def test_a_manifest_with_too_many_layers_is_refused(
         pull_model(fresh, reference)
     assert not any(request.path.startswith("/v2/team/model/blobs/") and request.path.endswith(layers[5]["digest"])
                    for request in registry.requests)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "refusal"),
+    [
+        (lambda manifest: "not a manifest", "is not a JSON object"),
+        (lambda manifest: {**manifest, "layers": {"a": 1}}, "has no list of layers"),
+        (lambda manifest: {**manifest, "layers": [{**manifest["layers"][0], "size": "1e30"}]}, r"has no valid size in layers\[0\]"),
+        (lambda manifest: {**manifest, "layers": [{**manifest["layers"][0], "digest": "sha256:../../etc"}]},
+         r"has an invalid digest in layers\[0\]"),
+    ],
+)  # fmt: skip
+def test_a_malformed_manifest_is_a_clear_error(
+    edit, refusal: str, registry: HostileRegistry, source: StoredModel, fresh: ModelStore
+) -> None:
+    reference = _serve(registry, source, edit(source.manifest))
+    with pytest.raises(UserError, match=rf"the manifest of {reference} {refusal}"):
+        pull_model(fresh, reference)
+
+
+def test_the_cli_reports_a_cut_off_blob_in_one_line(registry: HostileRegistry, source: StoredModel) -> None:
+    reference = _serve(registry, source)
+    registry.blob_tails[max(source.layers, key=lambda layer: layer.size).digest] = 512 * MiB
+    result = run_cli("pull", reference, check=False)
+    assert result.returncode == 1
+    assert "more than its declared" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 # -- 2. Bearer realms -----------------------------------------------------------------------------
