@@ -10,12 +10,14 @@ test can tell what a client sent where. ``127.0.0.2`` is another host for these 
 
 import hashlib
 import json
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 _CHUNK = 1 << 20
@@ -38,14 +40,19 @@ class HostileRegistry:
     blob_redirect: str | None = None  # base URL that blob downloads are redirected to
     upload_location: str | None = None  # base URL that upload sessions are handed out on
     token_answer: tuple[int, bytes] = (200, b'{"token": "stand-in-token"}')
+    tls: tuple[Path, Path] | None = None  # certificate and key: serve https
     requests: list[Recorded] = field(default_factory=list)
     sent: int = 0  # body bytes written to clients
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((self.host, 0), _handler(self))
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.address = f"{self.host}:{self.server.server_address[1]}"
-        self.url = f"http://{self.address}"
+        self.url = f"{'https' if self.tls else 'http'}://{self.address}"
 
     def serve(self, repository: str, tag: str, manifest: bytes, blobs: dict[str, bytes]) -> None:
         self.manifests[f"{repository}:{tag}"] = manifest
@@ -169,8 +176,8 @@ def _handler(registry: HostileRegistry) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def hostile_registry(host: str = "127.0.0.1") -> Iterator[HostileRegistry]:
-    registry = HostileRegistry(host)
+def hostile_registry(host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) -> Iterator[HostileRegistry]:
+    registry = HostileRegistry(host, tls=tls)
     threading.Thread(target=registry.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield registry

@@ -6,6 +6,8 @@ and misbehaves in one way per test.
 
 import base64
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from compose_models.store import ModelStore, StoredModel, package_gguf
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
-from tests.conftest import run_cli
+from tests.conftest import require, run_cli
 from tests.integration.store.hostile_registry import HostileRegistry, hostile_registry
 from tests.unit.store.ggufs import write_gguf
 
@@ -129,7 +131,8 @@ def test_a_manifest_with_too_many_layers_is_refused(
     [
         (lambda manifest: "not a manifest", "is not a JSON object"),
         (lambda manifest: {**manifest, "layers": {"a": 1}}, "has no list of layers"),
-        (lambda manifest: {**manifest, "layers": [{**manifest["layers"][0], "size": "1e30"}]}, r"has no valid size in layers\[0\]"),
+        (lambda manifest: {**manifest, "layers": [{**manifest["layers"][0], "size": "1e30"}]},
+         r"has no valid size in layers\[0\]"),
         (lambda manifest: {**manifest, "layers": [{**manifest["layers"][0], "digest": "sha256:../../etc"}]},
          r"has an invalid digest in layers\[0\]"),
     ],
@@ -181,6 +184,27 @@ def test_the_token_servers_answer_is_not_echoed(
     assert "HTTP 500" in message and f"{tokens.url}/token" in message
     assert "hunter2" not in message and "internals" not in message
     assert tokens.authorizations() == [credentials]  # same host: the credentials were for it to check
+
+
+def test_an_https_realm_on_another_host_is_used(
+    registry: HostileRegistry, source: StoredModel, fresh: ModelStore, credentials: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As Docker Hub sends clients to auth.docker.io: a token server elsewhere is fine over https."""
+    require(shutil.which("openssl") is not None, "openssl (apt-get install openssl)")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={OTHER_HOST}",
+         "-addext", f"subjectAltName=IP:{OTHER_HOST}", "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))  # trusted by httpx, for this test
+    with hostile_registry(OTHER_HOST, tls=(certificate, key)) as tokens:
+        reference = _serve(registry, source)
+        registry.challenge = f'Bearer realm="{tokens.url}/token",service="stand-in"'
+        assert pull_model(fresh, reference).model.id == source.id
+    assert tokens.authorizations() == [credentials]
+    assert "Bearer stand-in-token" in registry.authorizations()
 
 
 # -- 4. no Authorization to another host -----------------------------------------------------------

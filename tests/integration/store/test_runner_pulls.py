@@ -68,7 +68,8 @@ def test_a_request_cannot_make_a_registry_elsewhere_plain_http(
         model = _push_big_model(registry, tmp_path, "team/plain", insecure=True)
         reference = f"{registry}/team/plain:v1"
 
-        asked = httpx.post(f"{runner}/api/pull", json={"model": reference, "insecure": True, "stream": False}, timeout=60)
+        body = {"model": reference, "insecure": True, "stream": False}
+        asked = httpx.post(f"{runner}/api/pull", json=body, timeout=60)
         assert asked.status_code == 400, asked.text
         error = asked.json()["error"]
         assert registry in error and "loopback" in error and f"compose-models pull --insecure {reference}" in error

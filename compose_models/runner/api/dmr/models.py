@@ -40,7 +40,10 @@ async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
     remote = "remote" in request.query_params and request.query_params["remote"] in ("", "1", "true")
     try:
-        model = await in_transfer_thread(lambda: fetch_remote_model(name)) if remote else request.app.state.store.get(name)
+        if remote:
+            model = await in_transfer_thread(lambda: fetch_remote_model(name))
+        else:
+            model = request.app.state.store.get(name)
     except (ModelNotFound, RegistryNotFound):
         raise ApiError(404, f"model {name!r} not found") from None
     except UserError as error:
