@@ -1,9 +1,13 @@
 """An OCI distribution API client over httpx: manifests and blobs, with the registry's own auth dance.
 
-HTTPS by default; plain HTTP for ``localhost``, loopback addresses, ``*.local``, ``--insecure`` or
-``INSECURE_REGISTRY=true`` (as DMR). Credentials come from the docker CLI's config (credentials.py).
+HTTPS by default; plain HTTP for ``localhost`` and loopback addresses, or when the user asks for it
+(``--insecure``, or ``INSECURE_REGISTRY=true`` as DMR). Unlike DMR, ``*.local`` names are not plain HTTP
+on their own: they are hosts on the LAN. Credentials come from the docker CLI's config (credentials.py),
+and an Authorization header goes only to the registry's own origin, never to a host it redirects or
+hands an upload to. Every answer is read within a bound (bounded_read.py).
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -17,20 +21,33 @@ from compose_models import __version__
 from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.blobs import sha256_digest
+from compose_models.store.bounded_read import MAX_MANIFEST_BYTES, MAX_SMALL_BYTES, MiB, read_at_most
 from compose_models.store.credentials import Credentials, registry_credentials
 from compose_models.store.registry_auth import basic_authorization, fetch_bearer_token, parse_challenge
 
 MANIFEST_ACCEPT = ", ".join((media_types.OCI_MANIFEST, media_types.DOCKER_MANIFEST, media_types.OCI_INDEX))
-_PLAIN_HTTP_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 class RegistryNotFound(UserError):
     pass
 
 
+def is_loopback_registry(registry: str) -> bool:
+    """``localhost[:port]``, ``127.x.x.x[:port]`` or ``[::1][:port]``: a registry on this machine only."""
+    try:
+        host = httpx.URL(f"http://{registry}").host
+    except httpx.InvalidURL:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def uses_plain_http(registry: str, insecure: bool) -> bool:
-    host = registry.rsplit(":", 1)[0] if registry.count(":") == 1 else registry
-    return insecure or os.environ.get("INSECURE_REGISTRY") == "true" or host in _PLAIN_HTTP_HOSTS or host.endswith(".local")
+    return insecure or os.environ.get("INSECURE_REGISTRY") == "true" or is_loopback_registry(registry)
 
 
 _PAGE_SIZE = 1000
@@ -42,6 +59,7 @@ class RegistryClient:
         self.registry = registry
         host = "registry-1.docker.io" if registry == "docker.io" else registry
         self.base_url = f"{'http' if uses_plain_http(registry, insecure) else 'https'}://{host}"
+        self._origin = _origin(httpx.URL(self.base_url))
         self._credentials = credentials if credentials is not None else registry_credentials(registry)
         self._authorizations: dict[str, str] = {}
         self._http = httpx.Client(
@@ -63,9 +81,12 @@ class RegistryClient:
         url = f"/v2/{repository}/manifests/{reference}"
         with self._request("GET", url, repository, "pull", headers={"Accept": MANIFEST_ACCEPT}) as response:
             self._raise_for_status(response, f"manifest {repository}:{reference}")
-            raw = response.read()
-        media_type = response.headers.get("content-type", "").split(";")[0] or json.loads(raw).get("mediaType", "")
-        return raw, media_type
+            raw = read_at_most(response, MAX_MANIFEST_BYTES)
+        if raw is None:
+            name = f"{self.registry}/{repository}{'@' if reference.startswith('sha256:') else ':'}{reference}"
+            raise UserError(f"the manifest of {name} is larger than {MAX_MANIFEST_BYTES // MiB} MiB "
+                            "(the most a registry accepts); refused")  # fmt: skip
+        return raw, response.headers.get("content-type", "").split(";")[0]
 
     def put_manifest(self, repository: str, tag: str, raw: bytes, media_type: str) -> str:
         url = f"/v2/{repository}/manifests/{tag}"
@@ -94,11 +115,14 @@ class RegistryClient:
             self._raise_for_status(response, f"blob {digest}")
             yield response
 
-    def get_blob(self, repository: str, digest: str) -> bytes:
+    def get_blob(self, repository: str, digest: str, size: int, what: str) -> bytes:
+        """A small blob (a config), read no further than its declared ``size``; ``what`` names it in errors."""
         with self.stream_blob(repository, digest) as response:
-            data = response.read()
+            data = read_at_most(response, size)
+        if data is None:
+            raise UserError(f"{what} ({digest}) sent more than its declared {size} bytes; not kept")
         if sha256_digest(data) != digest:
-            raise UserError(f"blob {digest} from {self.registry}/{repository} does not match its digest; not kept")
+            raise UserError(f"{what} ({digest}) does not match its digest; not kept")
         return data
 
     def mount_blob(self, repository: str, digest: str, source_repository: str) -> bool:
@@ -139,9 +163,15 @@ class RegistryClient:
         while next_path:
             with self._request("GET", next_path, repository, "pull", scope_override=scope) as response:
                 self._raise_for_status(response, f"the list of {key}")
-                response.read()
-                items += response.json().get(key) or []
+                page = read_at_most(response, MAX_SMALL_BYTES)
                 link = _NEXT_LINK.search(response.headers.get("link", ""))
+            if page is None:
+                raise UserError(f"registry {self.registry} sent a page of {key} larger than 1 MiB; refused")
+            try:
+                found = json.loads(page).get(key) or []
+            except (ValueError, AttributeError):
+                raise UserError(f"registry {self.registry} sent a list of {key} that is not a JSON object") from None
+            items += [item for item in found if isinstance(item, str)]
             next_path = link.group(1) if link else None
         return items
 
@@ -157,7 +187,8 @@ class RegistryClient:
     ) -> Iterator[httpx.Response]:
         scope = scope_override or f"repository:{repository}:{actions}"
         response = self._send(method, path, scope, kwargs)
-        if response.status_code == 401 and self._answer_challenge(response, scope):
+        own = _origin(response.url) == self._origin  # another host's challenge is not answered with our credentials
+        if response.status_code == 401 and own and self._answer_challenge(response, scope):
             response.close()
             response = self._send(method, path, scope, kwargs)
         try:
@@ -167,10 +198,10 @@ class RegistryClient:
 
     def _send(self, method: str, path: str, scope: str, kwargs: dict[str, object]) -> httpx.Response:
         headers = dict(kwargs.get("headers") or {})  # type: ignore[arg-type]
-        authorization = self._authorizations.get(scope) or self._authorizations.get("*")
-        if authorization:
-            headers["Authorization"] = authorization
         url = urljoin(self.base_url + "/", path.lstrip("/")) if not path.startswith("http") else path
+        authorization = self._authorizations.get(scope) or self._authorizations.get("*")
+        if authorization and _origin(httpx.URL(url)) == self._origin:
+            headers["Authorization"] = authorization
         request = self._http.build_request(method, url, headers=headers, content=kwargs.get("content"))  # type: ignore[arg-type]
         try:
             return self._http.send(request, stream=True)
@@ -190,15 +221,16 @@ class RegistryClient:
             return True
         if scheme == "bearer" and scope not in self._authorizations:
             scopes = scope.split(" ")
-            self._authorizations[scope] = fetch_bearer_token(self._http, parameters, scopes, self._credentials)
+            self._authorizations[scope] = fetch_bearer_token(
+                self._http, parameters, scopes, self._credentials, self.base_url
+            )
             return True
         return False
 
     def _raise_for_status(self, response: httpx.Response, what: str) -> None:
         if response.status_code < 400:
             return
-        response.read()
-        detail = _registry_error(response)
+        detail = _registry_error(read_at_most(response, MAX_SMALL_BYTES) or b"")
         if response.status_code == 401:
             hint = "no credentials found" if self._credentials is None else "the credentials were refused"
             raise UserError(
@@ -224,10 +256,16 @@ class RegistryClient:
                 pass
 
 
-def _registry_error(response: httpx.Response) -> str:
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _registry_error(body: bytes) -> str:
     try:
-        errors = response.json().get("errors") or []
+        errors = json.loads(body).get("errors") or []
     except (ValueError, AttributeError):
         return ""
-    messages = [str(error.get("message") or error.get("code")) for error in errors if isinstance(error, dict)]
-    return f": {'; '.join(messages)}" if messages else ""
+    if not isinstance(errors, list):
+        return ""
+    messages = [str(error.get("message") or error.get("code"))[:300] for error in errors if isinstance(error, dict)]
+    return f": {'; '.join(messages[:5])}" if messages else ""

@@ -14,19 +14,19 @@ REGISTRY_BINARY = "/usr/bin/docker-registry"
 
 
 @contextmanager
-def running_registry(directory: Path, auth: str = "") -> Iterator[str]:
-    """Yield ``127.0.0.1:PORT`` of a registry storing under ``directory``; ``auth`` is a YAML ``auth:`` block."""
+def running_registry(directory: Path, auth: str = "", host: str = "127.0.0.1") -> Iterator[str]:
+    """Yield ``HOST:PORT`` of a registry storing under ``directory``; ``auth`` is a YAML ``auth:`` block."""
     port = free_port()
     config = directory / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {directory / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
+        f"http:\n  addr: {host}:{port}\n{auth}"
     )
     process = subprocess.Popen([REGISTRY_BINARY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/v2/", process)
-        yield f"127.0.0.1:{port}"
+        _wait_until_up(f"http://{host}:{port}/v2/", process)
+        yield f"{host}:{port}"
     finally:
         process.terminate()
         process.wait(10)

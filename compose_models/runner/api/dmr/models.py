@@ -4,16 +4,24 @@ Pull and push stream one JSON object per line (reference §1.10):
 ``{"type": "progress|success|error", "message", "total", "layer": {"id", "size", "current"}, "mode"}``.
 """
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.schema import CreateRequest
-from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
+from compose_models.runner.api.dmr.transfer_stream import (
+    Failed,
+    Finished,
+    LayerProgress,
+    TransferEvent,
+    TransferResponse,
+    in_transfer_thread,
+    run_transfer,
+)
 from compose_models.runner.http.body import read_request
+from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
@@ -32,7 +40,10 @@ async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
     remote = "remote" in request.query_params and request.query_params["remote"] in ("", "1", "true")
     try:
-        model = await asyncio.to_thread(fetch_remote_model, name) if remote else request.app.state.store.get(name)
+        if remote:
+            model = await in_transfer_thread(lambda: fetch_remote_model(name))
+        else:
+            model = request.app.state.store.get(name)
     except (ModelNotFound, RegistryNotFound):
         raise ApiError(404, f"model {name!r} not found") from None
     except UserError as error:
@@ -55,6 +66,7 @@ async def delete_model(request: Request) -> Response:
         raise ApiError(404, f"model {name!r} not found") from None
 
 
+@stop_when_client_leaves
 async def create_model(request: Request) -> Response:
     parsed = await read_request(request, CreateRequest)
     reference = parsed.source
@@ -62,6 +74,7 @@ async def create_model(request: Request) -> Response:
     return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")
 
 
+@stop_when_client_leaves
 async def push(request: Request) -> Response:
     name = request.path_params["name"]
     store: ModelStore = request.app.state.store
@@ -97,15 +110,20 @@ async def _progress_response(request: Request, work: Callable[[Transfers], objec
     if isinstance(first, Failed):
         raise ApiError(first.status, first.message)
     media_type = "application/json" if request.headers.get("accept") == "application/json" else "text/plain"
-    return StreamingResponse(_dmr_lines(first, events, mode), media_type=media_type)
+    return TransferResponse(_dmr_lines(first, events, mode), media_type=media_type)
 
 
-async def _dmr_lines(first: TransferEvent, events: AsyncIterator[TransferEvent], mode: str) -> AsyncIterator[bytes]:
+async def _dmr_lines(
+    first: TransferEvent, events: AsyncGenerator[TransferEvent, None], mode: str
+) -> AsyncGenerator[bytes, None]:
     layers: dict[str, LayerProgress] = {}
     event: TransferEvent | None = first
-    while event is not None:
-        yield json_line(_dmr_line(event, layers, mode))
-        event = await anext(events, None)
+    try:
+        while event is not None:
+            yield json_line(_dmr_line(event, layers, mode))
+            event = await anext(events, None)
+    finally:
+        await events.aclose()
 
 
 def _dmr_line(event: TransferEvent, layers: dict[str, LayerProgress], mode: str) -> dict[str, object]:

@@ -1,22 +1,31 @@
 """Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from compose_models.errors import UserError
-from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, run_transfer
+from compose_models.runner.api.dmr.transfer_stream import (
+    Failed,
+    Finished,
+    LayerProgress,
+    TransferEvent,
+    TransferResponse,
+    run_transfer,
+)
 from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest
 from compose_models.runner.http.body import read_request
+from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
-from compose_models.store.reference import display_name
+from compose_models.store.reference import display_name, parse_reference
+from compose_models.store.registry_client import is_loopback_registry
 from compose_models.store.store import ModelConflict, ModelNotFound
 from compose_models.units import rfc3339_nano
 
@@ -120,23 +129,45 @@ async def copy(request: Request) -> Response:
     return Response(status_code=200)
 
 
+@stop_when_client_leaves
 async def pull(request: Request) -> Response:
     parsed = await read_request(request, PullRequest)
     store = request.app.state.store
-    events = run_transfer(lambda transfers: pull_model(store, parsed.model, parsed.insecure, transfers))
+    if parsed.insecure:
+        _check_insecure(parsed.model)
+    # Plain HTTP is for loopback registries, which get it without asking, or for the user's own command.
+    events = run_transfer(lambda transfers: pull_model(store, parsed.model, transfers=transfers))
     if not parsed.stream:
         outcome = [event async for event in events][-1]
         if isinstance(outcome, Failed):
             raise ApiError(outcome.status, outcome.message)
         return JSONResponse({"status": "success"})
-    return StreamingResponse(_pull_lines(events), media_type="application/x-ndjson")
+    return TransferResponse(_pull_lines(events), media_type="application/x-ndjson")
 
 
-async def _pull_lines(events: AsyncIterator[TransferEvent]) -> AsyncIterator[bytes]:
-    yield json_line({"status": "pulling manifest"})
-    async for event in events:
-        for status in _pull_statuses(event):
-            yield json_line(status)
+def _check_insecure(model: str) -> None:
+    """A request may not make a registry elsewhere plain HTTP: anyone who can reach the runner could
+    then read or change what it downloads, and see the credentials it sends."""
+    try:
+        registry = parse_reference(model).registry
+    except UserError as error:
+        raise ApiError(400, str(error)) from None
+    if not is_loopback_registry(registry):
+        raise ApiError(
+            400,
+            f"insecure pulls are refused here for {registry}, which is not on this machine: plain HTTP is used for "
+            f"loopback registries only. To pull over plain HTTP anyway, run `compose-models pull --insecure {model}`",
+        )
+
+
+async def _pull_lines(events: AsyncGenerator[TransferEvent, None]) -> AsyncGenerator[bytes, None]:
+    try:
+        yield json_line({"status": "pulling manifest"})
+        async for event in events:
+            for status in _pull_statuses(event):
+                yield json_line(status)
+    finally:
+        await events.aclose()
 
 
 def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
