@@ -27,8 +27,8 @@ _GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "
 
 
 INT32_MAX = 2**31 - 1  # llama.cpp reads its counts into C ints
-MAX_PARALLEL = 64  # each slot takes its share of the context: past this, slivers too small to answer in
-MAX_THREADS = 256  # fixed, not this machine's core count, so a compose file from a bigger host still runs
+MAX_PARALLEL = 64  # llama.cpp caps sequences itself (LLAMA_MAX_SEQ); a host engine gains nothing past a few dozen
+MAX_THREADS = 256  # above any host's cores, yet fixed: a compose file written on a bigger machine still runs here
 SEED_RANGE = (-1, 2**32 - 1)  # llama.cpp's seed is an unsigned 32-bit number; -1 picks one at random
 
 _INTEGER = re.compile(r"-?[0-9]+")

@@ -253,7 +253,8 @@ class Scheduler:
         """Hold a running engine for ``reference`` in ``mode`` for the length of one request.
 
         ``model``: what ``reference`` names, when the caller has found it already. Yields the engine
-        and the sampling defaults to add to the request. Raises ModelNotFound, or EngineError
+        and the sampling defaults to add to the request; after a configure, waits for the engine of the
+        old configuration to finish the requests it holds. Raises ModelNotFound, or EngineError
         (InsufficientMemory, BackendUnavailable among them) when no engine can run.
         """
         self.start_background()
