@@ -70,7 +70,7 @@ def test_the_cli_says_which_value_is_wrong_and_fails(start_runner) -> None:
 
 def test_a_new_configuration_waits_for_the_stream_in_flight_then_serves_from_a_new_engine(start_runner) -> None:
     runner = start_runner()
-    max_tokens = 40  # enough to be in flight for a while; the shared test machines can be slow
+    max_tokens = stream_length_for(runner, seconds=10)
     body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": max_tokens, "stream": True,
             "temperature": 1.0, "ignore_eos": True}  # fmt: skip
     after: dict[str, object] = {}
@@ -112,3 +112,13 @@ def test_a_new_configuration_waits_for_the_stream_in_flight_then_serves_from_a_n
     [new_engine] = runner.engine_pids()
     assert new_engine != old_engine and engine_context_size(new_engine) == 2048
     assert stored_configuration(runner) == {"context-size": 2048}
+
+
+def stream_length_for(runner, seconds: float) -> int:
+    """How many tokens this machine generates in about ``seconds``: the stream must still be running when
+    the configure comes, on a fast machine as on a busy shared one (where SmolLM2 can fall to 1 token/s)."""
+    assert runner.complete().status_code == 200  # the engine is loaded before the timing
+    started = time.monotonic()
+    assert runner.complete(max_tokens=32, ignore_eos=True).status_code == 200
+    per_second = 32 / (time.monotonic() - started)
+    return max(20, min(2000, int(per_second * seconds)))
