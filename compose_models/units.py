@@ -1,6 +1,7 @@
 """Durations, times and byte sizes, parsed and written in the exact spellings Go, Docker Model Runner,
 gguf-parser and the docker CLI use, so what we print and serve reads as theirs."""
 
+import math
 import re
 import time
 from datetime import datetime, timezone
@@ -18,20 +19,29 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite(float(value), value)
     if not isinstance(value, str):
         raise ValueError(f"not a duration: {value!r}")
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _finite(seconds, value)
     sign = -1.0 if text.startswith("-") else 1.0
     body = text.lstrip("+-")
     parts = _DURATION_PART.findall(body)
     if not body or "".join(number + unit for number, unit in parts) != body:
         raise ValueError(f"not a duration: {value!r} (expected e.g. 5m, 1h30m, 300 or -1)")
-    return sign * sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+    return _finite(sign * sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts), value)
+
+
+def _finite(seconds: float, value: object) -> float:
+    """NaN would never compare as expired, and infinity cannot be written as a Go duration."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a duration: {value!r} (expected a finite number of seconds, or -1 for ever)")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -11,6 +11,7 @@ from compose_models.orchestrator.override import service_environment
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
 from compose_models.runner.control.presets import PRESETS, with_preset
+from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
@@ -44,18 +45,21 @@ class Deployment:
 
 
 def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
-    """The project and its plan, with each model's ``x-preset`` expanded into its runtime flags."""
+    """The project and its plan, with each model's ``x-preset`` expanded into its runtime flags, which are checked."""
     project = load_project(options)
     plan = resolve_plan(project)
     for key, model in plan.models.items():
         preset = project.models[key].extensions.get("x-preset")
-        if preset is None:
-            continue
-        if not isinstance(preset, str) or preset not in PRESETS:
-            raise UserError(
-                f"{project.config_files[0]}: models.{key}.x-preset: expected one of {', '.join(PRESETS)}, got {preset!r}"
-            )
-        model.runtime_flags = with_preset(preset, model.runtime_flags)
+        if preset is not None:
+            if not isinstance(preset, str) or preset not in PRESETS:
+                raise UserError(
+                    f"{project.config_files[0]}: models.{key}.x-preset: expected one of {', '.join(PRESETS)}, got {preset!r}"
+                )
+            model.runtime_flags = with_preset(preset, model.runtime_flags)
+        try:
+            parse_runtime_flags(model.runtime_flags)  # refuse a bad flag before anything changes
+        except UserError as error:
+            raise UserError(f"{project.config_files[0]}: models.{key}.runtime_flags: {error}") from None
     return project, plan
 
 
@@ -82,7 +86,10 @@ def deploy(options: ProjectOptions) -> Deployment:
         ensure_model(store, key, model, project)
     state = daemon.ensure_running(default_port())
     runner = RunnerClient(state)
-    for model in plan.models.values():
-        runner.configure(model.model, model.context_size, model.runtime_flags)
+    for key, model in plan.models.items():
+        try:
+            runner.configure(model.model, model.context_size, model.runtime_flags)
+        except UserError as error:  # the checks that need the model, such as its trained context
+            raise UserError(f"{project.config_files[0]}: models.{key}: {error}") from None
     document = daemon.status_document(state.port)  # probes which URL a container reaches the runner at
     return Deployment(options, project, plan, runner, str(document["endpoint"]), bool(document["reach"]["hostGateway"]))

@@ -16,7 +16,6 @@ from compose_models.errors import UserError
 from compose_models.orchestrator.deploy import Deployment, deploy, ensure_model, load
 from compose_models.orchestrator.docker_compose import run_compose
 from compose_models.orchestrator.override import service_environment
-from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.store import ModelStore
 
 
@@ -30,9 +29,7 @@ def watched_files(deployment: Deployment) -> set[Path]:
 
 
 def redeploy(previous: Deployment) -> Deployment:
-    project, plan = load(previous.options)
-    for model in plan.models.values():
-        parse_runtime_flags(model.runtime_flags)  # refuse a bad flag before anything changes
+    project, plan = load(previous.options)  # refuses a bad flag before anything changes
     store = ModelStore.default()
     for key, model in plan.models.items():
         ensure_model(store, key, model, project)

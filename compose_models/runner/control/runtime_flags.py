@@ -3,13 +3,16 @@
 Flags are written in llama.cpp's ``llama-server`` spelling, as Docker Model Runner takes them.
 Each allowed flag becomes, per backend, a command-line argument of the engine, a sampling default
 (added to requests that do not set the field themselves), or one of the settings the scheduler
-itself reads (context size, slots, embeddings). Anything else - and any token holding a path
-separator - is refused with an error that names the flag, so nothing from a compose file or a
-request reaches a command line unchecked. A llama-server tuning flag that llama-cpp-python has no
+itself reads (context size, slots, embeddings). Anything else - any token holding a path
+separator, and any value outside its flag's range (NaN and infinity included) - is refused with an
+error that names the flag and what it expects, so nothing from a compose file or a request reaches
+a command line or a request default unchecked. A llama-server tuning flag that llama-cpp-python has no
 equivalent for (``--parallel``, ``--cont-batching``...) is accepted and has no effect there, so
 one compose file runs on either backend.
 """
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,18 +26,50 @@ MLX = "mlx"
 _GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
 
 
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+INT32_MAX = 2**31 - 1  # llama.cpp reads its counts into C ints
+MAX_PARALLEL = 64  # llama.cpp caps sequences itself (LLAMA_MAX_SEQ); a host engine gains nothing past a few dozen
+MAX_THREADS = 256  # above any host's cores, yet fixed: a compose file written on a bigger machine still runs here
+SEED_RANGE = (-1, 2**32 - 1)  # llama.cpp's seed is an unsigned 32-bit number; -1 picks one at random
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+def _integer(low: int, high: int = INT32_MAX) -> Callable[[str], int]:
+    """Plain ASCII digits only: the text goes to the engine as written, and C would not read ``1_0`` or ``٣``."""
+
+    def parse(text: str) -> int:
+        if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+            raise ValueError(f"an integer from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+def _number(low: float, high: float | None = None, *, above_low: bool = False) -> Callable[[str], float]:
+    """A finite decimal number: NaN or infinity would reach every request as an unsendable default."""
+    expected = (
+        f"a finite number from {low:g} to {high:g}" if high is not None
+        else f"a finite number above {low:g}" if above_low else f"a finite number of at least {low:g}"
+    )  # fmt: skip
+
+    def parse(text: str) -> float:
+        value = float(text) if _DECIMAL.fullmatch(text) else math.nan
+        in_range = value > low if above_low else value >= low
+        if not math.isfinite(value) or not in_range or (high is not None and value > high):
+            raise ValueError(expected)
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"one of {', '.join(choices)}")
+        return text.lower()
+
+    return parse
 
 
 def _on_off(text: str) -> str:
@@ -45,18 +80,23 @@ def _on_off(text: str) -> str:
         return "on"
     if lowered in ("false", "0"):
         return "off"
-    raise ValueError(text)
+    raise ValueError("on, off or auto")
 
 
-def _cache_type(text: str) -> str:
-    if text.lower() not in _GGML_TYPES:
-        raise ValueError(text)
-    return text.lower()
+def _tensor_split(text: str) -> str:
+    """Proportions per GPU, e.g. ``3,1``."""
+    parse = _number(0)
+    try:
+        for part in text.split(","):
+            parse(part)
+    except ValueError:
+        raise ValueError("comma-separated finite numbers of at least 0, e.g. 3,1") from None
+    return text
 
 
 def _word(text: str) -> str:
     if not text.replace("-", "").replace("_", "").replace(".", "").replace(",", "").isalnum():
-        raise ValueError(text)
+        raise ValueError("a name of letters, digits, '-', '_' and '.'")
     return text
 
 
@@ -86,51 +126,52 @@ def _sample(spellings: tuple[str, ...], parse: Callable[[str], object], request_
 
 
 _FLAGS: tuple[_Flag, ...] = (
-    _Flag(("--ctx-size", "-c"), _non_negative_int, reserved="context"),
-    _Flag(("--parallel", "-np"), _positive_int, reserved="parallel"),
+    _Flag(("--ctx-size", "-c"), _integer(0), reserved="context"),  # against the trained context: the scheduler
+    _Flag(("--parallel", "-np"), _integer(1, MAX_PARALLEL), reserved="parallel"),
     _Flag(("--embeddings", "--embedding"), None, reserved="embedding"),
-    _Flag(("--n-gpu-layers", "-ngl", "--gpu-layers"), int, _python("n_gpu_layers")),
-    _Flag(("--threads", "-t"), _positive_int, _python("n_threads")),
-    _Flag(("--threads-batch", "-tb"), _positive_int, _python("n_threads_batch")),
-    _Flag(("--batch-size", "-b"), _positive_int, _python("n_batch")),
-    _Flag(("--ubatch-size", "-ub"), _positive_int, _python("n_ubatch")),
+    _Flag(("--n-gpu-layers", "-ngl", "--gpu-layers"), _integer(-1), _python("n_gpu_layers")),
+    _Flag(("--threads", "-t"), _integer(1, MAX_THREADS), _python("n_threads")),
+    _Flag(("--threads-batch", "-tb"), _integer(1, MAX_THREADS), _python("n_threads_batch")),
+    _Flag(("--batch-size", "-b"), _integer(1), _python("n_batch")),
+    _Flag(("--ubatch-size", "-ub"), _integer(1), _python("n_ubatch")),
     _Flag(("--flash-attn", "-fa"), _on_off, _python("flash_attn", lambda value: value == "on")),
-    _Flag(("--cache-type-k", "-ctk"), _cache_type, _python("type_k", _GGML_TYPES.__getitem__)),
-    _Flag(("--cache-type-v", "-ctv"), _cache_type, _python("type_v", _GGML_TYPES.__getitem__)),
+    _Flag(("--cache-type-k", "-ctk"), _choice(*_GGML_TYPES), _python("type_k", _GGML_TYPES.__getitem__)),
+    _Flag(("--cache-type-v", "-ctv"), _choice(*_GGML_TYPES), _python("type_v", _GGML_TYPES.__getitem__)),
     _Flag(("--no-kv-offload", "-nkvo"), None, lambda _: ["--offload_kqv", "false"]),
     _Flag(("--no-mmap",), None, lambda _: ["--use_mmap", "false"]),
     _Flag(("--mlock",), None, lambda _: ["--use_mlock", "true"]),
-    _Flag(("--rope-freq-base",), float, _python("rope_freq_base")),
-    _Flag(("--rope-freq-scale",), float, _python("rope_freq_scale")),
-    _Flag(("--yarn-orig-ctx",), _non_negative_int, _python("yarn_orig_ctx")),
-    _Flag(("--main-gpu", "-mg"), _non_negative_int, _python("main_gpu")),
-    _Flag(("--split-mode", "-sm"), _word),
-    _Flag(("--tensor-split", "-ts"), _word),
+    _Flag(("--rope-freq-base",), _number(0), _python("rope_freq_base")),  # 0: the model's own
+    _Flag(("--rope-freq-scale",), _number(0), _python("rope_freq_scale")),
+    _Flag(("--yarn-orig-ctx",), _integer(0), _python("yarn_orig_ctx")),
+    _Flag(("--main-gpu", "-mg"), _integer(0), _python("main_gpu")),
+    _Flag(("--split-mode", "-sm"), _choice("none", "layer", "row")),
+    _Flag(("--tensor-split", "-ts"), _tensor_split),
     _Flag(("--cont-batching", "-cb"), None),
     _Flag(("--no-cont-batching", "-nocb"), None),
-    _Flag(("--cache-reuse",), _non_negative_int),
-    _Flag(("--keep",), int),
+    _Flag(("--cache-reuse",), _integer(0)),
+    _Flag(("--keep",), _integer(-1)),  # -1: all of the prompt
     _Flag(("--swa-full",), None),
     _Flag(("--kv-unified", "-kvu"), None),
     _Flag(("--no-warmup",), None),
     _Flag(("--jinja",), None),  # llama-server always gets --jinja; llama-cpp-python uses the GGUF's template
     _Flag(("--chat-template",), _word),  # a built-in template name; files are refused as paths
-    _Flag(("--reasoning-budget",), int),
+    _Flag(("--reasoning-budget",), _integer(-1)),  # -1: unlimited
     _Flag(("--reasoning-format",), _word),
-    _Flag(("--pooling",), _word),
+    _Flag(("--pooling",), _choice("none", "mean", "cls", "last", "rank")),
     _Flag(("--metrics",), None),
     _Flag(("--slots",), None),
     _Flag(("--no-slots",), None),
     _Flag(("--verbose", "-v"), None, lambda _: ["--verbose", "true"]),
-    _sample(("--temp", "--temperature"), float, "temperature"),
-    _sample(("--top-k",), int, "top_k"),
-    _sample(("--top-p",), float, "top_p"),
-    _sample(("--min-p",), float, "min_p"),
-    _sample(("--repeat-penalty",), float, "repeat_penalty"),
-    _sample(("--presence-penalty",), float, "presence_penalty"),
-    _sample(("--frequency-penalty",), float, "frequency_penalty"),
-    _sample(("--seed", "-s"), int, "seed"),
-    _sample(("--n-predict", "-n", "--predict"), int, "max_tokens"),
+    # The ranges a request may ask for itself (the OpenAI schema's), where it has one.
+    _sample(("--temp", "--temperature"), _number(0), "temperature"),
+    _sample(("--top-k",), _integer(0), "top_k"),  # 0: off
+    _sample(("--top-p",), _number(0, 1), "top_p"),
+    _sample(("--min-p",), _number(0, 1), "min_p"),
+    _sample(("--repeat-penalty",), _number(0, above_low=True), "repeat_penalty"),  # logits are divided by it
+    _sample(("--presence-penalty",), _number(-2, 2), "presence_penalty"),
+    _sample(("--frequency-penalty",), _number(-2, 2), "frequency_penalty"),
+    _sample(("--seed", "-s"), _integer(*SEED_RANGE), "seed"),
+    _sample(("--n-predict", "-n", "--predict"), _integer(-1), "max_tokens"),  # -1: until the end
 )
 
 _BY_SPELLING: dict[str, _Flag] = {spelling: flag for flag in _FLAGS for spelling in flag.spellings}
@@ -194,8 +235,8 @@ def parse_runtime_flags(flags: list[str], backend: str = LLAMA_SERVER) -> Runtim
             raise UserError(f"runtime flag {name!r} has a value that looks like a flag: {text!r}")
         try:
             value = flag.parse(text)
-        except (ValueError, KeyError):
-            raise UserError(f"runtime flag {name!r} has an invalid value {text!r}") from None
+        except ValueError as expected:
+            raise UserError(f"runtime flag {name!r} has an invalid value {text!r}: expected {expected}") from None
         _record(options, flag, value, text, backend)
     return options
 

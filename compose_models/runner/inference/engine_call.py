@@ -26,7 +26,7 @@ from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -162,8 +162,6 @@ async def acquire_engine(request: Request, reference: str, mode: str, stack: con
         return await stack.enter_async_context(scheduler.use(reference, mode, model))
     except ModelNotFound:
         raise UnknownModel(reference) from None
-    except ModelBusy as error:
-        raise ApiError(409, str(error)) from None
     except EngineCrashLoop as error:
         raise ApiError(503, str(error), code=ENGINE_CRASHED) from None
     except EngineError as error:

@@ -9,6 +9,10 @@ started again by the next request, unless it crashed ``CRASH_LIMIT`` times withi
 seconds: then requests get its crash report at once, without a start, until the model is
 reconfigured or the runner restarts.
 
+A configure is checked whole before anything is stored. An engine started with another configuration
+is replaced, never under a request: an idle one stops at once; a busy one drains - its requests finish
+on it while new ones wait for the engine of the new configuration, started once the last has ended.
+
 Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
 """
 
@@ -27,6 +31,7 @@ from compose_models.runner.backends.engine import Engine, EngineCrashLoop, Engin
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.observability.log import say
+from compose_models.runner.scheduling.context_size import check_context_size, trained_context
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
@@ -59,10 +64,6 @@ class ModelNotFound(Exception):
         self.reference = reference
 
 
-class ModelBusy(Exception):
-    """A reconfiguration would restart an engine that is serving requests."""
-
-
 @dataclass
 class ModelConfiguration:
     context_size: int | None = None
@@ -93,7 +94,9 @@ class _Slot:
     engine: Engine | None = None
     backend: str = ""  # of the engine running or loading
     memory: MemoryEstimate | None = None
-    in_flight: int = 0
+    in_flight: int = 0  # requests that hold the engine or wait for it
+    serving: int = 0  # requests that hold the engine
+    released: asyncio.Event = field(default_factory=asyncio.Event)  # set when ``serving`` falls to 0
     loading: bool = False
     last_used: float = field(default_factory=time.time)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -142,25 +145,37 @@ class Scheduler:
         self, reference: str, context_size: int | None, runtime_flags: list[str],
         keep_alive: float | None = None, preset: str | None = None,
     ) -> None:  # fmt: skip
-        """Store a model's configuration; idle engines started with another one are stopped.
+        """Store a model's configuration; engines started with another one stop now if idle, else drain.
 
-        UserError for a refused flag or unknown preset; ModelBusy if an engine that would restart is serving.
+        UserError for an invalid value or an unknown preset, and then nothing has changed.
         """
         model = self.find(reference)
-        flags = with_preset(preset, runtime_flags)
-        try:
-            parse_runtime_flags(flags, catalog.backend_for_format(_format_of(model)))
-        except catalog.BackendUnavailable as error:
-            raise UserError(str(error)) from None
-        self._configurations[model.id] = ModelConfiguration(context_size, flags, keep_alive)
+        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive)
+        plans = self._checked_plans(model, configuration)
+        self._configurations[model.id] = configuration
         self._forget_plans(model.id)
+        self._plans.update(plans)
         for slot in self._slots_of(model.id):
             slot.crash_times, slot.crash_loop = [], None
-            if slot.engine and slot.engine.spec != self._plan(model, slot.mode).spec:
-                if not slot.is_idle:
-                    raise ModelBusy(f"model {reference!r} is serving requests; configure it again when idle")
+            if slot.is_idle and self._is_stale(slot):
                 await self._stop(slot)
         self._reaper_wake.set()
+
+    def _checked_plans(self, model: LocalModel, configuration: ModelConfiguration) -> dict[tuple[str, str], _Plan]:
+        """The plans ``configuration`` gives the model's running engines, once every value of it is valid."""
+        try:
+            backend = catalog.backend_for_format(_format_of(model))
+            options = parse_runtime_flags(configuration.runtime_flags, backend)
+            trained = trained_context(self._gguf_metadata(model, backend))
+            check_context_size(configuration.context_size, trained, "context-size")
+            check_context_size(options.context_size, trained, "runtime flag '--ctx-size'")
+            return {
+                (model.id, slot.mode): self._plan(model, slot.mode, configuration)
+                for slot in self._slots_of(model.id)
+                if slot.engine is not None and slot.engine.is_running()
+            }
+        except EngineError as error:
+            raise UserError(str(error)) from None
 
     def set_keep_alive(self, reference: str, keep_alive: float) -> None:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
@@ -176,9 +191,14 @@ class Scheduler:
     def _slots_of(self, model_id: str) -> list[_Slot]:
         return [slot for (slot_model_id, _), slot in self._slots.items() if slot_model_id == model_id]
 
-    def _plan(self, model: LocalModel, mode: str) -> _Plan:
+    def _is_stale(self, slot: _Slot) -> bool:
+        """Whether the slot's engine was started with a configuration the model no longer has."""
+        plan = self._plans.get((slot.model.id, slot.mode))
+        return slot.engine is not None and plan is not None and slot.engine.spec != plan.spec
+
+    def _plan(self, model: LocalModel, mode: str, configuration: ModelConfiguration | None = None) -> _Plan:
         backend = catalog.backend_for_format(_format_of(model))
-        configuration = self.configuration(model)
+        configuration = configuration or self.configuration(model)
         try:
             options = parse_runtime_flags(configuration.runtime_flags, backend)
         except UserError as error:
@@ -233,13 +253,16 @@ class Scheduler:
         """Hold a running engine for ``reference`` in ``mode`` for the length of one request.
 
         ``model``: what ``reference`` names, when the caller has found it already. Yields the engine
-        and the sampling defaults to add to the request. Raises ModelNotFound, or EngineError
+        and the sampling defaults to add to the request; after a configure, waits for the engine of the
+        old configuration to finish the requests it holds. Raises ModelNotFound, or EngineError
         (InsufficientMemory, BackendUnavailable among them) when no engine can run.
         """
         self.start_background()
         model = model or self.find(reference)
-        slot = self._slots.setdefault((model.id, mode), _Slot(model, reference, mode))
+        key = (model.id, mode)
+        slot = self._slots.setdefault(key, _Slot(model, reference, mode))
         slot.in_flight += 1
+        serving = False
         try:
             async with slot.lock:
                 await self._note_crash(slot)
@@ -247,21 +270,41 @@ class Scheduler:
                     raise EngineCrashLoop(slot.crash_loop)
                 engine = slot.engine
                 running = engine is not None and engine.is_running()
-                plan = self._plans.get((model.id, mode)) if running else None
+                plan = self._plans.get(key) if running else None
                 if plan is None:  # planned anew for each start: the backend may have been installed since
-                    plan = self._plans[(model.id, mode)] = self._plan(model, mode)
+                    plan = self._plans[key] = self._plan(model, mode)
                 if not running or engine.spec != plan.spec:
+                    await self._drain(slot)
+                    # A configure may have come while it drained.
+                    plan = self._plans[key] = self._plans.get(key) or self._plan(model, mode)
                     await self._stop(slot)
                     slot.backend = plan.spec.backend
                     await self._start(slot, plan)
-            assert slot.engine is not None
-            yield slot.engine, plan.sampling_defaults
+                engine = slot.engine
+                assert engine is not None
+                slot.serving += 1
+                serving = True
+            yield engine, plan.sampling_defaults
         finally:
+            if serving:
+                slot.serving -= 1
+                if slot.serving == 0:
+                    slot.released.set()
             slot.in_flight -= 1
             slot.last_used = time.time()
             if slot.in_flight == 0:
                 self._capacity_freed.set()
                 self._reaper_wake.set()
+
+    @staticmethod
+    async def _drain(slot: _Slot) -> None:
+        """Wait until no request holds the slot's engine, so that stopping it cuts none off.
+
+        Called with the slot's lock held: requests that come meanwhile wait behind it for the next engine.
+        """
+        while slot.serving:
+            slot.released.clear()
+            await slot.released.wait()
 
     async def _start(self, slot: _Slot, plan: _Plan) -> None:
         await self._make_room(slot, plan.memory)
@@ -389,6 +432,9 @@ class Scheduler:
             next_deadline = None
             for slot in list(self._slots.values()):
                 await self._note_crash(slot)
+                if slot.is_idle and self._is_stale(slot):  # drained after a configure
+                    await self._stop(slot)
+                    continue
                 keep_alive = self.keep_alive_of(slot.model)
                 if not slot.is_idle or slot.engine is None or keep_alive < 0:
                     continue

@@ -1,5 +1,6 @@
 """`x-preset` under a compose model becomes runtime flags before the model is configured."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from compose_models.compose import ProjectOptions
 from compose_models.errors import UserError
 from compose_models.orchestrator.deploy import load
 from compose_models.runner.control.presets import PRESETS
+from tests.conftest import run_cli
 
 STACK = """\
 services:
@@ -35,3 +37,14 @@ def test_unknown_preset_names_file_key_and_choices(tmp_path: Path) -> None:
         _load(tmp_path, "fast")
     message = str(raised.value)
     assert "compose.yaml" in message and "models.llm.x-preset" in message and "long-context" in message
+
+
+def test_a_flag_value_out_of_range_names_file_and_key_and_up_fails_before_starting_anything(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(STACK.format(preset="chat").replace('"0.1"', '"nan"'))
+    result = run_cli("up", "-f", str(tmp_path / "compose.yaml"), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (
+        f"{tmp_path / 'compose.yaml'}: models.llm.runtime_flags: runtime flag '--temp' has an invalid value 'nan': "
+        "expected a finite number of at least 0"
+    ) in result.stderr
+    assert not (Path(os.environ["COMPOSE_MODELS_HOME"]) / "runner" / "state.json").exists()  # no runner started

@@ -42,6 +42,15 @@ def test_malformed_and_oversized_bodies(client: TestClient) -> None:
     assert client.post("/v1/messages", content=b"[1]").json()["error"]["type"] == "invalid_request_error"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("context-size", 2**31), ("keep_alive", "nan"), ("keep_alive", "inf")]
+)
+def test_configure_values_that_no_model_could_take_are_a_400_before_any_lookup(client: TestClient, field: str, value) -> None:
+    response = client.post("/engines/_configure", json={"model": "ai/absent", field: value})
+    assert response.status_code == 400 and response.headers["content-type"].startswith("text/plain"), response.text
+    assert field in response.text
+
+
 def test_unknown_routes_answer_in_the_shape_of_their_prefix(client: TestClient) -> None:
     assert "error" in client.get("/api/nope").json()
     assert client.get("/v1/nope").json()["error"]["type"] == "invalid_request_error"

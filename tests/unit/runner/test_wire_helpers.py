@@ -107,3 +107,9 @@ def test_nothing_is_forced_by_auto_or_by_required_among_several_tools() -> None:
     for choice in ("auto", "required"):
         payload = {"model": "m", "tools": tools, "tool_choice": choice}
         assert ForcedToolCall.of(payload) == (payload, None)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_durations_are_finite(value: object) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        parse_duration(value)

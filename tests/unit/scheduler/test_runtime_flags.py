@@ -67,3 +67,39 @@ def test_mlx_takes_sampling_flags_only() -> None:
     assert parse_runtime_flags(["--temp", "0.3"], MLX).sampling_defaults == {"temperature": 0.3}
     with pytest.raises(UserError, match="--threads"):
         parse_runtime_flags(["--threads", "2"], MLX)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--temp", "nan"], "'--temp' has an invalid value 'nan': expected a finite number of at least 0"),
+        (["--temp", "-0.5"], "'--temp' has an invalid value '-0.5': expected a finite number of at least 0"),
+        (["--temp", "1e999"], "'--temp' has an invalid value '1e999': expected a finite number"),
+        (["--top-p", "inf"], "'--top-p' has an invalid value 'inf': expected a finite number from 0 to 1"),
+        (["--min-p=1.5"], "'--min-p' has an invalid value '1.5': expected a finite number from 0 to 1"),
+        (["--repeat-penalty", "0"], "'--repeat-penalty' has an invalid value '0': expected a finite number above 0"),
+        (["--presence-penalty", "3"], "'--presence-penalty' has an invalid value '3': expected a finite number from -2 to 2"),
+        (["--parallel", "65"], "'--parallel' has an invalid value '65': expected an integer from 1 to 64"),
+        (["-t", "100000"], "'-t' has an invalid value '100000': expected an integer from 1 to 256"),
+        (["--threads-batch", "0"], "'--threads-batch' has an invalid value '0': expected an integer from 1 to 256"),
+        (["--threads", "1_0"], "'--threads' has an invalid value '1_0': expected an integer"),  # C cannot read it
+        (["--batch-size", "99999999999"], "'--batch-size' has an invalid value '99999999999': expected an integer from 1 to 2147483647"),
+        (["--seed", "4294967296"], "'--seed' has an invalid value '4294967296': expected an integer from -1 to 4294967295"),
+        (["--ctx-size", "-5"], "'--ctx-size' has an invalid value '-5': expected an integer from 0"),
+        (["-ctk", "q9"], "'-ctk' has an invalid value 'q9': expected one of f32, f16"),
+        (["--pooling", "max"], "'--pooling' has an invalid value 'max': expected one of none, mean, cls, last, rank"),
+        (["--tensor-split", "3,x"], "'--tensor-split' has an invalid value '3,x': expected comma-separated finite numbers"),
+    ],
+)
+def test_values_outside_their_flags_range_are_refused_saying_what_is_expected(flags: list[str], message: str) -> None:
+    with pytest.raises(UserError) as raised:
+        parse_runtime_flags(flags)
+    assert message in str(raised.value)
+
+
+def test_values_at_the_ends_of_their_ranges_are_accepted() -> None:
+    flags = ["--temp", "0", "--top-p", "1", "--min-p", "0", "-np", "64", "-t", "256", "--seed", "-1", "-ts", "3,1"]
+    options = parse_runtime_flags(flags)
+    assert options.sampling_defaults == {"temperature": 0.0, "top_p": 1.0, "min_p": 0.0, "seed": -1}
+    assert options.parallel == 64
+    assert options.arguments_for(LLAMA_SERVER) == ("--threads", "256", "--tensor-split", "3,1")

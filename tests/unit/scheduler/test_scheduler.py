@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from compose_models.errors import UserError
 from compose_models.runner.api.dmr.wire import loaded_engine_json
 from compose_models.runner.backends import catalog
 from compose_models.runner.backends.engine import EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.scheduling.placement import InsufficientMemory
-from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, ModelBusy, Scheduler
+from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, Scheduler
 from compose_models.runner.scheduling.settings import SchedulerSettings
 
 MIB = 1024**2
@@ -64,7 +65,9 @@ class FakeModel:
     gguf_paths: list[Path]
     tags: tuple[str, ...] = ()
     context_size: int | None = None
-    config: dict[str, Any] = field(default_factory=lambda: {"format": "gguf", "gguf": {"general.architecture": "x"}})
+    config: dict[str, Any] = field(
+        default_factory=lambda: {"format": "gguf", "gguf": {"general.architecture": "x", "x.context_length": "8192"}}
+    )
     chat_template_path: Path | None = None
     mmproj_path: Path | None = None
     layers: list[Any] = field(default_factory=list)
@@ -282,17 +285,59 @@ async def test_crashes_further_apart_than_the_window_never_stop_restarts(started
 
 
 @scenario
-async def test_configure_restarts_idle_engines_refuses_busy_ones_and_gives_preset_defaults(started, models, tmp_path) -> None:
+async def test_configure_restarts_idle_engines_drains_busy_ones_and_gives_preset_defaults(started, models, tmp_path) -> None:
     runner = scheduler(models, tmp_path)
-    async with runner.use("ai/a") as (engine, defaults):
-        assert engine.spec.context_size == 4096 and defaults == {}
-        with pytest.raises(ModelBusy):
-            await runner.configure("ai/a", 1024, [])
-    await runner.configure("ai/a", 2048, ["--temp", "0.9"], preset="code")
+    async with runner.use("ai/a") as (old, defaults):
+        assert old.spec.context_size == 4096 and defaults == {}
+        await runner.configure("ai/a", 1024, [])  # accepted while the engine serves
+        later = asyncio.create_task(_context_size_served(runner, "ai/a"))
+        await asyncio.sleep(0.2)
+        assert not later.done() and old.is_running() and len(started) == 1  # it waits; the old one serves on
+    assert await later == 1024
+    assert not old.is_running() and len(started) == 2
+    await runner.configure("ai/a", 2048, ["--temp", "0.9"], preset="code")  # idle: restarted at once
     async with runner.use("ai/a") as (engine, defaults):
         assert engine.spec.context_size == 2048
         assert defaults == {"temperature": 0.9, "top_p": 0.95, "repeat_penalty": 1.0}
-    assert len(started) == 2
+    assert len(started) == 3
+    await runner.shutdown()
+
+
+async def _context_size_served(runner: Scheduler, reference: str) -> int:
+    async with runner.use(reference) as (engine, _):
+        return engine.spec.context_size
+
+
+@scenario
+async def test_a_drained_engine_stops_without_waiting_for_a_request(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    async with runner.use("ai/a") as (old, _):
+        await runner.configure("ai/a", 1024, [])
+    await asyncio.sleep(0.1)
+    assert not old.is_running() and loaded(runner) == []
+    await runner.shutdown()
+
+
+@scenario
+async def test_a_refused_configure_changes_nothing(started, models, tmp_path) -> None:
+    runner = scheduler(models, tmp_path)
+    await runner.configure("ai/a", 2048, ["--temp", "0.5"], keep_alive=600)
+    async with runner.use("ai/a") as (engine, _):
+        refusals = [
+            ((None, ["--temp", "nan"]), "'--temp' has an invalid value 'nan': expected a finite number"),
+            ((None, ["--parallel", "1000"]), "'--parallel' has an invalid value '1000': expected an integer from 1 to 64"),
+            ((16384, []), "context-size: 16384 is out of range: use between 64 and 8192"),
+            ((None, ["--ctx-size", "16384"]), "'--ctx-size': 16384 is out of range"),
+        ]  # fmt: skip
+        for (context_size, flags), message in refusals:
+            with pytest.raises(UserError, match=message):
+                await runner.configure("ai/a", context_size, flags)
+        assert engine.is_running()
+    configuration = runner.configuration(models["a"])
+    assert (configuration.context_size, configuration.runtime_flags, configuration.keep_alive) == (2048, ["--temp", "0.5"], 600)
+    async with runner.use("ai/a") as (same, defaults):
+        assert same is engine and defaults == {"temperature": 0.5}
+    assert len(started) == 1
     await runner.shutdown()
 
 

@@ -2,12 +2,12 @@
 
 from typing import Any
 
+from compose_models.errors import UserError
 from compose_models.runner.http.errors import ApiError
+from compose_models.runner.scheduling import context_size
 from compose_models.runner.scheduling.scheduler import ModelConfiguration, ModelNotFound, Scheduler
 from compose_models.store.model import StoredModel
 from compose_models.units import format_duration
-
-SMALLEST_CONTEXT = 64
 
 
 def configuration_json(configuration: ModelConfiguration) -> dict[str, Any]:
@@ -31,16 +31,8 @@ def configuration_document(scheduler: Scheduler, reference: str) -> dict[str, An
 
 
 def check_context_size(model: StoredModel, size: int | None, field: str) -> None:
-    """400 unless ``size`` is unset or between 64 and the context the model was trained with.
-
-    llama.cpp would start an engine with any size, but one past the trained context answers badly
-    and a huge one fails to load long after the request that asked for it was accepted.
-    """
-    if size is None:
-        return
-    metadata = model.config.get("gguf") or {}
-    trained_text = str(metadata.get(f"{model.config.get('architecture')}.context_length", ""))
-    trained = int(trained_text) if trained_text.isdigit() else None
-    if size < SMALLEST_CONTEXT or (trained and size > trained):
-        upper = f" and {trained} (the context the model was trained with)" if trained else ""
-        raise ApiError(400, f"{field}: {size} is out of range: use between {SMALLEST_CONTEXT}{upper}", param=field)
+    """400 naming ``field`` unless ``size`` is unset or within the context the model was trained with."""
+    try:
+        context_size.check_context_size(size, context_size.trained_context(model.config.get("gguf") or {}), field)
+    except UserError as error:
+        raise ApiError(400, str(error), param=field) from None

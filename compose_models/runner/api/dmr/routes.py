@@ -6,13 +6,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from compose_models import __version__
 from compose_models.errors import UserError
-from compose_models.runner.api.dmr.configurations import check_context_size, configuration_document, configuration_json
+from compose_models.runner.api.dmr.configurations import configuration_document, configuration_json
 from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
 from compose_models.runner.api.dmr.wire import loaded_engine_json
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import ModelNotFound, Scheduler
 
 
 async def root(request: Request) -> Response:
@@ -36,18 +36,13 @@ async def engines_df(request: Request) -> Response:
 
 
 async def configure(request: Request) -> Response:
+    """Accepted (202) once every value is valid; engines serving requests drain before they restart."""
     parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
-    model = request.app.state.store.find(parsed.model)
-    if model is None:
-        raise UnknownModel(parsed.model)
-    check_context_size(model, context_size, "context-size")
     try:
         await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
     except ModelNotFound:
         raise UnknownModel(parsed.model) from None
-    except ModelBusy as error:
-        raise ApiError(409, str(error)) from None
     except UserError as error:
         raise ApiError(400, str(error)) from None
     return Response(status_code=202)

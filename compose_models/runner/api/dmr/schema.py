@@ -5,6 +5,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, field_validator
 
 from compose_models.runner.api.openai.schema import NonEmpty, Open
+from compose_models.runner.control.runtime_flags import INT32_MAX
 from compose_models.units import parse_duration
 
 
@@ -12,7 +13,9 @@ class ConfigureRequest(Open):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     model: NonEmpty
-    context_size: Annotated[int, Field(ge=-1)] | None = Field(None, alias="context-size", description="-1 or 0 unset it")
+    context_size: Annotated[int, Field(ge=-1, le=INT32_MAX)] | None = Field(
+        None, alias="context-size", description="-1 or 0 unset it; at most the model's trained context"
+    )
     runtime_flags: list[str] | None = Field(None, alias="runtime-flags")
     raw_runtime_flags: str | None = Field(None, alias="raw-runtime-flags")
     keep_alive: str | float | None = Field(None, description="A Go duration (5m, 1h30m), seconds, or -1 for ever")

@@ -35,7 +35,6 @@ from compose_models.runner.inference.engine_call import (
     streaming_response,
 )
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
-from compose_models.runner.scheduling.scheduler import ModelBusy
 from compose_models.units import parse_duration, rfc3339_nano
 
 NDJSON = "application/x-ndjson"
@@ -130,8 +129,6 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
             await scheduler.configure(reference, num_ctx, list(current.runtime_flags), keep_alive_now)
         elif seconds is not None and seconds != current.keep_alive:
             scheduler.set_keep_alive(reference, seconds)
-    except ModelBusy as error:
-        raise ApiError(409, str(error)) from None
     except UserError as error:
         raise ApiError(400, str(error)) from None
 
