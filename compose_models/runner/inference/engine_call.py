@@ -197,7 +197,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     # Nothing was translated: the client's own bytes go on, rather than the same JSON serialised again.
     as_sent = exchange.body if exchange is not None and exchange.payload == payload else None
     try:
-        response = await _send(client, f"{engine.base_url}{path}", payload, as_sent)
+        response = await _send(client, engine, path, payload, as_sent)
     except httpx.TransportError as error:
         failure = await engine_failure(engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
@@ -257,12 +257,15 @@ def engine_error(response: httpx.Response) -> ApiError:
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
 
 
-async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any], as_sent: bytes | None) -> httpx.Response:
-    """POST ``payload`` (as the bytes ``as_sent`` when given), streaming the answer; sent again once if the
-    engine had just closed the kept-alive connection (llama-server closes idle ones), since then it never
-    read the request."""
+async def _send(
+    client: httpx.AsyncClient, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None
+) -> httpx.Response:
+    """POST ``payload`` to ``engine`` (as the bytes ``as_sent`` when given), streaming the answer; sent again
+    once if the engine had just closed the kept-alive connection (llama-server closes idle ones), since then
+    it never read the request."""
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
-    headers = {"content-type": "application/json"}
+    url = f"{engine.base_url}{path}"
+    headers = {"content-type": "application/json", **engine.auth_headers}
     try:
         return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
     except httpx.RemoteProtocolError:
@@ -273,7 +276,8 @@ async def _count_prompt_tokens(request: Request, target: _Target) -> int:
     probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     try:
-        response = await request.app.state.http.post(f"{target.engine.base_url}{target.path}", json=probe)
+        url = f"{target.engine.base_url}{target.path}"
+        response = await request.app.state.http.post(url, json=probe, headers=target.engine.auth_headers)
         return int(response.json()["usage"]["prompt_tokens"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return 0
