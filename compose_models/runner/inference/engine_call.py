@@ -2,7 +2,9 @@
 
 Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so scheduler errors,
 engine errors, token usage and time-to-first-token are handled once. When the connection to an
-engine fails, the engine's process is checked: a crash is reported as one, with what killed it.
+engine fails, the engine's process is checked: a crash is reported as one, with what killed it. An
+engine silent for longer than the read timeout has hung: the caller gets a 504 and the engine is
+stopped, so that the next request starts a fresh one.
 """
 
 import contextlib
@@ -27,6 +29,11 @@ from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelBusy, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.settings import (
+    ENGINE_CONNECT_TIMEOUT_VARIABLE,
+    ENGINE_READ_TIMEOUT_VARIABLE,
+    Timeouts,
+)
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -75,7 +82,7 @@ class EngineCall:
         try:
             content = await self.response.aread()
         except httpx.TransportError as error:
-            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+            raise await self._failure(error) from None
         try:
             answer = json.loads(content)
         except ValueError:
@@ -106,7 +113,7 @@ class EngineCall:
                     self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
                 yield frame
         except httpx.TransportError as error:
-            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+            raise await self._failure(error) from None
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         """The parsed JSON chunks of the stream, up to ``[DONE]``."""
@@ -138,6 +145,9 @@ class EngineCall:
             exchange = exchange_of(self._request.scope)
             if exchange is not None:  # the tap meters the request with what the engine counted
                 exchange.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
+
+    async def _failure(self, error: httpx.TransportError) -> ApiError:
+        return await engine_failure(self._request, self._target.engine, self._target.payload["model"], error)
 
     def _metrics(self) -> RunnerMetrics:
         return self._request.app.state.metrics
@@ -199,7 +209,7 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     try:
         response = await _send(client, engine, path, payload, as_sent)
     except httpx.TransportError as error:
-        failure = await engine_failure(engine, reference, error)
+        failure = await engine_failure(request, engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
         raise failure from None
     except BaseException:  # cancelled: the client has gone
@@ -231,8 +241,18 @@ def streaming_response(
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
 
 
-async def engine_failure(engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
-    """A failed connection to ``engine`` as an ApiError(502): its crash report if it died."""
+async def engine_failure(request: Request, engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
+    """A failed connection to ``engine`` as an ApiError: 504 when it timed out (it is then stopped as
+    hung), else 502 with its crash report if it died."""
+    if isinstance(error, httpx.TimeoutException):
+        timeouts: Timeouts = request.app.state.timeouts
+        if isinstance(error, httpx.ConnectTimeout):
+            what = f"did not accept a connection within {timeouts.engine_connect:g}s ({ENGINE_CONNECT_TIMEOUT_VARIABLE})"
+        else:
+            what = f"did not answer within {timeouts.engine_read:g}s ({ENGINE_READ_TIMEOUT_VARIABLE})"
+        scheduler: Scheduler = request.app.state.scheduler
+        await scheduler.discard(engine, f"the engine for {reference!r} {what}")
+        return ApiError(504, f"engine for {reference!r} {what}; it is restarted for the next request")
     report = await engine.crashed(within=_EXIT_GRACE)
     if report is not None:
         return ApiError(502, report, code=ENGINE_CRASHED)
