@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
 
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.exchange import exchange_of
-from compose_models.runner.http.streams import SseFrame, data_frame, split_frames
+from compose_models.runner.http.streams import BoundedStreamingResponse, SseFrame, data_frame, split_frames
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.usage import Usage
@@ -235,10 +234,13 @@ async def engine_call(request: Request, payload: dict[str, Any], path: str, mode
 
 def streaming_response(
     call: EngineCall, body: AsyncIterator[bytes], media_type: str, headers: dict[str, str] | None = None
-) -> StreamingResponse:
-    """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
-    return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
+) -> BoundedStreamingResponse:
+    """Stream ``body`` to the client; the engine is released when the stream ends, the client leaves, or
+    the client stops reading for longer than the send timeout."""
+    timeouts: Timeouts = call._request.app.state.timeouts
+    return BoundedStreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
+                                    headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})},
+                                    send_timeout=timeouts.send)  # fmt: skip
 
 
 async def engine_failure(request: Request, engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
