@@ -21,17 +21,21 @@ from compose_models.runner.observability.tap import Listener, Tap
 from compose_models.runner.routes import ENDPOINTS, RouteTable
 from compose_models.runner.scheduling.model_names import RunnerModelStore, model_label
 from compose_models.runner.scheduling.scheduler import Scheduler
+from compose_models.runner.scheduling.settings import Timeouts
 
 
 def create_app(store_root: Path, log_dir: Path) -> Starlette:
     store = RunnerModelStore(store_root)
     scheduler = Scheduler(store.find, log_dir)
+    timeouts = Timeouts.from_environment()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Engine connections are kept for less time than llama-server keeps them open (5 s).
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=2.0)
-        async with httpx.AsyncClient(timeout=httpx.Timeout(None, connect=10.0), limits=limits) as http:
+        # No pool timeout: there is no connection limit to wait for.
+        timeout = httpx.Timeout(timeouts.engine_read, connect=timeouts.engine_connect, pool=None)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
             app.state.http = http
             scheduler.start_background()  # unloads engines idle past their keep-alive
             try:
@@ -48,6 +52,7 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
     app.state.endpoints = ENDPOINTS
     app.state.store = store
     app.state.scheduler = scheduler
+    app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
     return app

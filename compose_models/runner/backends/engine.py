@@ -2,7 +2,9 @@
 
 An engine is anything that serves OpenAI's API at ``base_url`` for one model: a llama-cpp-python
 process, a llama-server process, an MLX process today; a continuous-batching engine later. The
-scheduler only starts, watches and stops engines; the HTTP front proxies to ``base_url``.
+scheduler only starts, watches and stops engines; the HTTP front proxies to ``base_url``, with
+``Authorization: Bearer <api_key>``: each engine has a random key that only the runner knows, so
+nothing else on the machine reaches it past the runner's keys, limits and request log.
 """
 
 from dataclasses import dataclass
@@ -40,6 +42,12 @@ class EngineSpec:
 
 class Engine(Protocol):
     spec: EngineSpec
+    api_key: str  # the engine's own key, never on its command line
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """What every request to the engine carries: its key."""
+        ...
 
     @property
     def base_url(self) -> str:

@@ -7,6 +7,7 @@ newcomer wait instead.
 """
 
 import importlib.metadata
+import os
 import sys
 from functools import cache
 
@@ -34,6 +35,11 @@ class LlamaCppPythonEngine(ProcessEngine):
         if spec.embedding:
             argv += ["--embedding", "true"]
         return argv + list(spec.arguments)  # later settings win in argparse
+
+    def environment(self) -> dict[str, str]:
+        # The server's settings are pydantic BaseSettings: ``api_key`` is read from $API_KEY when
+        # ``--api_key`` is not given, and then every route but the docs wants this bearer key.
+        return {**os.environ, "API_KEY": self.api_key}
 
 
 def version() -> str:

@@ -105,4 +105,5 @@ class LlamaServerEngine(ProcessEngine):
         return argv + list(spec.arguments)
 
     def environment(self) -> dict[str, str]:
-        return clean_environment()
+        # llama-server answers only requests with this key (its /health and /v1/models stay open).
+        return {**clean_environment(), "LLAMA_API_KEY": self.api_key}

@@ -55,6 +55,9 @@ def bundle(layers: list[_Layer], blobs: Path, bundle_dir: Path) -> Path:
 
 
 class MlxEngine(ProcessEngine):
+    """mlx-lm's server has no API key option (checked against mlx-lm's main branch, 2026-08): this
+    engine answers anyone on the machine who finds its loopback port. The runner sends the key anyway."""
+
     health_path = "/v1/models"
 
     def command(self) -> list[str]:

@@ -9,6 +9,7 @@ however the runner exits. (macOS has no such request; there the runner's signal 
 import asyncio
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -48,6 +49,7 @@ class ProcessEngine(ABC):
         self.spec = spec
         self.log_path = log_path
         self.port = free_port()
+        self.api_key = secrets.token_urlsafe(32)
         self.process: subprocess.Popen | None = None
         self._ready = False
         self._stopping = False
@@ -57,11 +59,16 @@ class ProcessEngine(ABC):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.api_key}"}
+
     @abstractmethod
     def command(self) -> list[str]: ...
 
-    def environment(self) -> dict[str, str] | None:
-        return None
+    def environment(self) -> dict[str, str]:
+        """The process's environment, which carries its key: unlike the command line, other users cannot read it."""
+        return dict(os.environ)
 
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -75,7 +82,7 @@ class ProcessEngine(ABC):
                 env=self.environment(), preexec_fn=_own_session_dying_with_parent,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=2.0) as client:
+        async with httpx.AsyncClient(timeout=2.0, headers=self.auth_headers) as client:
             while True:
                 if not self.is_running():
                     raise EngineError(self.crash_report())

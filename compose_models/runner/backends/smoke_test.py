@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -80,11 +81,13 @@ def smoke_test_llama_server(binary: Path, model: Path) -> SmokeResult:
         str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--ctx-size", "128",
         "-lv", "4",  # verbosity 4 prints system_info: the CPU features it was compiled with
     ]  # fmt: skip
+    api_key = secrets.token_urlsafe(32)  # for its few seconds, too, it answers only us
     environment = {key: value for key, value in os.environ.items() if not key.startswith("LLAMA_ARG_")}
+    environment["LLAMA_API_KEY"] = api_key
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
-            result = _ask_server(process, f"http://127.0.0.1:{port}")
+            result = _ask_server(process, f"http://127.0.0.1:{port}", api_key)
         finally:
             process.kill()
             process.wait()
@@ -96,9 +99,9 @@ def smoke_test_llama_server(binary: Path, model: Path) -> SmokeResult:
     return SmokeResult(True, result, system_info)
 
 
-def _ask_server(process: subprocess.Popen, base_url: str) -> str | None:
+def _ask_server(process: subprocess.Popen, base_url: str, key: str) -> str | None:
     deadline = time.monotonic() + _TIMEOUT
-    with httpx.Client(timeout=_TIMEOUT) as client:
+    with httpx.Client(timeout=_TIMEOUT, headers={"authorization": f"Bearer {key}"}) as client:
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 if client.get(base_url + "/health").status_code == 200:

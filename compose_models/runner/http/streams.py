@@ -1,11 +1,18 @@
-"""Streaming wire formats: server-sent events (split from an engine's byte stream, and written) and NDJSON lines."""
+"""Streaming: server-sent events (split from an engine's byte stream, and written), NDJSON lines, and
+streamed responses whose client must keep reading."""
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from compose_models.runner.observability.log import say
 
 _FRAME_END = re.compile(rb"\r?\n\r?\n")
 DONE = "[DONE]"
@@ -61,3 +68,43 @@ def event_frame(event: str, payload: object) -> bytes:
 def json_line(payload: object) -> bytes:
     """One line of an NDJSON stream (Ollama's answers, Docker Model Runner's progress)."""
     return (json.dumps(payload, separators=(",", ":")) + "\n").encode()
+
+
+class _ClientStoppedReading(Exception):
+    pass
+
+
+class BoundedStreamingResponse(StreamingResponse):
+    """A stream whose client must take each chunk within ``send_timeout`` seconds, or is dropped.
+
+    Once a client stops reading, its socket's buffers fill and every send waits on it; unbounded, it
+    would hold what feeds the stream (an engine's slot) for as long as it liked. When a send waits
+    too long the stream stops as if the client had left: its body is closed and the background task
+    (which releases the engine) runs, whatever ended the stream.
+    """
+
+    def __init__(self, *args: Any, send_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.send_timeout = send_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        release, self.background = self.background, None
+
+        async def bounded_send(message: Message) -> None:
+            try:
+                async with asyncio.timeout(self.send_timeout):
+                    await send(message)
+            except TimeoutError:
+                raise _ClientStoppedReading from None
+
+        try:
+            await super().__call__(scope, receive, bounded_send)
+        except _ClientStoppedReading:
+            client = scope.get("client") or ("?", 0)
+            say(f"{client[0]}:{client[1]} left {scope['path']}'s stream unread for {self.send_timeout:g}s: it is dropped")
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+            if release is not None:
+                await release()

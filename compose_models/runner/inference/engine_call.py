@@ -2,7 +2,9 @@
 
 Every API (OpenAI, Anthropic, Ollama) reaches the engines through here, so scheduler errors,
 engine errors, token usage and time-to-first-token are handled once. When the connection to an
-engine fails, the engine's process is checked: a crash is reported as one, with what killed it.
+engine fails, the engine's process is checked: a crash is reported as one, with what killed it. An
+engine silent for longer than the read timeout has hung: the caller gets a 504 and the engine is
+stopped, so that the next request starts a fresh one.
 """
 
 import contextlib
@@ -15,18 +17,18 @@ from typing import Any, TypeVar
 import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
 
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.exchange import exchange_of
-from compose_models.runner.http.streams import SseFrame, data_frame, split_frames
+from compose_models.runner.http.streams import BoundedStreamingResponse, SseFrame, data_frame, split_frames
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.settings import ENGINE_CONNECT_TIMEOUT_VARIABLE, ENGINE_READ_TIMEOUT_VARIABLE, Timeouts
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -75,7 +77,7 @@ class EngineCall:
         try:
             content = await self.response.aread()
         except httpx.TransportError as error:
-            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+            raise await self._failure(error) from None
         try:
             answer = json.loads(content)
         except ValueError:
@@ -106,7 +108,7 @@ class EngineCall:
                     self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
                 yield frame
         except httpx.TransportError as error:
-            raise await engine_failure(self._target.engine, self._target.payload["model"], error) from None
+            raise await self._failure(error) from None
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         """The parsed JSON chunks of the stream, up to ``[DONE]``."""
@@ -138,6 +140,9 @@ class EngineCall:
             exchange = exchange_of(self._request.scope)
             if exchange is not None:  # the tap meters the request with what the engine counted
                 exchange.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
+
+    async def _failure(self, error: httpx.TransportError) -> ApiError:
+        return await engine_failure(self._request, self._target.engine, self._target.payload["model"], error)
 
     def _metrics(self) -> RunnerMetrics:
         return self._request.app.state.metrics
@@ -195,9 +200,9 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     # Nothing was translated: the client's own bytes go on, rather than the same JSON serialised again.
     as_sent = exchange.body if exchange is not None and exchange.payload == payload else None
     try:
-        response = await _send(client, f"{engine.base_url}{path}", payload, as_sent)
+        response = await _send(client, engine, path, payload, as_sent)
     except httpx.TransportError as error:
-        failure = await engine_failure(engine, reference, error)
+        failure = await engine_failure(request, engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
         raise failure from None
     except BaseException:  # cancelled: the client has gone
@@ -223,14 +228,27 @@ async def engine_call(request: Request, payload: dict[str, Any], path: str, mode
 
 def streaming_response(
     call: EngineCall, body: AsyncIterator[bytes], media_type: str, headers: dict[str, str] | None = None
-) -> StreamingResponse:
-    """Stream ``body`` to the client; the engine is released when the stream ends or the client leaves."""
-    return StreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})})
+) -> BoundedStreamingResponse:
+    """Stream ``body`` to the client; the engine is released when the stream ends, the client leaves, or
+    the client stops reading for longer than the send timeout."""
+    timeouts: Timeouts = call._request.app.state.timeouts
+    return BoundedStreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
+                                    headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})},
+                                    send_timeout=timeouts.send)  # fmt: skip
 
 
-async def engine_failure(engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
-    """A failed connection to ``engine`` as an ApiError(502): its crash report if it died."""
+async def engine_failure(request: Request, engine: Engine, reference: str, error: httpx.TransportError) -> ApiError:
+    """A failed connection to ``engine`` as an ApiError: 504 when it timed out (it is then stopped as
+    hung), else 502 with its crash report if it died."""
+    if isinstance(error, httpx.TimeoutException):
+        timeouts: Timeouts = request.app.state.timeouts
+        if isinstance(error, httpx.ConnectTimeout):
+            what = f"did not accept a connection within {timeouts.engine_connect:g}s ({ENGINE_CONNECT_TIMEOUT_VARIABLE})"
+        else:
+            what = f"did not answer within {timeouts.engine_read:g}s ({ENGINE_READ_TIMEOUT_VARIABLE})"
+        scheduler: Scheduler = request.app.state.scheduler
+        await scheduler.discard(engine, f"the engine for {reference!r} {what}")
+        return ApiError(504, f"engine for {reference!r} {what}; it is restarted for the next request")
     report = await engine.crashed(within=_EXIT_GRACE)
     if report is not None:
         return ApiError(502, report, code=ENGINE_CRASHED)
@@ -255,12 +273,15 @@ def engine_error(response: httpx.Response) -> ApiError:
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
 
 
-async def _send(client: httpx.AsyncClient, url: str, payload: dict[str, Any], as_sent: bytes | None) -> httpx.Response:
-    """POST ``payload`` (as the bytes ``as_sent`` when given), streaming the answer; sent again once if the
-    engine had just closed the kept-alive connection (llama-server closes idle ones), since then it never
-    read the request."""
+async def _send(
+    client: httpx.AsyncClient, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None
+) -> httpx.Response:
+    """POST ``payload`` to ``engine`` (as the bytes ``as_sent`` when given), streaming the answer; sent again
+    once if the engine had just closed the kept-alive connection (llama-server closes idle ones), since then
+    it never read the request."""
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
-    headers = {"content-type": "application/json"}
+    url = f"{engine.base_url}{path}"
+    headers = {"content-type": "application/json", **engine.auth_headers}
     try:
         return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
     except httpx.RemoteProtocolError:
@@ -271,7 +292,8 @@ async def _count_prompt_tokens(request: Request, target: _Target) -> int:
     probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     try:
-        response = await request.app.state.http.post(f"{target.engine.base_url}{target.path}", json=probe)
+        url = f"{target.engine.base_url}{target.path}"
+        response = await request.app.state.http.post(url, json=probe, headers=target.engine.auth_headers)
         return int(response.json()["usage"]["prompt_tokens"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return 0

@@ -457,6 +457,14 @@ class Scheduler:
                 await self._reaper
         await _stop_all(list(self._slots.values()))
 
+    async def discard(self, engine: Engine, reason: str) -> None:
+        """Stop ``engine``, which hung (``reason`` says how), if a slot still runs it: the next request
+        starts a fresh one. Requests still waiting on it fail as their own timeouts expire."""
+        slot = next((slot for slot in self._slots.values() if slot.engine is engine), None)
+        if slot is not None:
+            say(f"{reason}; it is stopped, and the next request starts it again")
+            await self._stop(slot)
+
 
 async def _stop_all(slots: list[_Slot]) -> None:
     """Detach the engines from their slots at once, so no request picks one up while it stops, then stop them."""

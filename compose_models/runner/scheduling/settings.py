@@ -1,8 +1,10 @@
-"""The scheduler's limits: memory budget, most loaded models, default keep-alive, load timeouts.
+"""The scheduler's limits (memory budget, most loaded models, default keep-alive, load timeouts), and how
+long the runner waits on an engine or a client.
 
 Read from the environment, which ``compose-models serve`` options set (so a detached runner inherits them).
 """
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -41,3 +43,46 @@ def _keep_alive_setting(text: str) -> float:
         return parse_duration(text)
     except ValueError as error:
         raise UserError(f"{KEEP_ALIVE_VARIABLE}: {error}") from None
+
+
+ENGINE_CONNECT_TIMEOUT_VARIABLE = "COMPOSE_MODELS_ENGINE_CONNECT_TIMEOUT"
+ENGINE_READ_TIMEOUT_VARIABLE = "COMPOSE_MODELS_ENGINE_READ_TIMEOUT"
+SEND_TIMEOUT_VARIABLE = "COMPOSE_MODELS_SEND_TIMEOUT"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds the runner waits before it gives up on an engine, or on a client that stopped reading.
+
+    ``engine_read`` is the longest silence between two bytes of an engine's answer (and while a
+    request is written to it), not a limit on the whole answer: streams go on as long as tokens
+    come. A non-streamed answer, or a request queued behind others in the engine, sends nothing
+    until it is done, hence the long default. An engine silent for longer is taken to have hung.
+    """
+
+    engine_connect: float = 10.0
+    engine_read: float = 600.0
+    send: float = 60.0  # the longest a streaming client may leave one chunk unread
+
+    @classmethod
+    def from_environment(cls) -> "Timeouts":
+        """``COMPOSE_MODELS_ENGINE_CONNECT_TIMEOUT``, ``COMPOSE_MODELS_ENGINE_READ_TIMEOUT``, ``COMPOSE_MODELS_SEND_TIMEOUT``."""
+        defaults = cls()
+        return cls(
+            engine_connect=_timeout_setting(ENGINE_CONNECT_TIMEOUT_VARIABLE, defaults.engine_connect),
+            engine_read=_timeout_setting(ENGINE_READ_TIMEOUT_VARIABLE, defaults.engine_read),
+            send=_timeout_setting(SEND_TIMEOUT_VARIABLE, defaults.send),
+        )
+
+
+def _timeout_setting(variable: str, default: float) -> float:
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise UserError(f"{variable}: {error}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UserError(f"{variable}: {text!r} is not a positive duration (e.g. 30, 90s or 5m)")
+    return seconds

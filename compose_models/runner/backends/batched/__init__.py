@@ -11,6 +11,8 @@ import sys
 
 from compose_models.runner.backends.process import ProcessEngine
 
+KEY_VARIABLE = "COMPOSE_MODELS_ENGINE_KEY"  # the bearer key the engine's server wants
+
 NAME = "batched"
 SLOTS_VARIABLE = "COMPOSE_MODELS_BATCHED_SLOTS"
 THREADS_VARIABLE = "COMPOSE_MODELS_BATCHED_THREADS"
@@ -36,3 +38,6 @@ class BatchedEngine(ProcessEngine):
         elif spec.chat_template_path:
             argv += ["--chat-template-file", str(spec.chat_template_path)]
         return argv
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, KEY_VARIABLE: self.api_key}

@@ -2,11 +2,15 @@
 
     python -m compose_models.runner.backends.batched.server --model PATH --alias NAME --port N
         [--context-size N] [--slots N] [--threads N] [--chat-template-file PATH] [--embedding]
+
+Every route but ``/health`` wants ``Authorization: Bearer $COMPOSE_MODELS_ENGINE_KEY``.
 """
 
 import argparse
 import asyncio
+import hmac
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from compose_models.runner.backends.batched import KEY_VARIABLE
 from compose_models.runner.backends.batched.answers import ChatShape, TextShape, answer
 from compose_models.runner.backends.batched.decoder import Decoder
 from compose_models.runner.backends.batched.embedding import Embedder
@@ -91,6 +97,23 @@ def _app(routes: list[Route], alias: str) -> Starlette:
     return Starlette(routes=routes, exception_handlers={BadRequest: bad_request, ValueError: bad_request})
 
 
+class _RequireKey:
+    """Refuse (401) every request to a route but ``/health`` that lacks the key, as llama-server's ``--api-key``."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {key}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            given = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+            if not hmac.compare_digest(given, self.expected):
+                error = {"error": {"message": "Invalid API Key", "type": "authentication_error", "code": 401}}
+                await JSONResponse(error, 401)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _grammar(body: dict[str, Any]) -> str | None:
     """GBNF for ``response_format`` json_object (any JSON, or JSON of its ``schema``) and json_schema."""
     response_format = body.get("response_format") or {}
@@ -124,20 +147,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chat-template-file", type=Path)
     parser.add_argument("--embedding", action="store_true", help="serve /v1/embeddings instead of completions")
     options = parser.parse_args(argv)
+    key = os.environ.get(KEY_VARIABLE)
+    if not key:
+        parser.error(f"${KEY_VARIABLE} must hold the key that requests are to carry")
     template = options.chat_template_file.read_text() if options.chat_template_file else None
     slots = 1 if options.embedding else options.slots
     loaded = load(options.model, options.context_size, slots, options.threads, template, options.embedding)
     if options.embedding:
-        _serve(create_embedding_app(Embedder(loaded), options.alias), options.port)
+        _serve(_RequireKey(create_embedding_app(Embedder(loaded), options.alias), key), options.port)
         return
     decoder = Decoder(loaded.context.ctx, loaded.vocab, slots, loaded.context_size, BATCH_SIZE)
     try:
-        _serve(create_app(loaded, decoder, options.alias), options.port)
+        _serve(_RequireKey(create_app(loaded, decoder, options.alias), key), options.port)
     finally:
         decoder.close()
 
 
-def _serve(app: Starlette, port: int) -> None:
+def _serve(app: ASGIApp, port: int) -> None:
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[_listening_socket(port)])
 
 
