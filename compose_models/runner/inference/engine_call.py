@@ -28,7 +28,11 @@ from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
-from compose_models.runner.scheduling.settings import ENGINE_CONNECT_TIMEOUT_VARIABLE, ENGINE_READ_TIMEOUT_VARIABLE, Timeouts
+from compose_models.runner.scheduling.settings import (
+    ENGINE_CONNECT_TIMEOUT_VARIABLE,
+    ENGINE_READ_TIMEOUT_VARIABLE,
+    Timeouts,
+)
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
