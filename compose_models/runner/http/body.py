@@ -1,4 +1,5 @@
-"""A request's JSON body: at most 10 MiB, an object, and valid against the route's model; read once."""
+"""A request's JSON body: at most 10 MiB, at most 128 levels deep, an object, and valid against the
+route's model; read once."""
 
 import json
 from typing import Any, TypeVar
@@ -12,6 +13,11 @@ from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# Deeper bodies break what comes after the parser: pydantic stops serialising past 256 levels and
+# json stops parsing (RecursionError) near 1000. Real requests stay far below 128: OpenAI's structured
+# outputs allow 10 levels of schema nesting, about 25 levels of the body. The margin left below 256 is
+# for the translations, which wrap a value in a few levels more.
+MAX_DEPTH = 128
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -55,15 +61,39 @@ async def read_body(declared_length: str, receive: Receive) -> bytes:
 def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """``body`` as a JSON object, or why it is not one. Also refused is what cannot be sent on to an
     engine: NaN, and unpaired UTF-16 surrogates (looked for only when the body escapes one)."""
+    too_deep = f"request body is nested more than {MAX_DEPTH} levels deep"
     try:
         payload = json.loads(body or b"null", parse_constant=_refuse_constant)
+    except RecursionError:
+        return None, too_deep
+    except (ValueError, UnicodeError):
+        return None, "request body is not valid JSON"
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(MAX_DEPTH, payload):
+        return None, too_deep
+    try:
         if b"\\u" in body and b"\\ud" in body.lower():
             json.dumps(payload, ensure_ascii=False).encode()
-    except (ValueError, UnicodeError):
+    except UnicodeError:
         return None, "request body is not valid JSON"
     if not isinstance(payload, dict):
         return None, "request body must be a JSON object"
     return payload, None
+
+
+def _deeper_than(limit: int, value: Any) -> bool:
+    """Whether ``value`` nests more than ``limit`` arrays and objects, one level at a time (a walk of
+    the containers only, so no recursion of its own)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _refuse_constant(name: str) -> None:
