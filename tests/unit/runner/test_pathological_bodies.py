@@ -1,5 +1,5 @@
-"""Pathologically nested JSON bodies get a 400 in the called API's shape, never a plain-text 500: one
-nested past what json can parse, and one that parses but is deeper than what comes after can take."""
+"""Pathological JSON bodies get a 400 in the called API's shape, never a plain-text 500: nested past
+what json can parse, nested less but deeper than what comes after can take, and unpaired surrogates."""
 
 import json
 from collections.abc import Callable
@@ -89,3 +89,13 @@ def test_the_limit_is_exact(client: TestClient, path: str, body, message_of) -> 
     assert at_limit.status_code < 500 and "nested more than" not in at_limit.text, at_limit.text[:500]
     past = client.post(path, content=body(_nested(MAX_DEPTH - around + 1)), headers={"content-type": "application/json"})
     assert past.status_code == 400 and "nested more than" in message_of(past)
+
+
+@pytest.mark.parametrize(("path", "body", "message_of"), DIALECTS, ids=[path for path, _, _ in DIALECTS])
+def test_an_unpaired_surrogate_is_a_400_sent_raw_as_escaped(client: TestClient, path: str, body, message_of) -> None:
+    """Raw, as CESU-8 bytes, it passed json.loads of bytes, which decodes with 'surrogatepass'."""
+    for surrogate in (b'"\xed\xa0\x80"', b'"\\ud800"'):
+        raw = body(surrogate.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        response = client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (surrogate, response.text[:500])
+        assert message_of(response) == "request body is not valid JSON"
