@@ -99,3 +99,12 @@ def test_an_unpaired_surrogate_is_a_400_sent_raw_as_escaped(client: TestClient, 
         response = client.post(path, content=raw, headers={"content-type": "application/json"})
         assert response.status_code == 400, (surrogate, response.text[:500])
         assert message_of(response) == "request body is not valid JSON"
+
+
+@pytest.mark.parametrize("role", ["system", "developer", "user", "tool"])
+def test_tool_calls_on_a_message_that_cannot_make_them_is_a_400_naming_the_field(client: TestClient, role: str) -> None:
+    """Found by fuzz/request_parsers.py: the engine rewrite read them as a list of calls (500)."""
+    message = {"role": role, "content": "Hi", "tool_call_id": "c", "tool_calls": "x"}
+    response = client.post("/v1/chat/completions", json={"model": "ai/absent", "messages": [message]})
+    assert response.status_code == 400, response.text[:500]
+    assert response.json()["error"]["param"] == f"messages.0.{role}.tool_calls"

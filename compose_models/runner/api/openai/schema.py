@@ -54,12 +54,14 @@ class InstructionMessage(Open):
     role: Literal["system", "developer"]
     content: Content
     name: str | None = None
+    tool_calls: None = None  # only an assistant's message makes them (the engine rewrite reads them)
 
 
 class UserMessage(Open):
     role: Literal["user"]
     content: Content
     name: str | None = None
+    tool_calls: None = None
 
 
 class AssistantMessage(Open):
@@ -73,6 +75,7 @@ class ToolMessage(Open):
     role: Literal["tool"]
     content: Content
     tool_call_id: str
+    tool_calls: None = None
 
 
 ChatMessage = Annotated[InstructionMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")]
