@@ -2,6 +2,7 @@
 route's model; read once."""
 
 import json
+import math
 from typing import Any, TypeVar
 
 import pydantic
@@ -60,10 +61,11 @@ async def read_body(declared_length: str, receive: Receive) -> bytes:
 
 def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """``body`` as a JSON object, or why it is not one. Also refused is what cannot be sent on to an
-    engine: NaN, and unpaired UTF-16 surrogates (looked for only when the body escapes one)."""
+    engine: NaN, infinity, and unpaired UTF-16 surrogates, escaped (looked for only when the body
+    escapes one) or as raw bytes (which ``json.loads`` of bytes lets through; strict UTF-8 does not)."""
     too_deep = f"request body is nested more than {MAX_DEPTH} levels deep"
     try:
-        payload = json.loads(body or b"null", parse_constant=_refuse_constant)
+        payload = json.loads(body.decode() or "null", parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         return None, too_deep
     except (ValueError, UnicodeError):
@@ -98,6 +100,14 @@ def _deeper_than(limit: int, value: Any) -> bool:
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A number too large for a float (``1e999``) would reach the engine as ``Infinity``."""
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is out of range")
+    return number
 
 
 def validated(model: type[Model], payload: dict[str, Any]) -> Model:

@@ -108,3 +108,22 @@ def test_tool_calls_on_a_message_that_cannot_make_them_is_a_400_naming_the_field
     response = client.post("/v1/chat/completions", json={"model": "ai/absent", "messages": [message]})
     assert response.status_code == 400, response.text[:500]
     assert response.json()["error"]["param"] == f"messages.0.{role}.tool_calls"
+
+
+@pytest.mark.parametrize(("path", "body", "message_of"), DIALECTS, ids=[path for path, _, _ in DIALECTS])
+def test_a_number_too_large_for_a_float_is_a_400(client: TestClient, path: str, body, message_of) -> None:
+    """json.loads reads 1e999 as infinity, which the engine request would carry as ``Infinity``."""
+    response = client.post(path, content=body("-1e999"), headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text[:500]
+    assert message_of(response) == "request body is not valid JSON"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e999"])
+def test_sampling_options_refuse_nan_and_infinity_given_as_strings(client: TestClient, value: str) -> None:
+    """Found by fuzz/request_parsers.py: pydantic read "nan" as a float, sent on to the engine as NaN."""
+    ollama = client.post("/api/chat", json={"model": "ai/absent", "messages": [{"role": "user", "content": "Hi"}],
+                                            "options": {"frequency_penalty": value}})
+    assert ollama.status_code == 400 and ollama.json()["error"].startswith("options.frequency_penalty:"), ollama.text
+    openai = client.post("/v1/chat/completions", json={"model": "ai/absent", "temperature": value,
+                                                       "messages": [{"role": "user", "content": "Hi"}]})
+    assert openai.status_code == 400 and openai.json()["error"]["param"] == "temperature", openai.text

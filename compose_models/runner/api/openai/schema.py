@@ -10,7 +10,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # no NaN or infinity from strings such as "nan" or "1e999" either: an engine cannot read them
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class TextPart(Open):
