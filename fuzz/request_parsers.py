@@ -1,12 +1,13 @@
-"""Atheris fuzzer of the request parsers: bytes, or JSON built from each route's own field names, go
-through what a handler does before it calls an engine: the body parser (``parse_object``), the
-route's pydantic model (``validated``), the translation to the engine's request, and the JSON sent
-to the engine. A refusal (``ApiError``, a ``UserError``) is the expected answer to bad input; any
-other exception, or an engine request that is not strict JSON, is a finding.
+"""Atheris fuzzer of the request parsers. Raw bytes, JSON built from a route's own field names, and
+mutations of a valid request of the route go through what its handler does before it calls an
+engine: the body parser (``parse_object``), the route's pydantic model (``validated``), the
+translation to the engine's request, and the JSON sent to the engine. A refusal (``ApiError``, a
+``UserError``) is the expected answer to bad input; any other exception, or an engine request that
+is not strict JSON, is a finding.
 
-Findings are counted, not fatal, so one bounded run reports them all (each kind printed once, with
-its traceback, and a reproducer written to $FUZZ_FINDINGS_DIR, ./fuzz-findings by default);
-libFuzzer's final stats give the executions.
+Findings do not stop the run: each kind (exception and place) is printed once, as a FINDING line
+with its traceback, and its input written to $FUZZ_FINDINGS_DIR (./fuzz-findings by default).
+libFuzzer's final stats (-print_final_stats=1) give the executions.
 
     .venv/bin/python fuzz/request_parsers.py -max_total_time=300 -print_final_stats=1 [corpus_dir]
 """
@@ -15,7 +16,6 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +204,9 @@ def _record(model: type[pydantic.BaseModel], raw: bytes, error: Exception) -> No
           f"{''.join(traceback.format_exception(error))[-3000:]}", file=sys.stderr, flush=True)
 
 
-def main(argv: list[str], on_input: Callable[[bytes], None] = _one_input) -> None:
-    atheris.Setup(argv, on_input)
-    try:
-        atheris.Fuzz()
-    finally:
-        print(f"findings: {len(_seen)}", file=sys.stderr, flush=True)
+def main(argv: list[str]) -> None:
+    atheris.Setup(argv, _one_input)
+    atheris.Fuzz()  # exits the process when done: the FINDING lines in its output are the count
 
 
 if __name__ == "__main__":
