@@ -3,7 +3,6 @@ what json can parse, nested less but deeper than what comes after can take, and 
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
