@@ -15,9 +15,9 @@ _LONGEST_SECONDS = (2**63 - 1) / 1e9  # Go's time.Duration
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from ``"5m"``, ``"1h30m"``, ``"-1"``, ``"300"`` or a number; ValueError otherwise, also
-    for NaN and for what Go's durations cannot hold (about 292 years), which timers and
-    ``format_duration`` cannot take either."""
+    """Seconds from ``"5m"``, ``"1h30m"``, ``"-1"``, ``"300"`` or a number; ValueError otherwise, also for
+    NaN, infinity (which ``format_duration`` cannot write) and what a Go duration cannot hold (about
+    292 years), as Go's ``time.ParseDuration`` refuses it."""
     seconds = _seconds_of(value)
     if not abs(seconds) <= _LONGEST_SECONDS:
         raise ValueError(f"not a duration: {value!r} (out of range)")

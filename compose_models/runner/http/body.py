@@ -65,7 +65,7 @@ def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     escapes one) or as raw bytes (which ``json.loads`` of bytes lets through; strict UTF-8 does not)."""
     too_deep = f"request body is nested more than {MAX_DEPTH} levels deep"
     try:
-        payload = json.loads(body.decode() or "null", parse_constant=_refuse_constant, parse_float=_finite)
+        payload = json.loads(body.decode("utf-8-sig") or "null", parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         return None, too_deep
     except (ValueError, UnicodeError):
