@@ -12,10 +12,20 @@ from compose_models.errors import UserError
 
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_LONGEST_SECONDS = (2**63 - 1) / 1e9  # Go's time.Duration
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from ``"5m"``, ``"1h30m"``, ``"-1"``, ``"300"`` or a number; ValueError otherwise."""
+    """Seconds from ``"5m"``, ``"1h30m"``, ``"-1"``, ``"300"`` or a number; ValueError otherwise, also for
+    NaN, infinity (which ``format_duration`` cannot write) and what a Go duration cannot hold (about
+    292 years), as Go's ``time.ParseDuration`` refuses it."""
+    seconds = _seconds_of(value)
+    if not abs(seconds) <= _LONGEST_SECONDS:
+        raise ValueError(f"not a duration: {value!r} (out of range)")
+    return seconds
+
+
+def _seconds_of(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, (int, float)):

@@ -30,7 +30,7 @@ from compose_models.runner.api.openai import routes as openai
 from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from compose_models.runner.http.dialects import Dialect, dialect_of
 from compose_models.runner.http.endpoint import JSON, NDJSON, SSE, TEXT, Endpoint, Handler
-from compose_models.runner.http.errors import ApiError, error_response
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import RouteKind
 from compose_models.runner.http.openapi import openapi_endpoint
 from compose_models.runner.observability.metrics import metrics_endpoint
@@ -49,9 +49,8 @@ def _known_backend_only(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def checked(request: Request) -> Response:
         backend = request.path_params.get("backend")
-        if backend not in KNOWN_BACKENDS:
-            error = ApiError(404, f"backend {backend!r} not found (this runner has {', '.join(KNOWN_BACKENDS)})")
-            return error_response(Dialect.OPENAI, error)
+        if backend not in KNOWN_BACKENDS:  # raised, so it is answered in the route's shape (Anthropic's too)
+            raise ApiError(404, f"backend {backend!r} not found (this runner has {', '.join(KNOWN_BACKENDS)})")
         return await handler(request)
 
     return checked

@@ -1,6 +1,8 @@
-"""A request's JSON body: at most 10 MiB, an object, and valid against the route's model; read once."""
+"""A request's JSON body: at most 10 MiB, at most 128 levels deep, an object, and valid against the
+route's model; read once."""
 
 import json
+import math
 from typing import Any, TypeVar
 
 import pydantic
@@ -12,6 +14,11 @@ from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# Deeper bodies break what comes after the parser: pydantic stops serialising past 256 levels and
+# json stops parsing (RecursionError) near 1000. Real requests stay far below 128: OpenAI's structured
+# outputs allow 10 levels of schema nesting, about 25 levels of the body. The margin left below 256 is
+# for the translations, which wrap a value in a few levels more.
+MAX_DEPTH = 128
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -54,20 +61,53 @@ async def read_body(declared_length: str, receive: Receive) -> bytes:
 
 def parse_object(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """``body`` as a JSON object, or why it is not one. Also refused is what cannot be sent on to an
-    engine: NaN, and unpaired UTF-16 surrogates (looked for only when the body escapes one)."""
+    engine: NaN, infinity, and unpaired UTF-16 surrogates, escaped (looked for only when the body
+    escapes one) or as raw bytes (which ``json.loads`` of bytes lets through; strict UTF-8 does not)."""
+    too_deep = f"request body is nested more than {MAX_DEPTH} levels deep"
     try:
-        payload = json.loads(body or b"null", parse_constant=_refuse_constant)
+        payload = json.loads(body.decode("utf-8-sig") or "null", parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        return None, too_deep
+    except (ValueError, UnicodeError):
+        return None, "request body is not valid JSON"
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _deeper_than(MAX_DEPTH, payload):
+        return None, too_deep
+    try:
         if b"\\u" in body and b"\\ud" in body.lower():
             json.dumps(payload, ensure_ascii=False).encode()
-    except (ValueError, UnicodeError):
+    except UnicodeError:
         return None, "request body is not valid JSON"
     if not isinstance(payload, dict):
         return None, "request body must be a JSON object"
     return payload, None
 
 
+def _deeper_than(limit: int, value: Any) -> bool:
+    """Whether ``value`` nests more than ``limit`` arrays and objects, one level at a time (a walk of
+    the containers only, so no recursion of its own)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    for _ in range(limit):
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
+        if not level:
+            return False
+    return True
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A number too large for a float (``1e999``) would reach the engine as ``Infinity``."""
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"{text} is out of range")
+    return number
 
 
 def validated(model: type[Model], payload: dict[str, Any]) -> Model:

@@ -83,3 +83,14 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     served = _app_paths(client.app.routes) - {("post", "/models/{name}")}  # answers 'unknown action' only
     assert served - described == set()
     assert described - served == set()
+
+
+
+def test_an_unknown_backend_is_a_404_in_the_shape_of_the_route(client: TestClient) -> None:
+    """Found by schemathesis (response_schema_conformance): Anthropic's routes answered in OpenAI's shape."""
+    for path in ("/engines/mlx/v1/messages", "/engines/mlx/v1/messages/count_tokens"):
+        anthropic = client.post(path, json={})
+        assert anthropic.status_code == 404 and anthropic.json()["type"] == "error", anthropic.text
+        assert "backend 'mlx' not found" in anthropic.json()["error"]["message"]
+    openai = client.post("/engines/mlx/v1/chat/completions", json={})
+    assert openai.status_code == 404 and openai.json()["error"]["type"] == "invalid_request_error", openai.text

@@ -103,3 +103,18 @@ def test_ollama_tool_history_and_results_become_openai_messages() -> None:
     stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": '{"a": '}}]}))
     stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}, "tool_calls"))
     assert stream.tool_calls() == [{"function": {"name": "f", "arguments": {"a": 1}}}]
+
+
+def test_tool_arguments_nested_past_what_json_parses_are_dropped_not_raised() -> None:
+    """A model can write any arguments; nested 100,000 deep they are no JSON object, as if malformed."""
+    from compose_models.runner.api.ollama.translation import OllamaStream
+
+    deep = "[" * 100_000 + "]" * 100_000
+    ollama = OllamaStream("m", chat=True)
+    ollama.feed(chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": deep}}]}, "tool_calls"))
+    assert ollama.tool_calls() == [{"function": {"name": "f", "arguments": {}}}]
+    anthropic = AnthropicStream("m", [])
+    anthropic.start()
+    anthropic.feed(chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": deep}}]}, "tool_calls"))
+    anthropic.finish(5, 3)
+    assert anthropic.message(5, 3)["content"] == [{"type": "tool_use", "id": "c1", "name": "f", "input": {}}]

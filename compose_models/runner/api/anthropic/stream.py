@@ -129,6 +129,6 @@ def _finished_block(block: dict[str, Any]) -> dict[str, Any]:
     finished = {key: value for key, value in block.items() if key != "input_json"}
     try:
         finished["input"] = json.loads(block["input_json"] or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # the model's JSON, as deep as it wrote it
         finished["input"] = {}
     return finished

@@ -125,7 +125,7 @@ class OllamaStream:
 def _arguments(text: str) -> dict[str, Any]:
     try:
         arguments = json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # the model's JSON, as deep as it wrote it
         return {}
     return arguments if isinstance(arguments, dict) else {}
 

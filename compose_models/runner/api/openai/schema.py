@@ -10,7 +10,8 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 
 
 class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # no NaN or infinity from strings such as "nan" or "1e999" either: an engine cannot read them
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
 class TextPart(Open):
@@ -54,12 +55,14 @@ class InstructionMessage(Open):
     role: Literal["system", "developer"]
     content: Content
     name: str | None = None
+    tool_calls: None = None  # only an assistant's message makes them (the engine rewrite reads them)
 
 
 class UserMessage(Open):
     role: Literal["user"]
     content: Content
     name: str | None = None
+    tool_calls: None = None
 
 
 class AssistantMessage(Open):
@@ -73,6 +76,7 @@ class ToolMessage(Open):
     role: Literal["tool"]
     content: Content
     tool_call_id: str
+    tool_calls: None = None
 
 
 ChatMessage = Annotated[InstructionMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")]
