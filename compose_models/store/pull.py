@@ -75,7 +75,7 @@ def fetch_model_manifest(client: RegistryClient, ref: ModelReference) -> bytes:
         raise UserError(f"the registry returned a manifest for {ref} whose digest is not {ref.digest}")
     try:
         manifest = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict):
         raise UserError(f"the manifest of {ref} is not a JSON object")

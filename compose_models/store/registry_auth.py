@@ -69,7 +69,7 @@ def fetch_bearer_token(
     try:
         answer = json.loads(body)
         token = answer.get("token") or answer.get("access_token")
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):
         raise UserError(f"the token server {realm} answered something that is not a JSON object") from None
     if not token or not isinstance(token, str):
         raise UserError(f"the token server {realm} answered without a token")

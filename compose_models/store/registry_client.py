@@ -169,7 +169,7 @@ class RegistryClient:
                 raise UserError(f"registry {self.registry} sent a page of {key} larger than 1 MiB; refused")
             try:
                 found = json.loads(page).get(key) or []
-            except (ValueError, AttributeError):
+            except (ValueError, RecursionError, AttributeError):
                 raise UserError(f"registry {self.registry} sent a list of {key} that is not a JSON object") from None
             items += [item for item in found if isinstance(item, str)]
             next_path = link.group(1) if link else None
@@ -263,7 +263,7 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 def _registry_error(body: bytes) -> str:
     try:
         errors = json.loads(body).get("errors") or []
-    except (ValueError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):
         return ""
     if not isinstance(errors, list):
         return ""

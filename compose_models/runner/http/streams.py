@@ -34,7 +34,7 @@ class SseFrame:
             return None
         try:
             return json.loads(self.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
 

@@ -84,7 +84,7 @@ class EngineCall:
             raise await self._failure(error) from None
         try:
             answer = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return content
         if isinstance(answer, dict) and self._target.forced:
             answer = self._target.forced.rewrite_answer(answer)

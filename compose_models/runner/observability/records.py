@@ -106,7 +106,7 @@ class RequestRecords:
 def _error_message(body: bytes) -> str:
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body.decode("utf-8", errors="replace")[:500]
     error = payload.get("error") if isinstance(payload, dict) else None
     if isinstance(error, dict):
