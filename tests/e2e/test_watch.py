@@ -99,7 +99,11 @@ def test_watch_reconfigures_recreates_and_survives_a_bad_edit(packaged_smollm2, 
         assert watcher.poll() is None
     finally:
         watcher.send_signal(signal.SIGINT)
-        watcher.wait(timeout=30)
+        try:
+            watcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            raise AssertionError(f"watch did not stop within 60 s of Ctrl-C:\n{log.read_text()[-4000:]}") from None
         compose_file.write_text(STACK.format(bindings="[llm]", context_size=128))
         subprocess.run(["docker", "compose", "-p", project, "down", "--timeout", "0"], capture_output=True)
         run_cli("stop", check=False)
