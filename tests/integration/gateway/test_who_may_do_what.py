@@ -2,8 +2,10 @@
 name the runner's own host, management only for admin keys (or, without keys, this machine's loopback),
 callers known by their socket and never by a header they send, refusals before a body is read."""
 
+import contextlib
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -42,17 +44,25 @@ def test_a_request_naming_another_host_is_refused_in_the_called_apis_shape(runne
         assert raw.recv(100).startswith(b"HTTP/1.1 200")
 
 
-def test_a_host_the_user_names_is_accepted(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def _runner_with(monkeypatch: pytest.MonkeyPatch, **environment: str) -> Iterator[int]:
+    """A runner of this test's own, started with ``environment``; yields its port."""
     port = free_port()
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
-    monkeypatch.setenv("COMPOSE_MODELS_ALLOWED_HOSTS", "models.example.lan, other.example")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     run_cli("serve", "--detach")
     try:
+        yield port
+    finally:
+        run_cli("stop", check=False)
+
+
+def test_a_host_the_user_names_is_accepted(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with _runner_with(monkeypatch, COMPOSE_MODELS_ALLOWED_HOSTS="models.example.lan, other.example") as port:
         named = httpx.get(f"http://127.0.0.1:{port}/api/tags", headers={"Host": f"models.example.lan:{port}"})
         assert named.status_code == 200 and LOCAL_MODEL_TAG in named.text
         assert httpx.get(f"http://127.0.0.1:{port}/api/tags", headers={"Host": "third.example"}).status_code == 403
-    finally:
-        run_cli("stop", check=False)
 
 
 def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_runner: str) -> None:
@@ -91,11 +101,7 @@ def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_
 
 
 def test_a_forged_forwarded_for_does_not_make_a_new_caller(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = free_port()
-    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
-    monkeypatch.setenv("COMPOSE_MODELS_REQUESTS_PER_MINUTE", "3")
-    run_cli("serve", "--detach")
-    try:
+    with _runner_with(monkeypatch, COMPOSE_MODELS_REQUESTS_PER_MINUTE="3") as port:
         statuses = [
             httpx.post(
                 f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT, timeout=60,
@@ -103,8 +109,6 @@ def test_a_forged_forwarded_for_does_not_make_a_new_caller(packaged_smollm2: str
             ).status_code
             for index in range(5)
         ]  # fmt: skip
-    finally:
-        run_cli("stop", check=False)
     assert statuses == [200, 200, 200, 429, 429]
 
 
@@ -128,19 +132,13 @@ def test_a_request_without_a_key_is_refused_before_its_body_is_read(guarded_runn
 
 
 def test_a_rate_limited_request_is_refused_before_its_body_is_read(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    port = free_port()
-    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
-    monkeypatch.setenv("COMPOSE_MODELS_REQUESTS_PER_MINUTE", "1")
-    run_cli("serve", "--detach")
-    try:
+    with _runner_with(monkeypatch, COMPOSE_MODELS_REQUESTS_PER_MINUTE="1") as port:
         assert httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT, timeout=60).status_code == 200
         head = (
             f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             "Content-Length: 5000000\r\n\r\n"
         )
         assert _status_line_before_the_body(port, head.encode()) == b"HTTP/1.1 429 Too Many Requests"
-    finally:
-        run_cli("stop", check=False)
 
 
 def test_metrics_name_only_models_that_exist(runner: str) -> None:
