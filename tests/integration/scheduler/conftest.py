@@ -7,6 +7,7 @@ missing build is a failure, not a skip.
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -76,3 +77,12 @@ def start_runner(
             return Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})
 
         yield start
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False

@@ -11,17 +11,9 @@ import httpx
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG, free_port, proc_dir, run_cli
+from tests.integration.scheduler.conftest import wait_until
 
 pytestmark = pytest.mark.model
-
-
-def wait_until(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_lazy_load_then_unload_after_a_two_second_keep_alive(start_runner) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from compose_models.runner.backends import llama_server
 from tests.conftest import LOCAL_MODEL_TAG, require
+from tests.integration.scheduler.conftest import wait_until
 
 SEND_TIMEOUT = 2.0
 # A long answer of large chunks: no end of sequence (SmolLM2's <|im_end|> and <|endoftext|>).
@@ -63,23 +64,14 @@ def _in_use(url: str) -> bool:
     return any(entry.get("in_use") for entry in httpx.get(f"{url}/engines/ps", timeout=10).json())
 
 
-def _wait_for(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_a_client_that_stops_reading_its_stream_releases_the_engine(start_runner) -> None:
     runner = start_runner(COMPOSE_MODELS_SEND_TIMEOUT=str(SEND_TIMEOUT))
     runner.cli("configure", LOCAL_MODEL_TAG, "--", "--parallel", "1")  # one slot: the stalled stream's
     assert runner.complete().status_code == 200
     with _reader_that_never_reads(runner.url):
-        assert _wait_for(lambda: _in_use(runner.url), 30), "the stream never started"
+        assert wait_until(lambda: _in_use(runner.url), 30), "the stream never started"
         # Its buffers fill within seconds; then the bound, then the engine is free again.
-        assert _wait_for(lambda: not _in_use(runner.url), 120), "the stalled stream still holds the engine"
+        assert wait_until(lambda: not _in_use(runner.url), 120), "the stalled stream still holds the engine"
         started = time.monotonic()
         answer = runner.complete()
         assert answer.status_code == 200, answer.text
