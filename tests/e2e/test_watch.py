@@ -66,6 +66,9 @@ def test_watch_reconfigures_recreates_and_survives_a_bad_edit(packaged_smollm2, 
         watcher = subprocess.Popen(
             [sys.executable, "-m", "compose_models", "watch", "-f", str(compose_file), "-p", project],
             stdout=sink, stderr=subprocess.STDOUT,
+            # As from a terminal: a suite started in the background inherits SIGINT ignored, and then
+            # the watcher could not be interrupted as a user interrupts it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         _wait_for(watcher, log, "watching", 0)
