@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.integration.store.token_server import served
+
 _CHUNK = 1 << 20
 
 
@@ -178,9 +180,5 @@ def _handler(registry: HostileRegistry) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def hostile_registry(host: str = "127.0.0.1", tls: tuple[Path, Path] | None = None) -> Iterator[HostileRegistry]:
     registry = HostileRegistry(host, tls=tls)
-    threading.Thread(target=registry.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with served(registry.server):
         yield registry
-    finally:
-        registry.server.shutdown()
-        registry.server.server_close()

@@ -90,11 +90,18 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
+def served(http_server: ThreadingHTTPServer) -> Iterator[None]:
+    """``http_server`` answering on a thread of its own until the block ends."""
+    threading.Thread(target=http_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield
+    finally:
+        http_server.shutdown()
+        http_server.server_close()
+
+
+@contextmanager
 def token_server(directory: Path, username: str, password: str) -> Iterator[TokenServer]:
     server = TokenServer(directory, username, password)
-    threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    try:
+    with served(server.server):
         yield server
-    finally:
-        server.server.shutdown()
-        server.server.server_close()
