@@ -21,6 +21,10 @@ from compose_models.store.pull import pull_model
 from compose_models.store.transfer_progress import transfer_display
 
 
+class _ContextFull(UserError):
+    """The conversation no longer fits the model's context."""
+
+
 def _stream_answer(base_url: str, model: str, messages: list[dict]) -> str:
     """Print the assistant's answer as it streams; return it whole."""
     body = {"model": model, "messages": messages, "stream": True}
@@ -28,7 +32,8 @@ def _stream_answer(base_url: str, model: str, messages: list[dict]) -> str:
     with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, headers=local_auth_headers(), timeout=None) as response:
         if response.status_code != 200:
             response.read()
-            raise UserError(f"{model}: {response.text.strip()}")
+            error = UserError if response.status_code != 400 or "context" not in response.text else _ContextFull
+            raise error(f"{model}: {response.text.strip()}")
         for line in response.iter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
@@ -70,7 +75,18 @@ def run(
         if not line.strip():
             continue
         messages.append({"role": "user", "content": line.strip()})
-        messages.append({"role": "assistant", "content": _stream_answer(state.host_url, model, messages)})
+        messages.append({"role": "assistant", "content": _answer_within_context(state.host_url, model, messages)})
+
+
+def _answer_within_context(base_url: str, model: str, messages: list[dict]) -> str:
+    """Answer the last message; as `ollama run` does, forget the oldest exchanges when the chat outgrows the context."""
+    while True:
+        try:
+            return _stream_answer(base_url, model, messages)
+        except _ContextFull:
+            if len(messages) < 3:
+                raise
+            del messages[:2]
 
 
 def _log_files(with_engines: bool, requests: bool = False) -> list[Path]:
