@@ -98,6 +98,9 @@ def _chunks_of(chunk: dict[str, Any], index: int, pieces: list[Piece], finish_re
         if isinstance(piece, CallStart):
             call = {"index": piece.index, "id": piece.call_id, "type": "function",
                     "function": {"name": piece.name, "arguments": ""}}  # fmt: skip
+        elif deltas and "tool_calls" in deltas[-1] and deltas[-1]["tool_calls"][-1]["index"] == piece.index:
+            deltas[-1]["tool_calls"][-1]["function"]["arguments"] += piece.fragment  # the same call, one entry
+            continue
         else:
             call = {"index": piece.index, "function": {"arguments": piece.fragment}}
         if deltas and "tool_calls" in deltas[-1]:

@@ -20,17 +20,19 @@ class ToolCallFormat:
     openers: tuple[str, ...]  # text that begins a call (or the list of calls)
     body: str  # OBJECT, ARRAY or NAMED
     closer: str | None = None  # text that ends it, when the format has one
-    opening_brace: bool = False  # the answer may also begin with the call's JSON itself (Llama 3.x)
+    # The answer may also begin with the call's JSON itself, without a marker: Llama 3.x writes it so, and
+    # llama-cpp-python and the batched engine render special tokens ([TOOL_CALLS], <|python_tag|>) as nothing.
+    bare_opening: str = ""
 
 
 ARGUMENTS_MARKER = "[ARGS]"
 
 HERMES = ToolCallFormat("hermes", ("<tool_call>",), OBJECT, "</tool_call>")
-LLAMA3_JSON = ToolCallFormat("llama3-json", ("<|python_tag|>",), OBJECT, opening_brace=True)
-MISTRAL = ToolCallFormat("mistral", ("[TOOL_CALLS]",), ARRAY)
+LLAMA3_JSON = ToolCallFormat("llama3-json", ("<|python_tag|>",), OBJECT, bare_opening="{")
+MISTRAL = ToolCallFormat("mistral", ("[TOOL_CALLS]",), ARRAY, bare_opening="[")
 MISTRAL_NAMED = ToolCallFormat("mistral-named", ("[TOOL_CALLS]",), NAMED)
-GRANITE = ToolCallFormat("granite", ("<|tool_call|>",), ARRAY)
-PHI4 = ToolCallFormat("phi-4", ("<|tool_call|>",), ARRAY, "<|/tool_call|>")
+GRANITE = ToolCallFormat("granite", ("<|tool_call|>",), ARRAY, bare_opening="[")
+PHI4 = ToolCallFormat("phi-4", ("<|tool_call|>",), ARRAY, "<|/tool_call|>", bare_opening="[")
 NEMOTRON = ToolCallFormat("nemotron", ("<TOOLCALL>",), ARRAY, "</TOOLCALL>")
 
 

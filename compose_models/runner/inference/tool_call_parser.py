@@ -193,11 +193,12 @@ class ToolCallParser:
 
     def _read_text(self, pieces: list[Piece]) -> bool:
         pending = self._pending
-        if not self._answer_began and self.format.opening_brace:
+        bare = self.format.bare_opening
+        if bare and not self._answer_began:
             stripped = pending.lstrip()
             if not stripped:
                 return False
-            if stripped.startswith("{"):
+            if stripped.startswith(bare):
                 self._begin("", len(pending) - len(stripped), pieces)
                 return True
         found = [(pending.find(opener), opener) for opener in self.format.openers if opener in pending]
@@ -327,7 +328,7 @@ class ToolCallParser:
         """What was read since the marker was no call: it is text (only the failed part, after calls)."""
         self._emit_text(failed if self._calls_in_region else self._region, pieces)
         self._state, self._region = _TEXT, ""
-        if self.format.opening_brace:
+        if self.format.bare_opening:
             self._answer_began = True
         return True
 
