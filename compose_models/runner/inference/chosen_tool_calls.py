@@ -35,7 +35,9 @@ class ChosenToolCalls:
     def rewrite_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
         for choice in answer.get("choices") or []:
             message = choice.get("message")
-            if not isinstance(message, dict) or message.get("tool_calls") or not isinstance(message.get("content"), str):
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+                continue
+            if message.get("tool_calls"):  # the engine parsed them
                 continue
             parser = ToolCallParser(self.format)
             pieces = parser.feed(message["content"]) + parser.finish()
@@ -88,7 +90,9 @@ class ChosenToolCalls:
         return chunks
 
 
-def _chunks_of(chunk: dict[str, Any], index: int, pieces: list[Piece], finish_reason: str | None) -> list[dict[str, Any]]:
+def _chunks_of(
+    chunk: dict[str, Any], index: int, pieces: list[Piece], finish_reason: str | None
+) -> list[dict[str, Any]]:
     """One chunk per run of text or of call fragments; the finish reason on the last."""
     deltas: list[dict[str, Any]] = []
     for piece in pieces:

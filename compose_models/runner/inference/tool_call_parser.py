@@ -36,7 +36,8 @@ Piece = Text | CallStart | Arguments
 
 # A call object's beginning, up to where its arguments start: from there they can be streamed.
 _HEAD = re.compile(
-    r'\s*\{\s*(?:"type"\s*:\s*"function"\s*,\s*)?"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(?:arguments|parameters)"\s*:\s*'
+    r'\s*\{\s*(?:"type"\s*:\s*"function"\s*,\s*)?'  # Llama 3.x may say what it is calling
+    r'"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"(?:arguments|parameters)"\s*:\s*'
 )
 
 
