@@ -34,7 +34,9 @@ def blob_digest(request: Request) -> str:
 async def has_blob(request: Request) -> Response:
     digest = blob_digest(request)
     store: ModelStore = request.app.state.store
-    return Response(status_code=200 if store.blobs.has(digest) else 404)
+    if not store.blobs.has(digest):
+        raise ApiError(404, f"blob {digest} not found")
+    return Response(status_code=200)
 
 
 async def upload_blob(request: Request) -> Response:
