@@ -89,6 +89,16 @@ def test_a_modelfile_string_creates_a_model_from_a_stored_one(url: str) -> None:
     assert created["id"] != base["id"] and created["config"]["gguf"] == base["config"]["gguf"]
 
 
+def test_a_jinja_template_is_what_the_engine_formats_the_chat_with(client: ollama.Client) -> None:
+    plain = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
+    assert client.create(model="local/plain", from_=LOCAL_MODEL_TAG, template=plain).status == "success"
+    assert client.show("local/plain").template == plain
+    hello = [{"role": "user", "content": "Who are you?"}]
+    base, created = (client.chat(model=name, messages=hello, options=SHORT) for name in (LOCAL_MODEL_TAG, "local/plain"))
+    # SmolLM2's own template wraps the turn in ChatML after a default system prompt of some 20 tokens
+    assert created.message.content.strip() and created.prompt_eval_count < base.prompt_eval_count - 10
+
+
 def test_bad_input_gets_ollama_shaped_errors(client: ollama.Client, url: str) -> None:
     body = b"not the blob its digest names"
     wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
