@@ -5,6 +5,7 @@ registry and pulling back with our own ``pull`` into a fresh home."""
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def test_a_jinja_template_is_what_the_engine_formats_the_chat_with(client: ollam
     assert client.create(model="local/plain", from_=LOCAL_MODEL_TAG, template=plain).status == "success"
     assert client.show("local/plain").template == plain
     hello = [{"role": "user", "content": "Who are you?"}]
-    base, created = (client.chat(model=name, messages=hello, options=SHORT) for name in (LOCAL_MODEL_TAG, "local/plain"))
+    base, created = (client.chat(model=name, messages=hello, options=SHORT)
+                     for name in (LOCAL_MODEL_TAG, "local/plain"))  # fmt: skip
     # SmolLM2's own template wraps the turn in ChatML after a default system prompt of some 20 tokens
     assert created.message.content.strip() and created.prompt_eval_count < base.prompt_eval_count - 10
 
@@ -108,6 +110,11 @@ def test_bad_input_gets_ollama_shaped_errors(client: ollama.Client, url: str) ->
     malformed = httpx.post(f"{url}/api/blobs/sha256:..%2F..%2Fetc%2Fpasswd", content=body)
     assert malformed.status_code in (400, 404) and "error" in malformed.json()
     assert httpx.post(f"{url}/api/blobs/sha256:{'A' * 63}", content=body).json()["error"].startswith("invalid digest")
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:  # a petabyte declared, none sent
+        head = f"POST /api/blobs/{wrong} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {10**15}\r\n\r\n"
+        raw.sendall(head.encode())
+        assert raw.recv(200).startswith(b"HTTP/1.1 507")
 
     with pytest.raises(ollama.ResponseError) as unknown:
         client.create(model="local/nothing", from_="local/no-such-model")

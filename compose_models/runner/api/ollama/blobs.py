@@ -6,6 +6,7 @@ upload must leave ``RESERVED_BYTES`` free on the store's disk: a body declared l
 it is read, and one that grows past that is stopped.
 """
 
+import asyncio
 import re
 import shutil
 
@@ -51,7 +52,7 @@ async def upload_blob(request: Request) -> Response:
     with store.blobs.upload(digest) as upload:
         await _receive(request, upload, store)
         try:
-            upload.finish()
+            await asyncio.to_thread(upload.finish)  # its fsync of a large file takes a while
         except DigestMismatch as error:
             raise ApiError(400, str(error)) from None
     return Response(status_code=201)
