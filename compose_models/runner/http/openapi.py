@@ -1,5 +1,6 @@
 """``/openapi.json``: the route table as OpenAPI, with request schemas taken from the models that validate them."""
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,8 +26,8 @@ def _error_schema(dialect: Dialect) -> dict[str, Any]:
 
 def _operation(operation: Endpoint, schema_refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     parameters = [
-        {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-        for name in ("{backend}", "{name}") if name in operation.path.replace(":path}", "}")
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"\{(\w+)(?::\w+)?\}", operation.path)
     ] + [
         {"name": name, "in": "query", "required": name in operation.required_query, "schema": {"type": "string"}}
         for name in operation.query + operation.required_query
