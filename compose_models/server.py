@@ -23,6 +23,7 @@ from compose_models.runner.observability.tap import Tap
 from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret
 from compose_models.runner.routes import RouteTable
+from compose_models.runner.upstreams.config import configured_upstreams_path, load_upstreams
 
 
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
@@ -50,6 +51,7 @@ def only_its_hosts(app: ASGIApp, listening: list[str]) -> ASGIApp:
 
 def serve(hosts: list[str], port: int) -> None:
     os.umask(0o077)  # every log, key and record this process creates is its user's alone
+    upstreams = load_upstreams(*configured_upstreams_path())
     logs = private_state_dirs()
     gateway_settings = GatewaySettings.for_runner(logs)
     addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
@@ -57,7 +59,7 @@ def serve(hosts: list[str], port: int) -> None:
     if choice.note():
         say(choice.note())
     secret = new_secret()
-    runner_app = create_app(store_dir(), logs)
+    runner_app = create_app(store_dir(), logs, upstreams)
     runner_app.state.reach_secret = secret
     app = only_its_hosts(runner_front(runner_app, gateway_settings), bound)
     write_state(RunnerState(

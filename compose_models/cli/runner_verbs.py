@@ -36,13 +36,24 @@ def serve(
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
     tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
+    upstreams: Annotated[Optional[Path], typer.Option(
+        "--upstreams", help="File of remote endpoints whose models are served here (default $COMPOSE_MODELS_HOME/upstreams.yaml)"
+    )] = None,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
     from compose_models.gateway.settings import export_gateway_options
     from compose_models.runner.control import daemon
     from compose_models.runner.control.state import default_port
+    from compose_models.runner.upstreams.config import (
+        UPSTREAMS_FILE_VARIABLE,
+        configured_upstreams_path,
+        load_upstreams,
+    )
 
     port = port or default_port()
+    if upstreams is not None:
+        os.environ[UPSTREAMS_FILE_VARIABLE] = str(upstreams.expanduser().resolve())
+    load_upstreams(*configured_upstreams_path())  # a malformed file is refused here, before a detached start
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:

@@ -22,10 +22,13 @@ from compose_models.runner.routes import ENDPOINTS, RouteTable
 from compose_models.runner.scheduling.model_names import RunnerModelStore, model_label
 from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.scheduling.settings import Timeouts
+from compose_models.runner.upstreams.config import Upstream
+from compose_models.runner.upstreams.remote_models import RemoteModels
 
 
-def create_app(store_root: Path, log_dir: Path) -> Starlette:
+def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = ()) -> Starlette:
     store = RunnerModelStore(store_root)
+    remote_models = RemoteModels(list(upstreams))
     scheduler = Scheduler(store.find, log_dir)
     timeouts = Timeouts.from_environment()
 
@@ -37,6 +40,7 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
         timeout = httpx.Timeout(timeouts.engine_read, connect=timeouts.engine_connect, pool=None)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
             app.state.http = http
+            await remote_models.start(http)
             scheduler.start_background()  # unloads engines idle past their keep-alive
             try:
                 yield
@@ -52,6 +56,7 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
     app.state.endpoints = ENDPOINTS
     app.state.store = store
     app.state.scheduler = scheduler
+    app.state.remote_models = remote_models
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
@@ -59,12 +64,17 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
 
 
 def body_reader(runner: Starlette) -> BodyReader:
-    """``runner`` behind the reader of inference bodies, which finds their models in its store."""
+    """``runner`` behind the reader of inference bodies, which finds their models in its store, else
+    among its upstreams' models."""
     store: RunnerModelStore = runner.state.store
+    remote_models: RemoteModels = runner.state.remote_models
 
     def resolve(name: str) -> tuple[Any, str] | None:
         model = store.find(name)
-        return (model, model_label(model)) if model is not None else None
+        if model is not None:
+            return model, model_label(model)
+        remote = remote_models.find(name)
+        return (remote, remote.name) if remote is not None else None
 
     return BodyReader(runner, resolve)
 

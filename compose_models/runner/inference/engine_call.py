@@ -34,6 +34,7 @@ from compose_models.runner.scheduling.settings import (
     ENGINE_READ_TIMEOUT_VARIABLE,
     Timeouts,
 )
+from compose_models.runner.upstreams.remote_models import RemoteModel
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -54,7 +55,7 @@ class Timings:
 class _Target:
     payload: dict[str, Any]
     path: str
-    engine: Engine
+    engine: Engine | RemoteModel  # where the request went: a local engine, or an upstream
     model: str  # the label metrics and records use
     forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
     chosen: ChosenToolCalls | None  # tool calls the model may write as text, to be found in it
@@ -167,27 +168,35 @@ class EngineCall:
                 exchange.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
 
     async def _failure(self, error: httpx.TransportError) -> ApiError:
+        if isinstance(self._target.engine, RemoteModel):
+            return upstream_failure(self._target.engine, error)
         return await engine_failure(self._request, self._target.engine, self._target.payload["model"], error)
 
     def _metrics(self) -> RunnerMetrics:
         return self._request.app.state.metrics
 
 
-def requested_model(request: Request, reference: str) -> LocalModel:
-    """The model ``reference`` names: as the tap found it for this request, else asked of the scheduler."""
+def requested_model(request: Request, reference: str) -> LocalModel | RemoteModel:
+    """The model ``reference`` names: as the tap found it for this request, else asked of the scheduler,
+    then of the upstreams."""
     exchange = exchange_of(request.scope)
     if exchange is not None and exchange.resolved is not None and exchange.model == reference:
         return exchange.resolved
     try:
         return request.app.state.scheduler.find(reference)
     except ModelNotFound:
-        raise UnknownModel(reference) from None
+        remote = request.app.state.remote_models.find(reference)
+        if remote is None:
+            raise UnknownModel(reference) from None
+        return remote
 
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
     """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
     scheduler: Scheduler = request.app.state.scheduler
     model = requested_model(request, reference)
+    if isinstance(model, RemoteModel):
+        raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
     try:
         return await stack.enter_async_context(scheduler.use(reference, mode, model))
     except ModelNotFound:
@@ -210,6 +219,8 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
     model = requested_model(request, reference)
+    if isinstance(model, RemoteModel):
+        return await _start_upstream_call(request, model, payload, path, timings)
     if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
         raise ApiError(400, f"model {reference!r} cannot read images: it has no multimodal projector")
     if path == CHAT_PATH:
@@ -241,6 +252,25 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     chosen = ChosenToolCalls.of(payload, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
     target = _Target(payload, path, engine, model_label(model), forced, chosen)
     return EngineCall(request, target, stack, response, timings)
+
+
+async def _start_upstream_call(
+    request: Request, model: RemoteModel, payload: dict[str, Any], path: str, timings: Timings
+) -> EngineCall:
+    """Send ``payload`` to the upstream serving ``model``, under the upstream's own name for it and with the
+    upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own."""
+    payload = {**payload, "model": model.remote_name}
+    timings.engine_ready = time.monotonic()
+    try:
+        response = await _send(request.app.state.http, model, path, payload, None, timeout=model.timeout)
+    except httpx.TransportError as error:
+        raise upstream_failure(model, error) from None
+    if response.status_code >= 400:
+        await response.aread()
+        await response.aclose()
+        raise upstream_error(model, response)
+    target = _Target(payload, path, model, model.name, forced=None, chosen=None)
+    return EngineCall(request, target, contextlib.AsyncExitStack(), response, timings)
 
 
 @contextlib.asynccontextmanager
@@ -281,6 +311,26 @@ async def engine_failure(request: Request, engine: Engine, reference: str, error
     return ApiError(502, f"engine for {reference!r} did not answer: {error}")
 
 
+def upstream_failure(model: RemoteModel, error: httpx.TransportError) -> ApiError:
+    """A failed connection to an upstream: 504 when it timed out, else 502; both name the upstream."""
+    upstream = model.upstream
+    if isinstance(error, httpx.ConnectTimeout):
+        return ApiError(504, f"upstream {upstream.name!r} did not accept a connection within {upstream.timeouts.connect:g}s")
+    if isinstance(error, httpx.TimeoutException):
+        return ApiError(504, f"upstream {upstream.name!r} did not answer within {upstream.timeouts.read:g}s")
+    return ApiError(502, f"upstream {upstream.name!r} did not answer: {error or type(error).__name__}")
+
+
+def upstream_error(model: RemoteModel, response: httpx.Response) -> ApiError:
+    """An upstream's error answer: a refusal of the request itself (400, 413, 422, 429) passes on as it is;
+    anything else (its key refused, the model unknown there, its own failure) is a 502 naming it."""
+    error = engine_error(response)
+    if response.status_code in (400, 413, 422, 429):
+        return error
+    status = response.status_code
+    return ApiError(502, f"upstream {model.upstream.name!r} answered {status}: {error.message}", code=error.code)
+
+
 def engine_error(response: httpx.Response) -> ApiError:
     """An engine's error answer as ours, keeping its message, param and code."""
     try:
@@ -300,7 +350,8 @@ def engine_error(response: httpx.Response) -> ApiError:
 
 
 async def _send(
-    client: httpx.AsyncClient, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None
+    client: httpx.AsyncClient, engine: Engine | RemoteModel, path: str, payload: dict[str, Any], as_sent: bytes | None,
+    timeout: httpx.Timeout | None = None,
 ) -> httpx.Response:
     """POST ``payload`` to ``engine`` (as the bytes ``as_sent`` when given), streaming the answer; sent again
     once if the engine had just closed the kept-alive connection (llama-server closes idle ones), since then
@@ -308,10 +359,11 @@ async def _send(
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     url = f"{engine.base_url}{path}"
     headers = {"content-type": "application/json", **engine.auth_headers}
+    options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
     try:
-        return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
+        return await client.send(client.build_request("POST", url, content=body, headers=headers, **options), stream=True)
     except httpx.RemoteProtocolError:
-        return await client.send(client.build_request("POST", url, content=body, headers=headers), stream=True)
+        return await client.send(client.build_request("POST", url, content=body, headers=headers, **options), stream=True)
 
 
 async def _count_prompt_tokens(request: Request, target: _Target) -> int:

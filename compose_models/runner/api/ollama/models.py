@@ -15,6 +15,7 @@ from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.scheduler import LoadedEngine
+from compose_models.runner.upstreams.remote_models import RemoteModel
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
@@ -59,7 +60,16 @@ async def tags(request: Request) -> Response:
         for model in request.app.state.store.models()
         for tag in model.tags
     ]
+    entries += [_remote_summary(model) for model in await request.app.state.remote_models.models()]
     return JSONResponse({"models": entries})
+
+
+def _remote_summary(model: RemoteModel) -> dict[str, Any]:
+    """An upstream's model as Ollama lists its own remote models: ``remote_host`` and ``remote_model``."""
+    empty = {"parent_model": "", "format": "", "family": "", "families": None, "parameter_size": "",
+             "quantization_level": ""}  # fmt: skip
+    return {"name": model.name, "model": model.name, "size": 0, "digest": "", "details": empty,
+            "modified_at": rfc3339_nano(0), "remote_host": model.upstream.url, "remote_model": model.remote_name}
 
 
 async def ps(request: Request) -> Response:

@@ -122,6 +122,8 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
     if num_ctx is None and seconds is None:
         return
     stored = request.app.state.store.find(reference)
+    if stored is None and request.app.state.remote_models.find(reference) is not None:
+        return  # an upstream's model has the upstream's settings
     if stored is None:
         raise UnknownModel(reference)
     check_context_size(stored, num_ctx, "options.num_ctx")

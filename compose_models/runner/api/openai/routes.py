@@ -3,12 +3,7 @@
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from compose_models.runner.api.openai.schema import (
-    ChatCompletionRequest,
-    CompletionRequest,
-    EmbeddingRequest,
-    Sampling,
-)
+from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
 from compose_models.runner.api.openai.stream import relay_openai_stream
 from compose_models.runner.http.body import as_payload, read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
@@ -20,12 +15,13 @@ from compose_models.runner.inference.engine_payload import chat_payload_for_engi
 
 async def list_models(request: Request) -> Response:
     data = [model.openai_entry() for model in request.app.state.store.models()]
+    data += [model.openai_entry() for model in await request.app.state.remote_models.models()]
     return JSONResponse({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
-    model = request.app.state.store.find(name)
+    model = request.app.state.store.find(name) or request.app.state.remote_models.find(name)
     if model is None:
         raise UnknownModel(name)
     return JSONResponse(model.openai_entry())

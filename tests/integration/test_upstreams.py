@@ -1,0 +1,167 @@
+"""Remote models through the local runner: a second compose-models runner (``kind: compose-models``, behind
+its own API keys) and a bare llama-server (``kind: openai``) act as upstreams of the runner under test.
+
+All are real processes on this machine, serving the real SmolLM2 model; none is in its own network
+namespace. Each upstream's model appears here under a prefix, and is called with the official openai,
+anthropic and ollama SDKs."""
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import httpx
+import ollama
+import openai
+import pytest
+
+from compose_models.runner.backends import llama_server
+from tests.conftest import LOCAL_MODEL_TAG, free_port, require, run_cli
+from tests.integration.api.conftest import serving_runner
+from tests.integration.gateway.conftest import request_log
+
+pytestmark = pytest.mark.model
+
+CALLER_KEY = "sk-caller-alice-0123456789"  # the local runner's key for its caller
+UPSTREAM_KEY = "sk-upstream-local-0123456789"  # the upstream runner's key for the local runner
+RUNNER_MODEL = f"gpu/{LOCAL_MODEL_TAG}"  # the upstream runner's model, as the local runner names it
+SERVER_MODEL = "box/smollm2"  # the llama-server's
+HELLO = [{"role": "user", "content": "Say hello."}]
+
+
+def _keys_file(folder: Path, line: str) -> Path:
+    path = folder / "api-keys"
+    path.write_text(line + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@contextlib.contextmanager
+def _llama_server(gguf: Path) -> Iterator[str]:
+    binary = llama_server.find_binary()
+    require(binary is not None, "llama-server is not built: run scripts/build-llama-server.sh")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "smollm2", "-c", "1024"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            assert process.poll() is None, "llama-server exited"
+            subprocess.run(["sleep", "0.1"])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return {name: tmp_path_factory.mktemp(f"upstreams-{name}") for name in ("upstream", "local")}
+
+
+@pytest.fixture(scope="module")
+def local_runner(homes: dict[str, Path], smollm2_gguf: Path) -> Iterator[str]:
+    """The runner under test, with a key for its caller and three upstreams: the runner, the llama-server,
+    and one that nothing listens on."""
+    upstream_keys = _keys_file(homes["upstream"], f"local-runner: {UPSTREAM_KEY}")
+    with (
+        serving_runner(homes["upstream"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(upstream_keys)) as upstream,
+        _llama_server(smollm2_gguf) as server,
+    ):
+        upstreams = homes["local"] / "upstreams.yaml"
+        upstreams.write_text(f"""
+upstreams:
+  - name: gpu
+    url: {upstream}
+    kind: compose-models
+    api_key_env: GPU_BOX_KEY
+    models: "*"
+    prefix: gpu
+  - name: box
+    url: {server}/v1
+    models: [smollm2]
+    prefix: box
+    timeouts: {{connect: 2, read: 60}}
+  - name: gone
+    url: http://127.0.0.1:{free_port()}
+    models: [nothing-here]
+    timeouts: {{connect: 2, read: 5}}
+""")
+        local_keys = _keys_file(homes["local"], f"alice: {CALLER_KEY}")
+        with serving_runner(
+            homes["local"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(local_keys), GPU_BOX_KEY=UPSTREAM_KEY
+        ) as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def client(local_runner: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{local_runner}/engines/v1", api_key=CALLER_KEY, max_retries=0)
+
+
+def test_remote_models_are_listed_as_remote(client: openai.OpenAI, local_runner: str) -> None:
+    listed = {model.id: model for model in client.models.list()}
+    assert listed[RUNNER_MODEL].owned_by == "upstream:gpu" and listed[SERVER_MODEL].owned_by == "upstream:box"
+    tags = httpx.get(f"{local_runner}/api/tags", headers={"authorization": f"Bearer {CALLER_KEY}"}).json()["models"]
+    [remote] = [model for model in tags if model["name"] == SERVER_MODEL]
+    assert remote["remote_model"] == "smollm2" and remote["remote_host"].endswith("/v1")
+
+
+def test_openai_chat_through_both_upstreams(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(model=RUNNER_MODEL, messages=HELLO, max_tokens=8)
+    assert reply.choices[0].message.content.strip() and 0 < reply.usage.completion_tokens <= 8
+    chunks = list(client.chat.completions.create(
+        model=SERVER_MODEL, messages=HELLO, max_tokens=8, stream=True, stream_options={"include_usage": True}
+    ))  # fmt: skip
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text.strip() and chunks[-1].usage.completion_tokens == 8
+
+
+def test_caller_key_stays_here_and_the_upstream_gets_its_own(client: openai.OpenAI, homes: dict[str, Path]) -> None:
+    """The upstream runner would refuse the caller's key (401): its log shows every request came with the key
+    the local runner read from GPU_BOX_KEY; the local runner's log names the caller and the remote model."""
+    before = len(request_log(homes["upstream"], 0))
+    stream = client.chat.completions.create(model=RUNNER_MODEL, messages=HELLO, max_tokens=4, stream=True)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices).strip()
+    upstream_log = request_log(homes["upstream"], before + 1)
+    assert upstream_log[-1]["caller"] == "local-runner" and upstream_log[-1]["model"] == LOCAL_MODEL_TAG
+    assert {line["status"] for line in upstream_log} == {200}
+    local_log = request_log(homes["local"], 1)
+    assert any(line["caller"] == "alice" and line["model"] == RUNNER_MODEL for line in local_log)
+
+
+def test_anthropic_and_ollama_clients_reach_remote_models(local_runner: str) -> None:
+    claude = anthropic.Anthropic(base_url=f"{local_runner}/anthropic", api_key=CALLER_KEY, max_retries=0)
+    message = claude.messages.create(model=SERVER_MODEL, max_tokens=8, messages=HELLO)
+    assert message.content[0].text.strip() and message.usage.output_tokens > 0
+    with claude.messages.stream(model=RUNNER_MODEL, max_tokens=6, messages=HELLO) as stream:
+        assert "".join(stream.text_stream).strip()
+    llama = ollama.Client(host=local_runner, headers={"authorization": f"Bearer {CALLER_KEY}"})
+    reply = llama.chat(model=RUNNER_MODEL, messages=HELLO, options={"num_predict": 8})
+    assert reply.done and reply.message.content.strip()
+    parts = list(llama.chat(model=SERVER_MODEL, messages=HELLO, options={"num_predict": 8}, stream=True))
+    assert parts[-1].done and "".join(part.message.content for part in parts).strip()
+
+
+def test_an_upstream_that_does_not_answer_is_a_502_naming_it(client: openai.OpenAI, local_runner: str) -> None:
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model="nothing-here", messages=HELLO, max_tokens=4)
+    assert raised.value.status_code == 502 and "upstream 'gone'" in raised.value.message
+    answer = httpx.post(f"{local_runner}/anthropic/v1/messages", headers={"x-api-key": CALLER_KEY},
+                        json={"model": "nothing-here", "max_tokens": 4, "messages": HELLO})  # fmt: skip
+    assert answer.status_code == 502 and answer.json()["type"] == "error"
+    assert "upstream 'gone'" in answer.json()["error"]["message"]
+
+
+def test_a_malformed_upstreams_file_is_refused_naming_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "upstreams.yaml"
+    path.write_text("upstreams:\n  - name: a\n    url: http://a:8000\n    models: '*'\n  - name: b\n    models: [m]\n")
+    result = run_cli("serve", "--upstreams", str(path), "--port", str(free_port()), check=False, timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{path}: upstreams[1].url: this key is required" in result.stderr
