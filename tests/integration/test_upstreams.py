@@ -7,6 +7,7 @@ anthropic and ollama SDKs."""
 
 import contextlib
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,12 +39,14 @@ def _keys_file(folder: Path, line: str) -> Path:
 
 
 @contextlib.contextmanager
-def _llama_server(gguf: Path) -> Iterator[str]:
+def _llama_server(gguf: Path, port: int | None = None, slots: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A bare llama-server serving SmolLM2 as ``smollm2`` on ``port``; yields its process and URL."""
     binary = llama_server.find_binary()
     require(binary is not None, "llama-server is not built: run scripts/build-llama-server.sh")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
-        [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "smollm2", "-c", "1024"],
+        [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "smollm2",
+         "-c", str(1024 * slots), "-np", str(slots)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -53,10 +56,10 @@ def _llama_server(gguf: Path) -> Iterator[str]:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break
             assert process.poll() is None, "llama-server exited"
-            subprocess.run(["sleep", "0.1"])
-        yield url
+            time.sleep(0.1)
+        yield process, url
     finally:
-        process.terminate()
+        process.kill()
         process.wait(10)
 
 
@@ -66,13 +69,19 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def local_runner(homes: dict[str, Path], smollm2_gguf: Path) -> Iterator[str]:
-    """The runner under test, with a key for its caller and three upstreams: the runner, the llama-server,
-    and one that nothing listens on."""
+def doomed_port() -> int:
+    """The port of the upstream ``doomed``, started and killed by one test."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def local_runner(homes: dict[str, Path], smollm2_gguf: Path, doomed_port: int) -> Iterator[str]:
+    """The runner under test, with a key for its caller and four upstreams: the runner, a llama-server,
+    one that nothing listens on, and ``doomed`` (nothing listens on it until a test starts it)."""
     upstream_keys = _keys_file(homes["upstream"], f"local-runner: {UPSTREAM_KEY}")
     with (
         serving_runner(homes["upstream"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(upstream_keys)) as upstream,
-        _llama_server(smollm2_gguf) as server,
+        _llama_server(smollm2_gguf) as (_, server_url),
     ):
         upstreams = homes["local"] / "upstreams.yaml"
         upstreams.write_text(f"""
@@ -84,7 +93,7 @@ upstreams:
     models: "*"
     prefix: gpu
   - name: box
-    url: {server}/v1
+    url: {server_url}/v1
     models: [smollm2]
     prefix: box
     timeouts: {{connect: 2, read: 60}}
@@ -92,6 +101,10 @@ upstreams:
     url: http://127.0.0.1:{free_port()}
     models: [nothing-here]
     timeouts: {{connect: 2, read: 5}}
+  - name: doomed
+    url: http://127.0.0.1:{doomed_port}
+    models: [smollm2]
+    prefix: doomed
 """)
         local_keys = _keys_file(homes["local"], f"alice: {CALLER_KEY}")
         with serving_runner(
@@ -165,3 +178,35 @@ def test_a_malformed_upstreams_file_is_refused_naming_file_and_key(tmp_path: Pat
     result = run_cli("serve", "--upstreams", str(path), "--port", str(free_port()), check=False, timeout=60)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"{path}: upstreams[1].url: this key is required" in result.stderr
+
+
+COUNTING = [{"role": "user", "content": "Count from 1 to 300, one number per line."}]
+DYING_STREAMS = {  # path, body, how each API ends a stream with an error
+    "openai": ("/engines/v1/chat/completions", {"stream": True, "max_tokens": 400}, 'data: {"error"'),
+    "anthropic": ("/anthropic/v1/messages", {"stream": True, "max_tokens": 400}, "event: error"),
+    "ollama": ("/api/chat", {"stream": True, "options": {"num_predict": 400}}, '{"error"'),
+}
+
+
+def test_an_upstream_dying_mid_stream_ends_each_api_stream_with_its_error(
+    local_runner: str, smollm2_gguf: Path, doomed_port: int
+) -> None:
+    """Three streams (OpenAI, Anthropic, Ollama) on one llama-server, killed once each has sent something:
+    each ends promptly with an error in its API's shape, naming the upstream."""
+    headers = {"authorization": f"Bearer {CALLER_KEY}"}
+    with _llama_server(smollm2_gguf, doomed_port, slots=3) as (doomed, _), httpx.Client(timeout=30) as http:
+        with contextlib.ExitStack() as streams:
+            lines = {}
+            for api, (path, body, _) in DYING_STREAMS.items():
+                answer = streams.enter_context(http.stream("POST", f"{local_runner}{path}", headers=headers, json={
+                    "model": "doomed/smollm2", "messages": COUNTING, "temperature": 0, **body}))
+                assert answer.status_code == 200, answer.read()
+                lines[api] = answer.iter_lines()
+                assert next(line for line in lines[api] if line.strip())
+            doomed.kill()
+            started = time.monotonic()
+            for api, (_, _, error_mark) in DYING_STREAMS.items():
+                rest = list(lines[api])
+                assert any(line.startswith(error_mark) for line in rest), (api, rest[-3:])
+                assert any("upstream 'doomed'" in line for line in rest), (api, rest[-3:])
+            assert time.monotonic() - started < 10
