@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 from compose_models.gateway.middleware import Gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import private_state_dirs, store_dir
-from compose_models.runner.api.dmr.wire import dashboard_row
+from compose_models.runner.api.dmr.wire import dashboard_row, remote_models_json
 from compose_models.runner.app import body_reader, create_app, tapped
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
@@ -31,7 +31,8 @@ def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     scheduler = runner.state.scheduler
     gateway = Gateway(
         body_reader(runner), settings, registry=runner.state.metrics.registry,
-        loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()],
+        loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()]
+        + [{**row, "memory": None, "unloads_in": None} for row in remote_models_json(runner.state.remote_models)],
     )  # fmt: skip
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
 

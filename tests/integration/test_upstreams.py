@@ -6,6 +6,8 @@ namespace. Each upstream's model appears here under a prefix, and is called with
 anthropic and ollama SDKs."""
 
 import contextlib
+import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -118,12 +120,15 @@ def client(local_runner: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{local_runner}/engines/v1", api_key=CALLER_KEY, max_retries=0)
 
 
-def test_remote_models_are_listed_as_remote(client: openai.OpenAI, local_runner: str) -> None:
+def test_remote_models_are_listed_as_remote(client: openai.OpenAI, local_runner: str, homes: dict[str, Path]) -> None:
     listed = {model.id: model for model in client.models.list()}
     assert listed[RUNNER_MODEL].owned_by == "upstream:gpu" and listed[SERVER_MODEL].owned_by == "upstream:box"
     tags = httpx.get(f"{local_runner}/api/tags", headers={"authorization": f"Bearer {CALLER_KEY}"}).json()["models"]
     [remote] = [model for model in tags if model["name"] == SERVER_MODEL]
     assert remote["remote_model"] == "smollm2" and remote["remote_host"].endswith("/v1")
+    ps = json.loads(run_cli("ps", "--json", env={**os.environ, "COMPOSE_MODELS_HOME": str(homes["local"])}).stdout)
+    assert {"model_name": SERVER_MODEL, "backend_name": "upstream:box", "mode": "remote"}.items() <= next(
+        entry for entry in ps if entry["model_name"] == SERVER_MODEL).items()
 
 
 def test_openai_chat_through_both_upstreams(client: openai.OpenAI) -> None:

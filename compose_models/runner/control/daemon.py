@@ -71,7 +71,9 @@ def ensure_running(port: int) -> RunnerState:
             return start_detached(port)
         missing = [address for address in detect_docker_host().local_bridge_gateways() if address not in state.hosts]
         if missing and state.hosts == ["127.0.0.1"]:
-            if local_get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json():
+            engines = local_get(f"{state.host_url}/engines/ps", headers=local_auth_headers(), timeout=5.0).json()
+            # An upstream's model is listed even when idle: only one answering a request keeps the runner busy.
+            if [entry for entry in engines if entry.get("mode") != "remote" or entry.get("in_use")]:
                 raise UserError(
                     f"the runner started before the Docker engine and does not listen on the bridge address {missing[0]}, "
                     "so containers cannot reach it; restart it with `compose-models stop` once its models are idle"

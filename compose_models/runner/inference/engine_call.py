@@ -261,16 +261,23 @@ async def _start_upstream_call(
     upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own."""
     payload = {**payload, "model": model.remote_name}
     timings.engine_ready = time.monotonic()
+    stack = contextlib.AsyncExitStack()
+    stack.enter_context(request.app.state.remote_models.serving(model))
     try:
         response = await _send(request.app.state.http, model, path, payload, None, timeout=model.timeout)
     except httpx.TransportError as error:
+        await stack.aclose()
         raise upstream_failure(model, error) from None
+    except BaseException:  # cancelled: the client has gone
+        await stack.aclose()
+        raise
     if response.status_code >= 400:
         await response.aread()
         await response.aclose()
+        await stack.aclose()
         raise upstream_error(model, response)
     target = _Target(payload, path, model, model.name, forced=None, chosen=None)
-    return EngineCall(request, target, contextlib.AsyncExitStack(), response, timings)
+    return EngineCall(request, target, stack, response, timings)
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,9 @@ seconds. A failed fetch is logged and the last list kept; it never stops the run
 """
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,8 @@ class RemoteModels:
         self._fetched_at: dict[str, float] = {}  # monotonic
         self._http: httpx.AsyncClient | None = None
         self._refreshing: asyncio.Task | None = None
+        self._in_flight: dict[str, int] = {}  # requests being answered, by model name
+        self._last_used: dict[str, float] = {}  # Unix seconds at the end of the last request, by model name
 
     async def start(self, http: httpx.AsyncClient) -> None:
         """Fetch the lists of the ``"*"`` upstreams once, before the runner answers."""
@@ -70,11 +74,29 @@ class RemoteModels:
     async def models(self) -> list[RemoteModel]:
         """Every remote model, with lists older than ``REFRESH_AFTER`` fetched again first."""
         await self.refresh()
+        return self.known()
+
+    def known(self) -> list[RemoteModel]:
+        """Every remote model, as last listed."""
         return [
             RemoteModel(upstream.local_name(remote_name), remote_name, upstream)
             for upstream in self.upstreams
             for remote_name in self._served_by(upstream)
         ]
+
+    @contextlib.contextmanager
+    def serving(self, model: RemoteModel) -> Iterator[None]:
+        """Count one request to ``model`` while it is answered, for ``ps`` and the dashboard."""
+        self._in_flight[model.name] = self._in_flight.get(model.name, 0) + 1
+        try:
+            yield
+        finally:
+            self._in_flight[model.name] -= 1
+            self._last_used[model.name] = time.time()
+
+    def activity(self, model: RemoteModel) -> tuple[int, float | None]:
+        """Requests to ``model`` being answered, and when its last one ended (None: none yet)."""
+        return self._in_flight.get(model.name, 0), self._last_used.get(model.name)
 
     def _served_by(self, upstream: Upstream) -> list[str]:
         names = self._listed.get(upstream.name, []) if upstream.models == ALL_MODELS else upstream.models

@@ -8,7 +8,7 @@ from compose_models import __version__
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import configuration_document, configuration_json
 from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
-from compose_models.runner.api.dmr.wire import loaded_engine_json
+from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
@@ -28,7 +28,8 @@ async def engines_status(request: Request) -> Response:
 
 
 async def engines_ps(request: Request) -> Response:
-    return JSONResponse([loaded_engine_json(engine) for engine in request.app.state.scheduler.running()])
+    local = [loaded_engine_json(engine) for engine in request.app.state.scheduler.running()]
+    return JSONResponse(local + remote_models_json(request.app.state.remote_models))
 
 
 async def engines_df(request: Request) -> Response:

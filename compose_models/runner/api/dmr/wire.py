@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from compose_models.runner.scheduling.scheduler import LoadedEngine
+from compose_models.runner.upstreams.remote_models import RemoteModel, RemoteModels
 from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
 
 
@@ -21,6 +22,25 @@ def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
         entry["loading"] = True
     if engine.keep_alive is not None:
         entry["keep_alive"] = format_duration(engine.keep_alive)
+    return entry
+
+
+def remote_models_json(remote_models: RemoteModels) -> list[dict[str, Any]]:
+    """The upstreams' models as ``GET /engines/ps`` entries, marked by backend ``upstream:<name>`` and mode
+    ``remote``: nothing of them is loaded here, but they are served here."""
+    return [_remote_model_json(model, *remote_models.activity(model)) for model in remote_models.known()]
+
+
+def _remote_model_json(model: RemoteModel, in_flight: int, last_used: float | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "backend_name": f"upstream:{model.upstream.name}",
+        "model_name": model.name,
+        "mode": "remote",
+        "last_used": GO_ZERO_TIME if in_flight or last_used is None else rfc3339(last_used),
+        "upstream": model.upstream.name,
+    }
+    if in_flight:
+        entry["in_use"] = True
     return entry
 
 
