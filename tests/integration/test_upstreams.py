@@ -129,6 +129,9 @@ def test_remote_models_are_listed_as_remote(client: openai.OpenAI, local_runner:
     ps = json.loads(run_cli("ps", "--json", env={**os.environ, "COMPOSE_MODELS_HOME": str(homes["local"])}).stdout)
     assert {"model_name": SERVER_MODEL, "backend_name": "upstream:box", "mode": "remote"}.items() <= next(
         entry for entry in ps if entry["model_name"] == SERVER_MODEL).items()
+    configure = run_cli("configure", "--context-size", "2048", SERVER_MODEL, check=False,
+                        env={**os.environ, "COMPOSE_MODELS_HOME": str(homes["local"])})  # fmt: skip
+    assert configure.returncode != 0 and "served by upstream 'box'" in configure.stderr
 
 
 def test_openai_chat_through_both_upstreams(client: openai.OpenAI) -> None:

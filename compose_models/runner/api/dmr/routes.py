@@ -43,6 +43,10 @@ async def configure(request: Request) -> Response:
     try:
         await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
     except ModelNotFound:
+        remote = request.app.state.remote_models.find(parsed.model)
+        if remote is not None:
+            raise ApiError(400, f"model {parsed.model!r} is served by upstream {remote.upstream.name!r}: "
+                           "configure it there") from None  # fmt: skip
         raise UnknownModel(parsed.model) from None
     except UserError as error:
         raise ApiError(400, str(error)) from None
