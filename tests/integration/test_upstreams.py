@@ -11,6 +11,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anthropic
@@ -48,7 +49,7 @@ def _llama_server(gguf: Path, port: int | None = None, slots: int = 1) -> Iterat
     port = port or free_port()
     process = subprocess.Popen(
         [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "smollm2",
-         "-c", str(1024 * slots), "-np", str(slots)],
+         "-c", str(1024 * slots), "-np", str(slots), "--metrics"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -71,20 +72,26 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+def llama_servers(smollm2_gguf: Path) -> Iterator[list[str]]:
+    """Two llama-servers, the replicas of box/smollm2."""
+    with _llama_server(smollm2_gguf) as (_, first), _llama_server(smollm2_gguf) as (_, second):
+        yield [first, second]
+
+
+@pytest.fixture(scope="module")
 def doomed_port() -> int:
     """The port of the upstream ``doomed``, started and killed by one test."""
     return free_port()
 
 
 @pytest.fixture(scope="module")
-def local_runner(homes: dict[str, Path], smollm2_gguf: Path, doomed_port: int) -> Iterator[str]:
-    """The runner under test, with a key for its caller and four upstreams: the runner, a llama-server,
-    one that nothing listens on, and ``doomed`` (nothing listens on it until a test starts it)."""
+def local_runner(homes: dict[str, Path], smollm2_gguf: Path, llama_servers: list[str], doomed_port: int) -> Iterator[str]:
+    """The runner under test, with a key for its caller and five upstreams: the runner, two llama-servers
+    serving box/smollm2 as replicas, one that nothing listens on, and ``doomed`` (nothing listens on it
+    until a test starts it)."""
     upstream_keys = _keys_file(homes["upstream"], f"local-runner: {UPSTREAM_KEY}")
-    with (
-        serving_runner(homes["upstream"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(upstream_keys)) as upstream,
-        _llama_server(smollm2_gguf) as (_, server_url),
-    ):
+    with serving_runner(homes["upstream"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(upstream_keys)) as upstream:
+        server_url, replica_url = llama_servers
         upstreams = homes["local"] / "upstreams.yaml"
         upstreams.write_text(f"""
 upstreams:
@@ -99,6 +106,10 @@ upstreams:
     models: [smollm2]
     prefix: box
     timeouts: {{connect: 2, read: 60}}
+  - name: box-b
+    url: {replica_url}
+    models: [smollm2]
+    prefix: box
   - name: gone
     url: http://127.0.0.1:{free_port()}
     models: [nothing-here]
@@ -218,3 +229,26 @@ def test_an_upstream_dying_mid_stream_ends_each_api_stream_with_its_error(
                 assert any(line.startswith(error_mark) for line in rest), (api, rest[-3:])
                 assert any("upstream 'doomed'" in line for line in rest), (api, rest[-3:])
             assert time.monotonic() - started < 10
+
+
+def _predicted_tokens(server: str) -> float:
+    metrics = httpx.get(f"{server}/metrics").text
+    return float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("llamacpp:tokens_predicted_total")))
+
+
+def test_concurrent_streams_spread_over_the_replicas_with_fewest_outstanding(
+    client: openai.OpenAI, llama_servers: list[str]
+) -> None:
+    """16 concurrent streams of box/smollm2 (two llama-servers as replicas, one slot each): each server
+    predicts its share of the tokens, as its own metrics count them."""
+    before = [_predicted_tokens(server) for server in llama_servers]
+
+    def stream(_: int) -> str:
+        chunks = client.chat.completions.create(model=SERVER_MODEL, messages=COUNTING, max_tokens=4, stream=True,
+                                                temperature=0)  # fmt: skip
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+    with ThreadPoolExecutor(16) as pool:
+        assert all(text for text in pool.map(stream, range(16)))
+    shares = [_predicted_tokens(server) - earlier for server, earlier in zip(llama_servers, before)]
+    assert sum(shares) == 16 * 4 and min(shares) >= 4 * 4, shares

@@ -259,10 +259,10 @@ async def _start_upstream_call(
 ) -> EngineCall:
     """Send ``payload`` to the upstream serving ``model``, under the upstream's own name for it and with the
     upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own."""
+    stack = contextlib.AsyncExitStack()
+    model = stack.enter_context(request.app.state.remote_models.serving(model))  # its replica, chosen now
     payload = {**payload, "model": model.remote_name}
     timings.engine_ready = time.monotonic()
-    stack = contextlib.AsyncExitStack()
-    stack.enter_context(request.app.state.remote_models.serving(model))
     try:
         response = await _send(request.app.state.http, model, path, payload, None, timeout=model.timeout)
     except httpx.TransportError as error:

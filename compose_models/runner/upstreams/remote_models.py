@@ -1,5 +1,8 @@
 """The models the upstreams serve, as the runner names them (``<prefix>/<model>``), found by name.
 
+A name several upstreams serve has them as replicas: each request goes to the one with the fewest
+requests outstanding (the first declared among equals), chosen as it is sent.
+
 An upstream declared with ``models: "*"`` serves what its ``/v1/models`` lists: fetched at start-up and
 again, in the background, when a lookup or a listing finds the list older than ``REFRESH_AFTER``
 seconds. A failed fetch is logged and the last list kept; it never stops the runner.
@@ -42,6 +45,10 @@ class RemoteModel:
         timeouts = self.upstream.timeouts
         return httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=None)
 
+    @property
+    def replica(self) -> tuple[str, str]:
+        return self.upstream.name, self.name
+
     def openai_entry(self) -> dict[str, Any]:
         """The ``GET /engines/v1/models`` ``data`` element: owned by the upstream, which it names."""
         return {"id": self.name, "object": "model", "created": 0, "owned_by": f"upstream:{self.upstream.name}",
@@ -55,8 +62,8 @@ class RemoteModels:
         self._fetched_at: dict[str, float] = {}  # monotonic
         self._http: httpx.AsyncClient | None = None
         self._refreshing: asyncio.Task | None = None
-        self._in_flight: dict[str, int] = {}  # requests being answered, by model name
-        self._last_used: dict[str, float] = {}  # Unix seconds at the end of the last request, by model name
+        self._in_flight: dict[tuple[str, str], int] = {}  # requests being answered, by replica
+        self._last_used: dict[tuple[str, str], float] = {}  # Unix seconds at the end of its last request
 
     async def start(self, http: httpx.AsyncClient) -> None:
         """Fetch the lists of the ``"*"`` upstreams once, before the runner answers."""
@@ -64,20 +71,31 @@ class RemoteModels:
         await self.refresh()
 
     def find(self, name: str) -> RemoteModel | None:
+        """The replica of ``name`` with the fewest requests outstanding now."""
         self._refresh_soon()
+        return min(self._replicas(name), key=self._outstanding, default=None)
+
+    def _replicas(self, name: str) -> list[RemoteModel]:
+        replicas = []
         for upstream in self.upstreams:
             remote_name = upstream.remote_name(name)
             if remote_name is not None and upstream.short_name(remote_name) in self._served_by(upstream):
-                return RemoteModel(name, remote_name, upstream)
-        return None
+                replicas.append(RemoteModel(name, remote_name, upstream))
+        return replicas
+
+    def _outstanding(self, model: RemoteModel) -> int:
+        return self._in_flight.get(model.replica, 0)
 
     async def models(self) -> list[RemoteModel]:
-        """Every remote model, with lists older than ``REFRESH_AFTER`` fetched again first."""
+        """Every remote model once (its first replica), with lists older than ``REFRESH_AFTER`` fetched again first."""
         await self.refresh()
-        return self.known()
+        first_replicas: dict[str, RemoteModel] = {}
+        for model in self.known():
+            first_replicas.setdefault(model.name, model)
+        return list(first_replicas.values())
 
     def known(self) -> list[RemoteModel]:
-        """Every remote model, as last listed."""
+        """Every replica of every remote model, as last listed."""
         return [
             RemoteModel(upstream.local_name(remote_name), remote_name, upstream)
             for upstream in self.upstreams
@@ -85,18 +103,20 @@ class RemoteModels:
         ]
 
     @contextlib.contextmanager
-    def serving(self, model: RemoteModel) -> Iterator[None]:
-        """Count one request to ``model`` while it is answered, for ``ps`` and the dashboard."""
-        self._in_flight[model.name] = self._in_flight.get(model.name, 0) + 1
+    def serving(self, model: RemoteModel) -> Iterator[RemoteModel]:
+        """The replica of ``model`` to send a request to, chosen now (the fewest outstanding), and counted
+        while the request is answered."""
+        model = self.find(model.name) or model
+        self._in_flight[model.replica] = self._outstanding(model) + 1
         try:
-            yield
+            yield model
         finally:
-            self._in_flight[model.name] -= 1
-            self._last_used[model.name] = time.time()
+            self._in_flight[model.replica] -= 1
+            self._last_used[model.replica] = time.time()
 
     def activity(self, model: RemoteModel) -> tuple[int, float | None]:
-        """Requests to ``model`` being answered, and when its last one ended (None: none yet)."""
-        return self._in_flight.get(model.name, 0), self._last_used.get(model.name)
+        """Requests to this replica being answered, and when its last one ended (None: none yet)."""
+        return self._outstanding(model), self._last_used.get(model.replica)
 
     def _served_by(self, upstream: Upstream) -> list[str]:
         names = self._listed.get(upstream.name, []) if upstream.models == ALL_MODELS else upstream.models
