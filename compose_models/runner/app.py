@@ -45,6 +45,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
             try:
                 yield
             finally:
+                await remote_models.stop()
                 await scheduler.shutdown()
 
     app = Starlette(

@@ -179,6 +179,7 @@ def test_anthropic_and_ollama_clients_reach_remote_models(local_runner: str) -> 
     assert reply.done and reply.message.content.strip()
     parts = list(llama.chat(model=SERVER_MODEL, messages=HELLO, options={"num_predict": 8}, stream=True))
     assert parts[-1].done and "".join(part.message.content for part in parts).strip()
+    assert llama.chat(model=SERVER_MODEL, messages=[]).done_reason == "load"  # the upstream loads it itself
 
 
 def test_an_upstream_that_does_not_answer_is_a_502_naming_it(client: openai.OpenAI, local_runner: str) -> None:

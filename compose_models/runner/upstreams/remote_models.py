@@ -10,6 +10,7 @@ seconds. A failed fetch is logged and the last list kept; it never stops the run
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,7 +69,16 @@ class RemoteModels:
     async def start(self, http: httpx.AsyncClient) -> None:
         """Fetch the lists of the ``"*"`` upstreams once, before the runner answers."""
         self._http = http
+        for upstream in self.upstreams:
+            if upstream.api_key_env and not os.environ.get(upstream.api_key_env):
+                say(f"upstream {upstream.name!r}: ${upstream.api_key_env} is not set, so no key is sent to it")
         await self.refresh()
+
+    async def stop(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refreshing
 
     def find(self, name: str) -> RemoteModel | None:
         """The replica of ``name`` with the fewest requests outstanding now."""

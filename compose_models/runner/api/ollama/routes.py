@@ -93,10 +93,14 @@ async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[by
 async def _load_or_unload(request: Request, parsed: Generation, chat: bool) -> Response:
     """An empty prompt: unload the model now with ``keep_alive: 0``, else load it (keeping it as asked)."""
     started = time.monotonic()
-    if request.app.state.store.find(parsed.model) is None:
+    local = request.app.state.store.find(parsed.model) is not None
+    remote = not local and request.app.state.remote_models.find(parsed.model) is not None
+    if not local and not remote:
         raise UnknownModel(parsed.model)
     keep_alive = _seconds(parsed.keep_alive)
-    if keep_alive == 0:
+    if remote:
+        reason = "unload" if keep_alive == 0 else "load"  # an upstream loads and unloads its models itself
+    elif keep_alive == 0:
         await request.app.state.scheduler.unload([parsed.model])
         reason = "unload"
     else:
