@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from compose_models.home import responses_dir
+from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
 from compose_models.runner.http.errors import ApiError, render_api_error
@@ -24,7 +26,7 @@ from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.scheduling.settings import Timeouts
 
 
-def create_app(store_root: Path, log_dir: Path) -> Starlette:
+def create_app(store_root: Path, log_dir: Path, stored_responses: Path | None = None) -> Starlette:
     store = RunnerModelStore(store_root)
     scheduler = Scheduler(store.find, log_dir)
     timeouts = Timeouts.from_environment()
@@ -55,6 +57,7 @@ def create_app(store_root: Path, log_dir: Path) -> Starlette:
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
+    app.state.responses = ResponseStore(stored_responses or responses_dir())
     return app
 
 

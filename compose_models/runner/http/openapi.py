@@ -1,5 +1,6 @@
 """``/openapi.json``: the route table as OpenAPI, with request schemas taken from the models that validate them."""
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 from compose_models import __version__
 from compose_models.runner.http.dialects import Dialect
 from compose_models.runner.http.endpoint import JSON, TEXT, Endpoint
+
+_PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def _error_schema(dialect: Dialect) -> dict[str, Any]:
@@ -25,8 +28,8 @@ def _error_schema(dialect: Dialect) -> dict[str, Any]:
 
 def _operation(operation: Endpoint, schema_refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     parameters = [
-        {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-        for name in ("{backend}", "{name}") if name in operation.path.replace(":path}", "}")
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in _PATH_PARAMETER.findall(operation.path)
     ] + [
         {"name": name, "in": "query", "required": name in operation.required_query, "schema": {"type": "string"}}
         for name in operation.query + operation.required_query
