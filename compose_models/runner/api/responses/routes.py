@@ -18,6 +18,7 @@ from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
+from compose_models.runner.observability.log import say
 
 MAX_LISTED_ITEMS = 100
 Keep = Callable[[dict], None]  # stores a finished Response (or does nothing, for ``store: false``)
@@ -37,8 +38,12 @@ async def create_response(request: Request) -> Response:
     translator = ResponsesStream(new_response_id(), echoed_fields(parsed, model))
 
     def keep(response: dict) -> None:
-        if parsed.store is not False:
+        if parsed.store is False:
+            return
+        try:
             store.save(response, conversation)
+        except OSError as error:  # the answer is still given; only a later previous_response_id misses it
+            say(f"storing response {response['id']} in {store.folder} failed: {error}")
 
     if parsed.stream:
         return streaming_response(call, _events(call, translator, keep), "text/event-stream")
