@@ -26,7 +26,7 @@ from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.scheduling.settings import Timeouts
 
 
-def create_app(store_root: Path, log_dir: Path, stored_responses: Path | None = None) -> Starlette:
+def create_app(store_root: Path, log_dir: Path) -> Starlette:
     store = RunnerModelStore(store_root)
     scheduler = Scheduler(store.find, log_dir)
     timeouts = Timeouts.from_environment()
@@ -57,7 +57,7 @@ def create_app(store_root: Path, log_dir: Path, stored_responses: Path | None = 
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
-    app.state.responses = ResponseStore(stored_responses or responses_dir())
+    app.state.responses = ResponseStore(responses_dir())
     return app
 
 
