@@ -52,9 +52,11 @@ def test_a_tool_call_without_text_becomes_an_assistant_message_of_its_own() -> N
     assert payload["response_format"] == {"type": "json_object"}
 
 
-def test_text_then_a_tool_call_are_two_output_items_with_their_events() -> None:
+def test_reasoning_text_and_a_tool_call_are_output_items_with_their_events() -> None:
     stream = ResponsesStream("resp_" + "0" * 32, echoed_fields(request(input="hi"), "m"))
     events = stream.start()
+    events += stream.feed({"choices": [{"delta": {"reasoning_content": "The user wants"}}]})
+    events += stream.feed({"choices": [{"delta": {"reasoning_content": " f."}}]})
     events += stream.feed({"choices": [{"delta": {"content": "Let me"}}]})
     events += stream.feed({"choices": [{"delta": {"content": " look."}}]})
     events += stream.feed({"choices": [{"delta": {"tool_calls": [
@@ -64,6 +66,8 @@ def test_text_then_a_tool_call_are_two_output_items_with_their_events() -> None:
     events += stream.finish(5, 4)
     assert [event["type"] for event in events] == [
         "response.created", "response.in_progress",
+        "response.output_item.added", "response.reasoning_text.delta", "response.reasoning_text.delta",
+        "response.reasoning_text.done", "response.output_item.done",
         "response.output_item.added", "response.content_part.added",
         "response.output_text.delta", "response.output_text.delta",
         "response.output_text.done", "response.content_part.done", "response.output_item.done",
@@ -72,7 +76,8 @@ def test_text_then_a_tool_call_are_two_output_items_with_their_events() -> None:
         "response.completed",
     ]  # fmt: skip
     assert [event["sequence_number"] for event in events] == list(range(len(events)))
-    message, call = events[-1]["response"]["output"]
+    reasoning, message, call = events[-1]["response"]["output"]
+    assert reasoning["type"] == "reasoning" and reasoning["content"] == [{"type": "reasoning_text", "text": "The user wants f."}]
     assert message["content"][0]["text"] == "Let me look." and message["status"] == "completed"
     assert (call["call_id"], call["name"], call["arguments"]) == ("call_1", "f", '{"a":1}')
     assert events[-1]["response"]["usage"]["total_tokens"] == 9

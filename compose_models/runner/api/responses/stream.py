@@ -3,7 +3,8 @@
 Order: ``response.created``, ``response.in_progress``; then per output item
 ``response.output_item.added``, for a message ``response.content_part.added``,
 ``response.output_text.delta``..., ``response.output_text.done``, ``response.content_part.done``, for
-a function call ``response.function_call_arguments.delta``..., ``.done``; ``response.output_item.done``;
+a function call ``response.function_call_arguments.delta``..., ``.done``, for a reasoning model's
+thoughts ``response.reasoning_text.delta``..., ``.done``; ``response.output_item.done``;
 and last ``response.completed`` (or ``response.incomplete`` when ``max_output_tokens`` cut the answer
 short, as OpenAI does). Every event carries its ``sequence_number``. The same translator accumulates
 the whole Response for requests that did not ask for a stream.
@@ -23,7 +24,7 @@ class ResponsesStream:
         self.echoed = echoed
         self.created_at = int(time.time())
         self.output: list[dict[str, Any]] = []  # the items so far
-        self._open: str | None = None  # the open item: "text" or "tool:<index>"
+        self._open: str | None = None  # the open item: "reasoning", "text" or "tool:<index>"
         self._sequence = 0
         self._finish_reason: str | None = None
         self._usage: dict[str, Any] | None = None
@@ -40,6 +41,8 @@ class ResponsesStream:
         events: list[Event] = []
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
+            if delta.get("reasoning_content"):
+                events += self._reasoning(delta["reasoning_content"])
             if delta.get("content"):
                 events += self._text(delta["content"])
             for call in delta.get("tool_calls") or []:
@@ -90,6 +93,22 @@ class ResponsesStream:
                                   content_index=0, delta=text, logprobs=[]))  # fmt: skip
         return events
 
+    def _reasoning(self, text: str) -> list[Event]:
+        """What a reasoning model thinks before it answers (llama-server's ``reasoning_content``)."""
+        events: list[Event] = []
+        if self._open != "reasoning":
+            events += self._close()
+            self._open = "reasoning"
+            item = {"id": item_id("rs"), "type": "reasoning", "status": "in_progress", "summary": [], "content": []}
+            self.output.append(item)
+            events.append(self._event("response.output_item.added", output_index=self._index, item=dict(item, content=[])))
+            item["content"].append({"type": "reasoning_text", "text": ""})
+        item = self.output[-1]
+        item["content"][0]["text"] += text
+        events.append(self._event("response.reasoning_text.delta", item_id=item["id"], output_index=self._index,
+                                  content_index=0, delta=text))  # fmt: skip
+        return events
+
     def _tool_call(self, call: dict[str, Any]) -> list[Event]:
         events: list[Event] = []
         kind = f"tool:{call.get('index', 0)}"
@@ -116,7 +135,10 @@ class ResponsesStream:
         self._open = None
         item["status"] = "incomplete" if self.incomplete else "completed"
         events: list[Event] = []
-        if item["type"] == "message":
+        if item["type"] == "reasoning":
+            events.append(self._event("response.reasoning_text.done", item_id=item["id"], output_index=self._index,
+                                      content_index=0, text=item["content"][0]["text"]))  # fmt: skip
+        elif item["type"] == "message":
             text = item["content"][0]["text"]
             events.append(self._event("response.output_text.done", item_id=item["id"], output_index=self._index,
                                       content_index=0, text=text, logprobs=[]))  # fmt: skip

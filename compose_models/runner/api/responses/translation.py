@@ -31,16 +31,13 @@ def item_id(prefix: str) -> str:
 def input_items(request: ResponsesRequest) -> list[Item]:
     """The request's ``input`` as canonical items."""
     if isinstance(request.input, str):
-        return [_message("user", [{"type": "input_text", "text": request.input}])]
+        return [_message("user", [_text_part("user", request.input)])]
     items: list[Item] = []
     for item in request.input:
         fields = item.model_dump(mode="json", by_alias=True, exclude_none=True)
         if isinstance(item, MessageItem):
-            content = item.content
-            if isinstance(content, str):
-                kind = "output_text" if item.role == "assistant" else "input_text"
-                fields["content"] = [{"type": kind, "text": content, **({"annotations": []} if kind == "output_text" else {})}]
-            items.append({**_message(item.role, fields["content"]), **({"id": item.id} if item.id else {})})
+            content = [_text_part(item.role, item.content)] if isinstance(item.content, str) else fields["content"]
+            items.append(_message(item.role, content, item.id))
         elif isinstance(item, FunctionCallItem):
             items.append({"id": item_id("fc"), "status": "completed", **fields})
         elif isinstance(item, FunctionCallOutputItem):
@@ -50,8 +47,15 @@ def input_items(request: ResponsesRequest) -> list[Item]:
     return items
 
 
-def _message(role: str, content: list[dict[str, Any]]) -> Item:
-    return {"type": "message", "id": item_id("msg"), "role": role, "status": "completed", "content": content}
+def _message(role: str, content: list[dict[str, Any]], given_id: str | None = None) -> Item:
+    return {"type": "message", "id": given_id or item_id("msg"), "role": role, "status": "completed", "content": content}
+
+
+def _text_part(role: str, text: str) -> dict[str, Any]:
+    """Text given as a string, as the part it stands for: the assistant's earlier answer, or input."""
+    if role == "assistant":
+        return {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "input_text", "text": text}
 
 
 def chat_request(request: ResponsesRequest, model: str, conversation: list[Item]) -> dict[str, Any]:
