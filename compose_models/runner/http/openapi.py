@@ -12,8 +12,6 @@ from compose_models import __version__
 from compose_models.runner.http.dialects import Dialect
 from compose_models.runner.http.endpoint import JSON, TEXT, Endpoint
 
-_PATH_PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
-
 
 def _error_schema(dialect: Dialect) -> dict[str, Any]:
     text = {"type": "string"}
@@ -29,7 +27,7 @@ def _error_schema(dialect: Dialect) -> dict[str, Any]:
 def _operation(operation: Endpoint, schema_refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-        for name in _PATH_PARAMETER.findall(operation.path)
+        for name in re.findall(r"\{(\w+)(?::\w+)?\}", operation.path)
     ] + [
         {"name": name, "in": "query", "required": name in operation.required_query, "schema": {"type": "string"}}
         for name in operation.query + operation.required_query
