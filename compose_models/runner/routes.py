@@ -15,16 +15,20 @@ from compose_models.runner.api.anthropic.schema import CountTokensRequest, Messa
 from compose_models.runner.api.dmr import models as dmr_models
 from compose_models.runner.api.dmr import routes as dmr
 from compose_models.runner.api.dmr.schema import ConfigureRequest, CreateRequest, UnloadRequest
+from compose_models.runner.api.ollama import blobs as ollama_blobs
+from compose_models.runner.api.ollama import create as ollama_create
 from compose_models.runner.api.ollama import models as ollama_models
 from compose_models.runner.api.ollama import routes as ollama
 from compose_models.runner.api.ollama.schema import (
     ChatRequest,
     CopyRequest,
+    CreateModelRequest,
     EmbeddingsRequest,
     EmbedRequest,
     GenerateRequest,
     Named,
     PullRequest,
+    PushRequest,
 )
 from compose_models.runner.api.openai import routes as openai
 from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -104,6 +108,14 @@ def _endpoints() -> Iterator[Endpoint]:
         Endpoint("POST", "/api/show", Ollama, ollama_models.show, "Model details (Ollama)", Named),
         Endpoint("POST", "/api/pull", Ollama, ollama_models.pull, "Pull a model (Ollama)", PullRequest,
                  answers=(JSON, NDJSON), management=True),
+        Endpoint("POST", "/api/push", Ollama, ollama_models.push, "Push a model (Ollama)", PushRequest,
+                 answers=(JSON, NDJSON), management=True),
+        Endpoint("POST", "/api/create", Ollama, ollama_create.create, "Create a model (Ollama)", CreateModelRequest,
+                 answers=(JSON, NDJSON), management=True),
+        Endpoint("HEAD", "/api/blobs/{digest}", Ollama, ollama_blobs.has_blob, "Whether a blob exists (Ollama)",
+                 answers=(), management=True),
+        Endpoint("POST", "/api/blobs/{digest}", Ollama, ollama_blobs.upload_blob, "Upload a blob (Ollama)",
+                 answers=(), status="201", management=True),
         Endpoint("DELETE", "/api/delete", Ollama, ollama_models.delete, "Delete a model (Ollama)", Named,
                  management=True),
         Endpoint("POST", "/api/copy", Ollama, ollama_models.copy, "Copy a model (Ollama)", CopyRequest,

@@ -15,9 +15,11 @@ from compose_models.units import rfc3339_nano
 
 _CONFIG_FIELDS = (
     "format", "quantization", "parameters", "architecture", "size",
-    "gguf", "safetensors", "diffusers", "context_size",
+    "gguf", "safetensors", "diffusers", "context_size", "modelfile",
 )  # fmt: skip
-_MAP_FIELDS = ("gguf", "safetensors", "diffusers")
+# ``modelfile``: the settings an Ollama create gave the model (see store/create.py); not Docker Model
+# Runner's, whose Go struct ignores it when reading
+_MAP_FIELDS = ("gguf", "safetensors", "diffusers", "modelfile")
 
 
 @dataclass(frozen=True)

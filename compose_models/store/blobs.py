@@ -76,6 +76,11 @@ class BlobStore:
         finally:
             temporary.unlink(missing_ok=True)
 
+    def upload(self, digest: str) -> "BlobUpload":
+        """A writer for a blob sent in pieces (an HTTP body), kept only if its bytes have ``digest``."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return BlobUpload(self.path(digest), digest)
+
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
 
@@ -83,6 +88,51 @@ class BlobStore:
         if not self.directory.is_dir():
             return 0
         return sum(entry.stat().st_size for entry in self.directory.iterdir() if entry.is_file())
+
+
+class DigestMismatch(UserError):
+    """The bytes sent are not the blob their digest names."""
+
+
+class BlobUpload:
+    """Bytes written to a temporary file beside the blob while they are hashed; ``finish`` renames it to
+    the blob if the digest matches, ``abort`` (or leaving the ``with`` block by an error) deletes it."""
+
+    def __init__(self, target: Path, digest: str) -> None:
+        self.target = target
+        self.digest = digest
+        self.size = 0
+        self._hash = hashlib.sha256()
+        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        self._temporary = Path(name)
+        self._file = os.fdopen(descriptor, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self._file.write(chunk)
+        self.size += len(chunk)
+
+    def finish(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        actual = "sha256:" + self._hash.hexdigest()
+        if actual != self.digest:
+            self.abort()
+            raise DigestMismatch(f"digest mismatch: the body's digest is {actual}, not {self.digest}")
+        os.chmod(self._temporary, 0o644)
+        os.replace(self._temporary, self.target)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> "BlobUpload":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._temporary.exists():
+            self.abort()
 
 
 def _hash_file(path: Path) -> tuple[str, int]:

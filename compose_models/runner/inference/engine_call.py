@@ -22,6 +22,7 @@ from compose_models.runner.backends.engine import Engine, EngineCrashLoop, Engin
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import BoundedStreamingResponse, SseFrame, data_frame, split_frames
+from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.usage import Usage
@@ -56,6 +57,7 @@ class _Target:
     engine: Engine
     model: str  # the label metrics and records use
     forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
+    chosen: ChosenToolCalls | None  # tool calls the model may write as text, to be found in it
 
 
 class EngineCall:
@@ -89,6 +91,9 @@ class EngineCall:
         if isinstance(answer, dict) and self._target.forced:
             answer = self._target.forced.rewrite_answer(answer)
             content = json.dumps(answer).encode()
+        elif isinstance(answer, dict) and self._target.chosen:
+            answer = self._target.chosen.rewrite_answer(answer)
+            content = json.dumps(answer).encode()
         self.usage.observe(answer)
         self._answer = answer if isinstance(answer, dict) else None
         return content
@@ -102,17 +107,33 @@ class EngineCall:
     async def frames(self) -> AsyncIterator[SseFrame]:
         """The stream's frames as they arrive; an engine that dies mid-stream raises ApiError(502)."""
         try:
+            last_chunk: dict[str, Any] = {}
             async for frame in split_frames(self.response.aiter_raw()):
-                if self._target.forced and isinstance(frame.payload, dict):
-                    chunk = self._target.forced.rewrite_chunk(frame.payload)
-                    frame = SseFrame(data_frame(chunk), json.dumps(chunk))
                 self.usage.observe(frame.payload)
                 if self.timings.first_token is None and self.usage.counted_chunks:
                     self.timings.first_token = time.monotonic()
                     self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
+                if isinstance(frame.payload, dict):
+                    last_chunk = frame.payload
+                    for rewritten in self._rewritten(frame):
+                        yield rewritten
+                    continue
+                if frame.is_done and self._target.chosen:
+                    for chunk in self._target.chosen.finish_stream(last_chunk):
+                        yield SseFrame(data_frame(chunk), json.dumps(chunk))
                 yield frame
         except httpx.TransportError as error:
             raise await self._failure(error) from None
+
+    def _rewritten(self, frame: SseFrame) -> list[SseFrame]:
+        """The frames to pass on for one of the engine's chunks, with tool calls put in OpenAI's form."""
+        if self._target.forced:
+            chunks = [self._target.forced.rewrite_chunk(frame.payload)]
+        elif self._target.chosen:
+            chunks = self._target.chosen.rewrite_chunk(frame.payload)
+        else:
+            return [frame]
+        return [SseFrame(data_frame(chunk), json.dumps(chunk)) for chunk in chunks]
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         """The parsed JSON chunks of the stream, up to ``[DONE]``."""
@@ -217,7 +238,8 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await response.aclose()
         await stack.aclose()
         raise engine_error(response)
-    target = _Target(payload, path, engine, model_label(model), forced)
+    chosen = ChosenToolCalls.of(payload, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
+    target = _Target(payload, path, engine, model_label(model), forced, chosen)
     return EngineCall(request, target, stack, response, timings)
 
 

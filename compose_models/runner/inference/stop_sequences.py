@@ -24,7 +24,7 @@ class StopSequenceWatch:
         if first is not None:
             self.matched, self._held = first[1], ""
             return pending[: first[0]]
-        keep = max((_overlap(pending, sequence) for sequence in self.sequences), default=0)
+        keep = max((overlap(pending, sequence) for sequence in self.sequences), default=0)
         self._held = pending[len(pending) - keep :] if keep else ""
         return pending[: len(pending) - keep]
 
@@ -34,7 +34,7 @@ class StopSequenceWatch:
         return held
 
 
-def _overlap(text: str, sequence: str) -> int:
+def overlap(text: str, sequence: str) -> int:
     """The length of the longest end of ``text`` that begins ``sequence``."""
     for size in range(min(len(text), len(sequence) - 1), 0, -1):
         if sequence.startswith(text[-size:]):

@@ -80,6 +80,8 @@ def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_
         ("POST", "/engines/unload", {"models": [LOCAL_MODEL_TAG]}), ("GET", "/engines/requests", None),
         ("POST", "/api/pull", {"model": "smollm2"}), ("DELETE", "/api/delete", {"model": LOCAL_MODEL_TAG}),
         ("POST", "/api/copy", {"source": LOCAL_MODEL_TAG, "destination": "copied"}),
+        ("POST", "/api/create", {"model": "created", "from": LOCAL_MODEL_TAG}), ("POST", "/api/push", {"model": LOCAL_MODEL_TAG}),
+        ("HEAD", f"/api/blobs/sha256:{'0' * 64}", None), ("POST", f"/api/blobs/sha256:{'0' * 64}", None),
     ]  # fmt: skip
     for method, path, body in refusals:
         answer = httpx.request(method, f"{url}{path}", json=body, headers=alice)

@@ -72,7 +72,8 @@ def _app_paths(routes: list, prefix: str = "") -> set[tuple[str, str]]:
             found |= _app_paths(getattr(route.app, "routes", []), prefix + route.path)
         elif isinstance(route, Route):
             path = (prefix + route.path).replace(":path}", "}")
-            found |= {(method.lower(), path) for method in route.methods - {"HEAD"}}
+            implied = {"HEAD"} if "GET" in route.methods else set()  # Starlette's HEAD for every GET
+            found |= {(method.lower(), path) for method in route.methods - implied}
     return found
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from compose_models.errors import UserError
 from compose_models.store import ModelConflict, ModelNotFound, ModelStore, StoredModel, package_gguf
+from compose_models.store.blobs import BlobStore, DigestMismatch, sha256_digest
 from tests.unit.store.ggufs import write_gguf
 
 
@@ -119,3 +120,19 @@ def test_concurrent_writers_do_not_lose_tags(store: ModelStore, tiny: StoredMode
         worker.join(60)
         assert worker.exitcode == 0
     assert len(store.get(tiny.id).tags) == 1 + 2 * 25
+
+
+def test_an_uploaded_blob_is_kept_only_if_its_digest_matches(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    right, wrong = sha256_digest(b"hello world"), sha256_digest(b"something else")
+    with blobs.upload(right) as upload:
+        upload.write(b"hello ")
+        upload.write(b"world")
+        upload.finish()
+    assert blobs.read_bytes(right) == b"hello world"
+    with pytest.raises(DigestMismatch), blobs.upload(wrong) as upload:
+        upload.write(b"hello world")
+        upload.finish()
+    with blobs.upload(wrong) as upload:
+        upload.write(b"a client that left half way")
+    assert not blobs.has(wrong) and [path.name for path in blobs.directory.iterdir()] == [right.removeprefix("sha256:")]

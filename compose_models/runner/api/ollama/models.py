@@ -1,31 +1,24 @@
-"""Ollama's model routes: version, tags, ps, show, pull (NDJSON progress), delete and copy."""
+"""Ollama's model routes: version, tags, ps, show, pull and push (NDJSON progress), delete and
+copy. (Create and blobs: create.py and blobs.py.)"""
 
 import time
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from compose_models.errors import UserError
-from compose_models.runner.api.dmr.transfer_stream import (
-    Failed,
-    Finished,
-    LayerProgress,
-    TransferEvent,
-    TransferResponse,
-    run_transfer,
-)
-from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest
+from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest, PushRequest
+from compose_models.runner.api.ollama.show_fields import show_fields
+from compose_models.runner.api.ollama.transfers import check_insecure, transfer_answer
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
-from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
-from compose_models.store.reference import display_name, parse_reference
-from compose_models.store.registry_client import is_loopback_registry
+from compose_models.store.push import push_model
+from compose_models.store.reference import display_name
 from compose_models.store.store import ModelConflict, ModelNotFound
 from compose_models.units import rfc3339_nano
 
@@ -95,9 +88,9 @@ async def show(request: Request) -> Response:
     if model is None:
         raise UnknownModel(parsed.model)
     metadata = dict(model.config.get("gguf") or {})
-    template = metadata.pop("tokenizer.chat_template", "")
+    metadata.pop("tokenizer.chat_template", None)
     return JSONResponse({
-        "modelfile": "", "parameters": "", "template": template, "license": metadata.get("general.license", ""),
+        **show_fields(model, ollama_name(model.tags[0]) if model.tags else model.id),
         "details": details(model), "model_info": metadata, "capabilities": ["completion", "tools", "embedding"],
         "modified_at": rfc3339_nano(model.created * 1_000_000_000),
     })
@@ -134,47 +127,24 @@ async def pull(request: Request) -> Response:
     parsed = await read_request(request, PullRequest)
     store = request.app.state.store
     if parsed.insecure:
-        _check_insecure(parsed.model)
+        check_insecure(parsed.model, "pull")
     # Plain HTTP is for loopback registries, which get it without asking, or for the user's own command.
-    events = run_transfer(lambda transfers: pull_model(store, parsed.model, transfers=transfers))
-    if not parsed.stream:
-        outcome = [event async for event in events][-1]
-        if isinstance(outcome, Failed):
-            raise ApiError(outcome.status, outcome.message)
-        return JSONResponse({"status": "success"})
-    return TransferResponse(_pull_lines(events), media_type="application/x-ndjson")
+    return await transfer_answer(
+        lambda transfers: pull_model(store, parsed.model, transfers=transfers),
+        parsed.stream, "pulling manifest", "pulling", ("verifying sha256 digest", "writing manifest"),
+    )
 
 
-def _check_insecure(model: str) -> None:
-    """A request may not make a registry elsewhere plain HTTP: anyone who can reach the runner could
-    then read or change what it downloads, and see the credentials it sends."""
-    try:
-        registry = parse_reference(model).registry
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
-    if not is_loopback_registry(registry):
-        raise ApiError(
-            400,
-            f"insecure pulls are refused here for {registry}, which is not on this machine: plain HTTP is used for "
-            f"loopback registries only. To pull over plain HTTP anyway, run `compose-models pull --insecure {model}`",
-        )
-
-
-async def _pull_lines(events: AsyncGenerator[TransferEvent, None]) -> AsyncGenerator[bytes, None]:
-    try:
-        yield json_line({"status": "pulling manifest"})
-        async for event in events:
-            for status in _pull_statuses(event):
-                yield json_line(status)
-    finally:
-        await events.aclose()
-
-
-def _pull_statuses(event: TransferEvent) -> list[dict[str, Any]]:
-    if isinstance(event, LayerProgress):
-        return [{"status": f"pulling {event.layer}", "digest": f"sha256:{event.layer}",
-                 "total": event.total, "completed": event.done}]
-    if isinstance(event, Failed):
-        return [{"error": event.message}]
-    assert isinstance(event, Finished)
-    return [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
+@stop_when_client_leaves
+async def push(request: Request) -> Response:
+    """The stored model to the registry its name names, as a Docker Model Runner artifact."""
+    parsed = await read_request(request, PushRequest)
+    store = request.app.state.store
+    if store.find(parsed.model) is None:
+        raise UnknownModel(parsed.model)
+    if parsed.insecure:
+        check_insecure(parsed.model, "push")
+    return await transfer_answer(
+        lambda transfers: push_model(store, parsed.model, transfers=transfers),
+        parsed.stream, "retrieving manifest", "pushing", ("pushing manifest",),
+    )

@@ -1,6 +1,7 @@
 """Ollama's inference routes (``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/embeddings``),
 translated to the engines' OpenAI API on the fly and streamed back as NDJSON.
 
+What ``/api/create`` stored with the model (system prompt, parameters) is applied first (defaults.py).
 ``options.num_ctx`` and ``keep_alive`` reconfigure the model, as they do in Ollama and Docker Model
 Runner; an empty prompt (or message list) only loads the model, or unloads it with ``keep_alive: 0``.
 """
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import check_context_size
+from compose_models.runner.api.ollama.defaults import with_model_defaults
 from compose_models.runner.api.ollama.schema import (
     ChatRequest,
     EmbeddingsRequest,
@@ -45,6 +47,7 @@ async def chat(request: Request) -> Response:
     parsed = await read_request(request, ChatRequest)
     if not parsed.messages:
         return await _load_or_unload(request, parsed, chat=True)
+    parsed = with_model_defaults(request.app.state.store.find(parsed.model), parsed)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     payload = chat_payload_for_engine(chat_payload(parsed))
     return await _generate(request, parsed, CHAT_PATH, payload, chat=True)
@@ -55,6 +58,7 @@ async def generate(request: Request) -> Response:
     parsed = await read_request(request, GenerateRequest)
     if not parsed.prompt and not parsed.images:
         return await _load_or_unload(request, parsed, chat=False)
+    parsed = with_model_defaults(request.app.state.store.find(parsed.model), parsed)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     path, payload = generate_payload(parsed)
     adapt = chat_payload_for_engine if "messages" in payload else completion_payload_for_engine

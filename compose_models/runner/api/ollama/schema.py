@@ -6,7 +6,7 @@ Ollama names the model ``model`` (``name`` in older clients); both are accepted.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, ConfigDict, Field
 
 from compose_models.runner.api.openai.schema import NonEmpty, Open, Tool
 
@@ -93,3 +93,26 @@ class PullRequest(Named):
 class CopyRequest(Open):
     source: NonEmpty
     destination: NonEmpty
+
+
+class CreateModelRequest(Named):
+    """``/api/create``: a base (``from`` a stored model, or ``files`` uploaded to ``/api/blobs``) and what
+    to add; or the older ``modelfile`` string, whose lines the other fields override."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, populate_by_name=True)
+
+    from_: str | None = Field(None, alias="from")
+    files: dict[str, str] | None = None
+    adapters: dict[str, str] | None = None
+    quantize: str | None = None
+    template: str | None = None
+    system: str | None = None
+    license: str | list[str] | None = None
+    parameters: dict[str, Any] | None = None
+    messages: list[ChatMessage] | None = None
+    modelfile: str | None = None
+    stream: bool = True
+
+
+class PushRequest(PullRequest):
+    """``/api/push``: the same fields as a pull."""
