@@ -6,10 +6,14 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from compose_models.gateway.keys import ApiKeys
+from compose_models.gateway.limits import Limits
+from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.api.responses.store import new_response_id
 from compose_models.runner.app import create_app
 from compose_models.runner.http.dialects import Dialect
 from compose_models.runner.routes import RouteTable
+from compose_models.server import runner_front
 
 ITEMS = [{"type": "message", "id": f"msg_{n}", "role": "user", "content": []} for n in range(5)]
 
@@ -71,3 +75,20 @@ def test_an_unknown_model_or_none_is_refused_before_any_engine(client: TestClien
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
     missing = client.post("/v1/responses", json={"input": "Hi"})
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "model"
+
+
+def test_a_stored_response_is_seen_only_under_the_key_that_created_it(tmp_path: Path) -> None:
+    """Behind keys, another key's holder reading, continuing or deleting it finds nothing."""
+    runner = create_app(tmp_path / "models", tmp_path / "logs")
+    settings = GatewaySettings(ApiKeys({"alice-key": "alice", "bob-key": "bob"}), Limits(), tmp_path / "requests.jsonl")
+    with TestClient(runner_front(runner, settings)) as client:
+        response_id = new_response_id()
+        runner.state.responses.save({"id": response_id, "object": "response", "output": []}, ITEMS, owner="alice")
+        alice, bob = ({"Authorization": f"Bearer {name}-key"} for name in ("alice", "bob"))
+        for method, path in (("GET", ""), ("GET", "/input_items"), ("DELETE", "")):
+            assert client.request(method, f"/v1/responses/{response_id}{path}", headers=bob).status_code == 404
+        follow_up = {"model": "m", "input": "and then?", "previous_response_id": response_id}
+        refused = client.post("/v1/responses", json=follow_up, headers=bob)
+        assert (refused.status_code, refused.json()["error"]["param"]) == (404, "previous_response_id")
+        assert client.get(f"/v1/responses/{response_id}/input_items", headers=alice).json()["data"]
+        assert client.delete(f"/v1/responses/{response_id}", headers=alice).json()["deleted"] is True

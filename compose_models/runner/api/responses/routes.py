@@ -15,6 +15,7 @@ from compose_models.runner.api.responses.translation import chat_request, echoed
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
@@ -28,7 +29,8 @@ Keep = Callable[[dict], None]  # stores a finished Response (or does nothing, fo
 async def create_response(request: Request) -> Response:
     parsed = await read_request(request, ResponsesRequest)
     store: ResponseStore = request.app.state.responses
-    previous = _previous(store, parsed.previous_response_id)
+    owner = _owner(request)
+    previous = _previous(store, parsed.previous_response_id, owner)
     model = parsed.model or (previous.response.get("model") if previous else None)
     if not model:
         raise ApiError(400, "model: required (or previous_response_id, whose model is then used)", param="model")
@@ -41,7 +43,7 @@ async def create_response(request: Request) -> Response:
         if parsed.store is False:
             return
         try:
-            store.save(response, conversation)
+            store.save(response, conversation, owner)
         except OSError as error:  # the answer is still given; only a later previous_response_id misses it
             say(f"storing response {response['id']} in {store.folder} failed: {error}")
 
@@ -50,10 +52,16 @@ async def create_response(request: Request) -> Response:
     return JSONResponse(await call.read_whole(_whole_response(call, translator, keep)))
 
 
-def _previous(store: ResponseStore, response_id: str | None) -> StoredResponse | None:
+def _owner(request: Request) -> str | None:
+    """The key (or service) the gateway let the request in under, whose stored responses alone it sees."""
+    exchange = exchange_of(request.scope)
+    return exchange.key_holder if exchange else None
+
+
+def _previous(store: ResponseStore, response_id: str | None, owner: str | None) -> StoredResponse | None:
     if response_id is None:
         return None
-    found = store.find(response_id)
+    found = store.find(response_id, owner)
     if found is None:
         raise ApiError(404, f"previous response {response_id!r} not found (not stored, deleted or expired)",
                        param="previous_response_id")  # fmt: skip
@@ -91,7 +99,7 @@ async def retrieve_response(request: Request) -> Response:
 
 async def delete_response(request: Request) -> Response:
     response_id = _checked_id(request)
-    if not request.app.state.responses.delete(response_id):
+    if not request.app.state.responses.delete(response_id, _owner(request)):
         raise _not_found(response_id)
     return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})
 
@@ -129,7 +137,7 @@ def _checked_id(request: Request) -> str:
 
 def _stored(request: Request) -> StoredResponse:
     response_id = _checked_id(request)
-    found = request.app.state.responses.find(response_id)
+    found = request.app.state.responses.find(response_id, _owner(request))
     if found is None:
         raise _not_found(response_id)
     return found

@@ -3,7 +3,8 @@ conversation, one JSON file per response in the runner's folder, readable by thi
 
 Bounded: when one is written, those older than ``MAX_AGE_SECONDS`` go, then the oldest beyond
 ``MAX_STORED_RESPONSES``. An id is looked up only when it has the form the runner gives ids
-(``resp_`` and 32 hex digits, 128 random bits), so no request names another file.
+(``resp_`` and 32 hex digits, 128 random bits), so no request names another file. Each belongs to
+the key (or service) that created it: another key's holder finds nothing, as if it had never been.
 """
 
 import json
@@ -47,18 +48,18 @@ class ResponseStore:
         self.max_count = max_count
         self.max_age = max_age
 
-    def save(self, response: dict[str, Any], input_items: list[dict[str, Any]]) -> None:
+    def save(self, response: dict[str, Any], input_items: list[dict[str, Any]], owner: str | None = None) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.folder.chmod(0o700)
         path = self._path(response["id"])
         partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
-            json.dump({"response": response, "input_items": input_items}, file)
+            json.dump({"response": response, "input_items": input_items, "owner": owner}, file)
         os.replace(partial, path)
         self._prune()
 
-    def find(self, response_id: str) -> StoredResponse | None:
+    def find(self, response_id: str, owner: str | None = None) -> StoredResponse | None:
         if not is_response_id(response_id):
             return None
         path = self._path(response_id)
@@ -69,10 +70,12 @@ class ResponseStore:
             stored = json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+        if stored.get("owner") != owner:
+            return None
         return StoredResponse(stored["response"], stored["input_items"])
 
-    def delete(self, response_id: str) -> bool:
-        if not is_response_id(response_id):
+    def delete(self, response_id: str, owner: str | None = None) -> bool:
+        if self.find(response_id, owner) is None:
             return False
         try:
             self._path(response_id).unlink()
