@@ -19,6 +19,11 @@ def runner_dir() -> Path:
     return home_dir() / "runner"
 
 
+def responses_dir() -> Path:
+    """Stored OpenAI Responses (``store``), in the runner's folder: they hold prompts and answers."""
+    return runner_dir() / "responses"
+
+
 def private_state_dirs() -> Path:
     """The state folder, the runner's folder and its logs, created or made readable by this user only
     (0700): they hold keys, prompts and answers. Returns the logs folder."""

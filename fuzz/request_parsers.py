@@ -33,6 +33,9 @@ with atheris.instrument_imports(include=["compose_models"]):
     from compose_models.runner.api.ollama.schema import ChatRequest, GenerateRequest
     from compose_models.runner.api.ollama.translation import chat_payload, generate_payload
     from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest
+    from compose_models.runner.api.responses.schema import ResponsesRequest
+    from compose_models.runner.api.responses.translation import chat_request as responses_chat_request
+    from compose_models.runner.api.responses.translation import echoed_fields, input_items
     from compose_models.runner.http.body import as_payload, parse_object, validated
     from compose_models.runner.http.errors import ApiError
     from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
@@ -105,6 +108,9 @@ def _engine_request(model: type[pydantic.BaseModel], parsed: Any) -> Any:
         _seconds(parsed.keep_alive)
         path, payload = generate_payload(parsed)
         return (chat_payload_for_engine if "messages" in payload else completion_payload_for_engine)(payload)
+    if model is ResponsesRequest:
+        echoed_fields(parsed, parsed.model or "m")
+        return chat_payload_for_engine(responses_chat_request(parsed, parsed.model or "m", input_items(parsed)))
     if model is ConfigureRequest:
         return {"flags": parsed.flags, "keep_alive": parsed.keep_alive_seconds}
     return None  # the other handlers read fields of the parsed request, sending no request on
@@ -133,6 +139,13 @@ SEEDS: dict[type[pydantic.BaseModel], dict[str, Any]] = {
                   "keep_alive": "5m", "stream": False},
     GenerateRequest: {"model": "m", "prompt": "Hi", "system": "Be brief", "images": ["iVBORw0KGgo="], "raw": False,
                       "format": {"type": "object"}, "options": {"num_predict": 4, "seed": 1}, "keep_alive": 0},
+    ResponsesRequest: {"model": "m", "instructions": "Be brief", "input": [
+        USER, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello"}]},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c", "output": "ok"}],
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}], "tool_choice": "auto",
+        "text": {"format": {"type": "json_schema", "name": "out", "schema": {"type": "object"}}},
+        "max_output_tokens": 4, "metadata": {"k": "v"}, "stream": True},
     ConfigureRequest: {"model": "m", "context-size": 2048, "runtime-flags": ["--temp", "0.5"], "keep_alive": "5m"},
 }  # fmt: skip
 

@@ -77,6 +77,7 @@ class Gateway:
                 )
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
+        exchange.key_holder = key_name or (service.name if service else None)
         admin = self._is_admin(key if key_name is not None else None, address)
         if exchange.route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)

@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from compose_models.home import responses_dir
+from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
 from compose_models.runner.http.errors import ApiError, render_api_error
@@ -61,6 +63,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
+    app.state.responses = ResponseStore(responses_dir())
     return app
 
 

@@ -32,6 +32,8 @@ from compose_models.runner.api.ollama.schema import (
 )
 from compose_models.runner.api.openai import routes as openai
 from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from compose_models.runner.api.responses import routes as responses
+from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.http.dialects import Dialect, dialect_of
 from compose_models.runner.http.endpoint import JSON, NDJSON, SSE, TEXT, Endpoint, Handler
 from compose_models.runner.http.errors import ApiError
@@ -75,6 +77,15 @@ def _endpoints() -> Iterator[Endpoint]:
                      "Text completion", CompletionRequest, inference=True, answers=(JSON, SSE)),
             Endpoint("POST", f"{prefix}/embeddings", OpenAI, _under(prefix, openai.embeddings),
                      "Embeddings", EmbeddingRequest, inference=True),
+            Endpoint("POST", f"{prefix}/responses", OpenAI, _under(prefix, responses.create_response),
+                     "Create a response (OpenAI Responses)", ResponsesRequest, inference=True, answers=(JSON, SSE)),
+            Endpoint("GET", f"{prefix}/responses/{{response_id}}", OpenAI, _under(prefix, responses.retrieve_response),
+                     "Get a stored response (OpenAI Responses)"),
+            Endpoint("DELETE", f"{prefix}/responses/{{response_id}}", OpenAI, _under(prefix, responses.delete_response),
+                     "Delete a stored response (OpenAI Responses)"),
+            Endpoint("GET", f"{prefix}/responses/{{response_id}}/input_items", OpenAI,
+                     _under(prefix, responses.list_input_items), "A stored response's input items (OpenAI Responses)",
+                     query=("order", "limit", "after")),
         )  # fmt: skip
     for prefix in ANTHROPIC_PREFIXES:
         yield from (

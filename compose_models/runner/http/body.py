@@ -115,9 +115,28 @@ def validated(model: type[Model], payload: dict[str, Any]) -> Model:
     try:
         return model.model_validate(payload)
     except pydantic.ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or None
-        raise ApiError(400, f"{field}: {problem['msg']}" if field else problem["msg"], param=field) from None
+        # Of a union's members, the one that matched furthest; at a tie, one whose type the value has.
+        problem = max(error.errors(), key=lambda found: (len(_field_path(payload, found["loc"])),
+                                                          not found["type"].endswith("_type")))  # fmt: skip
+        path, message = _field_path(payload, problem["loc"]), problem["msg"]
+        field = ".".join(path) or None
+        raise ApiError(400, f"{field}: {message}" if field else message, param=field) from None
+
+
+def _field_path(payload: Any, location: tuple[int | str, ...]) -> list[str]:
+    """The fields and indices of ``location`` that are in ``payload`` (and a missing field at its end),
+    without the names pydantic gives the members of a union (``str``, ``list[...]``, a tag)."""
+    path: list[str] = []
+    value = payload
+    for position, part in enumerate(location):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        elif not (isinstance(value, dict) and position == len(location) - 1):
+            continue
+        path.append(str(part))
+    return path
 
 
 async def read_request(request: Request, model: type[Model]) -> Model:

@@ -46,6 +46,7 @@ class Exchange:
     completion_tokens: int = 0
     engine_usage: tuple[int | None, int] | None = None  # (prompt, completion) as the engine reported them
     caller: Any = None  # who sent it, as the gateway identified them
+    key_holder: str | None = None  # the key's (or service's) name the gateway admitted it under; None without one
     refused: bool = False  # the gateway answered it (no key, over a limit): the runner never saw it
 
     headers: dict[str, str] = field(default_factory=dict)  # decoded once, names in lower case

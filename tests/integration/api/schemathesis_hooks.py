@@ -9,9 +9,9 @@ import schemathesis
 
 from tests.conftest import LOCAL_MODEL_TAG
 
-LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "num_predict")
+LENGTH_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "num_predict")
 # Routes that use a model without changing the store or the model's configuration
-READING_ROUTES = ("/completions", "/embeddings", "/messages", "/count_tokens", "/api/chat", "/api/generate",
+READING_ROUTES = ("/completions", "/responses", "/embeddings", "/messages", "/count_tokens", "/api/chat", "/api/generate",
                   "/api/embed", "/api/embeddings", "/api/show")
 LONGEST = 4
 
@@ -36,6 +36,8 @@ def map_body(context: schemathesis.HookContext, body: Any) -> Any:
     path = context.operation.path if context.operation else ""
     if path.endswith(("/chat/completions", "/completions")) and body.get("max_tokens") is None:
         body["max_tokens"] = LONGEST  # without a limit (or with null), an answer runs to the end of the context
+    if path.endswith("/responses") and body.get("max_output_tokens") is None:
+        body["max_output_tokens"] = LONGEST
     options = body.get("options")
     if path.startswith("/api/") and (options is None or isinstance(options, dict)):
         # every new context size restarts the engine; the range check is tested on its own

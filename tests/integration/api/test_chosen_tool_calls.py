@@ -1,5 +1,5 @@
 """Tool calls the model chooses to make (no ``tool_choice``), on every engine, seen through the official
-openai, anthropic and ollama SDKs.
+openai (Chat Completions and Responses), anthropic and ollama SDKs.
 
 The model is the real SmolLM2 with a Hermes-style chat template (``<tool_call>{json}</tool_call>``) written
 into a copy of its GGUF. SmolLM2-135M does not decide to call a tool on its own, so the conversation asks it
@@ -125,3 +125,15 @@ def test_ollama_sdk_gets_message_tool_calls(runner: str) -> None:
     [call] = reply.message.tool_calls
     assert call.function.name == "get_weather" and call.function.arguments == {"city": "Paris"}
     assert not reply.message.content.strip()
+
+
+@pytest.mark.parametrize("runner", ONE_ENGINE, indirect=True)
+def test_responses_stream_a_function_call_item(client: openai.OpenAI) -> None:
+    tool = {"type": "function", "name": "get_weather", "description": "A city's weather", "parameters": WEATHER}
+    events = list(client.responses.create(model=LOCAL_MODEL_TAG, input=MESSAGES, tools=[tool], max_output_tokens=MAX_TOKENS,
+                                          temperature=0, stream=True, store=False))  # fmt: skip
+    done = [event.item for event in events if event.type == "response.output_item.done"]
+    assert [(item.type, item.name) for item in done] == [("function_call", "get_weather")]
+    arguments = "".join(event.delta for event in events if event.type == "response.function_call_arguments.delta")
+    assert json.loads(arguments) == json.loads(done[0].arguments) == {"city": "Paris"}
+    assert events[-1].type == "response.completed"

@@ -1,0 +1,141 @@
+"""Responses requests as OpenAI chat requests (what the engines speak).
+
+A request's ``input`` becomes items in one canonical form (each with an id, message content as a
+list of parts), which is also how they are stored and listed. The conversation the engine sees is
+the previous response's items (its input and its output) followed by these; ``instructions`` become
+the first, system, message and are not carried over from a previous response, as OpenAI does.
+Consecutive ``function_call`` items become one assistant message's ``tool_calls``, and each
+``function_call_output`` a ``tool`` message.
+"""
+
+import uuid
+from typing import Any
+
+from compose_models.runner.api.responses.schema import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionChoice,
+    JsonObjectFormat,
+    JsonSchemaFormat,
+    MessageItem,
+    ResponsesRequest,
+)
+
+Item = dict[str, Any]
+
+
+def item_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def input_items(request: ResponsesRequest) -> list[Item]:
+    """The request's ``input`` as canonical items."""
+    if isinstance(request.input, str):
+        return [_message("user", [_text_part("user", request.input)])]
+    items: list[Item] = []
+    for item in request.input:
+        fields = item.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(item, MessageItem):
+            content = [_text_part(item.role, item.content)] if isinstance(item.content, str) else fields["content"]
+            items.append(_message(item.role, content, item.id))
+        elif isinstance(item, FunctionCallItem):
+            items.append({"id": item_id("fc"), "status": "completed", **fields})
+        elif isinstance(item, FunctionCallOutputItem):
+            items.append({"id": item_id("fco"), "status": "completed", **fields})
+        else:
+            items.append(fields)
+    return items
+
+
+def _message(role: str, content: list[dict[str, Any]], given_id: str | None = None) -> Item:
+    return {"type": "message", "id": given_id or item_id("msg"), "role": role, "status": "completed", "content": content}
+
+
+def _text_part(role: str, text: str) -> dict[str, Any]:
+    """Text given as a string, as the part it stands for: the assistant's earlier answer, or input."""
+    if role == "assistant":
+        return {"type": "output_text", "text": text, "annotations": []}
+    return {"type": "input_text", "text": text}
+
+
+def chat_request(request: ResponsesRequest, model: str, conversation: list[Item]) -> dict[str, Any]:
+    """The chat completions payload for ``conversation`` (canonical items), always asking for a stream."""
+    messages: list[dict[str, Any]] = [{"role": "system", "content": request.instructions}] if request.instructions else []
+    for item in conversation:
+        messages += _chat_message(item, messages[-1] if messages else None)
+    payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+    if request.tools:
+        payload["tools"] = [
+            {"type": "function", "function": tool.model_dump(exclude={"type", "strict"}, exclude_none=True)}
+            for tool in request.tools
+        ]
+        if request.tool_choice is not None:
+            payload["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.parallel_tool_calls is not None:
+            payload["parallel_tool_calls"] = request.parallel_tool_calls
+    for name in ("temperature", "top_p", "user"):
+        if getattr(request, name) is not None:
+            payload[name] = getattr(request, name)
+    if request.max_output_tokens is not None:
+        payload["max_tokens"] = request.max_output_tokens
+    text_format = request.text.format if request.text else None
+    if isinstance(text_format, JsonSchemaFormat):
+        payload["response_format"] = {"type": "json_schema", "json_schema": {"name": text_format.name, "schema": text_format.schema_}}
+    elif isinstance(text_format, JsonObjectFormat):
+        payload["response_format"] = {"type": "json_object"}
+    return payload
+
+
+def _chat_message(item: Item, previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """``item`` as chat messages: none when it extends ``previous`` (a call of the same assistant turn)."""
+    kind = item.get("type")
+    if kind == "message":
+        return [{"role": item["role"], "content": [_chat_part(part) for part in item["content"]]}]
+    if kind == "function_call":
+        call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
+        if previous is not None and previous["role"] == "assistant":
+            previous.setdefault("tool_calls", []).append(call)
+            return []
+        return [{"role": "assistant", "content": "", "tool_calls": [call]}]
+    if kind == "function_call_output":
+        output = item["output"]
+        text = output if isinstance(output, str) else "".join(part.get("text", "") for part in output)
+        return [{"role": "tool", "tool_call_id": item["call_id"], "content": text}]
+    return []  # reasoning: the model's own, not shown to it again
+
+
+def _chat_part(part: dict[str, Any]) -> dict[str, Any]:
+    if part["type"] == "input_image":
+        return {"type": "image_url", "image_url": {"url": part["image_url"]}}
+    if part["type"] == "refusal":
+        return {"type": "text", "text": part["refusal"]}
+    return {"type": "text", "text": part["text"]}
+
+
+def _tool_choice(choice: str | FunctionChoice) -> str | dict[str, Any]:
+    if isinstance(choice, FunctionChoice):
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice
+
+
+def echoed_fields(request: ResponsesRequest, model: str) -> dict[str, Any]:
+    """What a Response object repeats of its request."""
+    text_format = request.text.format if request.text and request.text.format else None
+    tool_choice = request.tool_choice or "auto"
+    return {
+        "model": model,
+        "instructions": request.instructions,
+        "max_output_tokens": request.max_output_tokens,
+        "metadata": request.metadata or {},
+        "parallel_tool_calls": request.parallel_tool_calls if request.parallel_tool_calls is not None else True,
+        "previous_response_id": request.previous_response_id,
+        "reasoning": {"effort": None, "summary": None},
+        "store": request.store is not False,
+        "temperature": request.temperature,
+        "text": {"format": text_format.model_dump(by_alias=True, exclude_none=True) if text_format else {"type": "text"}},
+        "tool_choice": tool_choice if isinstance(tool_choice, str) else tool_choice.model_dump(),
+        "tools": [tool.model_dump(exclude_none=True) for tool in request.tools or []],
+        "top_p": request.top_p,
+        "truncation": "disabled",
+        "user": request.user,
+    }
