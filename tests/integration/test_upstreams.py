@@ -168,6 +168,13 @@ def test_caller_key_stays_here_and_the_upstream_gets_its_own(client: openai.Open
     assert any(line["caller"] == "alice" and line["model"] == RUNNER_MODEL for line in local_log)
 
 
+def test_responses_api_reaches_remote_models(client: openai.OpenAI) -> None:
+    response = client.responses.create(model=RUNNER_MODEL, input="Say hello.", max_output_tokens=8)
+    assert response.output_text.strip() and response.usage.output_tokens > 0
+    events = list(client.responses.create(model=SERVER_MODEL, input="Say hello.", max_output_tokens=8, stream=True))
+    assert events[-1].type in ("response.completed", "response.incomplete") and events[-1].response.output_text.strip()
+
+
 def test_anthropic_and_ollama_clients_reach_remote_models(local_runner: str) -> None:
     claude = anthropic.Anthropic(base_url=f"{local_runner}/anthropic", api_key=CALLER_KEY, max_retries=0)
     message = claude.messages.create(model=SERVER_MODEL, max_tokens=8, messages=HELLO)
