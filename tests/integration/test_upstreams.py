@@ -137,6 +137,9 @@ def test_remote_models_are_listed_as_remote(client: openai.OpenAI, local_runner:
     tags = httpx.get(f"{local_runner}/api/tags", headers={"authorization": f"Bearer {CALLER_KEY}"}).json()["models"]
     [remote] = [model for model in tags if model["name"] == SERVER_MODEL]
     assert remote["remote_model"] == "smollm2" and remote["remote_host"].endswith("/v1")
+    activity = httpx.get(f"{local_runner}/ui/activity", headers={"authorization": f"Bearer {CALLER_KEY}"}).json()
+    assert {"model_name": SERVER_MODEL, "backend_name": "upstream:box-b", "mode": "remote"}.items() <= next(
+        row for row in activity["models"] if row["backend_name"] == "upstream:box-b").items()  # the dashboard's rows
     ps = json.loads(run_cli("ps", "--json", env={**os.environ, "COMPOSE_MODELS_HOME": str(homes["local"])}).stdout)
     assert {"model_name": SERVER_MODEL, "backend_name": "upstream:box", "mode": "remote"}.items() <= next(
         entry for entry in ps if entry["model_name"] == SERVER_MODEL).items()
@@ -157,7 +160,8 @@ def test_openai_chat_through_both_upstreams(client: openai.OpenAI) -> None:
 
 def test_caller_key_stays_here_and_the_upstream_gets_its_own(client: openai.OpenAI, homes: dict[str, Path]) -> None:
     """The upstream runner would refuse the caller's key (401): its log shows every request came with the key
-    the local runner read from GPU_BOX_KEY; the local runner's log names the caller and the remote model."""
+    the local runner read from GPU_BOX_KEY; the local runner's log and metrics name the caller and the
+    remote model."""
     before = len(request_log(homes["upstream"], 0))
     stream = client.chat.completions.create(model=RUNNER_MODEL, messages=HELLO, max_tokens=4, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices).strip()
@@ -166,6 +170,9 @@ def test_caller_key_stays_here_and_the_upstream_gets_its_own(client: openai.Open
     assert {line["status"] for line in upstream_log} == {200}
     local_log = request_log(homes["local"], 1)
     assert any(line["caller"] == "alice" and line["model"] == RUNNER_MODEL for line in local_log)
+    auth = {"authorization": f"Bearer {CALLER_KEY}"}
+    metrics = httpx.get(f"{client.base_url.scheme}://{client.base_url.netloc.decode()}/metrics", headers=auth).text
+    assert f'compose_models_caller_requests_total{{caller="alice",model="{RUNNER_MODEL}",status="200"}}' in metrics
 
 
 def test_responses_api_reaches_remote_models(client: openai.OpenAI) -> None:
