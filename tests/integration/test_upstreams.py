@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -72,10 +72,15 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def llama_servers(smollm2_gguf: Path) -> Iterator[list[str]]:
-    """Two llama-servers, the replicas of box/smollm2."""
-    with _llama_server(smollm2_gguf) as (_, first), _llama_server(smollm2_gguf) as (_, second):
+def llama_server_processes(smollm2_gguf: Path) -> Iterator[list[tuple[subprocess.Popen, str]]]:
+    """Two llama-servers, the replicas of box/smollm2: their processes and URLs."""
+    with _llama_server(smollm2_gguf) as first, _llama_server(smollm2_gguf) as second:
         yield [first, second]
+
+
+@pytest.fixture(scope="module")
+def llama_servers(llama_server_processes: list[tuple[subprocess.Popen, str]]) -> list[str]:
+    return [url for _, url in llama_server_processes]
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +91,10 @@ def doomed_port() -> int:
 
 @pytest.fixture(scope="module")
 def local_runner(homes: dict[str, Path], smollm2_gguf: Path, llama_servers: list[str], doomed_port: int) -> Iterator[str]:
-    """The runner under test, with a key for its caller and five upstreams: the runner, two llama-servers
-    serving box/smollm2 as replicas, one that nothing listens on, and ``doomed`` (nothing listens on it
-    until a test starts it)."""
+    """The runner under test, with a key for its caller and six upstreams: the runner, two llama-servers
+    serving box/smollm2 as replicas (health-checked every 0.3 s), one that nothing listens on, ``doomed``
+    (nothing listens on it until a test starts it; both checked too rarely to be ejected here), and
+    ``down``, which nothing listens on either, ejected at its first failed health check."""
     upstream_keys = _keys_file(homes["upstream"], f"local-runner: {UPSTREAM_KEY}")
     with serving_runner(homes["upstream"], smollm2_gguf, COMPOSE_MODELS_API_KEYS_FILE=str(upstream_keys)) as upstream:
         server_url, replica_url = llama_servers
@@ -106,18 +112,27 @@ upstreams:
     models: [smollm2]
     prefix: box
     timeouts: {{connect: 2, read: 60}}
+    health: {{path: /health, interval: 0.3, failures: 2}}
   - name: box-b
     url: {replica_url}
     models: [smollm2]
     prefix: box
+    health: {{path: /health, interval: 0.3, failures: 2}}
   - name: gone
     url: http://127.0.0.1:{free_port()}
     models: [nothing-here]
     timeouts: {{connect: 2, read: 5}}
+    health: {{interval: 3600}}
   - name: doomed
     url: http://127.0.0.1:{doomed_port}
     models: [smollm2]
     prefix: doomed
+    health: {{interval: 3600}}
+  - name: down
+    url: http://127.0.0.1:{free_port()}
+    models: [smollm2]
+    prefix: down
+    health: {{interval: 0.2, failures: 1}}
 """)
         local_keys = _keys_file(homes["local"], f"alice: {CALLER_KEY}")
         with serving_runner(
@@ -267,3 +282,68 @@ def test_concurrent_streams_spread_over_the_replicas_with_fewest_outstanding(
         assert all(text for text in pool.map(stream, range(16)))
     shares = [_predicted_tokens(server) - earlier for server, earlier in zip(llama_servers, before)]
     assert sum(shares) == 16 * 4 and min(shares) >= 4 * 4, shares
+
+
+def _ejected(local_runner: str, upstream: str) -> bool:
+    """Whether ``/engines/ps`` (what ``compose-models ps`` shows) marks ``upstream``'s models ejected."""
+    entries = httpx.get(f"{local_runner}/engines/ps", headers={"authorization": f"Bearer {CALLER_KEY}"}).json()
+    return any(entry.get("ejected", False) for entry in entries if entry.get("upstream") == upstream)
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_a_model_whose_replicas_are_all_ejected_is_a_503_naming_it(client: openai.OpenAI, local_runner: str) -> None:
+    assert _wait_until(lambda: _ejected(local_runner, "down"))
+    with pytest.raises(openai.APIStatusError) as raised:
+        client.chat.completions.create(model="down/smollm2", messages=HELLO, max_tokens=4)
+    assert raised.value.status_code == 503 and raised.value.body["code"] == "upstream_unavailable"
+    assert "model 'down/smollm2' is unavailable: its upstreams ('down') failed their health checks" in raised.value.message
+    answer = httpx.post(f"{local_runner}/anthropic/v1/messages", headers={"x-api-key": CALLER_KEY},
+                        json={"model": "down/smollm2", "max_tokens": 4, "messages": HELLO})  # fmt: skip
+    assert answer.status_code == 503 and answer.json()["type"] == "error"
+    assert "model 'down/smollm2' is unavailable" in answer.json()["error"]["message"]
+
+
+def test_a_killed_replica_is_ejected_and_comes_back_once_it_answers_again(
+    client: openai.OpenAI, local_runner: str, llama_server_processes: list[tuple[subprocess.Popen, str]],
+    smollm2_gguf: Path,
+) -> None:
+    """box's llama-server is killed with a stream in flight on it: that stream ends with OpenAI's error event
+    naming box; every new request is answered by box-b (sent there again while box is not yet ejected, then
+    sent there first), as box-b's own metrics count them; ``ps`` marks box ejected. A llama-server started
+    again on box's port gets requests again once a health check passes, as its own metrics count them.
+    (Runs last: box stays down after it.)"""
+    (box, box_url), (_, other_url) = llama_server_processes
+    headers = {"authorization": f"Bearer {CALLER_KEY}"}
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{local_runner}/engines/v1/chat/completions", headers=headers, json={
+            "model": SERVER_MODEL, "messages": COUNTING, "temperature": 0, "stream": True, "max_tokens": 400,
+        }) as answer:  # fmt: skip
+            lines = answer.iter_lines()
+            assert next(line for line in lines if line.strip())
+            box.kill()
+            box.wait(10)
+            rest = list(lines)
+    assert any(line.startswith('data: {"error"') and "upstream 'box'" in line for line in rest), rest[-3:]
+
+    def answered(count: int) -> float:
+        before = _predicted_tokens(other_url)
+        for _ in range(count):
+            reply = client.chat.completions.create(model=SERVER_MODEL, messages=COUNTING, max_tokens=4, temperature=0)
+            assert reply.choices[0].message.content
+        return _predicted_tokens(other_url) - before
+
+    assert answered(2) == 2 * 4  # box may not be ejected yet: each is sent to box-b after box refused it
+    assert _wait_until(lambda: _ejected(local_runner, "box"))
+    assert answered(2) == 2 * 4
+    with _llama_server(smollm2_gguf, httpx.URL(box_url).port) as (_, restarted):
+        assert _wait_until(lambda: not _ejected(local_runner, "box"))
+        client.chat.completions.create(model=SERVER_MODEL, messages=COUNTING, max_tokens=4, temperature=0)
+        assert _predicted_tokens(restarted) == 4  # equals in outstanding requests: box, declared first

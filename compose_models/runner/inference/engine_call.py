@@ -34,7 +34,7 @@ from compose_models.runner.scheduling.settings import (
     ENGINE_READ_TIMEOUT_VARIABLE,
     Timeouts,
 )
-from compose_models.runner.upstreams.remote_models import RemoteModel
+from compose_models.runner.upstreams.remote_models import NoHealthyReplica, RemoteModel
 
 T = TypeVar("T")
 CHAT_PATH = "/v1/chat/completions"
@@ -258,26 +258,42 @@ async def _start_upstream_call(
     request: Request, model: RemoteModel, payload: dict[str, Any], path: str, timings: Timings
 ) -> EngineCall:
     """Send ``payload`` to the upstream serving ``model``, under the upstream's own name for it and with the
-    upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own."""
-    stack = contextlib.AsyncExitStack()
-    model = stack.enter_context(request.app.state.remote_models.serving(model))  # its replica, chosen now
-    payload = {**payload, "model": model.remote_name}
-    timings.engine_ready = time.monotonic()
-    try:
-        response = await _send(request.app.state.http, model, path, payload, None, timeout=model.timeout)
-    except httpx.TransportError as error:
-        await stack.aclose()
-        raise upstream_failure(model, error) from None
-    except BaseException:  # cancelled: the client has gone
-        await stack.aclose()
-        raise
-    if response.status_code >= 400:
-        await response.aread()
-        await response.aclose()
-        await stack.aclose()
-        raise upstream_error(model, response)
-    target = _Target(payload, path, model, model.name, forced=None, chosen=None)
-    return EngineCall(request, target, stack, response, timings)
+    upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own.
+    A request that failed before its first byte (no connection, or the upstream's own 5xx) is sent once more,
+    to another replica of the model if it has one not ejected; else the caller gets the first failure."""
+    failure: ApiError | None = None  # the first replica's, once the request is sent again
+    tried: tuple[str, ...] = ()
+    while True:
+        stack = contextlib.AsyncExitStack()
+        try:
+            replica = stack.enter_context(request.app.state.remote_models.serving(model, tried))  # chosen now
+        except NoHealthyReplica as error:
+            if failure is not None:  # no other replica to send it to
+                raise failure from None
+            raise ApiError(503, str(error), code="upstream_unavailable") from None
+        sent = {**payload, "model": replica.remote_name}
+        timings.engine_ready = time.monotonic()
+        try:
+            response = await _send(request.app.state.http, replica, path, sent, None, timeout=replica.timeout)
+        except httpx.TransportError as error:
+            await stack.aclose()
+            if failure is not None or isinstance(error, httpx.ReadTimeout):  # it may still be working on it
+                raise upstream_failure(replica, error) from None
+            failure, tried = upstream_failure(replica, error), (replica.upstream.name,)
+            continue
+        except BaseException:  # cancelled: the client has gone
+            await stack.aclose()
+            raise
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            await stack.aclose()
+            if failure is not None or response.status_code < 500:
+                raise upstream_error(replica, response)
+            failure, tried = upstream_error(replica, response), (replica.upstream.name,)
+            continue
+        target = _Target(sent, path, replica, replica.name, forced=None, chosen=None)
+        return EngineCall(request, target, stack, response, timings)
 
 
 @contextlib.asynccontextmanager

@@ -5,6 +5,7 @@ start-up. A malformed file is refused with its path, the key (``upstreams[1].url
 """
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +21,11 @@ UPSTREAMS_FILE_VARIABLE = "COMPOSE_MODELS_UPSTREAMS_FILE"
 ALL_MODELS = "*"
 # Where each kind serves OpenAI's routes (``/v1/chat/completions`` ...) below its URL.
 _OPENAI_ROOT = {"openai": "", "vllm": "", "ollama": "", "compose-models": "/engines"}
+# What the background health check asks of each kind, below its root: a runner's keyless status, vLLM's
+# /health, else the model list (every OpenAI-compatible server has one).
+_HEALTH_PATH = {"openai": "/v1/models", "vllm": "/health", "ollama": "/v1/models", "compose-models": "/engines/status"}
+HEALTH_INTERVAL = 10.0  # seconds between two health checks of an upstream
+HEALTH_FAILURES = 3  # failed health checks in a row that eject an upstream
 
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
 
@@ -28,6 +34,20 @@ class Timeouts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     connect: float = Field(10.0, gt=0, description="seconds to open a connection")
     read: float = Field(600.0, gt=0, description="seconds to wait for the next bytes of an answer")
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str | None = None
+    interval: float = Field(HEALTH_INTERVAL, gt=0, description="seconds between two checks")
+    failures: int = Field(HEALTH_FAILURES, ge=1, description="failed checks in a row that eject the upstream")
+
+    @field_validator("path")
+    @classmethod
+    def _path_from_root(cls, path: str | None) -> str | None:
+        if path is not None and not re.fullmatch(r"/[A-Za-z0-9._~/-]*", path):
+            raise ValueError("a path below the upstream's root, such as /health")
+        return path
 
 
 class Upstream(BaseModel):
@@ -39,6 +59,7 @@ class Upstream(BaseModel):
     models: list[Name] | Literal["*"]
     prefix: Name | None = None
     timeouts: Timeouts = Timeouts()
+    health: Health = Health()
 
     @field_validator("url")
     @classmethod
@@ -48,12 +69,19 @@ class Upstream(BaseModel):
         return url.rstrip("/")
 
     @property
+    def root(self) -> str:
+        """``url`` without the OpenAI base it may end in (``/v1``, or a runner's ``/engines/v1``)."""
+        root = self.url.removesuffix("/v1")
+        return root.removesuffix("/engines") if self.kind == "compose-models" else root
+
+    @property
     def openai_base(self) -> str:
         """The URL that OpenAI's paths (``/v1/...``) follow, whether or not ``url`` ends in them."""
-        root = self.url.removesuffix("/v1")
-        if self.kind == "compose-models":
-            root = root.removesuffix("/engines")
-        return root + _OPENAI_ROOT[self.kind]
+        return self.root + _OPENAI_ROOT[self.kind]
+
+    @property
+    def health_url(self) -> str:
+        return self.root + (self.health.path or _HEALTH_PATH[self.kind])
 
     def auth_headers(self) -> dict[str, str]:
         """The upstream's own key, from its environment variable, when one is named and set."""

@@ -1,7 +1,8 @@
 """The models the upstreams serve, as the runner names them (``<prefix>/<model>``), found by name.
 
 A name several upstreams serve has them as replicas: each request goes to the one with the fewest
-requests outstanding (the first declared among equals), chosen as it is sent.
+requests outstanding (the first declared among equals) that its health checks have not ejected, chosen
+as it is sent.
 
 An upstream declared with ``models: "*"`` serves what its ``/v1/models`` lists: fetched at start-up and
 again, in the background, when a lookup or a listing finds the list older than ``REFRESH_AFTER``
@@ -20,6 +21,7 @@ import httpx
 
 from compose_models.runner.observability.log import say
 from compose_models.runner.upstreams.config import ALL_MODELS, Upstream
+from compose_models.runner.upstreams.health import UpstreamHealth
 
 REFRESH_AFTER = 60.0  # seconds
 
@@ -56,9 +58,20 @@ class RemoteModel:
                 "upstream": self.upstream.name, "remote_id": self.remote_name}  # fmt: skip
 
 
+class NoHealthyReplica(Exception):
+    """Every replica of a model not yet tried for this request is ejected (or none is left to try)."""
+
+    def __init__(self, name: str, ejected: list[Upstream]) -> None:
+        upstreams = ", ".join(repr(upstream.name) for upstream in ejected)
+        interval = min(upstream.health.interval for upstream in ejected) if ejected else 0
+        super().__init__(f"model {name!r} is unavailable: its upstreams ({upstreams}) failed their health checks "
+                         f"and are ejected; they are checked again every {interval:g}s")  # fmt: skip
+
+
 class RemoteModels:
     def __init__(self, upstreams: list[Upstream]) -> None:
         self.upstreams = upstreams
+        self.health = UpstreamHealth(upstreams)
         self._listed: dict[str, list[str]] = {}  # upstream name -> what its /v1/models listed
         self._fetched_at: dict[str, float] = {}  # monotonic
         self._http: httpx.AsyncClient | None = None
@@ -73,17 +86,23 @@ class RemoteModels:
             if upstream.api_key_env and not os.environ.get(upstream.api_key_env):
                 say(f"upstream {upstream.name!r}: ${upstream.api_key_env} is not set, so no key is sent to it")
         await self.refresh()
+        self.health.start(http)
 
     async def stop(self) -> None:
+        await self.health.stop()
         if self._refreshing is not None:
             self._refreshing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refreshing
 
     def find(self, name: str) -> RemoteModel | None:
-        """The replica of ``name`` with the fewest requests outstanding now."""
+        """The replica of ``name`` with the fewest requests outstanding now, one not ejected if there is one."""
         self._refresh_soon()
-        return min(self._replicas(name), key=self._outstanding, default=None)
+        return min(self._replicas(name), key=lambda model: (self._is_ejected(model), self._outstanding(model)),
+                   default=None)  # fmt: skip
+
+    def _is_ejected(self, model: RemoteModel) -> bool:
+        return self.health.is_ejected(model.upstream)
 
     def _replicas(self, name: str) -> list[RemoteModel]:
         replicas = []
@@ -113,10 +132,18 @@ class RemoteModels:
         ]
 
     @contextlib.contextmanager
-    def serving(self, model: RemoteModel) -> Iterator[RemoteModel]:
-        """The replica of ``model`` to send a request to, chosen now (the fewest outstanding), and counted
-        while the request is answered."""
-        model = self.find(model.name) or model
+    def serving(self, model: RemoteModel, tried: tuple[str, ...] = ()) -> Iterator[RemoteModel]:
+        """The replica of ``model`` to send a request to, chosen now (the fewest outstanding among those not
+        ejected, nor on an upstream in ``tried``), and counted while the request is answered.
+        NoHealthyReplica when there is none."""
+        self._refresh_soon()
+        candidates = [replica for replica in self._replicas(model.name) if replica.upstream.name not in tried]
+        if not candidates and not tried:
+            candidates = [model]  # no longer listed: asked anyway, so that the upstream says what is wrong
+        healthy = [replica for replica in candidates if not self._is_ejected(replica)]
+        if not healthy:
+            raise NoHealthyReplica(model.name, [replica.upstream for replica in candidates])
+        model = min(healthy, key=self._outstanding)
         self._in_flight[model.replica] = self._outstanding(model) + 1
         try:
             yield model
@@ -124,9 +151,10 @@ class RemoteModels:
             self._in_flight[model.replica] -= 1
             self._last_used[model.replica] = time.time()
 
-    def activity(self, model: RemoteModel) -> tuple[int, float | None]:
-        """Requests to this replica being answered, and when its last one ended (None: none yet)."""
-        return self._outstanding(model), self._last_used.get(model.replica)
+    def activity(self, model: RemoteModel) -> tuple[int, float | None, bool]:
+        """Requests to this replica being answered, when its last one ended (None: none yet), and whether
+        its upstream is ejected."""
+        return self._outstanding(model), self._last_used.get(model.replica), self._is_ejected(model)
 
     def _served_by(self, upstream: Upstream) -> list[str]:
         names = self._listed.get(upstream.name, []) if upstream.models == ALL_MODELS else upstream.models

@@ -25,6 +25,18 @@ def test_each_kind_serves_openai_paths_below_its_base(tmp_path: Path, kind: str,
     assert upstream.openai_base == base
 
 
+@pytest.mark.parametrize(("kind", "url", "health"), [
+    ("compose-models", "http://box:12434/engines/v1", "http://box:12434/engines/status"),
+    ("vllm", "http://vllm:8000/v1", "http://vllm:8000/health"),
+    ("openai", "https://llm.example.com/openai/v1", "https://llm.example.com/openai/v1/models"),
+])  # fmt: skip
+def test_each_kind_has_a_health_check_by_default(tmp_path: Path, kind: str, url: str, health: str) -> None:
+    [upstream] = _load(tmp_path, f"upstreams: [{{name: a, url: '{url}', kind: {kind}, models: '*'}}]")
+    assert upstream.health_url == health and upstream.health.interval == 10 and upstream.health.failures == 3
+    [upstream] = _load(tmp_path, f"upstreams: [{{name: a, url: '{url}', kind: {kind}, models: '*', health: {{path: /health}}}}]")
+    assert upstream.health_url == url.removesuffix("/v1").removesuffix("/engines") + "/health"
+
+
 def test_the_key_comes_from_the_named_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     [upstream] = _load(tmp_path, "upstreams: [{name: a, url: 'http://a', api_key_env: A_KEY, models: [m], prefix: p}]")
     monkeypatch.setenv("A_KEY", "sk-a")
@@ -38,6 +50,10 @@ def test_the_key_comes_from_the_named_variable(tmp_path: Path, monkeypatch: pyte
     ("upstreams: [{name: a, url: 'http://a', models: '*', kind: tgi}]", "upstreams[0].kind: expected 'openai', "),
     ("upstreams: [{name: a, url: 'http://a', models: '*', timeouts: {read: 0}}]",
      "upstreams[0].timeouts.read: expected greater than 0"),
+    ("upstreams: [{name: a, url: 'http://a', models: '*', health: {failures: 0}}]",
+     "upstreams[0].health.failures: expected greater than or equal to 1"),
+    ("upstreams: [{name: a, url: 'http://a', models: '*', health: {path: health}}]",
+     "upstreams[0].health.path: expected a path below the upstream's root, such as /health"),
     ("upstreams: [{name: a, url: 'http://a', models: '*', api_key: sk-x}]", "upstreams[0].api_key: unknown key"),
     ("upstreams: [{name: a, url: 'http://a', models: '*'}, {name: a, url: 'http://b', models: '*'}]",
      "upstreams: expected upstream names to be unique; 'a' is used twice"),

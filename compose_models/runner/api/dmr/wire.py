@@ -31,7 +31,7 @@ def remote_models_json(remote_models: RemoteModels) -> list[dict[str, Any]]:
     return [_remote_model_json(model, *remote_models.activity(model)) for model in remote_models.known()]
 
 
-def _remote_model_json(model: RemoteModel, in_flight: int, last_used: float | None) -> dict[str, Any]:
+def _remote_model_json(model: RemoteModel, in_flight: int, last_used: float | None, ejected: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "backend_name": f"upstream:{model.upstream.name}",
         "model_name": model.name,
@@ -41,6 +41,8 @@ def _remote_model_json(model: RemoteModel, in_flight: int, last_used: float | No
     }
     if in_flight:
         entry["in_use"] = True
+    if ejected:
+        entry["ejected"] = True  # its health checks failed: no request goes to it until one passes
     return entry
 
 
