@@ -1,9 +1,9 @@
 """Remote models through the local runner: a second compose-models runner (``kind: compose-models``, behind
-its own API keys) and a bare llama-server (``kind: openai``) act as upstreams of the runner under test.
+its own API keys) and bare llama-servers (``kind: openai``) act as upstreams of the runner under test.
 
-All are real processes on this machine, serving the real SmolLM2 model; none is in its own network
-namespace. Each upstream's model appears here under a prefix, and is called with the official openai,
-anthropic and ollama SDKs."""
+All are real processes on this machine, serving the real SmolLM2 model; one llama-server (box-b) runs in
+its own network namespace, reached over a veth pair, standing in for another machine. Each upstream's
+model appears here under a prefix, and is called with the official openai, anthropic and ollama SDKs."""
 
 import contextlib
 import json
@@ -41,18 +41,46 @@ def _keys_file(folder: Path, line: str) -> Path:
     return path
 
 
+NETNS = "cm-upstream"  # the other machine's network namespace; a veth pair joins it to this host
+HOST_VETH, NETNS_VETH = "cm-up-host", "cm-up-ns"
+HOST_ADDRESS, NETNS_ADDRESS = "10.231.17.1", "10.231.17.2"
+
+
 @contextlib.contextmanager
-def _llama_server(gguf: Path, port: int | None = None, slots: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A bare llama-server serving SmolLM2 as ``smollm2`` on ``port``; yields its process and URL."""
+def _network_namespace() -> Iterator[list[str]]:
+    """The namespace ``NETNS``, at ``NETNS_ADDRESS`` from this host; yields the command prefix that runs a
+    program in it. Removed afterwards, with its end of the veth pair (and so the pair)."""
+    subprocess.run(["ip", "netns", "delete", NETNS], capture_output=True)  # a crashed run's leftover
+    for command in (
+        f"netns add {NETNS}",
+        f"link add {HOST_VETH} type veth peer name {NETNS_VETH} netns {NETNS}",
+        f"addr add {HOST_ADDRESS}/24 dev {HOST_VETH}",
+        f"link set {HOST_VETH} up",
+        f"-n {NETNS} addr add {NETNS_ADDRESS}/24 dev {NETNS_VETH}",
+        f"-n {NETNS} link set {NETNS_VETH} up",
+    ):
+        subprocess.run(["ip", *command.split()], check=True, capture_output=True)
+    try:
+        yield ["nsenter", f"--net=/var/run/netns/{NETNS}"]
+    finally:
+        subprocess.run(["ip", "netns", "delete", NETNS], capture_output=True)
+
+
+@contextlib.contextmanager
+def _llama_server(
+    gguf: Path, port: int | None = None, slots: int = 1, host: str = "127.0.0.1", prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A bare llama-server serving SmolLM2 as ``smollm2`` on ``host:port``, run after ``prefix`` (nsenter, to
+    run it in a network namespace); yields its process and URL."""
     binary = llama_server.find_binary()
     require(binary is not None, "llama-server is not built: run scripts/build-llama-server.sh")
     port = port or free_port()
     process = subprocess.Popen(
-        [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "--alias", "smollm2",
+        [*prefix, str(binary), "-m", str(gguf), "--host", host, "--port", str(port), "--alias", "smollm2",
          "-c", str(1024 * slots), "-np", str(slots), "--metrics"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         for _ in range(300):
             with contextlib.suppress(httpx.HTTPError):
@@ -73,8 +101,11 @@ def homes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def llama_server_processes(smollm2_gguf: Path) -> Iterator[list[tuple[subprocess.Popen, str]]]:
-    """Two llama-servers, the replicas of box/smollm2: their processes and URLs."""
-    with _llama_server(smollm2_gguf) as first, _llama_server(smollm2_gguf) as second:
+    """Two llama-servers, the replicas of box/smollm2: their processes and URLs; the second (box-b) in its
+    own network namespace, listening on its end of the veth pair only."""
+    with _network_namespace() as in_namespace, _llama_server(smollm2_gguf) as first, _llama_server(
+        smollm2_gguf, host=NETNS_ADDRESS, prefix=tuple(in_namespace)
+    ) as second:  # fmt: skip
         yield [first, second]
 
 
