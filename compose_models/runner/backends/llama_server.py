@@ -20,6 +20,7 @@ from compose_models.runner.backends.process import ProcessEngine
 
 NAME = "llama-server"
 PATH_VARIABLE = "LLAMA_SERVER_PATH"
+AUTO_PARALLEL = 4  # the slots llama-server makes when ``--parallel`` is not given
 _ACCELERATORS = ("metal", "cuda", "rocm", "vulkan")
 
 

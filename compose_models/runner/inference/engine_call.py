@@ -219,6 +219,10 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
     model = requested_model(request, reference)
+    if not isinstance(model, RemoteModel) and not request.app.state.scheduler.has_free_slot(model, mode):
+        # Decided here, with no await before the scheduler counts this request, so that concurrent
+        # requests see each other.
+        model = request.app.state.remote_models.spill_over(reference) or model
     if isinstance(model, RemoteModel):
         return await _start_upstream_call(request, model, payload, path, timings)
     if uses_images(payload) and getattr(model, "mmproj_path", None) is None:

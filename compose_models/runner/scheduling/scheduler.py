@@ -138,6 +138,26 @@ class Scheduler:
             raise ModelNotFound(reference)
         return model
 
+    def has_free_slot(self, model: LocalModel, mode: str = COMPLETION) -> bool:
+        """Whether a request for ``model`` in ``mode`` would be served at once rather than wait: fewer requests
+        hold or wait for its engine than the engine has parallel slots (an engine not started has them all)."""
+        slot = self._slots.get((model.id, mode))
+        return slot is None or slot.in_flight < self._parallel_slots(model, mode)
+
+    def _parallel_slots(self, model: LocalModel, mode: str) -> int:
+        plan = self._plans.get((model.id, mode))
+        if plan is not None:
+            parallel = plan.spec.parallel
+        else:  # not planned yet (its first request is starting it): as its configuration asks
+            backend = catalog.backend_for_format(_format_of(model))
+            if backend != llama_server.NAME:
+                return 1
+            try:
+                parallel = parse_runtime_flags(self.configuration(model).runtime_flags, backend).parallel
+            except UserError:
+                return 1
+        return parallel or llama_server.AUTO_PARALLEL
+
     def configuration(self, model: LocalModel) -> ModelConfiguration:
         return self._configurations.get(model.id, ModelConfiguration())
 

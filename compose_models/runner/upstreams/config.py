@@ -58,6 +58,8 @@ class Upstream(BaseModel):
     api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     models: list[Name] | Literal["*"]
     prefix: Name | None = None
+    # Also a replica of the runner's own model of a name it serves: taken when the local engine's slots are all busy.
+    spill_over: bool = False
     timeouts: Timeouts = Timeouts()
     health: Health = Health()
 

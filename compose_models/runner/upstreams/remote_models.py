@@ -2,7 +2,8 @@
 
 A name several upstreams serve has them as replicas: each request goes to the one with the fewest
 requests outstanding (the first declared among equals) that its health checks have not ejected, chosen
-as it is sent.
+as it is sent. A name the runner serves itself is served here; upstreams declared with ``spill_over`` take
+its requests only while the local engine has no free slot (``spill_over``).
 
 An upstream declared with ``models: "*"`` serves what its ``/v1/models`` lists: fetched at start-up and
 again, in the background, when a lookup or a listing finds the list older than ``REFRESH_AFTER``
@@ -101,6 +102,17 @@ class RemoteModels:
         return min(self._replicas(name), key=lambda model: (self._is_ejected(model), self._outstanding(model)),
                    default=None)  # fmt: skip
 
+    def spill_over(self, name: str) -> RemoteModel | None:
+        """The replica of ``name`` (a model the runner also serves itself) to take a request its local engine
+        has no free slot for: among the ``spill_over`` upstreams, the one with the fewest requests outstanding
+        now that is not ejected; None when there is none."""
+        self._refresh_soon()
+        replicas = [replica for replica in self._spill_over_replicas(name) if not self._is_ejected(replica)]
+        return min(replicas, key=self._outstanding, default=None)
+
+    def _spill_over_replicas(self, name: str) -> list[RemoteModel]:
+        return [replica for replica in self._replicas(name) if replica.upstream.spill_over]
+
     def _is_ejected(self, model: RemoteModel) -> bool:
         return self.health.is_ejected(model.upstream)
 
@@ -137,7 +149,9 @@ class RemoteModels:
         ejected, nor on an upstream in ``tried``), and counted while the request is answered.
         NoHealthyReplica when there is none."""
         self._refresh_soon()
-        candidates = [replica for replica in self._replicas(model.name) if replica.upstream.name not in tried]
+        # A request spilled over from the local engine goes only to the upstreams that take spill-over.
+        replicas = self._spill_over_replicas(model.name) if model.upstream.spill_over else self._replicas(model.name)
+        candidates = [replica for replica in replicas if replica.upstream.name not in tried]
         if not candidates and not tried:
             candidates = [model]  # no longer listed: asked anyway, so that the upstream says what is wrong
         healthy = [replica for replica in candidates if not self._is_ejected(replica)]

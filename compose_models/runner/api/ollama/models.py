@@ -60,7 +60,9 @@ async def tags(request: Request) -> Response:
         for model in request.app.state.store.models()
         for tag in model.tags
     ]
-    entries += [_remote_summary(model) for model in await request.app.state.remote_models.models()]
+    store = request.app.state.store
+    entries += [_remote_summary(model) for model in await request.app.state.remote_models.models()
+                if store.find(model.name) is None]  # a spill-over replica of a local model is listed once
     return JSONResponse({"models": entries})
 
 

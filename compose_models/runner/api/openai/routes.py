@@ -15,7 +15,10 @@ from compose_models.runner.inference.engine_payload import chat_payload_for_engi
 
 async def list_models(request: Request) -> Response:
     data = [model.openai_entry() for model in request.app.state.store.models()]
-    data += [model.openai_entry() for model in await request.app.state.remote_models.models()]
+    store = request.app.state.store
+    # A spill-over replica of a local model is not listed again.
+    remote_models = await request.app.state.remote_models.models()
+    data += [model.openai_entry() for model in remote_models if store.find(model.name) is None]
     return JSONResponse({"object": "list", "data": data})
 
 
