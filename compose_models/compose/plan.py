@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from compose_models.compose.project import ComposeProject
 
@@ -11,6 +11,8 @@ class PlannedModel(BaseModel):
     model: str
     context_size: int | None = None
     runtime_flags: list[str] = []
+    # The runner's upstream serving it (x-upstream); then ``model`` is its name there. Not in `config`'s output.
+    upstream: str | None = Field(None, exclude=True)
 
 
 class VariableNames(BaseModel):

@@ -7,6 +7,7 @@ from compose_models.errors import UserError
 from compose_models.gateway.service_keys import issued_service_keys
 from compose_models.orchestrator.caller_keys import caller_key_environment
 from compose_models.orchestrator.invocation import compose_arguments
+from compose_models.orchestrator.model_upstream import X_UPSTREAM, routed_name, runner_upstreams
 from compose_models.orchestrator.override import service_environment
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
@@ -45,10 +46,16 @@ class Deployment:
 
 
 def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
-    """The project and its plan, with each model's ``x-preset`` expanded into its runtime flags, which are checked."""
+    """The project and its plan, with each model's ``x-preset`` expanded into its runtime flags, which are checked,
+    and each model's ``x-upstream`` replaced by the runner's name for that upstream's model."""
     project = load_project(options)
     plan = resolve_plan(project)
+    upstreams = None  # the runner's upstreams file, read for the first model that names one
     for key, model in plan.models.items():
+        upstream = project.models[key].extensions.get(X_UPSTREAM)
+        if upstream is not None:
+            upstreams = upstreams or runner_upstreams()
+            model.upstream, model.model = routed_name(project.config_files[0], key, model.model, upstream, *upstreams)
         preset = project.models[key].extensions.get("x-preset")
         if preset is not None:
             if not isinstance(preset, str) or preset not in PRESETS:
@@ -65,8 +72,8 @@ def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
 
 def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: ComposeProject) -> None:
     """Pull a model that is not in the store; fail with how to get it when that is impossible."""
-    if store.find(model.model) is not None:
-        return
+    if model.upstream is not None or store.find(model.model) is not None:
+        return  # an upstream's model is the upstream's to have
     try:
         with transfer_display() as transfers:
             pull_model(store, model.model, transfers=transfers)
@@ -87,6 +94,8 @@ def deploy(options: ProjectOptions) -> Deployment:
     state = daemon.ensure_running(default_port())
     runner = RunnerClient(state)
     for key, model in plan.models.items():
+        if model.upstream is not None:
+            continue  # the upstream's own settings apply
         try:
             runner.configure(model.model, model.context_size, model.runtime_flags)
         except UserError as error:  # the checks that need the model, such as its trained context

@@ -37,12 +37,13 @@ def redeploy(previous: Deployment) -> Deployment:
     after = {model.model: model for model in plan.models.values()}
     loaded = {entry["model_name"] for entry in previous.runner.running()}
     for reference, model in after.items():
-        if before.get(reference) != model:
+        if before.get(reference) != model and model.upstream is None:
             previous.runner.configure(model.model, model.context_size, model.runtime_flags)
             if reference in loaded:
                 previous.runner.preload(reference)
             say(f"configured {reference} (context size {model.context_size or 'default'}, flags {model.runtime_flags})")
-    dropped = [reference for reference in before if reference not in after]
+    # An upstream's model is the upstream's to unload.
+    dropped = [reference for reference, model in before.items() if reference not in after and model.upstream is None]
     if dropped:
         previous.runner.unload(dropped)
         say(f"unloaded {', '.join(dropped)}")
