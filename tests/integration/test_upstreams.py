@@ -20,7 +20,11 @@ import ollama
 import openai
 import pytest
 
+from compose_models.compose import ProjectOptions
+from compose_models.orchestrator.deploy import load
+from compose_models.orchestrator.override import service_environment
 from compose_models.runner.backends import llama_server
+from compose_models.runner.upstreams.config import UPSTREAMS_FILE_VARIABLE
 from tests.conftest import LOCAL_MODEL_TAG, free_port, require, run_cli
 from tests.integration.api.conftest import serving_runner
 from tests.integration.gateway.conftest import request_log
@@ -122,7 +126,8 @@ def doomed_port() -> int:
 
 @pytest.fixture(scope="module")
 def local_runner(homes: dict[str, Path], smollm2_gguf: Path, llama_servers: list[str], doomed_port: int) -> Iterator[str]:
-    """The runner under test, with a key for its caller and six upstreams: the runner, two llama-servers
+    """The runner under test, with a key for its caller and seven upstreams: the runner (twice: its models under
+    a prefix, and the runner's own SmolLM2 as spill-over for the local one), two llama-servers
     serving box/smollm2 as replicas (health-checked every 0.3 s), one that nothing listens on, ``doomed``
     (nothing listens on it until a test starts it; both checked too rarely to be ejected here), and
     ``down``, which nothing listens on either, ejected at its first failed health check."""
@@ -138,6 +143,12 @@ upstreams:
     api_key_env: GPU_BOX_KEY
     models: "*"
     prefix: gpu
+  - name: gpu-spill
+    url: {upstream}
+    kind: compose-models
+    api_key_env: GPU_BOX_KEY
+    models: [{LOCAL_MODEL_TAG}]
+    spill_over: true
   - name: box
     url: {server_url}/v1
     models: [smollm2]
@@ -242,6 +253,26 @@ def test_anthropic_and_ollama_clients_reach_remote_models(local_runner: str) -> 
     assert llama.chat(model=SERVER_MODEL, messages=[]).done_reason == "load"  # the upstream loads it itself
 
 
+def test_a_compose_model_naming_its_upstream_is_served_there(
+    client: openai.OpenAI, homes: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack's model with ``x-upstream: gpu``, loaded as ``up`` loads it (with the runner's upstreams file):
+    its service's variables name the runner's name for gpu's model, and a request with it is answered by
+    the upstream runner, whose request log has it."""
+    monkeypatch.setenv(UPSTREAMS_FILE_VARIABLE, str(homes["local"] / "upstreams.yaml"))
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app: {image: busybox:1.36, models: [llm]}\n"
+        f"models:\n  llm:\n    model: {LOCAL_MODEL_TAG}\n    x-upstream: gpu\n"
+    )
+    _, plan = load(ProjectOptions(files=[str(tmp_path / "compose.yaml")], cwd=tmp_path, environ={}))
+    variables = service_environment(plan, str(client.base_url))["app"]
+    assert variables["LLM_MODEL"] == RUNNER_MODEL
+    before = len(request_log(homes["upstream"], 0))
+    reply = client.chat.completions.create(model=variables["LLM_MODEL"], messages=HELLO, max_tokens=4)
+    assert reply.choices[0].message.content.strip()
+    assert _served_upstream(homes["upstream"], before, expected=1)[0]["caller"] == "local-runner"
+
+
 def test_an_upstream_that_does_not_answer_is_a_502_naming_it(client: openai.OpenAI, local_runner: str) -> None:
     with pytest.raises(openai.APIStatusError) as raised:
         client.chat.completions.create(model="nothing-here", messages=HELLO, max_tokens=4)
@@ -313,6 +344,43 @@ def test_concurrent_streams_spread_over_the_replicas_with_fewest_outstanding(
         assert all(text for text in pool.map(stream, range(16)))
     shares = [_predicted_tokens(server) - earlier for server, earlier in zip(llama_servers, before)]
     assert sum(shares) == 16 * 4 and min(shares) >= 4 * 4, shares
+
+
+def _served_upstream(upstream_home: Path, before: int, expected: int = 0) -> list[dict]:
+    """The upstream runner's request-log lines after its ``before`` first ones (once ``expected`` more are
+    written), for the local model's name."""
+    lines = request_log(upstream_home, before + expected)[before:]
+    return [line for line in lines if line["model"] == LOCAL_MODEL_TAG]
+
+
+def test_a_local_model_spills_over_to_its_upstream_only_once_its_slot_is_taken(
+    client: openai.OpenAI, local_runner: str, homes: dict[str, Path]
+) -> None:
+    """The local SmolLM2 with one parallel slot, and the upstream runner declared ``spill_over`` for it: one
+    stream is served locally (the upstream's request log gets nothing); of two at once, the first holds the
+    local slot and the second is served by the upstream, which logs it."""
+    run_cli("configure", LOCAL_MODEL_TAG, "--", "--parallel", "1",
+            env={**os.environ, "COMPOSE_MODELS_HOME": str(homes["local"])})  # fmt: skip
+    assert "upstream:gpu-spill" not in {model.owned_by for model in client.models.list()}  # listed once: as local
+    before = len(request_log(homes["upstream"], 0))
+
+    def stream() -> str:
+        chunks = client.chat.completions.create(model=LOCAL_MODEL_TAG, messages=HELLO, max_tokens=8, stream=True)
+        return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+    assert stream().strip()
+    time.sleep(0.5)  # a line the upstream would write just after answering
+    assert _served_upstream(homes["upstream"], before) == []
+    headers = {"authorization": f"Bearer {CALLER_KEY}"}
+    with httpx.Client(timeout=30) as http, http.stream("POST", f"{local_runner}/engines/v1/chat/completions",
+                                                       headers=headers, json={
+        "model": LOCAL_MODEL_TAG, "messages": COUNTING, "temperature": 0, "stream": True, "max_tokens": 400,
+    }) as held:  # fmt: skip
+        lines = held.iter_lines()  # kept: the stream ends when it is closed
+        assert next(line for line in lines if line.strip())  # the local slot is taken while it streams
+        assert stream().strip()
+    served = _served_upstream(homes["upstream"], before, expected=1)
+    assert len(served) == 1 and served[0]["caller"] == "local-runner" and served[0]["status"] == 200
 
 
 def _ejected(local_runner: str, upstream: str) -> bool:
