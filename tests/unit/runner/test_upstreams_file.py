@@ -55,6 +55,8 @@ def test_the_key_comes_from_the_named_variable(tmp_path: Path, monkeypatch: pyte
     ("upstreams: [{name: a, url: 'http://a', models: '*', health: {path: health}}]",
      "upstreams[0].health.path: expected a path below the upstream's root, such as /health"),
     ("upstreams: [{name: a, url: 'http://a', models: '*', api_key: sk-x}]", "upstreams[0].api_key: unknown key"),
+    ("upstreams: [{name: a, url: 'http://a', models: '*', spill_over: maybe}]",
+     "upstreams[0].spill_over: expected a valid boolean"),
     ("upstreams: [{name: a, url: 'http://a', models: '*'}, {name: a, url: 'http://b', models: '*'}]",
      "upstreams: expected upstream names to be unique; 'a' is used twice"),
     ("upstreams: [", "not valid YAML"),
