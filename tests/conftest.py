@@ -42,6 +42,17 @@ def proc_dir() -> Path:
     return Path("/proc")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_compute_thread_per_engine() -> Iterator[None]:
+    """Engines that the tests' runners start compute on one thread: OpenMP's thread limit, which ggml obeys
+    (llama-server's threads, llama-cpp-python's). On a 2-core machine that the engine shares with the runner,
+    the test process and Docker, llama-server's two threads spinning at ggml's barriers make each answer several
+    times slower. How many threads compute an answer is nothing a test checks."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_THREAD_LIMIT", "1")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Never touch the real ~/.compose-models, ~/.docker or port 12434; stop a runner the test left running
