@@ -134,6 +134,19 @@ def packaged_smollm2(smollm2_gguf: Path, isolated_home: Path) -> str:
     return LOCAL_MODEL_TAG
 
 
+@contextlib.contextmanager
+def detached_runner(home: Path, gguf: Path, **extra_environment: str) -> Iterator[dict[str, str]]:
+    """SmolLM2 packaged into ``home`` and ``compose-models serve --detach`` on a free port, for a runner that
+    tests share (each start loads the model); yields the environment whose CLI calls reach it."""
+    environment = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_PORT": str(free_port()), **extra_environment}
+    run_cli("package", "--gguf", str(gguf), LOCAL_MODEL_TAG, env=environment)
+    run_cli("serve", "--detach", env=environment)
+    try:
+        yield environment
+    finally:
+        run_cli("stop", check=False, env=environment)
+
+
 @pytest.fixture
 def runner(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A background runner on a free port, stopped (with its engines) afterwards. Yields its host URL."""
