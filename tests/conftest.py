@@ -147,6 +147,21 @@ def detached_runner(home: Path, gguf: Path, **extra_environment: str) -> Iterato
         run_cli("stop", check=False, env=environment)
 
 
+@pytest.fixture(scope="module")
+def module_runner_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
+    with detached_runner(tmp_path_factory.mktemp("module-runner"), smollm2_gguf) as environment:
+        yield environment
+
+
+@pytest.fixture
+def module_runner(module_runner_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A background runner shared by a module's tests, for tests that depend on nothing another test may change
+    on it (the ``runner`` fixture starts one per test); the test's CLI calls reach it. Its host URL."""
+    for name in ("COMPOSE_MODELS_HOME", "COMPOSE_MODELS_PORT"):
+        monkeypatch.setenv(name, module_runner_environment[name])
+    return f"http://127.0.0.1:{module_runner_environment['COMPOSE_MODELS_PORT']}"
+
+
 @pytest.fixture
 def runner(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A background runner on a free port, stopped (with its engines) afterwards. Yields its host URL."""

@@ -1,31 +1,14 @@
 """The runner serves a real GGUF through real llama.cpp (llama-cpp-python), called with the official openai SDK."""
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, detached_runner, free_port, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 
 pytestmark = pytest.mark.model
-
-
-@pytest.fixture(scope="module")
-def shared_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
-    """One background runner for the tests that change nothing on it."""
-    with detached_runner(tmp_path_factory.mktemp("shared-runner"), smollm2_gguf) as environment:
-        yield environment
-
-
-@pytest.fixture
-def shared_runner(shared_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
-    """The shared runner's URL; the test's CLI calls reach it."""
-    for name in ("COMPOSE_MODELS_HOME", "COMPOSE_MODELS_PORT"):
-        monkeypatch.setenv(name, shared_environment[name])
-    return f"http://127.0.0.1:{shared_environment['COMPOSE_MODELS_PORT']}"
 
 
 def _client(runner: str) -> openai.OpenAI:
@@ -33,8 +16,8 @@ def _client(runner: str) -> openai.OpenAI:
 
 
 @pytest.fixture
-def client(shared_runner: str) -> openai.OpenAI:
-    return _client(shared_runner)
+def client(module_runner: str) -> openai.OpenAI:
+    return _client(module_runner)
 
 
 def test_chat_completion_answers(client: openai.OpenAI) -> None:
@@ -46,7 +29,7 @@ def test_chat_completion_answers(client: openai.OpenAI) -> None:
     assert reply.usage.completion_tokens > 0
 
 
-def test_chat_completion_streams_until_done(client: openai.OpenAI, shared_runner: str) -> None:
+def test_chat_completion_streams_until_done(client: openai.OpenAI, module_runner: str) -> None:
     stream = client.chat.completions.create(
         model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Count to five."}], max_tokens=24, stream=True
     )
@@ -55,14 +38,14 @@ def test_chat_completion_streams_until_done(client: openai.OpenAI, shared_runner
     assert "".join(pieces).strip()
     # The raw stream ends with OpenAI's terminator, as Docker Model Runner's does.
     body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "stream": True}
-    with httpx.stream("POST", f"{shared_runner}/engines/v1/chat/completions", json=body, timeout=60) as response:
+    with httpx.stream("POST", f"{module_runner}/engines/v1/chat/completions", json=body, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in response.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
 
 
-def test_text_completion_and_v1_alias(shared_runner: str) -> None:
-    client = openai.OpenAI(base_url=f"{shared_runner}/v1", api_key="not-needed", max_retries=0)
+def test_text_completion_and_v1_alias(module_runner: str) -> None:
+    client = openai.OpenAI(base_url=f"{module_runner}/v1", api_key="not-needed", max_retries=0)
     reply = client.completions.create(model=LOCAL_MODEL_TAG, prompt="The capital of France is", max_tokens=8)
     assert reply.choices[0].text.strip()
 
@@ -81,16 +64,16 @@ def test_unknown_model_is_a_404_in_openai_shape(client: openai.OpenAI) -> None:
     assert error["type"] == "invalid_request_error"
 
 
-def test_status_json_gives_container_and_host_urls(shared_runner: str) -> None:
+def test_status_json_gives_container_and_host_urls(module_runner: str) -> None:
     status = json.loads(run_cli("status", "--json").stdout)
-    port = shared_runner.rsplit(":", 1)[1]
+    port = module_runner.rsplit(":", 1)[1]
     assert status["running"] is True
     assert status["endpoint"].endswith(f":{port}/engines/v1/")
-    assert status["endpointHost"] == f"{shared_runner}/engines/v1/"
+    assert status["endpointHost"] == f"{module_runner}/engines/v1/"
     assert status["backends"]["llama.cpp"].startswith("Running")
 
 
-def test_configure_refuses_a_flag_off_the_allow_list(shared_runner: str) -> None:
+def test_configure_refuses_a_flag_off_the_allow_list(module_runner: str) -> None:
     result = run_cli("configure", LOCAL_MODEL_TAG, "--", "--log-file", "x", check=False)
     assert result.returncode == 1
     assert "--log-file" in result.stderr
