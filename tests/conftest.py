@@ -42,6 +42,17 @@ def proc_dir() -> Path:
     return Path("/proc")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_compute_thread_per_engine() -> Iterator[None]:
+    """Engines that the tests' runners start compute on one thread: OpenMP's thread limit, which ggml obeys
+    (llama-server's threads, llama-cpp-python's). On a 2-core machine that the engine shares with the runner,
+    the test process and Docker, llama-server's two threads spinning at ggml's barriers make each answer several
+    times slower. How many threads compute an answer is nothing a test checks."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_THREAD_LIMIT", "1")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Never touch the real ~/.compose-models, ~/.docker or port 12434; stop a runner the test left running
@@ -121,6 +132,34 @@ def packaged_smollm2(smollm2_gguf: Path, isolated_home: Path) -> str:
     """The SmolLM2 model packaged into this test's store under the local tag."""
     run_cli("package", "--gguf", str(smollm2_gguf), LOCAL_MODEL_TAG)
     return LOCAL_MODEL_TAG
+
+
+@contextlib.contextmanager
+def detached_runner(home: Path, gguf: Path, **extra_environment: str) -> Iterator[dict[str, str]]:
+    """SmolLM2 packaged into ``home`` and ``compose-models serve --detach`` on a free port, for a runner that
+    tests share (each start loads the model); yields the environment whose CLI calls reach it."""
+    environment = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_PORT": str(free_port()), **extra_environment}
+    run_cli("package", "--gguf", str(gguf), LOCAL_MODEL_TAG, env=environment)
+    run_cli("serve", "--detach", env=environment)
+    try:
+        yield environment
+    finally:
+        run_cli("stop", check=False, env=environment)
+
+
+@pytest.fixture(scope="module")
+def module_runner_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
+    with detached_runner(tmp_path_factory.mktemp("module-runner"), smollm2_gguf) as environment:
+        yield environment
+
+
+@pytest.fixture
+def module_runner(module_runner_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A background runner shared by a module's tests, for tests that depend on nothing another test may change
+    on it (the ``runner`` fixture starts one per test); the test's CLI calls reach it. Its host URL."""
+    for name in ("COMPOSE_MODELS_HOME", "COMPOSE_MODELS_PORT"):
+        monkeypatch.setenv(name, module_runner_environment[name])
+    return f"http://127.0.0.1:{module_runner_environment['COMPOSE_MODELS_PORT']}"
 
 
 @pytest.fixture

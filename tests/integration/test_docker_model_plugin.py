@@ -108,7 +108,7 @@ def test_ls_and_status_print_clean_json_for_compose(packaged_smollm2: str) -> No
     assert json.loads(with_prefix.stdout).keys() == json.loads(status.stdout).keys()
 
 
-def test_configure_as_compose_calls_it(runner: str) -> None:
+def test_configure_as_compose_calls_it(module_runner: str) -> None:
     run_cli("install")
     configured = _run_plugin("configure", "--context-size", "1024", LOCAL_MODEL_TAG, "--", "--temp", "0.2")
     assert configured.returncode == 0, configured.stderr
@@ -117,7 +117,8 @@ def test_configure_as_compose_calls_it(runner: str) -> None:
 
 
 @pytest.mark.parametrize("project_flag", [["--project-name=demo"], ["--project-name", "demo"]])
-def test_provider_up_emits_variables(runner: str, project_flag: list[str]) -> None:
+def test_provider_up_emits_variables(module_runner: str, project_flag: list[str]) -> None:
+    """Each form configures the model as the other does: the runner they share gives the same answers."""
     result = run_cli("compose", *project_flag, "up", f"--model={LOCAL_MODEL_TAG}", "--context-size=1024", "llm")
     messages = [json.loads(line) for line in result.stdout.splitlines()]
     assert {message["type"] for message in messages} <= {"info", "setenv"}

@@ -6,14 +6,18 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
 
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture
-def client(runner: str) -> openai.OpenAI:
+def _client(runner: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{runner}/engines/v1", api_key="not-needed", max_retries=0)
+
+
+@pytest.fixture
+def client(module_runner: str) -> openai.OpenAI:
+    return _client(module_runner)
 
 
 def test_chat_completion_answers(client: openai.OpenAI) -> None:
@@ -25,7 +29,7 @@ def test_chat_completion_answers(client: openai.OpenAI) -> None:
     assert reply.usage.completion_tokens > 0
 
 
-def test_chat_completion_streams_until_done(client: openai.OpenAI, runner: str) -> None:
+def test_chat_completion_streams_until_done(client: openai.OpenAI, module_runner: str) -> None:
     stream = client.chat.completions.create(
         model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Count to five."}], max_tokens=24, stream=True
     )
@@ -34,14 +38,14 @@ def test_chat_completion_streams_until_done(client: openai.OpenAI, runner: str) 
     assert "".join(pieces).strip()
     # The raw stream ends with OpenAI's terminator, as Docker Model Runner's does.
     body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "stream": True}
-    with httpx.stream("POST", f"{runner}/engines/v1/chat/completions", json=body, timeout=60) as response:
+    with httpx.stream("POST", f"{module_runner}/engines/v1/chat/completions", json=body, timeout=60) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in response.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
 
 
-def test_text_completion_and_v1_alias(runner: str) -> None:
-    client = openai.OpenAI(base_url=f"{runner}/v1", api_key="not-needed", max_retries=0)
+def test_text_completion_and_v1_alias(module_runner: str) -> None:
+    client = openai.OpenAI(base_url=f"{module_runner}/v1", api_key="not-needed", max_retries=0)
     reply = client.completions.create(model=LOCAL_MODEL_TAG, prompt="The capital of France is", max_tokens=8)
     assert reply.choices[0].text.strip()
 
@@ -60,23 +64,25 @@ def test_unknown_model_is_a_404_in_openai_shape(client: openai.OpenAI) -> None:
     assert error["type"] == "invalid_request_error"
 
 
-def test_status_json_gives_container_and_host_urls(runner: str) -> None:
+def test_status_json_gives_container_and_host_urls(module_runner: str) -> None:
     status = json.loads(run_cli("status", "--json").stdout)
-    port = runner.rsplit(":", 1)[1]
+    port = module_runner.rsplit(":", 1)[1]
     assert status["running"] is True
     assert status["endpoint"].endswith(f":{port}/engines/v1/")
-    assert status["endpointHost"] == f"{runner}/engines/v1/"
+    assert status["endpointHost"] == f"{module_runner}/engines/v1/"
     assert status["backends"]["llama.cpp"].startswith("Running")
 
 
-def test_configure_refuses_a_flag_off_the_allow_list(runner: str) -> None:
+def test_configure_refuses_a_flag_off_the_allow_list(module_runner: str) -> None:
     result = run_cli("configure", LOCAL_MODEL_TAG, "--", "--log-file", "x", check=False)
     assert result.returncode == 1
     assert "--log-file" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_configured_context_size_reaches_the_engine(client: openai.OpenAI) -> None:
+def test_configured_context_size_reaches_the_engine(runner: str) -> None:
+    """On a runner of its own: it changes the model's configuration."""
+    client = _client(runner)
     messages = [{"role": "user", "content": "word " * 400}]
     assert client.chat.completions.create(model=LOCAL_MODEL_TAG, messages=messages, max_tokens=2).choices
     run_cli("configure", "--context-size", "128", LOCAL_MODEL_TAG)
@@ -88,7 +94,7 @@ def test_configured_context_size_reaches_the_engine(client: openai.OpenAI) -> No
 def test_a_runner_started_without_the_bridge_is_restarted_on_it(packaged_smollm2: str, monkeypatch) -> None:
     """A runner that came up before the Docker engine (loopback only) is replaced while idle."""
     from compose_models.docker_host import detect_docker_host
-    from tests.conftest import free_port, require
+    from tests.conftest import require
 
     gateways = detect_docker_host().local_bridge_gateways()
     require(bool(gateways), "a Docker bridge (docker0) on this machine", linux_only=True)

@@ -28,11 +28,16 @@ def request_log(home: Path, expected: int, server: str = "runner") -> list[dict]
         time.sleep(0.05)
 
 
+def write_keys_file(path: Path) -> Path:
+    """The keys of alice, bob (inference) and root (admin), readable by the user only."""
+    path.write_text("".join(f"{name}: {key}\n" for name, key in KEYS.items()) + f"root: {ADMIN_KEY} admin\n")
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture
 def gateway_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    keys_file = tmp_path / "api-keys"
-    keys_file.write_text("".join(f"{name}: {key}\n" for name, key in KEYS.items()) + f"root: {ADMIN_KEY} admin\n")
-    keys_file.chmod(0o600)
+    keys_file = write_keys_file(tmp_path / "api-keys")
     monkeypatch.setenv("COMPOSE_MODELS_API_KEYS_FILE", str(keys_file))
     monkeypatch.setenv("COMPOSE_MODELS_REQUESTS_PER_MINUTE", str(REQUESTS_PER_MINUTE))
 

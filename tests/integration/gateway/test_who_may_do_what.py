@@ -1,6 +1,9 @@
 """Who may reach the runner and what each caller may do, on a real runner with SmolLM2: only requests that
 name the runner's own host, management only for admin keys (or, without keys, this machine's loopback),
-callers known by their socket and never by a header they send, refusals before a body is read."""
+callers known by their socket and never by a header they send, refusals before a body is read.
+
+Tests that only read share two runners (each start packages and loads SmolLM2): one with the defaults, one
+with the gateway's keys; tests that need settings of their own start their own."""
 
 import contextlib
 import socket
@@ -11,14 +14,45 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
-from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, bearer
+from tests.conftest import LOCAL_MODEL_TAG, detached_runner, free_port, run_cli
+from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, REQUESTS_PER_MINUTE, bearer, write_keys_file
 
 CHAT = {"model": LOCAL_MODEL_TAG, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
 
 
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
+
+
+def _url(environment: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{environment['COMPOSE_MODELS_PORT']}"
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
+    """A runner with the defaults, for the tests that change nothing on it."""
+    with detached_runner(tmp_path_factory.mktemp("default-runner"), smollm2_gguf) as environment:
+        yield _url(environment)
+
+
+@pytest.fixture(scope="module")
+def guarded_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
+    """A runner with the gateway's API keys and request limit (the gateway conftest's settings)."""
+    home = tmp_path_factory.mktemp("guarded-runner")
+    keys_file = write_keys_file(home.parent / f"{home.name}-api-keys")
+    settings = {"COMPOSE_MODELS_API_KEYS_FILE": str(keys_file), "COMPOSE_MODELS_REQUESTS_PER_MINUTE": str(REQUESTS_PER_MINUTE)}
+    with detached_runner(home, smollm2_gguf, **settings) as environment:
+        yield environment
+
+
+@pytest.fixture
+def guarded_runner(guarded_environment: dict[str, str]) -> str:
+    return _url(guarded_environment)
+
+
+@pytest.fixture
+def guarded_home(guarded_environment: dict[str, str]) -> Path:
+    return Path(guarded_environment["COMPOSE_MODELS_HOME"])
 
 
 def test_a_request_naming_another_host_is_refused_in_the_called_apis_shape(runner: str) -> None:
@@ -65,7 +99,7 @@ def test_a_host_the_user_names_is_accepted(packaged_smollm2: str, monkeypatch: p
         assert httpx.get(f"http://127.0.0.1:{port}/api/tags", headers={"Host": "third.example"}).status_code == 403
 
 
-def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_runner: str) -> None:
+def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_runner: str, guarded_environment) -> None:
     url = guarded_runner
     alice = bearer("alice")
     assert httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=alice, timeout=60).status_code == 200
@@ -99,7 +133,8 @@ def test_an_inference_key_may_not_manage_and_sees_only_its_own_requests(guarded_
     assert httpx.get(f"{url}/engines/requests", headers=root).status_code == 200
     assert httpx.post(f"{url}/models/{LOCAL_MODEL_TAG}/tag?repo=local/copied&tag=1", headers=root).status_code == 201
     assert httpx.delete(f"{url}/models/local/copied:1", headers=root).status_code == 200
-    run_cli("unload", LOCAL_MODEL_TAG)  # this machine's CLI holds an admin key of its own
+    # this machine's CLI holds an admin key of its own
+    run_cli("unload", LOCAL_MODEL_TAG, env=guarded_environment)
 
 
 def test_a_forged_forwarded_for_does_not_make_a_new_caller(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,15 +187,15 @@ def test_metrics_name_only_models_that_exist(runner: str) -> None:
     assert f'compose_models_caller_requests_total{{caller="local",model="{LOCAL_MODEL_TAG}",status="200"}}' in metrics
 
 
-def test_the_state_folder_logs_and_keys_are_private(guarded_runner: str, isolated_home: Path) -> None:
+def test_the_state_folder_logs_and_keys_are_private(guarded_runner: str, guarded_home: Path) -> None:
     assert httpx.post(f"{guarded_runner}/v1/chat/completions", json=CHAT, headers=bearer("alice"), timeout=60).status_code == 200
     time.sleep(0.5)  # the request log's line is written just after the answer
-    for folder in (isolated_home, isolated_home / "runner", isolated_home / "runner" / "logs"):
+    for folder in (guarded_home, guarded_home / "runner", guarded_home / "runner" / "logs"):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
-    logs = list((isolated_home / "runner" / "logs").iterdir())
+    logs = list((guarded_home / "runner" / "logs").iterdir())
     assert {path.name for path in logs} >= {"requests.jsonl", "runner.log"}
     assert any(path.name.startswith("engine-") for path in logs)
-    for path in [*logs, isolated_home / "runner" / "local-api-key", isolated_home / "runner" / "state.json"]:
+    for path in [*logs, guarded_home / "runner" / "local-api-key", guarded_home / "runner" / "state.json"]:
         assert path.stat().st_mode & 0o077 == 0, path
 
 

@@ -21,11 +21,15 @@ from tests.integration.api.conftest import serving_runner
 BACKENDS = ("llama-server", "llama-cpp-python")
 
 
+def _required(backend: str) -> str:
+    if backend == "llama-server":
+        require(llama_server.find_binary() is not None, "llama-server is not built: run scripts/build-llama-server.sh")
+    return backend
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "llama-server":
-        require(llama_server.find_binary() is not None, "llama-server is not built: run scripts/build-llama-server.sh")
-    return request.param
+    return _required(request.param)
 
 
 class Runner:
@@ -77,6 +81,17 @@ def start_runner(
             return Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})
 
         yield start
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_runner(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[Runner]:
+    """A runner on each backend shared by a module's tests that leave its configuration as they found it
+    (each runner start packages the model and loads an engine: seconds)."""
+    backend = _required(request.param)
+    home = tmp_path_factory.mktemp("shared-scheduler-runner")
+    environment = {"COMPOSE_MODELS_LLAMA_BACKEND": backend}
+    with serving_runner(home, smollm2_gguf, **environment) as url:
+        yield Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:

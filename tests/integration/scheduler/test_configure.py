@@ -10,7 +10,10 @@ import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG, proc_dir
 
-pytestmark = [pytest.mark.model, pytest.mark.parametrize("backend", ["llama-server"], indirect=True)]
+pytestmark = pytest.mark.model
+ON_LLAMA_SERVER = pytest.mark.parametrize("backend", ["llama-server"], indirect=True)
+# Refusals change nothing, so their tests share one runner
+SHARED_ON_LLAMA_SERVER = pytest.mark.parametrize("shared_runner", ["llama-server"], indirect=True)
 
 TRAINED_CONTEXT = 8192  # SmolLM2's llama.context_length
 
@@ -30,8 +33,9 @@ def engine_context_size(pid: int) -> int:
     return int(argv[argv.index("--ctx-size") + 1])
 
 
-def test_invalid_values_get_a_400_naming_the_flag_and_change_nothing(start_runner) -> None:
-    runner = start_runner()
+@SHARED_ON_LLAMA_SERVER
+def test_invalid_values_get_a_400_naming_the_flag_and_change_nothing(shared_runner) -> None:
+    runner = shared_runner
     assert configure(runner, **{"context-size": 2048, "runtime-flags": ["--temp", "0.5"]}).status_code == 202
     assert runner.complete().status_code == 200
     [engine] = runner.engine_pids()
@@ -55,8 +59,10 @@ def test_invalid_values_get_a_400_naming_the_flag_and_change_nothing(start_runne
     assert runner.engine_pids() == [engine] and engine_context_size(engine) == 2048
 
 
-def test_the_cli_says_which_value_is_wrong_and_fails(start_runner) -> None:
-    runner = start_runner()
+@SHARED_ON_LLAMA_SERVER
+def test_the_cli_says_which_value_is_wrong_and_fails(shared_runner) -> None:
+    runner = shared_runner
+    before = stored_configuration(runner)
     for arguments, message in [
         (["--", "--temp", "nan"], "runtime flag '--temp' has an invalid value 'nan': expected a finite number"),
         (["--", "--top-p", "inf"], "runtime flag '--top-p' has an invalid value 'inf'"),
@@ -65,19 +71,22 @@ def test_the_cli_says_which_value_is_wrong_and_fails(start_runner) -> None:
         result = runner.cli("configure", LOCAL_MODEL_TAG, *arguments, check=False)
         assert result.returncode == 1 and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
-    assert stored_configuration(runner) == {}
+    assert stored_configuration(runner) == before
 
 
+@ON_LLAMA_SERVER
 def test_a_new_configuration_waits_for_the_stream_in_flight_then_serves_from_a_new_engine(start_runner) -> None:
     runner = start_runner()
-    max_tokens = stream_length_for(runner, seconds=30)
+    max_tokens = stream_length_for(runner, seconds=12)
     body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": max_tokens, "stream": True,
             "temperature": 1.0, "ignore_eos": True, "stream_options": {"include_usage": True}}  # fmt: skip
     after: dict[str, object] = {}
 
     def request_after_configure() -> None:
         try:
-            response = httpx.post(f"{runner.url}/engines/v1/completions", json={**body, "stream": False, "stream_options": None}, timeout=600)
+            # short: what counts is that it waits for the stream, not how long it is
+            later_body = {**body, "stream": False, "stream_options": None, "max_tokens": 4}
+            response = httpx.post(f"{runner.url}/engines/v1/completions", json=later_body, timeout=600)
             after["status"], after["answered"] = response.status_code, time.monotonic()
         except httpx.HTTPError as error:
             after["error"] = repr(error)

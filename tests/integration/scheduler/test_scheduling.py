@@ -1,4 +1,8 @@
-"""The scheduler with real engines behind the runner's HTTP front, on both llama backends."""
+"""The scheduler with real engines behind the runner's HTTP front, on both llama backends.
+
+Tests that need a runner started with settings of their own, or that change or end it, start their own
+(``start_runner``); the others share one per backend (``shared_runner``): an engine killed mid-stream is
+replaced by the next request, so it leaves the runner as it found it."""
 
 import json
 import os
@@ -46,8 +50,8 @@ def test_eviction_under_a_small_memory_budget_and_a_refusal_with_the_numbers(sta
     assert runner.loaded() == [medium]  # nothing was evicted for a load that cannot fit
 
 
-def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_succeeds(start_runner) -> None:
-    runner = start_runner()
+def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_succeeds(shared_runner) -> None:
+    runner = shared_runner
     body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 400, "stream": True,
             "temperature": 1.0, "ignore_eos": True}  # fmt: skip
     events = []
@@ -65,8 +69,8 @@ def test_an_engine_killed_mid_stream_gives_an_error_event_then_the_next_request_
     assert len(runner.engine_pids()) == 1
 
 
-def test_ten_parallel_requests_are_all_answered_correctly(start_runner) -> None:
-    runner = start_runner()
+def test_ten_parallel_requests_are_all_answered_correctly(shared_runner) -> None:
+    runner = shared_runner
     starts = range(10, 110, 10)
 
     def continue_counting(start: int) -> str:
@@ -86,8 +90,8 @@ def test_ten_parallel_requests_are_all_answered_correctly(start_runner) -> None:
     assert sum(number == str(start + 4) for number, start in zip(alone, starts)) >= 8, alone
 
 
-def test_parallel_streams_all_run_to_the_end(start_runner) -> None:
-    runner = start_runner()
+def test_parallel_streams_all_run_to_the_end(shared_runner) -> None:
+    runner = shared_runner
     body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 16, "stream": True}
 
     def stream(_: int) -> list[str]:
@@ -112,9 +116,9 @@ def test_configure_with_a_preset_and_a_keep_alive(start_runner) -> None:
     assert entry["keep_alive"] == "10m0s"
 
 
-@pytest.mark.parametrize("backend", ["llama-server"], indirect=True)
-def test_refused_flags_name_the_flag(start_runner) -> None:
-    runner = start_runner()
+@pytest.mark.parametrize("shared_runner", ["llama-server"], indirect=True)
+def test_refused_flags_name_the_flag(shared_runner) -> None:
+    runner = shared_runner
     refused = {"--model": ["--model", "x"], "--host": ["--host", "0.0.0.0"], "--port": ["--port", "1"],
                "--log-file": ["--log-file", "x"], "--chat-template": ["--chat-template", "../t.jinja"]}  # fmt: skip
     for named, flags in refused.items():

@@ -3,6 +3,7 @@ for, slow pulls beside chats, and clients that leave in the middle of a pull."""
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -23,23 +24,25 @@ from tests.unit.store.ggufs import write_gguf
 BLOB_ROWS = 1_250_000  # 32 bytes a row: a 40 MB weights blob
 
 
-@pytest.fixture
-def runner_home(tmp_path: Path) -> Path:
-    home = tmp_path / "runner-home"
-    home.mkdir()
-    return home
+@pytest.fixture(scope="module")
+def runner_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runner-home")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def runner(runner_home: Path, smollm2_gguf: Path) -> Iterator[str]:
+    """One runner for the module (each start loads the model): every test pulls a model of its own."""
     with serving_runner(runner_home, smollm2_gguf) as url:
         yield url
 
 
 def _push_big_model(registry: str, tmp_path: Path, repository: str, insecure: bool = False) -> StoredModel:
+    """A 40 MB model whose weights are this repository's own (its name in the header): no test finds its blob
+    already in the shared runner's store from another test's pull."""
     source = ModelStore(tmp_path / "source")
     reference = f"{registry}/{repository}:v1"
-    model = package_gguf(source, write_gguf(tmp_path / "big.gguf", tensor_rows=BLOB_ROWS), reference)
+    weights = write_gguf(tmp_path / "big.gguf", tensor_rows=BLOB_ROWS, extra_strings={"general.description": repository})
+    model = package_gguf(source, weights, reference)
     push_model(source, reference, insecure)
     return model
 
@@ -136,10 +139,11 @@ def _pulls_in_flight(runner: str, reference: str, count: int) -> list[tuple[thre
 def test_a_client_that_leaves_cancels_its_pull_which_resumes_later(
     route: str, registry: str, runner: str, runner_home: Path, tmp_path: Path
 ) -> None:
-    model = _push_big_model(registry, tmp_path, "team/left")
+    repository = "team/left-" + re.sub("[^a-z]+", "-", route).strip("-")
+    model = _push_big_model(registry, tmp_path, repository)
     partial = _partial(runner_home, _weights(model))
-    with throttled_proxy(registry, 4 * 1024 * 1024) as proxy:  # about 10 s for the blob
-        reference = f"{proxy.address}/team/left:v1"
+    with throttled_proxy(registry, 8 * 1024 * 1024) as proxy:  # about 5 s for the blob, 2 s of it watched idle
+        reference = f"{proxy.address}/{repository}:v1"
         _start_and_leave(runner, route, reference, partial)
         time.sleep(1)  # what was in flight lands
         kept = partial.stat().st_size
