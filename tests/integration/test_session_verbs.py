@@ -12,6 +12,9 @@ def test_run_answers_one_prompt_and_starts_the_runner(packaged_smollm2: str, iso
     try:
         answer = run_cli("run", LOCAL_MODEL_TAG, "Name one colour.")
         assert answer.stdout.strip()
+        # SmolLM2 may answer "Say hello." until its context is full: a small context bounds that (and the
+        # chat then goes on without its first exchange) instead of 8192 tokens on a loaded machine.
+        run_cli("configure", LOCAL_MODEL_TAG, "--context-size", "1024")
         chat = run_cli("run", LOCAL_MODEL_TAG, input="Say hello.\n\nSay goodbye.\n/bye\nnever sent\n")
         assert len([line for line in chat.stdout.splitlines() if line.strip()]) >= 2
         engine_logs = list((isolated_home / "runner/logs").glob("engine-*.log"))
