@@ -6,6 +6,7 @@ hand the model's call back as text, so the runner finds it there (see tool_call_
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,15 @@ def chat_template_of(model: Any) -> str:
     path: Path | None = getattr(model, "chat_template_path", None)
     if path is not None:
         try:
-            return path.read_text(errors="replace")
+            return _template_text(path)
         except OSError:
             pass
     gguf = (getattr(model, "config", None) or {}).get("gguf") or {}
     return str(gguf.get("tokenizer.chat_template") or "")
+
+
+@lru_cache(maxsize=32)
+def _template_text(path: Path) -> str:
+    """A chat-template blob, read once: the store is content-addressed, so its text never changes (and the
+    answer to every request that offers tools would otherwise read it from disk again)."""
+    return path.read_text(errors="replace")
