@@ -249,13 +249,18 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await stack.aclose()
         raise
     if response.status_code >= 400:
-        await response.aread()
-        await response.aclose()
-        await stack.aclose()
+        await _read_refusal(response, stack)
         raise engine_error(response)
     chosen = ChosenToolCalls.of(payload, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
     target = _Target(payload, path, engine, model_label(model), forced, chosen)
     return EngineCall(request, target, stack, response, timings)
+
+
+async def _read_refusal(response: httpx.Response, stack: contextlib.AsyncExitStack) -> None:
+    """Read a refusing answer whole (its error is passed on) and let go of the call's engine or replica."""
+    await response.aread()
+    await response.aclose()
+    await stack.aclose()
 
 
 async def _start_upstream_call(
@@ -289,9 +294,7 @@ async def _start_upstream_call(
             await stack.aclose()
             raise
         if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            await stack.aclose()
+            await _read_refusal(response, stack)
             if failure is not None or response.status_code < 500:
                 raise upstream_error(replica, response)
             failure, tried = upstream_error(replica, response), (replica.upstream.name,)
