@@ -23,13 +23,19 @@ RESERVED_BYTES = 1 << 30  # left free for the store's manifests, the index and e
 CHECK_ROOM_EVERY_BYTES = 64 << 20
 
 
+def store_digest(text: str) -> str | None:
+    """``text`` (``sha256:<hex>`` or Ollama's ``sha256-<hex>``) as the store names blobs; None if not one."""
+    match = _DIGEST.fullmatch(text)
+    return f"sha256:{match[1].lower()}" if match else None
+
+
 def blob_digest(request: Request) -> str:
     """The path's digest, as the store names blobs; 400 for anything else."""
     text = request.path_params["digest"]
-    match = _DIGEST.fullmatch(text)
-    if not match:
+    digest = store_digest(text)
+    if digest is None:
         raise ApiError(400, f"invalid digest {text[:100]!r}: expected sha256:<64 hex characters>")
-    return f"sha256:{match[1].lower()}"
+    return digest
 
 
 async def has_blob(request: Request) -> Response:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from compose_models.errors import UserError
+from compose_models.runner.api.ollama.blobs import store_digest
 from compose_models.runner.api.ollama.modelfile import Modelfile, parse_modelfile
 from compose_models.runner.api.ollama.parameters import checked_parameters
 from compose_models.runner.api.ollama.schema import CreateModelRequest, Options
@@ -26,7 +27,6 @@ from compose_models.store.create import Check, Recipe, create_model, stored_sett
 from compose_models.store.reference import parse_reference
 from compose_models.store.store import ModelNotFound, ModelStore
 
-_DIGEST = re.compile(r"sha256[:-]([0-9a-fA-F]{64})")
 _GO_TEMPLATE = re.compile(r"\{\{-?\s*(?:\.|(?:if|range|with|else|end|template|define|block)\b)")
 GO_TEMPLATE_NOTE = ("the template is in Ollama's Go template syntax, which the engines cannot apply: it is kept, "
                     "and the model's own chat template is used")  # fmt: skip
@@ -96,8 +96,8 @@ def _base(parsed: CreateModelRequest, modelfile: Modelfile) -> tuple[str | None,
     """The stored model to start from, or the uploaded files (name -> digest)."""
     files = dict(parsed.files or {})
     base = parsed.from_ if parsed.from_ is not None else modelfile.base
-    if base is not None and not files and base.startswith("@") and (blob := _DIGEST.fullmatch(base[1:].strip())):
-        return None, {"model.gguf": f"sha256:{blob[1].lower()}"}  # an uploaded blob, as older clients name it
+    if base is not None and not files and base.startswith("@") and (blob := store_digest(base[1:].strip())):
+        return None, {"model.gguf": blob}  # an uploaded blob, as older clients name it
     if base is not None and files:
         raise ApiError(400, "from and files: give one of them: a model to start from, or uploaded GGUF files")
     if base is None and not files:
@@ -106,9 +106,9 @@ def _base(parsed: CreateModelRequest, modelfile: Modelfile) -> tuple[str | None,
         raise ApiError(400, f"from: {base} is a file path, which the runner does not read: upload the file with POST "
                             "/api/blobs/sha256:<its digest>, then use FROM @sha256:<digest> (or files)")  # fmt: skip
     for name, digest in files.items():
-        if not (match := _DIGEST.fullmatch(digest)):
+        if not (blob := store_digest(digest)):
             raise ApiError(400, f"files.{name}: {digest!r} is not a blob digest: expected sha256:<64 hex characters>")
-        files[name] = f"sha256:{match[1].lower()}"
+        files[name] = blob
     return base, files
 
 
