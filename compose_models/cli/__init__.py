@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 # In the order ``--help`` lists them: catalog_verbs imports model_verbs, compose_verbs config_verbs.
 VERB_MODULES = ("backend_verbs", "catalog_verbs", "compose_verbs", "config_verbs", "doctor_verbs",
-                "gateway_verbs", "integration_verbs", "model_verbs", "runner_verbs", "session_verbs")  # fmt: skip
+                "gateway_verbs", "integration_verbs", "model_verbs", "runner_verbs", "session_verbs",
+                "template_verbs")  # fmt: skip
 
 # Which module defines each verb; tests/unit/cli checks it against what the modules register. A verb
 # missing here still works, at the cost of importing every module.
@@ -34,6 +35,7 @@ VERB_MODULE = {
     **dict.fromkeys(("serve", "stop", "status", "ps", "unload", "configure"), "runner_verbs"),
     **dict.fromkeys(("run", "logs"), "session_verbs"),
     "catalog": "catalog_verbs",
+    "init": "template_verbs",
 }
 
 
