@@ -25,8 +25,8 @@ class Template:
 
     def model_slots(self) -> dict[str, str]:
         """Each model slot of the stack and its default reference."""
-        models = _round_trip().load((self.folder / COMPOSE_FILE).read_text()).get("models") or {}
-        return {slot: str(definition.get("model", "")) for slot, definition in models.items()}
+        document = _round_trip().load((self.folder / COMPOSE_FILE).read_text())
+        return {slot: str(definition.get("model", "")) for slot, definition in _slot_definitions(document).items()}
 
     def files(self) -> list[Path]:
         """The stack's files, relative to the template's folder."""
@@ -35,6 +35,17 @@ class Template:
             for path in self.folder.rglob("*")
             if path.is_file() and path.name != DESCRIPTION_FILE and not IGNORED & set(path.parts)
         )
+
+
+def _slot_definitions(document: dict) -> dict[str, dict]:
+    """The mapping that holds each slot's ``model``: a top-level ``models:`` entry, or the options of a
+    ``provider: {type: compose-models}`` service (a stack that declares its model as a provider service)."""
+    slots = dict(document.get("models") or {})
+    for name, service in (document.get("services") or {}).items():
+        provider = (service or {}).get("provider") or {}
+        if provider.get("type") == "compose-models":
+            slots[name] = provider.setdefault("options", {})
+    return slots
 
 
 def _round_trip() -> YAML:
@@ -107,8 +118,9 @@ def _with_models(template: Template, models: dict[str, str]) -> str:
         document = yaml.load(source.read_text())
     except YAMLError as error:  # a broken template is this package's bug, but say where
         raise UserError(f"{source}: not valid YAML: {error}") from error
+    slots = _slot_definitions(document)
     for slot, reference in models.items():
-        document["models"][slot]["model"] = reference
+        slots[slot]["model"] = reference
     text = StringIO()
     yaml.dump(document, text)
     return text.getvalue()
