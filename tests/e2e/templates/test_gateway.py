@@ -62,8 +62,9 @@ def _docker_compose(folder: Path, *args: str, check: bool = True) -> subprocess.
     return result
 
 
+@pytest.mark.parametrize("command", ["compose-models up", "docker compose up"])
 def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
-    template_stack, packaged_smollm2: str, gateway_wheels: Path, monkeypatch: pytest.MonkeyPatch
+    command: str, template_stack, packaged_smollm2: str, gateway_wheels: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = template_stack("gateway", llm=packaged_smollm2)
     assert [path.name for path in (folder / "llm-gateway/wheels").iterdir()] == ["README.md"]
@@ -72,7 +73,11 @@ def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
     port = free_port()
     monkeypatch.setenv("GATEWAY_PORT", str(port))
 
-    run_cli("up", "-f", str(folder / "compose.yaml"), "--", "-d")
+    if command == "compose-models up":
+        run_cli("up", "-f", str(folder / "compose.yaml"), "--", "-d")
+    else:  # unmodified Compose, which reads `models:` through the docker-model plugin
+        run_cli("install")
+        _docker_compose(folder, "up", "-d")
     _docker_compose(folder, "wait", "app")
     exit_code = _docker_compose(folder, "ps", "--all", "--format", "{{.ExitCode}}", "app").stdout.strip()
     logs = _docker_compose(folder, "logs", "--no-log-prefix", "app").stdout
