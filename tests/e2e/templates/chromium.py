@@ -63,8 +63,12 @@ class Chromium:
         self._ids = itertools.count(1)
         self._buffer = b""
         self.session = ""
-        target = self.send("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        try:
+            target = self.send("Target.createTarget", url="about:blank")["targetId"]
+            self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        except BaseException:
+            self.close()
+            raise
 
     def send(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
         """Send one command (to the page once attached) and return its result; events in between are dropped."""
