@@ -1,7 +1,9 @@
 """The agent template end to end: the agent asks SmolLM2 through the Anthropic SDK at the runner's
 /anthropic/v1, runs the `stock` tool call the model makes against the inventory service of the same stack
-over HTTP, sends the result back and prints the model's final answer."""
+over HTTP, sends the result back and prints the model's final answer; with `compose-models up` and with an
+unmodified `docker compose up` through the docker-model plugin."""
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -15,22 +17,29 @@ pytestmark = pytest.mark.docker
 STOCK = {"widgets": 4173, "gears": 2958, "bolts": 6071}  # inventory/inventory.py's numbers
 
 
-def _service_logs(folder: Path, service: str) -> str:
+def _docker_compose(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), "logs", "--no-log-prefix", service],
-        capture_output=True, text=True, timeout=120,
+        ["docker", "compose", "-f", str(folder / "compose.yaml"), *args], capture_output=True, text=True, timeout=600
     )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
-def test_the_agent_calls_the_inventory_tool_and_answers(template_stack, packaged_smollm2: str) -> None:
+def _service_logs(folder: Path, service: str) -> str:
+    return _docker_compose(folder, "logs", "--no-log-prefix", service).stdout
+
+
+@pytest.mark.parametrize("command", ["compose-models up", "docker compose up"])
+def test_the_agent_calls_the_inventory_tool_and_answers(command: str, template_stack, packaged_smollm2: str) -> None:
     folder = template_stack("agent", llm=packaged_smollm2)
-    result = run_cli(
-        "up", "-f", str(folder / "compose.yaml"), "--", "--abort-on-container-exit", "--exit-code-from", "agent"
-    )
+    until_the_agent_exits = ("--abort-on-container-exit", "--exit-code-from", "agent")
+    if command == "compose-models up":
+        run_cli("up", "-f", str(folder / "compose.yaml"), "--", *until_the_agent_exits)
+    else:  # unmodified Compose, which reads `models:` through the docker-model plugin
+        run_cli("install")
+        _docker_compose(folder, "up", *until_the_agent_exits)
     agent = _service_logs(folder, "agent")
-    assert f"agent: asking {packaged_smollm2} at http" in agent, result.stdout + result.stderr
+    assert f"agent: asking {packaged_smollm2} at http" in agent, agent
     assert "/anthropic: " in agent, agent  # the Anthropic API, on the host of the runner's LLM_URL
     # The inventory service logged the call the model's arguments made (a named tool: the call is certain,
     # the item is the model's choice among the service's items)...
@@ -43,3 +52,19 @@ def test_the_agent_calls_the_inventory_tool_and_answers(template_stack, packaged
     answer = agent.split("agent: answer:", 1)[1].strip()
     assert answer, agent
     print(f"agent asked for {item}, got {count}; the model answered: {answer}")
+
+
+def test_the_agent_exits_non_zero_when_the_runner_does_not_answer(template_stack, packaged_smollm2: str) -> None:
+    folder = template_stack("agent", llm=packaged_smollm2)
+    _docker_compose(folder, "up", "-d", "--build", "--wait", "inventory")
+    project = os.environ["COMPOSE_PROJECT_NAME"]
+    _docker_compose(folder, "build", "agent")
+    # The agent's image on the stack's network, with the inventory up but nothing listening at LLM_URL.
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--network", f"{project}_default", "-e", "LLM_URL=http://127.0.0.1:9/engines/v1/",
+         "-e", f"LLM_MODEL={packaged_smollm2}", "-e", "INVENTORY_URL=http://inventory:8000", f"{project}-agent"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "agent: no answer from the runner" in result.stderr, result.stderr
+    assert "agent: answer:" not in result.stdout

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 import httpx
 from anthropic import Anthropic, AnthropicError
 
-QUESTION = "How many widgets are in stock?"
+QUESTION = "How many gears are in stock?"
 MAX_TURNS = 4  # model replies per question: the first calls the tool, the last must answer in words
 MAX_TOKENS = 64
+TEMPERATURE = 0.0  # the likeliest item and words: a tool-using agent wants the same call for the same question
 
 
 def anthropic_base_url(llm_url: str) -> str:
@@ -32,7 +33,7 @@ def stock_tool(items: list[str]) -> dict[str, Any]:
         "description": "Look up how many units of an item are in stock.",
         "input_schema": {
             "type": "object",
-            "properties": {"item": {"type": "string", "enum": items, "description": "the item, e.g. widgets"}},
+            "properties": {"item": {"type": "string", "enum": items, "description": "the item to look up"}},
             "required": ["item"],
         },
     }
@@ -88,7 +89,9 @@ def main() -> int:
             choice = {"type": "none"} if turn == MAX_TURNS - 1 else {"type": "auto"}
         try:
             reply = client.messages.create(
-                model=model, max_tokens=MAX_TOKENS, messages=messages, tools=tools, tool_choice=choice
+                model=model, max_tokens=MAX_TOKENS, messages=messages, tools=tools, tool_choice=choice,
+                # in the body as the API has it: the SDK's own temperature argument comes and goes by version
+                extra_body={"temperature": TEMPERATURE},
             )
         except AnthropicError as error:
             print(f"agent: no answer from the runner: {error}", file=sys.stderr)
