@@ -2,7 +2,8 @@
 by cosine similarity and ask the chat model with that file as the context. Prints the answer and the file.
 
 EMBEDDINGS_URL/EMBEDDINGS_MODEL and CHAT_URL/CHAT_MODEL come from the stack's `models:` bindings. The
-question is the command's arguments, else $QUESTION, else a default. Exits non-zero when no answer came."""
+question is the command's arguments, else $QUESTION, else a default; DOCS_DIR overrides ./docs. Exits non-zero
+when no answer came."""
 
 import math
 import os
