@@ -33,7 +33,10 @@ def test_message_with_system_prompt_and_content_blocks(client: anthropic.Anthrop
 
 
 def test_stream_events_come_in_anthropics_order(client: anthropic.Anthropic) -> None:
-    events = list(client.messages.create(model=LOCAL_MODEL_TAG, max_tokens=6, messages=HELLO, stream=True))
+    # An answer sure to outrun 6 tokens, so the stream ends at max_tokens (a sampled "Hello!" may stop first).
+    counting = [{"role": "user", "content": "Count from one to twenty in words."}]
+    events = list(client.messages.create(model=LOCAL_MODEL_TAG, max_tokens=6, messages=counting, stream=True,
+                                         extra_body={"temperature": 0}))  # fmt: skip
     kinds = [event.type for event in events if event.type != "ping"]
     assert kinds[0] == "message_start"
     assert kinds[1] == "content_block_start" and kinds[-3] == "content_block_stop"

@@ -49,7 +49,9 @@ def test_plain_response_has_text_and_usage(client: openai.OpenAI) -> None:
 
 
 def test_stream_sends_the_events_in_order_with_sequence_numbers(client: openai.OpenAI) -> None:
-    events = list(client.responses.create(model=LOCAL_MODEL_TAG, input="Say hello.", max_output_tokens=6, stream=True))
+    # An answer that is sure to outrun 6 tokens: SmolLM2 sampling "Say hello." once answered "Hello!" and stopped.
+    events = list(client.responses.create(model=LOCAL_MODEL_TAG, input="Count from one to twenty in words.",
+                                          temperature=0, max_output_tokens=6, stream=True))  # fmt: skip
     kinds = [event.type for event in events]
     assert kinds[:4] == STREAM_EVENTS
     deltas = [event for event in events if event.type == "response.output_text.delta"]
