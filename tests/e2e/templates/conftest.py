@@ -18,6 +18,17 @@ import pytest
 from tests.conftest import REPO, free_port, require, require_docker_and_busybox, run_cli
 
 
+def docker_compose(folder: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """An unmodified ``docker compose -f FOLDER/compose.yaml ARGS``, as a user runs it; fails the test on a
+    non-zero exit unless ``check`` is false."""
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(folder / "compose.yaml"), *args], capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
 @pytest.fixture(scope="session")
 def python_base_image() -> str:
     require_docker_and_busybox()

@@ -11,22 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.e2e.templates.conftest import docker_compose
 
 pytestmark = pytest.mark.docker
 
 STOCK = {"widgets": 4173, "gears": 2958, "bolts": 6071}  # inventory/inventory.py's numbers
 
 
-def _docker_compose(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), *args], capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
 def _service_logs(folder: Path, service: str) -> str:
-    return _docker_compose(folder, "logs", "--no-log-prefix", service).stdout
+    return docker_compose(folder, "logs", "--no-log-prefix", service).stdout
 
 
 @pytest.mark.parametrize("command", ["compose-models up", "docker compose up"])
@@ -37,7 +30,7 @@ def test_the_agent_calls_the_inventory_tool_and_answers(command: str, template_s
         run_cli("up", "-f", str(folder / "compose.yaml"), "--", *until_the_agent_exits)
     else:  # unmodified Compose, which reads `models:` through the docker-model plugin
         run_cli("install")
-        _docker_compose(folder, "up", *until_the_agent_exits)
+        docker_compose(folder, "up", *until_the_agent_exits)
     agent = _service_logs(folder, "agent")
     assert f"agent: asking {packaged_smollm2} at http" in agent, agent
     assert "/anthropic: " in agent, agent  # the Anthropic API, on the host of the runner's LLM_URL
@@ -56,9 +49,9 @@ def test_the_agent_calls_the_inventory_tool_and_answers(command: str, template_s
 
 def test_the_agent_exits_non_zero_when_the_runner_does_not_answer(template_stack, packaged_smollm2: str) -> None:
     folder = template_stack("agent", llm=packaged_smollm2)
-    _docker_compose(folder, "up", "-d", "--build", "--wait", "inventory")
+    docker_compose(folder, "up", "-d", "--build", "--wait", "inventory")
     project = os.environ["COMPOSE_PROJECT_NAME"]
-    _docker_compose(folder, "build", "agent")
+    docker_compose(folder, "build", "agent")
     # The agent's image on the stack's network, with the inventory up but nothing listening at LLM_URL.
     result = subprocess.run(
         ["docker", "run", "--rm", "--network", f"{project}_default", "-e", "LLM_URL=http://127.0.0.1:9/engines/v1/",

@@ -2,7 +2,6 @@
 Chromium, driven over the DevTools protocol, types a question, clicks Send and watches the answer stream in
 from the runner, chunk after chunk; with the runner gone, the page shows the app's HTTP 502 and its reason."""
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from tests.conftest import free_port, run_cli
 from tests.e2e.templates.chromium import Chromium
+from tests.e2e.templates.conftest import docker_compose
 
 pytestmark = pytest.mark.docker
 
@@ -56,9 +56,7 @@ def _ask(browser: Chromium, question: str, timeout: float = 240) -> tuple[dict, 
 
 
 def _web_logs(folder: Path) -> str:
-    logs = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), "logs", "web"], capture_output=True, text=True, timeout=60
-    )
+    logs = docker_compose(folder, "logs", "web", check=False, timeout=60)
     return logs.stdout + logs.stderr
 
 
@@ -102,10 +100,7 @@ def test_unmodified_docker_compose_up_serves_the_stream(template_stack, packaged
     monkeypatch.setenv("CHAT_PORT", str(port))
     monkeypatch.setenv("CHAT_MAX_TOKENS", "32")
     run_cli("install")
-    started = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), "up", "-d"], capture_output=True, text=True, timeout=600
-    )
-    assert started.returncode == 0, started.stdout + started.stderr
+    docker_compose(folder, "up", "-d")
     url = f"http://127.0.0.1:{port}/"
     _wait_for_page(url)
 

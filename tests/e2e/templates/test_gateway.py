@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO, free_port, run_cli
+from tests.e2e.templates.conftest import docker_compose
 
 pytestmark = pytest.mark.docker
 
@@ -53,15 +54,6 @@ def gateway_wheels(python_base_image: str, tmp_path_factory: pytest.TempPathFact
     return wheels
 
 
-def _docker_compose(folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), *args], capture_output=True, text=True, timeout=600
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
 @pytest.mark.parametrize("command", ["compose-models up", "docker compose up"])
 def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
     command: str, template_stack, packaged_smollm2: str, gateway_wheels: Path, monkeypatch: pytest.MonkeyPatch
@@ -77,10 +69,10 @@ def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
         run_cli("up", "-f", str(folder / "compose.yaml"), "--", "-d")
     else:  # unmodified Compose, which reads `models:` through the docker-model plugin
         run_cli("install")
-        _docker_compose(folder, "up", "-d")
-    _docker_compose(folder, "wait", "app")
-    exit_code = _docker_compose(folder, "ps", "--all", "--format", "{{.ExitCode}}", "app").stdout.strip()
-    logs = _docker_compose(folder, "logs", "--no-log-prefix", "app").stdout
+        docker_compose(folder, "up", "-d")
+    docker_compose(folder, "wait", "app")
+    exit_code = docker_compose(folder, "ps", "--all", "--format", "{{.ExitCode}}", "app").stdout.strip()
+    logs = docker_compose(folder, "logs", "--no-log-prefix", "app").stdout
     assert exit_code == "0", logs
     assert f"asking {packaged_smollm2} through http://llm-gateway:8080/engines/v1/" in logs
     answer = logs.split("app: answer:", 1)[1].strip()
@@ -90,7 +82,7 @@ def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
     metrics = httpx.get(f"{gateway}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
     served = f'compose_models_caller_requests_total{{caller="app",model="{packaged_smollm2}",status="200"}} 1.0'
     assert served in metrics, metrics
-    log = _docker_compose(folder, "exec", "llm-gateway", "cat", REQUEST_LOG).stdout
+    log = docker_compose(folder, "exec", "llm-gateway", "cat", REQUEST_LOG).stdout
     [request] = [json.loads(line) for line in log.splitlines()]
     assert (request["caller"], request["route"], request["status"]) == ("app", "/engines/v1/chat/completions", 200)
     assert request["completion_tokens"] > 0

@@ -2,22 +2,13 @@
 through `compose-models compose up` (found on PATH), and an app depending on it that gets LLM_URL and
 LLM_MODEL; with `compose-models up` and with an unmodified `docker compose up`."""
 
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.e2e.templates.conftest import docker_compose
 
 pytestmark = pytest.mark.docker
-
-
-def _docker_compose(folder: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(folder / "compose.yaml"), *args], capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
 
 
 def _answer(output: str, model: str) -> str:
@@ -36,8 +27,9 @@ def test_compose_models_up_runs_the_provider_service(template_stack, packaged_sm
 
 def test_unmodified_docker_compose_up_and_down(template_stack, packaged_smollm2: str) -> None:
     folder = template_stack("provider", llm=packaged_smollm2)
-    output = _docker_compose(folder, "up", "--abort-on-container-exit", "--exit-code-from", "app")
+    up = docker_compose(folder, "up", "--abort-on-container-exit", "--exit-code-from", "app")
+    output = up.stdout + up.stderr
     _answer(output, packaged_smollm2)
     assert packaged_smollm2 in run_cli("ps", "--json").stdout  # the provider loaded the model on the runner
-    _docker_compose(folder, "down")
+    docker_compose(folder, "down")
     assert packaged_smollm2 not in run_cli("ps", "--json").stdout  # and the provider's down unloaded it
