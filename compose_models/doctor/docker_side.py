@@ -59,7 +59,11 @@ def route_finding(docker: DockerHost) -> Finding:
 
 
 def plugin_finding() -> Finding:
-    ours = plugin_dir() / PLUGIN_NAME
+    """Which docker-model Docker runs, asked of Docker each time: Docker Desktop may rewrite config.json when it starts."""
+    from compose_models.integrations.docker_config import has_takeover_record, takeover_dir
+    from compose_models.integrations.resolution import take_over_advice
+
+    installed = [path for path in (takeover_dir() / PLUGIN_NAME, plugin_dir() / PLUGIN_NAME) if is_ours(path)]
     try:
         resolved = resolved_plugin()
     except UserError as error:
@@ -72,8 +76,15 @@ def plugin_finding() -> Finding:
             return Finding("docker-model plugin", FAIL, f"Docker finds ours at {resolved.path} but will not run it: {resolved.error}",
                            "`compose-models install --force`")  # fmt: skip
         return Finding("docker-model plugin", OK, f"Docker runs ours: {resolved.path}")
-    hidden = any(path == ours for path in resolved.shadowed)
-    found = f"Docker runs {resolved.path}" + (f", which hides ours at {ours}" if hidden else " (not compose-models)")
-    return Finding("docker-model plugin", FAIL if hidden else WARN, found,
-                   f"`compose-models install --plugin-dir {resolved.path.parent} --force`, or remove {resolved.path}; "
-                   "`compose-models up` works either way")  # fmt: skip
+    if not installed:
+        return Finding("docker-model plugin", WARN, f"Docker runs {resolved.path} (not compose-models) for `docker model`",
+                       f"to use compose-models for `docker model` and Compose models:, {take_over_advice(resolved)}; "
+                       "`compose-models up` works either way")  # fmt: skip
+    why = ""
+    if has_takeover_record():
+        why = (f": {takeover_dir()} is no longer listed first in cliPluginsExtraDirs (Docker Desktop rewrites "
+               "config.json when it starts)")  # fmt: skip
+    return Finding("docker-model plugin", FAIL,
+                   f"Docker runs {resolved.path}, not ours at {', '.join(map(str, installed))}{why}; "
+                   "`docker model` and an unmodified `docker compose up` do not use compose-models",
+                   f"to put ours back, {take_over_advice(resolved)}; `compose-models up` works either way")  # fmt: skip

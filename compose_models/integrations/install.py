@@ -25,7 +25,13 @@ class Shim:
     usual_other: str  # who else may have placed a file of that name
 
 
-PLUGIN = Shim("docker-model", "compose-models docker-model plugin", "plugin", "docker-model CLI plugin", "Docker's own?")
+PLUGIN = Shim(
+    "docker-model",
+    "compose-models docker-model plugin",
+    "plugin",
+    "docker-model CLI plugin",
+    "Docker's own? Replacing it makes `docker model` mean compose-models, not Docker's Model Runner",
+)
 PROVIDER = Shim(
     "compose-models", "compose-models provider entry", "entry", "compose-models provider entry", "pip's console script?"
 )
@@ -39,6 +45,27 @@ def plugin_dir(explicit: Path | None = None) -> Path:
         return explicit
     config = os.environ.get("DOCKER_CONFIG")
     return (Path(config) if config else Path.home() / ".docker") / "cli-plugins"
+
+
+def inside_app_bundle(path: Path) -> Path | None:
+    """The application bundle (``*.app``) that ``path`` is in, as given or with symlinks resolved; None: none."""
+    for candidate in (path.absolute(), path.resolve()):
+        for parent in (candidate, *candidate.parents):
+            if parent.name.lower().endswith(".app"):
+                return parent
+    return None
+
+
+def refuse_app_bundle(directory: Path, option: str) -> None:
+    """Never write inside an application bundle: macOS blocks it (App Management), and updates undo it."""
+    bundle = inside_app_bundle(directory)
+    if bundle is not None:
+        raise UserError(
+            f"{option} {directory} is inside the application bundle {bundle}; compose-models never writes there "
+            "(macOS App Management blocks it and the application's updates undo it). To make `docker model` "
+            "run compose-models while Docker Desktop's plugins stay in place, run "
+            "`compose-models install --take-over-docker-model` without --plugin-dir"
+        )
 
 
 def is_ours(path: Path, shim: Shim = PLUGIN) -> bool:
@@ -75,6 +102,7 @@ def _template(shim: Shim) -> Path:
 
 def install_shim(shim: Shim, directory: Path, force: bool = False) -> list[str]:
     """Place the shim in ``directory``; returns what was done, one line per action."""
+    refuse_app_bundle(directory, "the directory")
     target = directory / shim.name
     template = _template(shim)
     if target.resolve() == template.resolve():

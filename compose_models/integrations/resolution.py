@@ -56,6 +56,15 @@ def _same(first: Path, second: Path) -> bool:
         return first.absolute() == second.absolute()
 
 
+def take_over_advice(resolved: ResolvedPlugin) -> str:
+    """How to make Docker run ours instead of ``resolved``, never by writing into the other plugin's folder."""
+    return (
+        f"run `compose-models install --take-over-docker-model`: it lists a folder holding only compose-models' "
+        f"docker-model first in cliPluginsExtraDirs of {docker_config_dir() / 'config.json'} and leaves "
+        f"{resolved.path.parent} listed after it (so Compose and buildx still come from there)"
+    )
+
+
 def check_docker_runs(ours: Path) -> str:
     """What Docker runs for ``docker model`` when it is ``ours``; a UserError saying what it runs instead and how to fix it."""
     resolved = resolved_plugin()
@@ -69,17 +78,19 @@ def check_docker_runs(ours: Path) -> str:
     if _same(resolved.path, ours):
         if resolved.error:
             raise UserError(f"Docker finds {ours} but will not run it: {resolved.error}")
-        return f"checked with `docker info`: Docker runs it, so `docker model` and Compose `models:` now use compose-models"
+        return (
+            "checked with `docker info`: Docker runs it, so `docker model`, Compose `models:` and "
+            "`provider: {type: model}` now use compose-models"
+        )
     if any(_same(path, ours) for path in resolved.shadowed):
         raise UserError(
             f"{ours} is hidden: `docker model` runs {resolved.path} instead, because Docker searches "
             f"{resolved.path.parent} first (cliPluginsExtraDirs in {config} come before {ours.parent}). "
-            f"Fix: `compose-models install --plugin-dir {resolved.path.parent} --force` (replaces that plugin), "
-            f"or remove {resolved.path}, or take {resolved.path.parent} out of cliPluginsExtraDirs"
+            f"Fix: {take_over_advice(resolved)}"
         )
     raise UserError(
         f"`docker model` runs {resolved.path}, and {ours.parent} is not a directory Docker searches. "
-        f"Fix: `compose-models install --plugin-dir {resolved.path.parent} --force`, or install without --plugin-dir"
+        f"Fix: install without --plugin-dir, or {take_over_advice(resolved)}"
     )
 
 

@@ -37,41 +37,6 @@ def test_install_registers_a_plugin_that_docker_accepts() -> None:
     assert version.returncode == 0 and "compose-models" in version.stdout
 
 
-def test_install_says_when_a_plugin_in_cli_plugins_extra_dirs_hides_ours(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Docker searches cliPluginsExtraDirs (Docker Desktop's app bundle) before $DOCKER_CONFIG/cli-plugins."""
-    assert shutil.which("docker"), "the docker CLI is needed to check plugin discovery"
-    config = tmp_path / "docker-config"
-    other = tmp_path / "desktop-plugins" / "docker-model"
-    other.parent.mkdir(parents=True)
-    other.write_text(
-        "#!/bin/sh\n"
-        'if [ "$1" = docker-cli-plugin-metadata ]; then\n'
-        '  echo \'{"SchemaVersion":"0.1.0","Vendor":"x","Version":"1"}\'; exit 0\n'
-        "fi\n"
-        "echo the other docker-model\n"
-    )
-    other.chmod(0o755)
-    config.mkdir()
-    (config / "config.json").write_text(json.dumps({"cliPluginsExtraDirs": [str(other.parent)]}))
-    monkeypatch.setenv("DOCKER_CONFIG", str(config))
-
-    hidden = run_cli("install", check=False)
-    assert hidden.returncode == 1, hidden.stdout + hidden.stderr
-    assert f"{config / 'cli-plugins' / 'docker-model'} is hidden" in hidden.stderr
-    assert f"runs {other} instead" in hidden.stderr
-    assert f"--plugin-dir {other.parent}" in hidden.stderr
-    assert "now use compose-models" not in hidden.stdout
-    assert "the other docker-model" in subprocess.run(["docker", "model", "x"], capture_output=True, text=True).stdout
-
-    (config / "config.json").unlink()
-    installed = run_cli("install")
-    assert "Docker runs it" in installed.stdout
-    version = subprocess.run(["docker", "model", "version"], capture_output=True, text=True)
-    assert version.returncode == 0 and "compose-models" in version.stdout, version.stderr
-
-
 def test_install_fails_when_docker_does_not_search_the_plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert shutil.which("docker"), "the docker CLI is needed to check plugin discovery"
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
