@@ -22,9 +22,9 @@ def _listed(folder: Path, dirs: list[str]) -> bool:
     return any(os.path.normpath(os.path.expanduser(entry)) == os.path.normpath(folder) for entry in dirs)
 
 
-def _meaning(other: Path) -> str:
+def _meaning(other: Path, when: str = "then") -> str:
     return (
-        f"`docker model`, Compose `models:` and `provider: {{type: model}}` services then run compose-models, "
+        f"`docker model`, Compose `models:` and `provider: {{type: model}}` services {when} run compose-models, "
         f"not {other} (Docker's Model Runner plugin, or whoever placed it)"
     )
 
@@ -70,7 +70,7 @@ def install_plugin(explicit: Path | None, force: bool, take_over: bool) -> tuple
     if target == takeover_dir():
         done += put_first(target)
     if other is not None:
-        done.append(f"{_meaning(other.path)}; {other.path} itself is left in place")
+        done.append(f"{_meaning(other.path, 'now')}; {other.path} itself is left in place")
     return done, target / PLUGIN.name
 
 

@@ -103,7 +103,7 @@ def test_install_takes_over_docker_model_only_when_asked_and_uninstall_restores_
     assert "stand-in Desktop docker-model" in _docker_model()
 
     installed = run_cli("install", "--take-over-docker-model")
-    assert f"run compose-models, not {desktop / 'docker-model'}" in installed.stdout
+    assert f"services now run compose-models, not {desktop / 'docker-model'}" in installed.stdout
     assert "Docker runs it" in installed.stdout
     resolved = _resolved()
     assert resolved["model"] == str(_ours())
