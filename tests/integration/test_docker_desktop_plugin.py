@@ -192,3 +192,18 @@ def test_doctor_and_up_say_when_desktop_puts_its_folder_first_again(desktop: Pat
     assert _resolved()["model"] == str(_ours())
     run_cli("uninstall")  # gives back the file as Desktop last wrote it
     assert _config().read_text() == rewritten
+
+
+def test_up_warns_only_when_the_plugin_matters(desktop: Path) -> None:
+    """`up` serves models: itself; Compose still runs the plugin Docker resolves for provider: {type: model}."""
+    from compose_models.integrations.plugin_install import plugin_warning
+
+    assert plugin_warning([]) is None  # nothing installed, nothing in the project needs the plugin
+    warning = plugin_warning(["llm"])
+    assert warning is not None
+    assert f"`docker model` runs {desktop / 'docker-model'}" in warning
+    assert "the services with provider: {type: model} (llm) will not be served by compose-models" in warning
+    assert "`compose-models install --take-over-docker-model`" in warning
+    run_cli("install", "--take-over-docker-model")
+    assert plugin_warning(["llm"]) is None and plugin_warning([]) is None
+    run_cli("uninstall")
