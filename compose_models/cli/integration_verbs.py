@@ -38,10 +38,9 @@ def install(
 ) -> None:
     """Register compose-models as the `docker model` CLI plugin, so an unmodified `docker compose up` uses it.
 
-    When Docker runs another docker-model (Docker Desktop ships one), refuses and explains unless given
-    --take-over-docker-model. Never writes inside an application bundle. Fails, saying how to fix it, when
-    Docker would not run ours. With --provider-dir, also places `compose-models` there for
-    `provider: {type: compose-models}` services."""
+    When Docker runs another docker-model (Docker Desktop ships one), refuses and explains unless given --take-over-docker-model.
+    Never writes inside an application bundle. Fails, saying how to fix it, when Docker would not run ours.
+    With --provider-dir, also places `compose-models` there for `provider: {type: compose-models}` services."""
     if provider_dir is not None:
         refuse_app_bundle(provider_dir, "--provider-dir")
     done, ours = install_plugin(directory, force, take_over)
@@ -58,8 +57,7 @@ def install(
 def uninstall(directory: PluginDirOption = None, provider_dir: ProviderDirOption = None) -> None:
     """Remove the `docker model` CLI plugin (and, with --provider-dir, the provider entry) that `install` placed.
 
-    Gives Docker's config.json back as it was: byte for byte when nothing else changed it since, else
-    with only our cliPluginsExtraDirs entry removed."""
+    Gives Docker's config.json back as it was: byte for byte when nothing else changed it since, else with only our entry removed."""
     for line in uninstall_plugin(directory):
         typer.echo(line)
     if provider_dir is not None:
