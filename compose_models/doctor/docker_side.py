@@ -82,8 +82,8 @@ def plugin_finding() -> Finding:
                        "`compose-models up` works either way")  # fmt: skip
     why = ""
     if has_takeover_record():
-        why = (f": {takeover_dir()} is no longer listed first in cliPluginsExtraDirs (Docker Desktop rewrites "
-               "config.json when it starts)")  # fmt: skip
+        why = (f": {takeover_dir()} is no longer listed first in cliPluginsExtraDirs (Docker Desktop may "
+               "rewrite config.json when it starts)")  # fmt: skip
     return Finding("docker-model plugin", FAIL,
                    f"Docker runs {resolved.path}, not ours at {', '.join(map(str, installed))}{why}; "
                    "`docker model` and an unmodified `docker compose up` do not use compose-models",

@@ -58,9 +58,21 @@ def _same(first: Path, second: Path) -> bool:
 
 def take_over_advice(resolved: ResolvedPlugin) -> str:
     """How to make Docker run ours instead of ``resolved``, never by writing into the other plugin's folder."""
+    from compose_models.integrations.docker_config import read_config
+
+    config = docker_config_dir() / "config.json"
+    try:
+        listed = any(_same(Path(entry).expanduser(), resolved.path.parent) for entry in read_config(config).extra_dirs)
+    except UserError:
+        listed = True  # an unreadable config.json: install will name the problem
+    if not listed:
+        return (
+            f"run `compose-models install --take-over-docker-model`: it places compose-models' docker-model in "
+            f"{docker_config_dir() / 'cli-plugins'}, which Docker searches before {resolved.path.parent}"
+        )
     return (
         f"run `compose-models install --take-over-docker-model`: it lists a folder holding only compose-models' "
-        f"docker-model first in cliPluginsExtraDirs of {docker_config_dir() / 'config.json'} and leaves "
+        f"docker-model first in cliPluginsExtraDirs of {config} and leaves "
         f"{resolved.path.parent} listed after it (so Compose and buildx still come from there)"
     )
 
