@@ -71,16 +71,16 @@ def memory_finding(docker: DockerHost | None = None) -> Finding:
     figures = [f"budget {format_bytes(budget.size)} ({budget.origin})", f"{format_bytes(physical)} RAM"]
     working_set = memory.metal_working_set() if apple.apple_silicon() else None
     if apple.apple_silicon():
-        figures.append(f"Metal's working set {format_bytes(working_set)}" if working_set
-                       else "Metal's working set unknown (no llama-server lists a Metal device)")  # fmt: skip
+        figures.append(f"Metal's working set {format_bytes(working_set.size)} ({working_set.source})" if working_set
+                       else "Metal's working set unknown (no engine lists a Metal device)")  # fmt: skip
     docker = docker if docker is not None else detect_docker_host()
     vm_memory = int(docker.info.get("MemTotal") or 0) if _in_a_vm(docker) else 0
     if vm_memory:
         figures.append(f"the Docker VM ({docker.kind}) {format_bytes(vm_memory)}")
     found = "; ".join(figures)
-    if working_set and budget.size > working_set:
+    if working_set and budget.size > working_set.size:
         return Finding("memory budget", WARN, f"{found}: the budget is more than Metal can hold",
-                       f"COMPOSE_MODELS_MEMORY_BUDGET={working_set // 2**20}MiB compose-models serve")
+                       f"COMPOSE_MODELS_MEMORY_BUDGET={working_set.size // 2**20}MiB compose-models serve")
     if vm_memory and budget.size + vm_memory > physical:
         together = format_bytes(budget.size + vm_memory)
         fix = ("give the Docker VM less memory (Docker Desktop: Settings > Resources; `colima start --memory N`; "

@@ -9,7 +9,7 @@ budget there, as the engine's device list gives it, else two thirds of RAM. Else
 import os
 from dataclasses import dataclass
 
-from compose_models.runner.backends import apple, devices, llama_server
+from compose_models.runner.backends import apple, devices, llama_cpp_python, llama_server
 from compose_models.units import parse_size
 
 BUDGET_VARIABLE = "COMPOSE_MODELS_MEMORY_BUDGET"
@@ -27,11 +27,22 @@ def physical_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def metal_working_set() -> int | None:
-    """Metal's recommended working set as the llama-server found lists it (once per binary and process);
-    None without a llama-server or a Metal device in its list."""
+@dataclass(frozen=True)
+class WorkingSet:
+    size: int  # bytes
+    source: str  # the device list it was read from
+
+
+def metal_working_set() -> WorkingSet | None:
+    """Metal's recommended working set as the engines' device lists give it: the llama-server found, else
+    llama-cpp-python's ggml (each asked once per process); None when neither lists a Metal device."""
     binary = llama_server.find_binary()
-    return devices.metal_working_set(llama_server.list_devices(binary)) if binary else None
+    if binary is not None:
+        size = devices.metal_working_set(llama_server.list_devices(binary))
+        if size:
+            return WorkingSet(size, "llama-server --list-devices")
+    size = devices.metal_working_set(llama_cpp_python.list_devices())
+    return WorkingSet(size, "llama-cpp-python's device list") if size else None
 
 
 def budget() -> MemoryBudget:
@@ -44,7 +55,7 @@ def budget() -> MemoryBudget:
     if apple.apple_silicon():
         working_set = metal_working_set()
         if working_set:
-            return MemoryBudget(working_set, "Metal's working set, from llama-server --list-devices")
+            return MemoryBudget(working_set.size, f"Metal's working set, from {working_set.source}")
         return MemoryBudget(int(physical * APPLE_FALLBACK_FRACTION), "two thirds of RAM: Metal's working set could not be read")
     return MemoryBudget(int(physical * DEFAULT_BUDGET_FRACTION), "75% of RAM")
 

@@ -15,7 +15,7 @@ import pytest
 
 from compose_models.docker_host import DESKTOP, LINUX, DockerHost, EngineLocation
 from compose_models.doctor import machine
-from compose_models.runner.backends import apple, devices, llama_server
+from compose_models.runner.backends import apple, devices, llama_cpp_python, llama_server
 from compose_models.runner.scheduling import memory
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from tests.stand_in_llama_server import CPU_DEVICES, CRASH_ON_FIRST_ANSWER, METAL_DEVICES, METAL_WORKING_SET, write_stand_in
@@ -89,7 +89,7 @@ def test_doctor_sees_metal_and_its_working_set_on_apple_silicon(mac: Path) -> No
     found = machine.memory_finding(_docker(DESKTOP, 4 * GIB))
     assert found.status == "ok", found
     assert "budget 10.7 GiB (Metal's working set, from llama-server --list-devices)" in found.found
-    assert "Metal's working set 10.7 GiB" in found.found and "16.0 GiB RAM" in found.found
+    assert "Metal's working set 10.7 GiB (llama-server --list-devices)" in found.found and "16.0 GiB RAM" in found.found
     assert "the Docker VM (Docker Desktop) 4.0 GiB" in found.found
 
 
@@ -104,7 +104,9 @@ def test_the_default_budget_on_apple_silicon_is_metals_working_set_read_once(mac
 
 
 def test_without_a_readable_working_set_the_budget_is_two_thirds_of_ram(mac: Path, monkeypatch) -> None:
-    budget = memory.budget()  # no llama-server at all
+    # No llama-server at all, and the real llama-cpp-python here is a CPU build: its ggml lists no GPU.
+    assert llama_cpp_python.list_devices() == ()
+    budget = memory.budget()
     assert budget.size == RAM * 2 // 3 and budget.origin.startswith("two thirds of RAM"), budget
     _homebrew_llama_server(mac, CPU_DEVICES)  # one that lists no Metal device
     assert memory.budget().size == RAM * 2 // 3
