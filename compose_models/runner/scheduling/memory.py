@@ -58,7 +58,3 @@ def budget() -> MemoryBudget:
             return MemoryBudget(working_set.size, f"Metal's working set, from {working_set.source}")
         return MemoryBudget(int(physical * APPLE_FALLBACK_FRACTION), "two thirds of RAM: Metal's working set could not be read")
     return MemoryBudget(int(physical * DEFAULT_BUDGET_FRACTION), "75% of RAM")
-
-
-def memory_budget() -> int:
-    return budget().size

@@ -95,7 +95,7 @@ def test_doctor_sees_metal_and_its_working_set_on_apple_silicon(mac: Path) -> No
 
 def test_the_default_budget_on_apple_silicon_is_metals_working_set_read_once(mac: Path) -> None:
     binary = _homebrew_llama_server(mac)
-    assert memory.memory_budget() == METAL_WORKING_SET
+    assert memory.budget().size == METAL_WORKING_SET
     assert llama_server.describe(binary).accelerator == "metal"
     settings = SchedulerSettings.from_environment()
     assert settings.memory_budget == METAL_WORKING_SET and "Metal's working set" in settings.memory_budget_origin
