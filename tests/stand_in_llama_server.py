@@ -9,6 +9,10 @@ Started without ``--alias`` it is being smoke-tested (``runner/backends/smoke_te
 answers llama.cpp's ``/completion`` with one token as a working build does, except in the
 ``fail-smoke-test`` behaviour, a build that dies with SIGILL at its first matrix multiply whatever
 the model.
+
+``--list-devices`` prints the device list it was written with: none (a CPU build) by default, or
+``METAL_DEVICES``, what Homebrew's Metal llama-server prints on a 16 GB Mac with Apple silicon, which
+no machine here can run.
 """
 
 import stat
@@ -19,14 +23,23 @@ CRASH_ON_FIRST_ANSWER = "crash-on-first-answer"  # healthy, then a real SIGSEGV 
 EXIT_AT_ONCE = "exit-at-once"  # exits with status 1 before it listens
 FAIL_SMOKE_TEST = "fail-smoke-test"  # healthy, then SIGILL at the first request, the smoke test's included
 LOG_LINE = "stand-in llama-server: answering {path} with a segfault, on purpose"
+# `llama-server --list-devices` of a Metal build on an M2 with 16 GB: Metal's working set is 10922 MiB.
+METAL_DEVICES = "Available devices:\n  MTL0: Apple M2 (10922 MiB, 10922 MiB free)\n"
+METAL_WORKING_SET = 10922 * 1024 * 1024
+CPU_DEVICES = "Available devices:\n  (none)\n"
 
 _SCRIPT = '''#!{python}
 """A stand-in for llama-server ({behaviour}), written by tests/stand_in_llama_server.py."""
 import ctypes, http.server, os, resource, signal, sys
 
 arguments = sys.argv[1:]
-if "--version" in arguments or "--list-devices" in arguments:  # what `status` asks of the binary
+if "--version" in arguments:  # what `status` asks of the binary
     print("version: 0 (stand-in)")
+    sys.exit(0)
+if "--list-devices" in arguments:  # counted in the file `listings`, next to `starts`
+    with open({listings!r}, "a") as listings:
+        listings.write("listed\\n")
+    print({devices!r}, end="")
     sys.exit(0)
 as_engine = "--alias" in arguments
 if as_engine:
@@ -70,13 +83,17 @@ http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
 '''
 
 
-def write_stand_in(directory: Path, behaviour: str) -> tuple[Path, Path]:
-    """An executable stand-in in ``directory`` and the file each of its starts appends a line to."""
+def write_stand_in(directory: Path, behaviour: str, devices: str = CPU_DEVICES) -> tuple[Path, Path]:
+    """An executable stand-in in ``directory`` and the file each of its starts appends a line to;
+    ``devices`` is what its ``--list-devices`` prints."""
     directory.mkdir(parents=True, exist_ok=True)
     starts = directory / "starts"
     starts.touch()
     binary = directory / "llama-server"
-    script = _SCRIPT.format(python=sys.executable, behaviour=behaviour, starts=str(starts), log_line=LOG_LINE)
+    script = _SCRIPT.format(
+        python=sys.executable, behaviour=behaviour, starts=str(starts), log_line=LOG_LINE, devices=devices,
+        listings=str(directory / "listings"),
+    )  # fmt: skip
     binary.write_text(script)
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return binary, starts

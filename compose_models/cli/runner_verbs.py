@@ -22,7 +22,8 @@ def serve(
     port: PortOption = None,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background")] = False,
     memory_budget: Annotated[Optional[str], typer.Option(
-        "--memory-budget", help=f"Memory the loaded models may take, e.g. 8GiB (default 75% of RAM; ${BUDGET_VARIABLE})"
+        "--memory-budget", help=f"Memory the loaded models may take, e.g. 8GiB (default: Metal's working set on Apple silicon, "
+        f"else 75% of RAM; ${BUDGET_VARIABLE})"
     )] = None,
     max_models: Annotated[Optional[int], typer.Option(
         "--max-models", min=1, help=f"Most models loaded at once (${MAX_LOADED_VARIABLE})"

@@ -1,17 +1,15 @@
 """The doctor's checks of this machine: engine builds and their smoke tokens, GPU offload and memory, the store."""
 
-import platform
-import re
-import subprocess
 import sys
 
+from compose_models.docker_host import COLIMA, DESKTOP, NO_ENGINE, ORBSTACK, RANCHER, DockerHost, detect_docker_host
 from compose_models.doctor.report import FAIL, OK, WARN, Finding
-from compose_models.runner.backends import llama_cpp_python, llama_server, smoke_test
-from compose_models.runner.scheduling.memory import memory_budget, physical_memory
+from compose_models.runner.backends import apple, llama_cpp_python, llama_server, smoke_test
+from compose_models.runner.scheduling import memory
 from compose_models.store import ModelStore
 from compose_models.units import format_bytes
 
-_APPLE_SILICON = sys.platform == "darwin" and platform.machine() == "arm64"
+_VM_ENGINES = (DESKTOP, ORBSTACK, COLIMA, RANCHER)  # VMs on Linux too; Podman there is native
 
 
 def _build_finding(name: str, version: str, accelerator: str, result: smoke_test.SmokeResult) -> Finding:
@@ -44,22 +42,15 @@ def build_findings() -> list[Finding]:
     return findings
 
 
-def _metal_working_set(binary) -> int | None:
-    """Metal's recommended working set, in bytes, from ``llama-server --list-devices`` ("(10922 MiB, ...")."""
-    try:
-        listing = subprocess.run([str(binary), "--list-devices"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = re.search(r"Metal.*?\((\d+) MiB", listing.stdout + listing.stderr)
-    return int(match.group(1)) * 1024 * 1024 if match else None
-
-
 def offload_finding() -> Finding:
-    accelerator = llama_cpp_python.accelerator()
-    binary = llama_server.find_binary()
-    if binary is not None:
-        accelerator = llama_server.describe(binary).accelerator
-    if _APPLE_SILICON and accelerator != "metal":
+    if apple.under_rosetta():
+        return Finding("GPU offload", FAIL, f"this Python ({sys.executable}) is x86-64 under Rosetta on Apple silicon: "
+                       "its engines are x86-64 builds without Metal, and the GPU is unused",
+                       "install an arm64 Python (python.org's universal2 installer, or Homebrew's /opt/homebrew/bin/python3), "
+                       "then run scripts/setup.sh again with it")  # fmt: skip
+    binary = llama_server.find_binary()  # the engine GGUF models run on, when present
+    accelerator = llama_server.describe(binary).accelerator if binary else llama_cpp_python.accelerator()
+    if apple.apple_silicon() and accelerator != "metal":
         return Finding("GPU offload", FAIL, f"built for {accelerator} on Apple silicon: the GPU is unused",
                        "rebuild with Metal: remove ~/.cache/compose-models and run scripts/setup.sh")
     if accelerator == "cpu":
@@ -67,14 +58,37 @@ def offload_finding() -> Finding:
     return Finding("GPU offload", OK, f"{accelerator}: every layer offloaded (--n-gpu-layers 999)")
 
 
-def memory_finding() -> Finding:
-    budget, physical = memory_budget(), physical_memory()
-    found = f"budget {format_bytes(budget)} of {format_bytes(physical)} memory"
-    binary = llama_server.find_binary()
-    working_set = _metal_working_set(binary) if _APPLE_SILICON and binary else None
-    if working_set and budget > working_set:
-        return Finding("memory budget", WARN, f"{found}; Metal's working set is only {format_bytes(working_set)}",
-                       f"COMPOSE_MODELS_MEMORY_BUDGET={working_set // 2**20}MiB compose-models serve")
+def _in_a_vm(docker: DockerHost) -> bool:
+    """Whether the engine's containers run in a VM whose memory comes out of this machine's RAM
+    (every engine on a Mac); a native Linux engine's MemTotal is this machine's own memory."""
+    return docker.kind != NO_ENGINE and (sys.platform == "darwin" or docker.kind in _VM_ENGINES)
+
+
+def memory_finding(docker: DockerHost | None = None) -> Finding:
+    """The budget and where it came from, RAM, Metal's working set on Apple silicon, and the Docker VM's
+    memory, which comes out of the same RAM."""
+    budget, physical = memory.budget(), memory.physical_memory()
+    figures = [f"budget {format_bytes(budget.size)} ({budget.origin})", f"{format_bytes(physical)} RAM"]
+    working_set = memory.metal_working_set() if apple.apple_silicon() else None
+    if apple.apple_silicon():
+        figures.append(f"Metal's working set {format_bytes(working_set.size)} ({working_set.source})" if working_set
+                       else "Metal's working set unknown (no engine lists a Metal device)")  # fmt: skip
+    docker = docker if docker is not None else detect_docker_host()
+    vm_memory = int(docker.info.get("MemTotal") or 0) if _in_a_vm(docker) else 0
+    if vm_memory:
+        figures.append(f"the Docker VM ({docker.kind}) {format_bytes(vm_memory)}")
+    found = "; ".join(figures)
+    if working_set and budget.size > working_set.size:
+        return Finding("memory budget", WARN, f"{found}: the budget is more than Metal can hold",
+                       f"COMPOSE_MODELS_MEMORY_BUDGET={working_set.size // 2**20}MiB compose-models serve")
+    if vm_memory and budget.size + vm_memory > physical:
+        together = format_bytes(budget.size + vm_memory)
+        fix = ("give the Docker VM less memory (Docker Desktop: Settings > Resources; `colima start --memory N`; "
+               "`podman machine set --memory N`)")  # fmt: skip
+        if physical > vm_memory:
+            fix += f", or COMPOSE_MODELS_MEMORY_BUDGET={(physical - vm_memory) // 2**20}MiB compose-models serve"
+        return Finding("memory budget", WARN, f"{found}: the budget and the Docker VM together ({together}) are more "
+                       "than this machine's RAM, so loaded models and containers would swap", fix)  # fmt: skip
     return Finding("memory budget", OK, found)
 
 

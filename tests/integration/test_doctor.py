@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tests.conftest import free_port, require_docker_and_busybox, run_cli
+from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, METAL_DEVICES, write_stand_in
 
 CHECKS = ["Docker engine", "runner port", "container route", "docker-model plugin", "llama-cpp-python build",
           "GPU offload", "memory budget", "model store"]  # fmt: skip
@@ -46,3 +47,20 @@ def test_doctor_fails_with_the_fix_when_no_engine_answers(tmp_path, monkeypatch:
     assert checks["container route"]["status"] == "fail"
     table = run_cli("doctor", check=False)
     assert table.returncode == 1 and "Docker engine" in table.stdout and "Traceback" not in table.stdout + table.stderr
+
+
+def test_doctor_describes_a_llama_server_without_a_build_record_by_its_device_list(tmp_path, monkeypatch) -> None:
+    """A stand-in for Homebrew's Metal llama-server (tests/stand_in_llama_server.py; no Mac here): no build
+    record beside it, and its device list names the GPU as current ggml does, ``MTL0``."""
+    binary, _ = write_stand_in(tmp_path / "homebrew-bin", CRASH_ON_FIRST_ANSWER, METAL_DEVICES)
+    monkeypatch.setenv("LLAMA_SERVER_PATH", str(binary))
+    monkeypatch.setenv("COMPOSE_MODELS_CACHE", str(tmp_path / "cache"))  # its smoke-test verdict stays here
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # the route is not what is tested
+    monkeypatch.delenv("COMPOSE_MODELS_MEMORY_BUDGET", raising=False)
+    result = run_cli("doctor", "--json", check=False)
+    assert "Traceback" not in result.stdout + result.stderr
+    checks = _checks(result)
+    assert checks["llama-server build"]["found"].startswith(f"0 (stand-in) at {binary}, metal, "), checks["llama-server build"]
+    assert checks["GPU offload"]["status"] == "ok" and checks["GPU offload"]["found"].startswith("metal: "), checks["GPU offload"]
+    # Not a Mac: the default budget is 75% of RAM, and doctor says so.
+    assert checks["memory budget"]["status"] == "ok" and "(75% of " in checks["memory budget"]["found"], checks["memory budget"]

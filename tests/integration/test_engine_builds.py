@@ -63,6 +63,15 @@ def test_llama_cpp_python_is_the_portable_build_and_answers(tmp_path: Path) -> N
         assert "AVX2" in result.features() and "AMX_INT8" not in result.features(), result.system_info
 
 
+def test_the_llama_cpp_python_smoke_test_offloads_every_layer_as_serving_does(tmp_path: Path) -> None:
+    """The engine serves with ``--n_gpu_layers -1``; a smoke test that loads with llama-cpp-python's default
+    (0) would never run a Metal kernel on a Mac. On this CPU build offloading changes nothing, and the token comes."""
+    result = smoke_test.smoke_test_llama_cpp_python(write_smoke_model(tmp_path / "smoke.gguf"))
+    assert result.ok, result.detail
+    # llama-cpp-python hands llama.cpp "all" (-1) as INT32_MAX: more than the smoke model's one layer and output.
+    assert result.gpu_layers is not None and result.gpu_layers >= 2, result
+
+
 def test_llama_server_is_the_portable_build_and_answers(tmp_path: Path) -> None:
     binary = llama_server_build.cached_binary()
     require(binary is not None, "llama-server built by scripts/build-llama-server.sh")

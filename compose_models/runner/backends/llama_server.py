@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from compose_models.runner.backends import llama_server_build
+from compose_models.runner.backends import devices, llama_server_build
 from compose_models.runner.backends.engine import EngineSpec
 from compose_models.runner.backends.process import ProcessEngine
 
 NAME = "llama-server"
 PATH_VARIABLE = "LLAMA_SERVER_PATH"
 AUTO_PARALLEL = 4  # the slots llama-server makes when ``--parallel`` is not given
-_ACCELERATORS = ("metal", "cuda", "rocm", "vulkan")
 
 
 def find_binary() -> Path | None:
@@ -44,17 +43,24 @@ class BinaryInfo:
 
 @cache
 def describe(binary: Path) -> BinaryInfo:
-    """The binary's version line and the accelerator it uses (from our build record, else its device list)."""
+    """The binary's version line and the accelerator it uses: the GPU its device list names (so a Homebrew
+    or any other llama-server is described as it runs), else our build record's, else the CPU."""
     version_output = _output([str(binary), "--version"])
     match = re.search(r"version:\s*(\S+(?:\s*\([^)]*\))?)", version_output)
     version = match.group(1) if match else "unknown version"
-    record = binary.parent / "build.json"
-    try:
-        accelerator = json.loads(record.read_text())["accelerator"]
-    except (OSError, ValueError, KeyError):
-        devices = _output([str(binary), "--list-devices"]).lower()
-        accelerator = next((name for name in _ACCELERATORS if name in devices), "cpu")
+    accelerator = devices.accelerator(list_devices(binary))
+    if accelerator is None:
+        try:
+            accelerator = str(json.loads((binary.parent / "build.json").read_text())["accelerator"])
+        except (OSError, ValueError, KeyError, TypeError):
+            accelerator = "cpu"
     return BinaryInfo(binary, version, accelerator)
+
+
+@cache
+def list_devices(binary: Path) -> tuple[devices.Device, ...]:
+    """The GPUs ``binary --list-devices`` names, asked once per binary and process."""
+    return tuple(devices.parse_devices(_output([str(binary), "--list-devices"])))
 
 
 def _output(argv: list[str]) -> str:

@@ -29,14 +29,19 @@ from compose_models.runner.backends.smoke_model import write_smoke_model
 
 _TIMEOUT = 120.0
 
+# Every layer offloaded, as the engine serves (``--n_gpu_layers -1``), so a Metal or CUDA build runs its
+# GPU kernels here and not only on the CPU; on a CPU build it changes nothing.
 _PYTHON_PROBE = """
 import json, sys
 import llama_cpp
-model = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=128, n_threads=2, verbose=False)
+model = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=128, n_threads=2, n_gpu_layers=-1, verbose=False)
 model.eval(model.tokenize(b"a"))
 token = model.sample(temp=0.0)
-print(json.dumps({"token": f"token {token}", "system_info": llama_cpp.llama_print_system_info().decode()}))
+print(json.dumps({"token": f"token {token}", "system_info": llama_cpp.llama_print_system_info().decode(),
+                  "gpu_layers": model.model_params.n_gpu_layers}))
 """
+# In the name of its verdicts: a verdict of the probe before it offloaded never ran a GPU kernel.
+_PYTHON_PROBE_KIND = "llama-cpp-python-offloaded"
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class SmokeResult:
     ok: bool
     detail: str  # "token N", or what went wrong
     system_info: str = ""  # llama.cpp's own line of compiled-in CPU features
+    gpu_layers: int | None = None  # the layers llama-cpp-python was asked to offload (llama.cpp's number: all)
 
     def features(self) -> list[str]:
         """The CPU features the build uses, from llama.cpp's ``system_info`` (``AVX2 = 1`` and so on)."""
@@ -125,7 +131,7 @@ def smoke_test_llama_cpp_python(model: Path) -> SmokeResult:
     if done.returncode != 0:
         return SmokeResult(False, f"llama-cpp-python {exit_description(done.returncode)}: {_tail(done.stderr + done.stdout)}")
     answer = json.loads(done.stdout.strip().splitlines()[-1])
-    return SmokeResult(True, answer["token"], answer["system_info"])
+    return SmokeResult(True, answer["token"], answer["system_info"], answer["gpu_layers"])
 
 
 def _remembered(kind: str, paths: list[Path], test, run: bool) -> SmokeResult | None:
@@ -155,4 +161,4 @@ def llama_cpp_python_verdict(*, run: bool = True) -> SmokeResult | None:
     if lib is None or not lib.is_dir():
         return SmokeResult(False, "llama-cpp-python is not installed")
     files = [path for path in lib.iterdir() if path.is_file()]
-    return _remembered("llama-cpp-python", files, smoke_test_llama_cpp_python, run)
+    return _remembered(_PYTHON_PROBE_KIND, files, smoke_test_llama_cpp_python, run)

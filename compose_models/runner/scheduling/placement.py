@@ -34,17 +34,23 @@ class InsufficientMemory(EngineError):
     """A model does not fit in the memory budget; the message gives the numbers."""
 
 
+def _budget(budget: int, origin: str) -> str:
+    return f"{format_bytes(budget)} ({origin})" if origin else format_bytes(budget)
+
+
 def plan_placement(
-    name: str, needed: int, description: str, residents: list[Resident], budget: int, max_loaded: int
-) -> Placement | None:
+    name: str, needed: int, description: str, residents: list[Resident], budget: int, max_loaded: int,
+    origin: str = "",
+) -> Placement | None:  # fmt: skip
     """How to make room for ``needed`` bytes; None when only models now serving requests stand in the way.
 
     Raises InsufficientMemory when the model could never fit, however many others were unloaded.
+    ``origin`` says where the budget came from (Metal's working set, a share of RAM, the environment).
     """
     if needed > budget:
         raise InsufficientMemory(
             f"cannot load {name}: it needs about {description}, more than the runner's memory budget of "
-            f"{format_bytes(budget)}; lower its context size (`configure --context-size`) or raise the budget "
+            f"{_budget(budget, origin)}; lower its context size (`configure --context-size`) or raise the budget "
             "(`serve --memory-budget`, or COMPOSE_MODELS_MEMORY_BUDGET)"
         )
     used = sum(resident.memory for resident in residents)
@@ -61,13 +67,15 @@ def plan_placement(
     return None
 
 
-def explain_refusal(name: str, description: str, residents: list[Resident], budget: int, max_loaded: int) -> str:
+def explain_refusal(
+    name: str, description: str, residents: list[Resident], budget: int, max_loaded: int, origin: str = ""
+) -> str:
     """Why a load that waited for busy models still cannot proceed."""
     busy = [r for r in residents if r.busy]
     held = sum(r.memory for r in busy)
     holders = ", ".join(f"{r.name} ({format_bytes(r.memory)})" for r in busy) or "none"
     return (
-        f"cannot load {name} (about {description}): {format_bytes(held)} of the {format_bytes(budget)} memory "
+        f"cannot load {name} (about {description}): {format_bytes(held)} of the {_budget(budget, origin)} memory "
         f"budget and {len(busy)} of {max_loaded} model slots are held by models serving requests: {holders}. "
         "Try again when they are idle, or raise the budget (`serve --memory-budget`)"
     )

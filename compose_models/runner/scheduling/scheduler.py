@@ -380,7 +380,8 @@ class Scheduler:
             async with self._placement_lock:
                 residents = self._residents(excluding=slot)
                 budget, max_loaded = self.settings.memory_budget, self.settings.max_loaded_models
-                placement = plan_placement(name, memory.total, memory.describe(), residents, budget, max_loaded)
+                origin = self.settings.memory_budget_origin
+                placement = plan_placement(name, memory.total, memory.describe(), residents, budget, max_loaded, origin)
                 if placement is not None:
                     await _stop_all([self._slots[key] for key in placement.evict])
                     slot.memory, slot.loading = memory, True
@@ -390,7 +391,7 @@ class Scheduler:
                 async with asyncio.timeout_at(deadline):
                     await self._capacity_freed.wait()
             except TimeoutError:
-                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded))
+                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded, origin))
 
     def _residents(self, excluding: _Slot) -> list[Resident]:
         return [

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 
 from compose_models.errors import UserError
-from compose_models.runner.scheduling.memory import memory_budget
+from compose_models.runner.scheduling import memory
 from compose_models.units import parse_duration
 
 DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Docker Model Runner and Ollama
@@ -24,14 +24,17 @@ class SchedulerSettings:
     keep_alive: float  # seconds; negative: never unload
     load_timeout: float = 300.0  # readiness by health polling
     load_wait: float = 120.0  # how long a load waits for busy models to make room
+    memory_budget_origin: str = ""  # where the budget came from (Metal's working set, RAM, the environment)
 
     @classmethod
     def from_environment(cls) -> "SchedulerSettings":
         """``COMPOSE_MODELS_MEMORY_BUDGET``, ``COMPOSE_MODELS_MAX_LOADED_MODELS``, ``COMPOSE_MODELS_KEEP_ALIVE``."""
         max_loaded = os.environ.get(MAX_LOADED_VARIABLE)
         keep_alive = os.environ.get(KEEP_ALIVE_VARIABLE)
+        budget = memory.budget()
         return cls(
-            memory_budget=memory_budget(),
+            memory_budget=budget.size,
+            memory_budget_origin=budget.origin,
             # Docker Model Runner's min(CPUs, 8), but at least a chat and an embedding engine.
             max_loaded_models=int(max_loaded) if max_loaded else max(2, min(os.cpu_count() or 1, 8)),
             keep_alive=_keep_alive_setting(keep_alive) if keep_alive else DEFAULT_KEEP_ALIVE,

@@ -50,3 +50,11 @@ def test_a_model_larger_than_the_budget_is_refused_with_the_numbers() -> None:
 def test_a_refusal_after_waiting_names_the_busy_models() -> None:
     message = explain_refusal("new", "5 GiB", [resident("busy", 6, busy=True)], 10 * GIB, 8)
     assert "busy (6.0 GiB)" in message and "10.0 GiB" in message
+
+
+def test_refusals_say_where_the_budget_came_from() -> None:
+    origin = "Metal's working set, from llama-server --list-devices"
+    message = explain_refusal("new", "5 GiB", [resident("busy", 6, busy=True)], 10 * GIB, 8, origin)
+    assert f"10.0 GiB ({origin}) memory budget" in message, message
+    with pytest.raises(InsufficientMemory, match=r"budget of 10\.0 GiB \(two thirds of RAM: Metal's working set"):
+        plan_placement("new", 12 * GIB, "12 GiB", [], 10 * GIB, 8, "two thirds of RAM: Metal's working set could not be read")
