@@ -16,7 +16,7 @@
 # Prints one line per check that passed; exits 1 after printing every failed check and its fix.
 # Written for bash 3.2 (macOS's /bin/bash): no associative arrays, no ${var,,}, no empty "${array[@]}".
 set -uo pipefail
-cd "${0%/*}/.." || exit 1
+cd "$(dirname "$0")/.." || exit 1
 repo=$PWD
 
 failures=0

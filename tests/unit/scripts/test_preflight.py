@@ -48,7 +48,9 @@ def _environment(tmp_path: Path, shims: dict[str, str], **variables: str) -> dic
         (shim_dir / name).chmod(0o755)
     for tool in ("bash", "dirname", "mkdir"):
         if not (tools / tool).exists():
-            (tools / tool).symlink_to(shutil.which(tool))
+            # On a Mac, macOS's own bash 3.2, which the scripts are written for, not Homebrew's.
+            real = "/bin/bash" if tool == "bash" and sys.platform == "darwin" else shutil.which(tool)
+            (tools / tool).symlink_to(real)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     return {"PATH": f"{shim_dir}:{tools}", "HOME": str(home), "DOCKER_CONFIG": str(tmp_path / "docker-config"), **variables}
