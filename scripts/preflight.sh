@@ -9,9 +9,9 @@
 #            `docker compose`, else a standalone `docker-compose` v2 such as Homebrew's;
 #   engine   a Docker engine that answers `docker info`; Rancher Desktop running containerd, which has
 #            no Docker API, gets its own message.
-# By default compose and engine are checked only off Linux: on Linux setup installs and starts the engine
-# itself, takes Compose from PyPI on x86-64, and runs `preflight.sh compose` once its engine is up elsewhere.
-# compose and engine are skipped with COMPOSE_MODELS_SETUP_NO_DOCKER=1 (CI without Docker).
+# By default compose and engine are checked only off Linux, and not with COMPOSE_MODELS_SETUP_NO_DOCKER=1
+# (CI without Docker): on Linux setup installs and starts the engine itself, takes Compose from PyPI on
+# x86-64, and elsewhere runs `preflight.sh compose` once its engine is up.
 # Usage: scripts/preflight.sh [CHECK...]   (no CHECK: every check that applies to this machine)
 # Prints one line per check that passed; exits 1 after printing every failed check and its fix.
 # Written for bash 3.2 (macOS's /bin/bash): no associative arrays, no ${var,,}, no empty "${array[@]}".
@@ -99,7 +99,10 @@ check_python() {
         return
     fi
     if ! version=$(python_version "$python"); then
-        fail "$found did not say its version (\`$python --version\`: $("$python" --version 2>&1 | head -n 1)); compose-models needs Python 3.11 or newer; $(install_python_hint)"
+        # /usr/bin/python3 on a Mac without the Xcode tools is a stub that asks to install them and fails.
+        local said
+        said=$("$python" --version 2>&1)
+        fail "$found did not say its version (\`$python --version\`: ${said%%$'\n'*}); compose-models needs Python 3.11 or newer; $(install_python_hint)"
         return
     fi
     if new_enough "$version"; then

@@ -68,6 +68,16 @@ def test_the_xcode_tools_python_39_is_refused_with_what_to_install(tmp_path: Pat
     assert "`brew install python@3.12`, then run COMPOSE_MODELS_PYTHON=python3.12 ./scripts/setup.sh" in result.stderr
 
 
+def test_a_python3_that_does_not_run_is_named_with_what_it_said(tmp_path: Path) -> None:
+    repo = _repo_copy(tmp_path)
+    # Stand-in: /usr/bin/python3 on a Mac without the Xcode tools, a stub that asks to install them.
+    stub = 'echo "xcode-select: note: No developer tools were found, requesting install." >&2\necho "second line" >&2\nexit 1'
+    result = _run(repo, _environment(tmp_path, {"uname": UNAME_DARWIN, "python3": stub}), "python")
+    assert result.returncode == 1
+    assert (f"{tmp_path}/shims/python3 did not say its version (`python3 --version`: xcode-select: note: No developer "
+            "tools were found, requesting install.); compose-models needs Python 3.11 or newer") in result.stderr  # fmt: skip
+
+
 def test_a_newer_python_already_on_path_is_named(tmp_path: Path) -> None:
     repo = _repo_copy(tmp_path)
     shims = {"uname": UNAME_DARWIN, "python3": XCODE_PYTHON, "python3.12": 'echo "Python 3.12.4"'}
