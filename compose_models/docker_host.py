@@ -18,7 +18,7 @@ import shutil
 import socket
 import struct
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -52,6 +52,7 @@ class DockerHost:
     bridge_gateways: tuple[str, ...] = ()
     problem: str | None = None
     info: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    fix: str | None = None  # what the user should do, when it is not "start your engine" (Rancher Desktop on containerd)
 
     @property
     def endpoint(self) -> str | None:
@@ -160,8 +161,68 @@ def engine_kind(info: dict, version: dict | None = None, endpoint: str | None = 
 
 
 def detect_docker_host() -> DockerHost:
-    """The engine the CLI would use, its kind and bridge gateways; kind ``none`` when it does not answer."""
-    return _inspect_engine(locate_engine())
+    """The engine the CLI would use, its kind and bridge gateways; kind ``none`` when it does not answer.
+
+    When none answers because Rancher Desktop runs containerd, ``problem`` and ``fix`` say so."""
+    docker = _inspect_engine(locate_engine())
+    if docker.kind == NO_ENGINE:
+        rancher = rancher_containerd_problem(docker.location)
+        if rancher is not None:
+            return replace(docker, problem=f"{rancher}; {docker.problem or 'no Docker engine answers'}", fix=RANCHER_MOBY_FIX)
+    return docker
+
+
+RANCHER_CONTAINERD = (
+    "Rancher Desktop runs containerd (nerdctl); compose-models needs its dockerd (moby) engine: "
+    "Preferences → Container Engine → dockerd (moby)"
+)
+RANCHER_MOBY_FIX = (
+    "start Rancher Desktop with Preferences → Container Engine → dockerd (moby) (or `rdctl set --container-engine.name=moby`); "
+    "its Docker socket is then ~/.rd/docker.sock (context rancher-desktop)"
+)
+# Where Rancher Desktop keeps its settings: macOS, then Linux.
+RANCHER_SETTINGS = ("Library/Preferences/rancher-desktop/settings.json", ".config/rancher-desktop/settings.json")
+
+
+def rancher_desktop_engine(home: Path | None = None) -> str | None:
+    """The container engine Rancher Desktop is set to, ``containerd`` or ``moby``, from its settings file
+    (``containerEngine.name``; ``kubernetes.containerEngine`` before settings version 5); None without one."""
+    home = Path.home() if home is None else home
+    for relative in RANCHER_SETTINGS:
+        try:
+            settings = json.loads((home / relative).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(settings, dict):
+            continue
+        engine = settings.get("containerEngine")
+        name = engine.get("name") if isinstance(engine, dict) else None
+        if name is None and isinstance(settings.get("kubernetes"), dict):
+            name = settings["kubernetes"].get("containerEngine")
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
+def rancher_containerd_problem(location: EngineLocation, home: Path | None = None) -> str | None:
+    """Why no engine answers, when the reason is likely Rancher Desktop's containerd mode, which has no Docker API.
+
+    Only for an endpoint Rancher Desktop could be behind: its context or socket (``~/.rd/docker.sock``), or the
+    default socket (which it links in moby mode with administrative access). Its settings file says which
+    engine it runs; without one, ``~/.rd/bin/nerdctl`` present and ``~/.rd/docker.sock`` absent means it is
+    stopped or runs containerd."""
+    home = Path.home() if home is None else home
+    endpoint, context = location.endpoint or "", (location.context or "").lower()
+    if not ("/.rd/" in endpoint or "rancher" in context or endpoint == DEFAULT_ENDPOINT):
+        return None
+    engine = rancher_desktop_engine(home)
+    if engine == "containerd":
+        return RANCHER_CONTAINERD
+    if engine is None and (home / ".rd" / "bin" / "nerdctl").exists() and not (home / ".rd" / "docker.sock").exists():
+        return (f"Rancher Desktop is installed ({home / '.rd' / 'bin' / 'nerdctl'}) but gives no Docker socket "
+                f"({home / '.rd' / 'docker.sock'}): it is stopped, or runs containerd (nerdctl); compose-models needs "
+                "its dockerd (moby) engine: Preferences → Container Engine → dockerd (moby)")  # fmt: skip
+    return None
 
 
 @lru_cache(maxsize=8)

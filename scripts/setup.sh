@@ -9,18 +9,23 @@
 # On macOS no Debian package is installed: the engine and Compose v2 come from the user's Docker
 # installation (Docker Desktop, OrbStack, colima, Rancher Desktop, Podman).
 # COMPOSE_MODELS_SETUP_NO_DOCKER=1 stops after the virtualenv: no engine, packages or image (CI without Docker).
+# COMPOSE_MODELS_PYTHON names the Python 3.11+ that makes .venv (default python3; on a Mac the Xcode
+# tools' python3 is 3.9: e.g. `brew install python@3.12` and COMPOSE_MODELS_PYTHON=python3.12).
+# scripts/preflight.sh checks first what this machine must already have (Python, the Xcode tools, on a Mac
+# Compose and an answering engine), so a missing part fails before minutes of building.
 # Writes .cache/started-dockerd when it started the engine, so scripts/teardown.sh can stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .cache
+./scripts/preflight.sh
 
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+    "${COMPOSE_MODELS_PYTHON:-python3}" -m venv .venv
 fi
 linux_x86=false
 [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ] && linux_x86=true
 # The Python half is redone only when what it installs from changed (a rerun then takes seconds).
-python_key=$(cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp-python.sh | python3 -c \
+python_key=$(cat pyproject.toml scripts/setup.sh scripts/install-llama-cpp-python.sh | .venv/bin/python -c \
     'import hashlib, os, sys; print(hashlib.sha256(sys.stdin.buffer.read() + os.environ.get("COMPOSE_MODELS_CMAKE_ARGS", "").encode()).hexdigest())')
 if [ "$(cat .venv/setup-key 2>/dev/null)" != "$python_key" ]; then
     .venv/bin/pip install -q --upgrade pip
@@ -73,7 +78,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$os" = Linux ]; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     elif ! docker info >/dev/null 2>&1; then
-        echo "setup: no Docker engine answers; start Docker (Docker Desktop on a Mac) and run this again" >&2
+        ./scripts/preflight.sh engine  # says why (Rancher Desktop on containerd, for one) and fails
         exit 1
     else
         echo "setup: not installed: ${missing[*]} (the tests that need them will fail)" >&2
@@ -81,7 +86,7 @@ if [ ${#missing[@]} -gt 0 ] && [ "$os" = Linux ]; then
 fi
 if ! docker info >/dev/null 2>&1; then
     if [ "$os" != Linux ]; then
-        echo "setup: no Docker engine answers; start yours (Docker Desktop, OrbStack, colima, Rancher Desktop or Podman) and run this again" >&2
+        ./scripts/preflight.sh engine  # it answered at the start: says what changed, and fails
         exit 1
     fi
     # No iptables and the vfs storage driver: what works inside this kind of sandboxed machine.
@@ -90,9 +95,10 @@ if ! docker info >/dev/null 2>&1; then
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { echo "setup: dockerd did not start, see .cache/dockerd.log" >&2; exit 1; }
 fi
-if ! $linux_x86 && ! docker compose version >/dev/null 2>&1; then
-    echo "setup: \`docker compose version\` fails: Compose v2 must come from your Docker installation here (Docker Desktop and OrbStack ship it; else \`brew install docker-compose\` and add its directory to cliPluginsExtraDirs in ~/.docker/config.json)" >&2
-    exit 1
+# Compose v2 from the user's installation: `docker compose` or a standalone docker-compose (Homebrew's), as
+# compose-models accepts either (checked at the start on a Mac; here for Linux other than x86-64).
+if ! $linux_x86; then
+    ./scripts/preflight.sh compose >/dev/null
 fi
 ./scripts/busybox-image.sh
 # The Python base image the stack templates' tests build on (debootstrap; Linux only, once per machine).

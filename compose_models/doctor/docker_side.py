@@ -20,7 +20,7 @@ def engine_finding(docker: DockerHost) -> Finding:
     location = docker.location
     where = f"{location.endpoint} (from {location.source}{f', context {location.context}' if location.context else ''})"
     if docker.kind == NO_ENGINE:
-        return Finding("Docker engine", FAIL, docker.problem or f"no engine answers at {where}", _START_ENGINE)
+        return Finding("Docker engine", FAIL, docker.problem or f"no engine answers at {where}", docker.fix or _START_ENGINE)
     gateways = f"; bridge gateways {', '.join(docker.bridge_gateways)}" if docker.bridge_gateways else ""
     return Finding("Docker engine", OK, f"{docker.kind} at {where}{gateways}")
 
@@ -43,7 +43,7 @@ def port_finding() -> Finding:
 
 def route_finding(docker: DockerHost) -> Finding:
     if docker.kind == NO_ENGINE:
-        return Finding("container route", FAIL, "not tested: no Docker engine answers", _START_ENGINE)
+        return Finding("container route", FAIL, "not tested: no Docker engine answers", docker.fix or _START_ENGINE)
     started = daemon.running_runner() is None
     try:
         state = daemon.ensure_running(default_port())

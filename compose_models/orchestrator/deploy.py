@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from compose_models.compose import ComposeProject, Plan, PlannedModel, ProjectOptions, load_project, resolve_plan
+from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
 from compose_models.gateway.service_keys import issued_service_keys
 from compose_models.orchestrator.caller_keys import caller_key_environment
@@ -88,6 +89,9 @@ def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: Comp
 def deploy(options: ProjectOptions) -> Deployment:
     """Load the project, make sure its models are present, start and configure the runner."""
     project, plan = load(options)
+    docker = detect_docker_host()
+    if docker.kind == NO_ENGINE and docker.fix:  # an engine Compose cannot use: say why before pulling or starting
+        raise UserError(f"{docker.problem}\nfix: {docker.fix}")
     store = ModelStore.default()
     for key, model in plan.models.items():
         ensure_model(store, key, model, project)

@@ -1,10 +1,13 @@
 """``compose-models doctor`` on this machine's real engine, and with no engine at all."""
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, require_docker_and_busybox, run_cli
+from tests.conftest import REPO, free_port, require_docker_and_busybox, run_cli
 from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, METAL_DEVICES, write_stand_in
 
 CHECKS = ["Docker engine", "runner port", "container route", "docker-model plugin", "llama-cpp-python build",
@@ -64,3 +67,47 @@ def test_doctor_describes_a_llama_server_without_a_build_record_by_its_device_li
     assert checks["GPU offload"]["status"] == "ok" and checks["GPU offload"]["found"].startswith("metal: "), checks["GPU offload"]
     # Not a Mac: the default budget is 75% of RAM, and doctor says so.
     assert checks["memory budget"]["status"] == "ok" and "(75% of " in checks["memory budget"]["found"], checks["memory budget"]
+
+
+def _rancher_desktop_on_containerd(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-in for a Mac whose Rancher Desktop runs containerd: a fake HOME with its settings file and
+    ~/.rd/bin/nerdctl, and the Docker context rancher-desktop (current) whose socket ~/.rd/docker.sock is absent."""
+    home, config = tmp_path / "home", tmp_path / "docker-config"
+    settings = home / "Library/Preferences/rancher-desktop/settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"version": 10, "containerEngine": {"name": "containerd"}}))
+    (home / ".rd/bin").mkdir(parents=True)
+    (home / ".rd/bin/nerdctl").write_text("#!/bin/sh\n")
+    meta = config / "contexts/meta" / hashlib.sha256(b"rancher-desktop").hexdigest() / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"Name": "rancher-desktop", "Metadata": {},
+                                "Endpoints": {"docker": {"Host": f"unix://{home}/.rd/docker.sock"}}}))  # fmt: skip
+    (config / "config.json").write_text(json.dumps({"currentContext": "rancher-desktop"}))
+    # The engine builds' verdicts stay where this machine keeps them, so doctor does not rerun their smoke tests.
+    monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+
+
+RANCHER_CONTAINERD = ("Rancher Desktop runs containerd (nerdctl); compose-models needs its dockerd (moby) engine: "
+                      "Preferences → Container Engine → dockerd (moby)")  # fmt: skip
+
+
+def test_doctor_tells_rancher_desktop_on_containerd_to_switch_to_moby(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _rancher_desktop_on_containerd(tmp_path, monkeypatch)
+    result = run_cli("doctor", "--json", check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    engine = _checks(result)["Docker engine"]
+    assert engine["status"] == "fail" and engine["found"].startswith(RANCHER_CONTAINERD), engine
+    assert ".rd/docker.sock" in engine["found"]  # what did not answer, still said
+    assert "dockerd (moby)" in engine["fix"] and "start your engine" not in engine["fix"], engine
+
+
+def test_up_refuses_on_rancher_desktop_containerd_before_starting_anything(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _rancher_desktop_on_containerd(tmp_path, monkeypatch)
+    result = run_cli("up", "-f", str(REPO / "examples/compose/hello/compose.yaml"), check=False, timeout=120)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert RANCHER_CONTAINERD in result.stderr, result.stderr
+    assert not (Path(os.environ["COMPOSE_MODELS_HOME"]) / "runner" / "state.json").exists()  # no runner was started

@@ -16,9 +16,11 @@ from compose_models.docker_host import (
     ORBSTACK,
     PODMAN,
     RANCHER,
+    EngineLocation,
     engine_kind,
     is_local_address,
     locate_engine,
+    rancher_containerd_problem,
 )
 from tests.conftest import require
 
@@ -113,3 +115,49 @@ def test_only_this_machines_addresses_count_as_local() -> None:
     assert is_local_address("127.0.0.1")
     assert not is_local_address("203.0.113.77")  # TEST-NET-3, on no interface here
     assert not is_local_address("10.99.0.1")  # a VM engine's bridge gateway, inside the VM
+
+
+# Rancher Desktop in containerd mode has no Docker API. The stand-in is a fake HOME holding what Rancher
+# Desktop writes on a Mac: its settings file and its CLI folder (~/.rd/bin/nerdctl), with or without its
+# Docker socket (~/.rd/docker.sock). No Rancher Desktop runs here.
+def _rancher_home(home: Path, engine: str | None, nerdctl: bool = True, settings_version: int = 10) -> Path:
+    if engine is not None:
+        settings = home / "Library/Preferences/rancher-desktop/settings.json"
+        settings.parent.mkdir(parents=True)
+        document = ({"version": settings_version, "containerEngine": {"name": engine}} if settings_version >= 5
+                    else {"version": settings_version, "kubernetes": {"containerEngine": engine}})  # fmt: skip
+        settings.write_text(json.dumps(document))
+    if nerdctl:
+        (home / ".rd/bin").mkdir(parents=True)
+        (home / ".rd/bin/nerdctl").write_text("#!/bin/sh\n")
+    return home
+
+
+def _rancher_context(home: Path) -> EngineLocation:
+    return EngineLocation(f"unix://{home}/.rd/docker.sock", "rancher-desktop", "currentContext in config.json")
+
+
+@pytest.mark.parametrize("settings_version", [10, 4])
+def test_rancher_desktop_on_containerd_is_told_to_switch_to_moby(tmp_path: Path, settings_version: int) -> None:
+    home = _rancher_home(tmp_path, "containerd", settings_version=settings_version)
+    problem = rancher_containerd_problem(_rancher_context(home), home)
+    assert problem == ("Rancher Desktop runs containerd (nerdctl); compose-models needs its dockerd (moby) engine: "
+                       "Preferences → Container Engine → dockerd (moby)")  # fmt: skip
+    # The default socket, which Rancher Desktop links in moby mode, gets the same answer.
+    assert rancher_containerd_problem(EngineLocation(DEFAULT_ENDPOINT, "default", "the default socket"), home) == problem
+
+
+def test_rancher_desktop_without_settings_or_socket_is_stopped_or_on_containerd(tmp_path: Path) -> None:
+    home = _rancher_home(tmp_path, None)
+    problem = rancher_containerd_problem(_rancher_context(home), home)
+    assert problem is not None and "stopped, or runs containerd (nerdctl)" in problem and "dockerd (moby)" in problem
+
+
+def test_no_rancher_hint_for_moby_another_engine_or_no_rancher(tmp_path: Path) -> None:
+    moby = _rancher_home(tmp_path / "moby", "moby")
+    assert rancher_containerd_problem(_rancher_context(moby), moby) is None  # a stopped moby: "start your engine"
+    containerd = _rancher_home(tmp_path / "containerd", "containerd")
+    colima = EngineLocation("unix:///Users/me/.colima/default/docker.sock", "colima", "currentContext in config.json")
+    assert rancher_containerd_problem(colima, containerd) is None  # the user chose colima: not Rancher's business
+    (tmp_path / "none").mkdir()
+    assert rancher_containerd_problem(_rancher_context(tmp_path / "none"), tmp_path / "none") is None
