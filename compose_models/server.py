@@ -14,6 +14,7 @@ from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import private_state_dirs, store_dir
 from compose_models.runner.api.dmr.wire import dashboard_row, remote_models_json
 from compose_models.runner.app import body_reader, create_app, tapped
+from compose_models.runner.backends.leftovers import EngineRecords
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
 from compose_models.runner.http.body_reader import BodyReader
@@ -54,6 +55,8 @@ def serve(hosts: list[str], port: int) -> None:
     os.umask(0o077)  # every log, key and record this process creates is its user's alone
     upstreams = load_upstreams(*configured_upstreams_path())
     logs = private_state_dirs()
+    for done in EngineRecords().end_leftovers():  # engines a dead runner left running, holding memory
+        say(done)
     gateway_settings = GatewaySettings.for_runner(logs)
     addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
     sockets, bound, choice = bind_addresses(addresses, port, requested=bool(hosts))

@@ -3,7 +3,8 @@
 A real engine crashes only on a CPU or build that makes it crash, which the test machine cannot be
 asked for. The stand-in is otherwise what the runner expects of llama-server: it takes llama-server's
 flags, answers ``/health`` on ``--port`` and writes to its log. Each start as the runner's engine (the
-runner names the model with ``--alias``) appends a line to a file, so a test can count the engine starts.
+runner names the model with ``--alias``) appends a line to a file, so a test can count the engine starts:
+its pid and the signal it gets when its parent dies (Linux's PDEATHSIG; 0 for none, -1 elsewhere).
 
 Started without ``--alias`` it is being smoke-tested (``runner/backends/smoke_test.py``): then it
 answers llama.cpp's ``/completion`` with one token as a working build does, except in the
@@ -43,8 +44,11 @@ if "--list-devices" in arguments:  # counted in the file `listings`, next to `st
     sys.exit(0)
 as_engine = "--alias" in arguments
 if as_engine:
+    death_signal = ctypes.c_int(-1)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(2, ctypes.byref(death_signal))  # PR_GET_PDEATHSIG
     with open({starts!r}, "a") as starts:
-        starts.write(f"{{os.getpid()}}\\n")
+        starts.write(f"{{os.getpid()}} {{death_signal.value}}\\n")
 if {behaviour!r} == "exit-at-once" and as_engine:
     print("stand-in llama-server: exiting at once, on purpose", file=sys.stderr, flush=True)
     sys.exit(1)
@@ -101,4 +105,9 @@ def write_stand_in(directory: Path, behaviour: str, devices: str = CPU_DEVICES) 
 
 def start_count(starts: Path) -> int:
     return len(starts.read_text().splitlines())
+
+
+def engine_starts(starts: Path) -> list[tuple[int, int]]:
+    """Each start as an engine: its pid and its death signal (Linux's PDEATHSIG: 0 for none; -1 elsewhere)."""
+    return [(int(pid), int(signal)) for pid, signal in (line.split() for line in starts.read_text().splitlines())]
 

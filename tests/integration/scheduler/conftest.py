@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compose_models.runner.backends import llama_server
+from compose_models.runner.backends import llama_server, watchdog
 from tests.conftest import LOCAL_MODEL_TAG, proc_dir, require, run_cli
 from tests.integration.api.conftest import serving_runner
 
@@ -55,9 +55,19 @@ class Runner:
     def loaded(self) -> list[str]:
         return [entry["model_name"] for entry in httpx.get(f"{self.url}/engines/ps", timeout=10).json()]
 
+    def pid(self) -> int:
+        return json.loads((self.home / "runner" / "state.json").read_text())["pid"]
+
     def engine_pids(self) -> list[int]:
-        """Processes whose parent is the runner: its engines."""
-        runner_pid = json.loads((self.home / "runner" / "state.json").read_text())["pid"]
+        """Processes whose parent is the runner, but for the engines' watchdogs: its engines."""
+        return [pid for pid in self._children() if not _is_watchdog(pid)]
+
+    def watchdog_pids(self) -> list[int]:
+        """The runner's children that watch over its engines (runner/backends/watchdog.py), one an engine."""
+        return [pid for pid in self._children() if _is_watchdog(pid)]
+
+    def _children(self) -> list[int]:
+        runner_pid = self.pid()
         children = []
         for stat in proc_dir().glob("[0-9]*/stat"):
             with contextlib.suppress(OSError):
@@ -67,15 +77,23 @@ class Runner:
         return children
 
 
+def _is_watchdog(pid: int) -> bool:
+    try:
+        return watchdog.__name__.encode() in (proc_dir() / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def start_runner(
     tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path, backend: str
 ) -> Iterator[Callable[..., Runner]]:
-    """``start_runner(**environment)``: a runner on ``backend`` with the SmolLM2 model packaged."""
+    """``start_runner(home=None, **environment)``: a runner on ``backend`` with the SmolLM2 model packaged
+    (in a new home, else in ``home``: a runner after another)."""
     with contextlib.ExitStack() as stack:
 
-        def start(**extra_environment: str) -> Runner:
-            home = tmp_path_factory.mktemp("scheduler-runner")
+        def start(home: Path | None = None, **extra_environment: str) -> Runner:
+            home = home or tmp_path_factory.mktemp("scheduler-runner")
             environment = {"COMPOSE_MODELS_LLAMA_BACKEND": backend, **extra_environment}
             url = stack.enter_context(serving_runner(home, smollm2_gguf, **environment))
             return Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})

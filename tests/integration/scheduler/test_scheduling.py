@@ -4,18 +4,26 @@ Tests that need a runner started with settings of their own, or that change or e
 (``start_runner``); the others share one per backend (``shared_runner``): an engine killed mid-stream is
 replaced by the next request, so it leaves the runner as it found it."""
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from compose_models.runner.backends.process import NO_PDEATHSIG_VARIABLE
 from tests.conftest import LOCAL_MODEL_TAG, free_port, proc_dir, run_cli
-from tests.integration.scheduler.conftest import wait_until
+from tests.integration.api.conftest import serving_runner
+from tests.integration.scheduler.conftest import Runner, wait_until
+from tests.integration.scheduler.engine_processes import is_gone
+from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, engine_starts, write_stand_in
 
 pytestmark = pytest.mark.model
 
@@ -129,18 +137,78 @@ def test_refused_flags_name_the_flag(shared_runner) -> None:
 
 
 def test_no_engine_outlives_a_runner_killed_with_sigkill(start_runner) -> None:
-    runner = start_runner()
+    # Without Linux's PDEATHSIG, as on macOS: the engine's watchdog ends it.
+    runner = start_runner(**{NO_PDEATHSIG_VARIABLE: "1"})
     assert runner.complete().status_code == 200
     [engine] = runner.engine_pids()
-    os.kill(json.loads((runner.home / "runner" / "state.json").read_text())["pid"], signal.SIGKILL)
-    assert wait_until(lambda: not (proc_dir() / str(engine)).exists() or _is_zombie(engine), timeout=10)
+    os.kill(runner.pid(), signal.SIGKILL)
+    assert wait_until(lambda: is_gone(engine), timeout=10)
 
 
-def _is_zombie(pid: int) -> bool:
+@contextlib.contextmanager
+def _stand_in_runner(home: Path, gguf: Path, stand_in: Path, **environment: str) -> Iterator[Runner]:
+    """A runner whose llama-server is ``stand_in`` (tests/stand_in_llama_server.py), its engine loaded."""
+    environment = {"LLAMA_SERVER_PATH": str(stand_in), "COMPOSE_MODELS_LLAMA_BACKEND": "llama-server", **environment}
+    with serving_runner(home, gguf, **environment) as url:
+        runner = Runner(url, home, {**os.environ, "COMPOSE_MODELS_HOME": str(home), **environment})
+        loaded = httpx.post(f"{url}/api/generate", json={"model": LOCAL_MODEL_TAG, "prompt": ""}, timeout=60)
+        assert loaded.status_code == 200, loaded.text  # an empty prompt only loads the model
+        yield runner
+
+
+def _kill_watchdog_then_runner(runner: Runner) -> int:
+    """What a runner's death can leave on macOS, where no PDEATHSIG stands behind the watchdog; the engine's pid."""
+    [engine], [watchdog] = runner.engine_pids(), runner.watchdog_pids()
+    os.kill(watchdog, signal.SIGKILL)
+    runner_pid = runner.pid()
+    os.kill(runner_pid, signal.SIGKILL)
+    assert wait_until(lambda: is_gone(watchdog) and is_gone(runner_pid), timeout=10)
+    return engine
+
+
+def test_the_next_runner_ends_an_engine_that_outlived_its_runner_and_never_a_process_that_took_a_recorded_pid(
+    tmp_path: Path, smollm2_gguf: Path
+) -> None:
+    stand_in, starts = write_stand_in(tmp_path / "stand-in", CRASH_ON_FIRST_ANSWER)
+    home = tmp_path / "home"
+    home.mkdir()
+    with _stand_in_runner(home, smollm2_gguf, stand_in, **{NO_PDEATHSIG_VARIABLE: "1"}) as first:
+        engine = _kill_watchdog_then_runner(first)
+    assert engine_starts(starts) == [(engine, 0)]  # started without PDEATHSIG, as asked
+    assert not is_gone(engine)  # left running, holding its memory
+
+    records = home / "runner" / "engines"
+    [record] = records.glob("engine-*.json")
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
-        return (proc_dir() / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+        # A record whose pid the system has since given to another process: same pid, another start and command.
+        reused = json.loads(record.read_text())
+        reused["engine"]["pid"] = unrelated.pid
+        (records / f"engine-{unrelated.pid}.json").write_text(json.dumps(reused))
+
+        with _stand_in_runner(home, smollm2_gguf, stand_in):  # ends leftovers before it serves
+            assert wait_until(lambda: is_gone(engine), timeout=10)
+            assert unrelated.poll() is None
+            log = (home / "runner.log").read_text()
+            assert f"ended engine pid {engine}, left running by runner pid" in log, log
+            assert f"an engine record names pid {unrelated.pid}, now another process's" in log, log
+            assert sorted(path.name for path in records.glob("engine-*.json")) == [
+                f"engine-{pid}.json" for pid, _ in engine_starts(starts)[1:]
+            ]  # the new runner's engine only
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_on_linux_pdeathsig_ends_an_engine_whose_watchdog_died_before_its_runner(tmp_path: Path, smollm2_gguf: Path) -> None:
+    proc_dir()  # Linux only
+    stand_in, starts = write_stand_in(tmp_path / "stand-in", CRASH_ON_FIRST_ANSWER)
+    home = tmp_path / "home"
+    home.mkdir()
+    with _stand_in_runner(home, smollm2_gguf, stand_in) as runner:
+        engine = _kill_watchdog_then_runner(runner)
+        assert engine_starts(starts) == [(engine, signal.SIGKILL)]
+        assert wait_until(lambda: is_gone(engine), timeout=10)
 
 
 @pytest.mark.parametrize("backend", ["llama-cpp-python"], indirect=True)

@@ -112,7 +112,8 @@ def _add_tags(root: Path, source: str, prefix: str, count: int) -> None:
 
 
 def test_concurrent_writers_do_not_lose_tags(store: ModelStore, tiny: StoredModel) -> None:
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: fork without exec is unsafe on macOS once Objective-C or Metal is loaded
+    context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_add_tags, args=(store.root, tiny.id, f"p{n}", 25)) for n in range(2)]
     for worker in workers:
         worker.start()
