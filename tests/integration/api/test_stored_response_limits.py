@@ -59,14 +59,14 @@ def test_chained_padded_requests_store_only_what_the_engine_sees(runner: tuple[s
         ]})  # fmt: skip
         assert answer.status_code == 200, answer.text
         previous = answer.json()["id"]
+    stored = _stored_files(folder)
+    assert len(stored) == 6 and sum(path.stat().st_size for path in stored) < 64 * 1024
+    assert not any(b"PADDING-" in path.read_bytes() for path in stored)
     # Chaining still carries the conversation: six questions, and the answers between them.
     listed = _get(url, "alice", f"{previous}/input_items?order=asc&limit=100").json()["data"]
     assert [item["role"] for item in listed] == ["user", "assistant"] * 5 + ["user"]
     assert [item["content"][0]["text"] for item in listed[::2]] == [f"Turn {turn}." for turn in range(6)]
     assert "padding" not in listed[0] and "padding" not in listed[0]["content"][0]
-    stored = _stored_files(folder)
-    assert len(stored) == 6 and sum(path.stat().st_size for path in stored) < 64 * 1024
-    assert not any(b"PADDING-" in path.read_bytes() for path in stored)
 
 
 def test_a_response_over_its_cap_is_refused_before_the_engine_in_openais_shape(runner: tuple[str, Path]) -> None:

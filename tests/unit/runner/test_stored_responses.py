@@ -47,3 +47,20 @@ def test_only_ids_of_the_runners_form_are_looked_up(tmp_path: Path) -> None:
     for name in ("../secret", "resp_../../secret", "resp_" + "A" * 32, "resp_" + "0" * 31, "resp_" + "0" * 32 + "\n"):
         assert store.find(name) is None and not store.delete(name)
     assert outside.exists()
+
+
+def test_an_answer_that_takes_a_response_over_its_cap_is_not_stored(tmp_path: Path) -> None:
+    store = ResponseStore(tmp_path / "responses", max_bytes=4096)
+    response_id = new_response_id()
+    answer = {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": "x" * 4096}]}
+    assert not store.save({"id": response_id, "output": [answer]}, [{"type": "message", "id": "msg_0"}])
+    assert store.find(response_id) is None and not store.folder.exists()
+
+
+def test_responses_stored_before_callers_had_folders_are_removed_at_the_next_write(tmp_path: Path) -> None:
+    store = ResponseStore(tmp_path / "responses")
+    store.folder.mkdir()
+    legacy = store.folder / f"{new_response_id()}.json"
+    legacy.write_text('{"response": {}, "input_items": [], "owner": null}')
+    _saved(store)
+    assert not legacy.exists()
