@@ -105,9 +105,13 @@ class ResponseStore:
             path = folder / f"{response['id']}.json"
             partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(data)
-            os.replace(partial, path)
+            try:
+                with os.fdopen(descriptor, "wb") as file:
+                    file.write(data)
+                os.replace(partial, path)
+            except BaseException:  # a full disk: no half-written file left to hold on to the space
+                partial.unlink(missing_ok=True)
+                raise
             self._prune()
         return True
 
