@@ -63,7 +63,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
     app.state.records = RequestRecords()
-    app.state.responses = ResponseStore(responses_dir())
+    app.state.responses = ResponseStore.from_environment(responses_dir())
     return app
 
 

@@ -82,3 +82,22 @@ def test_reasoning_text_and_a_tool_call_are_output_items_with_their_events() -> 
     assert (call["call_id"], call["name"], call["arguments"]) == ("call_1", "f", '{"a":1}')
     assert events[-1]["response"]["usage"]["total_tokens"] == 9
     assert events[0]["response"]["status"] == "in_progress" and events[0]["response"]["output"] == []
+
+
+def test_items_keep_only_what_the_engine_is_shown() -> None:
+    """What is stored for previous_response_id: no reasoning item, no field beyond the schema's."""
+    parsed = request(input=[
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "padding"},
+        {"role": "user", "extra": "padding", "content": [
+            {"type": "input_text", "text": "Look.", "extra": "padding"},
+            {"type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "low", "extra": "padding"},
+        ]},
+        {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}", "extra": "padding"},
+        {"type": "function_call_output", "call_id": "call_1", "output": [{"type": "input_text", "text": "ok", "extra": "x"}]},
+    ])  # fmt: skip
+    items = input_items(parsed)
+    assert "padding" not in repr(items) and "extra" not in repr(items)
+    assert [item["type"] for item in items] == ["message", "function_call", "function_call_output"]
+    assert items[0]["content"] == [{"type": "input_text", "text": "Look."},
+                                   {"type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "low"}]  # fmt: skip
+    assert items[1]["id"] == "fc_1" and items[2]["output"] == [{"type": "input_text", "text": "ok"}]

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.api.responses.store import ResponseStore, StoredResponse, is_response_id, new_response_id
 from compose_models.runner.api.responses.stream import ResponsesStream
-from compose_models.runner.api.responses.translation import chat_request, echoed_fields, input_items
+from compose_models.runner.api.responses.translation import chat_request, echoed_fields, engine_items, input_items
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError
@@ -34,16 +34,21 @@ async def create_response(request: Request) -> Response:
     model = parsed.model or (previous.response.get("model") if previous else None)
     if not model:
         raise ApiError(400, "model: required (or previous_response_id, whose model is then used)", param="model")
-    conversation = [*(previous.conversation if previous else []), *input_items(parsed)]
+    # What is stored is what the engine is shown, so the conversation grows only as the prompt does.
+    conversation = [*(engine_items(previous.conversation) if previous else []), *input_items(parsed)]
+    echoed = echoed_fields(parsed, model)
+    if parsed.store is not False:
+        store.check(conversation, echoed)
     payload = chat_payload_for_engine(chat_request(parsed, model, conversation))
     call = await start_engine_call(request, payload, CHAT_PATH)
-    translator = ResponsesStream(new_response_id(), echoed_fields(parsed, model))
+    translator = ResponsesStream(new_response_id(), echoed)
 
     def keep(response: dict) -> None:
         if parsed.store is False:
             return
         try:
-            store.save(response, conversation, owner)
+            if not store.save(response, conversation, owner):
+                say(f"response {response['id']} not stored: with its answer it is over {store.folder}'s caps")
         except OSError as error:  # the answer is still given; only a later previous_response_id misses it
             say(f"storing response {response['id']} in {store.folder} failed: {error}")
 

@@ -63,7 +63,7 @@ class FunctionCallOutputItem(Open):
 
 
 class ReasoningItem(Open):
-    """An earlier answer's reasoning, which agents send back; it is kept but not shown to the model again."""
+    """An earlier answer's reasoning, which agents send back; accepted, but neither shown to the model again nor stored."""
 
     type: Literal["reasoning"]
 

@@ -1,7 +1,9 @@
 """Responses requests as OpenAI chat requests (what the engines speak).
 
 A request's ``input`` becomes items in one canonical form (each with an id, message content as a
-list of parts), which is also how they are stored and listed. The conversation the engine sees is
+list of parts), which is also how they are stored and listed. The form keeps only what the engine is
+shown: no ``reasoning`` items and none of the fields beyond the schema's that a request may carry, so a
+stored conversation is no bigger than the prompt it makes. The conversation the engine sees is
 the previous response's items (its input and its output) followed by these; ``instructions`` become
 the first, system, message and are not carried over from a previous response, as OpenAI does.
 Consecutive ``function_call`` items become one assistant message's ``tool_calls``, and each
@@ -12,12 +14,16 @@ import uuid
 from typing import Any
 
 from compose_models.runner.api.responses.schema import (
+    ContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionChoice,
+    InputImage,
+    InputText,
     JsonObjectFormat,
     JsonSchemaFormat,
     MessageItem,
+    RefusalPart,
     ResponsesRequest,
 )
 
@@ -29,22 +35,43 @@ def item_id(prefix: str) -> str:
 
 
 def input_items(request: ResponsesRequest) -> list[Item]:
-    """The request's ``input`` as canonical items."""
+    """The request's ``input`` as canonical items, without what the engine is not shown."""
     if isinstance(request.input, str):
         return [_message("user", [_text_part("user", request.input)])]
     items: list[Item] = []
     for item in request.input:
-        fields = item.model_dump(mode="json", by_alias=True, exclude_none=True)
         if isinstance(item, MessageItem):
-            content = [_text_part(item.role, item.content)] if isinstance(item.content, str) else fields["content"]
+            content = [_text_part(item.role, item.content)] if isinstance(item.content, str) else _parts(item.content)
             items.append(_message(item.role, content, item.id))
         elif isinstance(item, FunctionCallItem):
-            items.append({"id": item_id("fc"), "status": "completed", **fields})
+            items.append({"id": item.id or item_id("fc"), "type": "function_call", "status": "completed",
+                          "call_id": item.call_id, "name": item.name, "arguments": item.arguments})  # fmt: skip
         elif isinstance(item, FunctionCallOutputItem):
-            items.append({"id": item_id("fco"), "status": "completed", **fields})
-        else:
-            items.append(fields)
+            output = item.output if isinstance(item.output, str) else _parts(item.output)
+            items.append({"id": item.id or item_id("fco"), "type": "function_call_output", "status": "completed",
+                          "call_id": item.call_id, "output": output})  # fmt: skip
+        # reasoning: the model's own, never shown to it again, so neither kept
     return items
+
+
+def engine_items(items: list[Item]) -> list[Item]:
+    """A stored conversation without the items the engine is not shown (a reasoning model's thoughts)."""
+    return [item for item in items if item.get("type") in ("message", "function_call", "function_call_output")]
+
+
+def _parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
+    """Content parts with the fields ``_chat_part`` reads, and no others."""
+    kept: list[dict[str, Any]] = []
+    for part in parts:
+        if isinstance(part, InputText):
+            kept.append({"type": "input_text", "text": part.text})
+        elif isinstance(part, RefusalPart):
+            kept.append({"type": "refusal", "refusal": part.refusal})
+        elif isinstance(part, InputImage):
+            kept.append({"type": "input_image", "image_url": part.image_url, **({"detail": part.detail} if part.detail else {})})
+        else:
+            kept.append({"type": "output_text", "text": part.text, "annotations": []})
+    return kept
 
 
 def _message(role: str, content: list[dict[str, Any]], given_id: str | None = None) -> Item:
