@@ -53,7 +53,9 @@ def route_finding(docker: DockerHost) -> Finding:
                        "see docs/platforms.md for how this engine reaches the host; `compose-models logs` for the runner")  # fmt: skip
     except UserError as error:
         return Finding("container route", FAIL, str(error), "`compose-models logs` says why the runner did not start")
-    how = " (needs extra_hosts host-gateway, which `up` adds)" if route.host_gateway else ""
+    how = (" (only with extra_hosts host-gateway: `compose-models up` adds it; for `docker compose up` through the "
+           "plugin or a provider, add extra_hosts: [\"host.docker.internal:host-gateway\"] to the services that use models)"
+           if route.host_gateway else "")
     note = "; started the runner to test it" if started else ""
     return Finding("container route", OK, f"a container on this engine reaches {route.base_url}{how}{note}")
 

@@ -15,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from compose_models.container_run import run_to_end
 from compose_models.docker_host import DockerHost, docker_client
 from compose_models.errors import UserError
 from compose_models.runner.reach.proof import REACH_PATH, new_challenge, reach_answer
@@ -23,6 +24,8 @@ PROBE_IMAGE = "busybox:1.36"
 HOST_GATEWAY_NAME = "host.docker.internal"
 CANDIDATE_NAMES = ("host.docker.internal", "host.containers.internal", "host.lima.internal")
 PROBE_SECONDS = 5
+# The probe container's own deadline: the script stops by itself after PROBE_SECONDS, so this only bounds a stuck engine.
+CONTAINER_SECONDS = 30
 
 ANSWERED = "answered"
 NO_SUCH_NAME = "no such name"
@@ -100,10 +103,11 @@ done
 def probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
     """Try ``tried`` in order and return what each did, stopping at the first that answered."""
     import docker as docker_sdk
+    import requests
 
     try:
         return _probe(docker, port, secret, tried)
-    except docker_sdk.errors.DockerException as error:  # the engine went away, or refused the network
+    except (docker_sdk.errors.DockerException, requests.exceptions.RequestException) as error:  # the engine went away, or refused the network
         raise UserError(f"the reach probe could not run on the Docker engine at {docker.endpoint}: {error}") from None
 
 
@@ -159,16 +163,23 @@ def _probe_group(client, network: str, port: int, secret: str, group: list[Candi
     urls = [f"http://{_url_host(candidate.host)}:{port}{REACH_PATH}?challenge={challenge}" for candidate in group]
     extra_hosts = {HOST_GATEWAY_NAME: "host-gateway"} if any(candidate.host_gateway for candidate in group) else None
     try:
-        output = client.containers.run(
-            PROBE_IMAGE, ["sh", "-c", _SCRIPT, "reach-probe", expected, *urls], network=network, extra_hosts=extra_hosts,
-            remove=True, stdout=True, stderr=True, labels={"compose-models.reach-probe": "1"},
+        finished = run_to_end(
+            client, PROBE_IMAGE, ["sh", "-c", _SCRIPT, "reach-probe", expected, *urls], timeout=CONTAINER_SECONDS,
+            network=network, extra_hosts=extra_hosts, labels={"compose-models.reach-probe": "1"},
         )
     except docker.errors.APIError as error:  # Podman: "host containers internal IP address is empty"
         return [Attempt(candidate, REJECTED, str(error.explanation or error)) for candidate in group]
-    except docker.errors.ContainerError as error:
-        detail = (error.stderr or b"").decode(errors="replace").strip() or f"exit status {error.exit_status}"
+    stderr = finished.stderr.decode(errors="replace").strip()
+    blocks = _parse(finished.stdout.decode(errors="replace"))
+    if finished.timed_out or finished.status != 0 or not blocks:
+        # The script always exits 0 within PROBE_SECONDS and prints a block per candidate: anything else is the
+        # container's failure, not an answer about any candidate.
+        if finished.timed_out:
+            detail = f"still running after {CONTAINER_SECONDS}s, killed"
+        else:
+            detail = f"exit status {finished.status}" + (", and it printed nothing" if not blocks else "")
+        detail += f": {stderr}" if stderr else ""
         return [Attempt(candidate, "probe container failed", detail) for candidate in group]
-    blocks = _parse(output.decode(errors="replace"))
     return [_attempt(candidate, *blocks.get(index, ("none", "", "")), expected) for index, candidate in enumerate(group)]
 
 
