@@ -1,0 +1,53 @@
+"""The runner's log lines and request log on a full disk (``/dev/full``: every write fails with ENOSPC):
+nothing raises, nothing else is written instead, and the lost lines are told once the log can be written."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compose_models.gateway.request_log import RequestEntry, RequestLog
+from tests.conftest import require
+
+ENTRY = RequestEntry("2026-01-01T00:00:00Z", "req-1", "anonymous", "anonymous", None, None, None,
+                     "127.0.0.1", "/v1/chat/completions", "m", 200, 1, 1, None, 0.1)  # fmt: skip
+
+
+def test_saying_to_a_full_disk_does_not_raise() -> None:
+    require(Path("/dev/full").exists(), "/dev/full, a file whose writes fail with ENOSPC", linux_only=True)
+    code = "from compose_models.runner.observability.log import say; say('one'); say('two'); print('went on')"
+    with open("/dev/full", "w") as full:
+        ran = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=full, text=True, timeout=60)
+    assert (ran.returncode, ran.stdout) == (0, "went on\n")
+
+
+def test_the_lines_lost_are_told_when_the_log_can_be_written_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compose_models.runner.observability.log import say
+
+    class Failing(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", Failing())
+    say("lost one")
+    say("lost two")
+    written = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", written)
+    say("back")
+    assert written.getvalue().splitlines() == [
+        "compose-models runner: 2 earlier log line(s) could not be written (disk full?)",
+        "compose-models runner: back",
+    ]
+
+
+def test_the_request_log_on_a_full_disk_drops_its_lines_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    require(Path("/dev/full").exists(), "/dev/full, a file whose writes fail with ENOSPC", linux_only=True)
+    log = RequestLog(Path("/dev/full"))
+    try:
+        log.write(ENTRY)
+        log.write(ENTRY)
+    finally:
+        log.close()
+    assert capfd.readouterr().err == ""  # logging's default: a traceback per line, to a stderr as full
