@@ -124,8 +124,12 @@ class BlobUpload:
         os.replace(self._temporary, self.target)
 
     def abort(self) -> None:
-        self._file.close()
-        self._temporary.unlink(missing_ok=True)
+        try:
+            self._file.close()  # flushes what is buffered, which fails again on a full disk
+        except OSError:
+            pass
+        finally:
+            self._temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> "BlobUpload":
         return self

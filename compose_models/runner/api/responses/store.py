@@ -54,9 +54,13 @@ class ResponseStore:
         path = self._path(response["id"])
         partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            json.dump({"response": response, "input_items": input_items, "owner": owner}, file)
-        os.replace(partial, path)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                json.dump({"response": response, "input_items": input_items, "owner": owner}, file)
+            os.replace(partial, path)
+        except BaseException:  # a full disk leaves no half-written file behind
+            partial.unlink(missing_ok=True)
+            raise
         self._prune()
 
     def find(self, response_id: str, owner: str | None = None) -> StoredResponse | None:
