@@ -24,8 +24,8 @@ def small_tmpfs(folder: Path, size_mib: int) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=True)
 
 
-def fill(folder: Path) -> Path:
-    """A file in ``folder`` that takes every free byte of its file system, down to the last page."""
+def fill(folder: Path, leave: int = 0) -> Path:
+    """A file in ``folder`` that takes every free byte of its file system, down to the last page, but ``leave``."""
     filler = folder / "filler"
     with filler.open("wb", buffering=0) as file:
         for chunk in (1 << 20, 1 << 12, 1):
@@ -35,5 +35,8 @@ def fill(folder: Path) -> Path:
                 except OSError as error:
                     assert error.errno == errno.ENOSPC, error
                     break
-    assert os.statvfs(folder).f_bavail == 0
+        if leave:
+            file.truncate(file.tell() - leave)
+    free = os.statvfs(folder)
+    assert free.f_bavail * free.f_frsize == leave
     return filler

@@ -18,6 +18,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from compose_models.errors import UserError
+from compose_models.store.pull import StoreFull
 from compose_models.store.registry_client import RegistryNotFound
 from compose_models.store.store import ModelNotFound
 from compose_models.store.transfer_progress import Advance, Transfers
@@ -104,6 +105,8 @@ async def run_transfer(work: Callable[[Transfers], Result]) -> AsyncIterator[Tra
             outcome = Failed("the client closed the request", 499)
         except (RegistryNotFound, ModelNotFound) as error:
             outcome = Failed(str(error), 404)
+        except StoreFull as error:
+            outcome = Failed(str(error), 507)
         except UserError as error:
             outcome = Failed(str(error), 400)
         except Exception as error:  # a registry or disk failure mid-transfer is reported in the stream
