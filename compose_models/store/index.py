@@ -45,7 +45,8 @@ class ModelIndex:
         try:
             return _entries(raw)
         except (ValueError, AttributeError, KeyError, TypeError, RecursionError) as error:
-            raise CorruptIndex(f"{self.path} is corrupt ({error}): expected {{\"models\": [...]}}; {self._restore_hint()}") from None
+            expected = 'expected {"models": [...]}'
+            raise CorruptIndex(f"{self.path} is corrupt ({error}): {expected}; {self._restore_hint()}") from None
 
     def _restore_hint(self) -> str:
         # Never restored here: the corrupt file may be all that tells what went wrong, so the user decides.

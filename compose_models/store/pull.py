@@ -4,7 +4,8 @@ Each blob streams into ``<hex>.incomplete`` while being hashed, and is renamed t
 when the hash matches; an interrupted download resumes with an HTTP Range request. A download stops at
 the size the manifest declares, and the manifest, its config and its number of layers are bounded
 (bounded_read.py). Layers download in parallel. A per-blob file lock makes concurrent pulls (threads or
-processes) share the work.
+processes) share the work. A pull whose layers do not fit on the store's disk is refused before it
+starts, and a download that fills the disk anyway drops its partial file instead of keeping it to resume.
 """
 
 import errno

@@ -17,7 +17,8 @@ def small_tmpfs(folder: Path, size_mib: int) -> Iterator[Path]:
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0700", "tmpfs", str(folder)], capture_output=True, text=True
     )
-    require(mounted.returncode == 0, f"mounting a tmpfs (as root) for a full disk: {mounted.stderr.strip()}", linux_only=True)
+    reason = f"mounting a tmpfs (as root) for a full disk: {mounted.stderr.strip()}"
+    require(mounted.returncode == 0, reason, linux_only=True)
     try:
         yield folder
     finally:

@@ -33,7 +33,8 @@ def full_runner(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) ->
 
 
 def _events(response: httpx.Response) -> list[dict]:
-    return [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
+    return [json.loads(line) for line in data if line != "[DONE]"]
 
 
 def test_answers_that_need_no_disk_still_come(full_runner: tuple[str, Path]) -> None:

@@ -18,7 +18,8 @@ def test_the_runner_sweeps_what_dead_writers_left_at_start(isolated_home: Path) 
     blobs.mkdir(parents=True)
     writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a CLI `package` at work
     try:
-        left = [blobs / f".upload-{NO_PROCESS}-k1ll3d", blobs / f".ingest-{NO_PROCESS}-k1ll3d", store / f".create-{NO_PROCESS}-k1ll3d"]
+        left = [blobs / f".upload-{NO_PROCESS}-k1ll3d", blobs / f".ingest-{NO_PROCESS}-k1ll3d",
+                store / f".create-{NO_PROCESS}-k1ll3d"]
         unowned_old = blobs / ".upload-abc123"
         kept = [blobs / f".ingest-{writer.pid}-busy", blobs / ".upload-fresh1"]
         for path in [*left[:2], unowned_old, *kept]:

@@ -14,7 +14,8 @@ _dropped = 0
 def say(message: str) -> None:
     global _dropped
     with _lock:
-        lost = f"compose-models runner: {_dropped} earlier log line(s) could not be written (disk full?)\n" if _dropped else ""
+        lost = f"compose-models runner: {_dropped} earlier log line(s) could not be written (disk full?)\n"
+        lost = lost if _dropped else ""
         try:
             sys.stderr.write(f"{lost}compose-models runner: {message}\n")
             sys.stderr.flush()

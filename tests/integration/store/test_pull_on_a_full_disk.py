@@ -30,7 +30,8 @@ def _served(registry: HostileRegistry, tmp_path: Path, weights_mib: int) -> tupl
     source = ModelStore(tmp_path / "source")
     model = package_gguf(source, write_gguf(tmp_path / "m.gguf", tensor_rows=weights_mib * ROWS_PER_MIB), "team/model")
     digests = [layer.digest for layer in model.layers] + [model.manifest["config"]["digest"]]
-    registry.serve("team/model", "v1", source.raw_manifest(model.id), {digest: source.blobs.read_bytes(digest) for digest in digests})
+    blobs = {digest: source.blobs.read_bytes(digest) for digest in digests}
+    registry.serve("team/model", "v1", source.raw_manifest(model.id), blobs)
     return f"{registry.address}/team/model:v1", model
 
 
@@ -61,7 +62,9 @@ def test_a_pull_that_fills_the_disk_drops_its_partial_blob(registry: HostileRegi
         assert not store.blobs.incomplete_path(weights.digest).exists() and store.models() == []
 
 
-def test_the_runner_answers_a_pull_that_does_not_fit_with_a_507(registry: HostileRegistry, tmp_path: Path, isolated_home: Path) -> None:
+def test_the_runner_answers_a_pull_that_does_not_fit_with_a_507(
+    registry: HostileRegistry, tmp_path: Path, isolated_home: Path
+) -> None:
     with small_tmpfs(isolated_home / "models", PULL_RESERVE_BYTES // MiB + WEIGHTS_MIB):
         reference, _ = _served(registry, tmp_path, WEIGHTS_MIB)
         run_cli("serve", "--detach")
