@@ -47,7 +47,7 @@ _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 def storage_failure(error: OSError, doing: str) -> ApiError:
     """A write to this runner's disk that failed: 507 when the disk (or the user's quota) is full, so a
     caller can tell it from a fault of the runner, else 500; ``doing`` says what could not be written."""
-    reason = error.strerror or str(error)
+    reason = error.strerror or str(error) or type(error).__name__
     where = f" ({error.filename})" if error.filename else ""
     if error.errno in _DISK_FULL:
         return ApiError(507, f"{doing}: {reason}{where}; free some space on the runner's disk and retry",
