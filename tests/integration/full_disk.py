@@ -39,5 +39,5 @@ def fill(folder: Path, leave: int = 0) -> Path:
         if leave:
             file.truncate(file.tell() - leave)
     free = os.statvfs(folder)
-    assert free.f_bavail * free.f_frsize == leave
+    assert free.f_bavail * free.f_frsize <= leave  # less when another writer took some meanwhile
     return filler

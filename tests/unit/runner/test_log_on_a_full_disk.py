@@ -37,6 +37,8 @@ def test_the_lines_lost_are_told_when_the_log_can_be_written_again(monkeypatch: 
         def write(self, text: str) -> int:
             raise OSError(28, "No space left on device")
 
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    say("written, so no earlier loss is counted")
     monkeypatch.setattr(sys, "stderr", Failing())
     say("lost one")
     say("lost two")
