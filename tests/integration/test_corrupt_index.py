@@ -5,8 +5,11 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG
+
+pytestmark = pytest.mark.model  # the runner fixture packages SmolLM2
 
 
 def test_a_truncated_index_is_a_503_naming_it_in_each_api_shape(runner: str, isolated_home: Path) -> None:
