@@ -25,6 +25,7 @@ from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret
 from compose_models.runner.routes import RouteTable
 from compose_models.runner.upstreams.config import configured_upstreams_path, load_upstreams
+from compose_models.store.leftovers import sweep_leftovers
 
 
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
@@ -63,6 +64,8 @@ def serve(hosts: list[str], port: int) -> None:
     if choice.note():
         say(choice.note())
     secret = new_secret()
+    for leftover in sweep_leftovers(store_dir()):
+        say(f"removed {leftover}, left by a store writer that is gone")
     runner_app = create_app(store_dir(), logs, upstreams)
     runner_app.state.reach_secret = secret
     app = only_its_hosts(runner_front(runner_app, gateway_settings), bound)

@@ -37,7 +37,7 @@ class RequestLog:
         self.path = path
         # A logger of its own, not propagating, so nothing else writes into the file.
         self._logger = logging.Logger(f"compose_models.requests.{path}")
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        handler = _QuietRotatingHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(message)s"))
         self._logger.addHandler(handler)
 
@@ -46,4 +46,17 @@ class RequestLog:
 
     def close(self) -> None:
         for handler in self._logger.handlers:
-            handler.close()
+            try:
+                handler.close()
+            except OSError:  # what a full disk kept in its buffer is lost
+                pass
+
+
+class _QuietRotatingHandler(logging.handlers.RotatingFileHandler):
+    """A line that cannot be written (a full disk) is dropped and counted: logging's default prints a
+    traceback per line to stderr, which on a detached runner is a file on the same full disk."""
+
+    dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.dropped += 1

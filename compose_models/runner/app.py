@@ -16,7 +16,7 @@ from compose_models.home import responses_dir
 from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
-from compose_models.runner.http.errors import ApiError, render_api_error
+from compose_models.runner.http.errors import ApiError, render_api_error, render_os_error
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.observability.records import RequestRecords
 from compose_models.runner.observability.tap import Listener, Tap
@@ -54,7 +54,9 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
         routes=[Route(endpoint.path, endpoint.handler, methods=[endpoint.method]) for endpoint in ENDPOINTS],
         middleware=[Middleware(Cors, extra_origins=configured_origins())],
         lifespan=lifespan,
-        exception_handlers={ApiError: render_api_error, 404: render_api_error, 405: render_api_error},
+        exception_handlers={
+            ApiError: render_api_error, OSError: render_os_error, 404: render_api_error, 405: render_api_error
+        },
     )
     app.state.endpoints = ENDPOINTS
     app.state.store = store

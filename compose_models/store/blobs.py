@@ -9,6 +9,7 @@ from pathlib import Path
 
 from compose_models.errors import UserError
 from compose_models.store.atomic import write_atomic
+from compose_models.store.leftovers import temporary_prefix
 
 CHUNK_SIZE = 1 << 20
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
@@ -58,7 +59,7 @@ class BlobStore:
         hashing), then renamed to its digest. An existing blob is left as it is.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary_name = tempfile.mkstemp(dir=self.directory, prefix=".ingest-")
+        descriptor, temporary_name = tempfile.mkstemp(dir=self.directory, prefix=temporary_prefix("ingest"))
         os.close(descriptor)
         temporary = Path(temporary_name)
         try:
@@ -103,7 +104,7 @@ class BlobUpload:
         self.digest = digest
         self.size = 0
         self._hash = hashlib.sha256()
-        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix("upload"))
         self._temporary = Path(name)
         self._file = os.fdopen(descriptor, "wb")
 
@@ -124,8 +125,12 @@ class BlobUpload:
         os.replace(self._temporary, self.target)
 
     def abort(self) -> None:
-        self._file.close()
-        self._temporary.unlink(missing_ok=True)
+        try:
+            self._file.close()  # flushes what is buffered, which fails again on a full disk
+        except OSError:
+            pass
+        finally:
+            self._temporary.unlink(missing_ok=True)
 
     def __enter__(self) -> "BlobUpload":
         return self

@@ -17,6 +17,7 @@ from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, file_annotations
 from compose_models.store.gguf_metadata import is_gguf_file, read_gguf_config
+from compose_models.store.leftovers import temporary_prefix
 from compose_models.store.model import StoredModel
 from compose_models.store.packaging import ingest_layer, store_artifact
 from compose_models.store.reference import parse_reference
@@ -47,7 +48,7 @@ def create_model(
     """Build and tag the model ``recipe`` describes; ``report`` hears Ollama-style status lines, ``check``
     sees the base's config (with its GGUF metadata) before anything is written."""
     tag = str(parse_reference(target))
-    with tempfile.TemporaryDirectory(dir=store.root, prefix=".create-") as scratch:
+    with tempfile.TemporaryDirectory(dir=store.root, prefix=temporary_prefix("create")) as scratch:
         if recipe.base_model is not None:
             config, layers = _from_model(store.get(recipe.base_model), recipe)
         else:

@@ -27,9 +27,14 @@ class IndexEntry:
         return {"id": self.id, "tags": self.tags, "files": self.files}
 
 
+class CorruptIndex(UserError):
+    """``models.json`` cannot be read as an index; the message names it, and its backup when that is good."""
+
+
 class ModelIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.backup = path.with_name(path.name + ".bak")
         self._lock = FileLock(str(path) + ".lock")
 
     def read(self) -> list[IndexEntry]:
@@ -38,10 +43,18 @@ class ModelIndex:
         except FileNotFoundError:
             return []
         try:
-            models = json.loads(raw).get("models") or []
-            return [IndexEntry(m["id"], list(m.get("tags") or []), list(m.get("files") or [])) for m in models]
-        except (ValueError, AttributeError, KeyError, TypeError) as error:
-            raise UserError(f"{self.path} is corrupt ({error}): expected {{\"models\": [...]}}") from error
+            return _entries(raw)
+        except (ValueError, AttributeError, KeyError, TypeError, RecursionError) as error:
+            expected = 'expected {"models": [...]}'
+            raise CorruptIndex(f"{self.path} is corrupt ({error}): {expected}; {self._restore_hint()}") from None
+
+    def _restore_hint(self) -> str:
+        # Never restored here: the corrupt file may be all that tells what went wrong, so the user decides.
+        try:
+            _entries(self.backup.read_text())
+        except (OSError, ValueError, AttributeError, KeyError, TypeError, RecursionError):
+            return "there is no good backup of it: remove it and pull or package the models again"
+        return f"its last good copy is {self.backup}: `cp {self.backup} {self.path}` restores it"
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -58,5 +71,12 @@ class ModelIndex:
             self.write(entries)
 
     def write(self, entries: list[IndexEntry]) -> None:
+        """The index, and a copy of it as the backup: if the index is ever damaged, the backup is what it held."""
         data = go_marshal_indent({"models": [entry.to_json() for entry in entries]}, 2)
+        write_atomic(self.backup, data)
         write_atomic(self.path, data)
+
+
+def _entries(raw: str) -> list[IndexEntry]:
+    models = json.loads(raw).get("models") or []
+    return [IndexEntry(m["id"], list(m.get("tags") or []), list(m.get("files") or [])) for m in models]

@@ -4,12 +4,15 @@ Each blob streams into ``<hex>.incomplete`` while being hashed, and is renamed t
 when the hash matches; an interrupted download resumes with an HTTP Range request. A download stops at
 the size the manifest declares, and the manifest, its config and its number of layers are bounded
 (bounded_read.py). Layers download in parallel. A per-blob file lock makes concurrent pulls (threads or
-processes) share the work.
+processes) share the work. A pull whose layers do not fit on the store's disk is refused before it
+starts, and a download that fills the disk anyway drops its partial file instead of keeping it to resume.
 """
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +34,12 @@ from compose_models.store.store import ModelStore
 from compose_models.store.transfer_progress import SILENT, Advance, Transfers
 
 PARALLEL_LAYERS = 4
+# Left free on the store's disk by a pull, beyond its layers: the store's index, manifests and the runner's logs.
+PULL_RESERVE_BYTES = 64 * MiB
+
+
+class StoreFull(UserError):
+    """The store's disk has no room for what a pull brings (HTTP 507 from the runner)."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,32 @@ def pull_model(
         manifest = json.loads(raw_manifest)
         raw_config = fetch_config(client, ref, manifest)
         layers = list({layer.digest: layer for layer in map(Layer.from_descriptor, manifest["layers"])}.values())
+        _check_room(store, ref, layers)
         with ThreadPoolExecutor(max_workers=PARALLEL_LAYERS) as pool:
             jobs = [pool.submit(download_blob, client, ref, layer, store, transfers) for layer in layers]
             for job in jobs:
                 job.result()
         return PullResult(store.add(raw_manifest, raw_config, tags), cached=False)
+
+
+def _check_room(store: ModelStore, ref: ModelReference, layers: list[Layer]) -> None:
+    """Refuse, before a byte is downloaded, a pull whose declared layers would not fit on the store's disk."""
+    coming = 0
+    for layer in layers:
+        if not store.blobs.has(layer.digest):
+            partial = store.blobs.incomplete_path(layer.digest)
+            done = partial.stat().st_size if partial.is_file() else 0
+            coming += max(layer.size - done, 0)
+    free = shutil.disk_usage(store.blobs.directory).free
+    if coming + PULL_RESERVE_BYTES > free:
+        raise StoreFull(
+            f"not enough disk space to pull {ref}: it needs {_mib(coming)} MiB more, and {PULL_RESERVE_BYTES // MiB} MiB "
+            f"must stay free, but the store's disk ({store.root}) has {_mib(free)} MiB free"
+        )
+
+
+def _mib(count: int) -> int:
+    return -(-count // MiB)
 
 
 def fetch_model_manifest(client: RegistryClient, ref: ModelReference) -> bytes:
@@ -138,10 +168,19 @@ def download_blob(
             if response.status_code != 416:  # 416: the partial file already holds every byte
                 if response.status_code != 206:  # the registry ignored the Range: start over
                     hasher, offset = hashlib.sha256(), 0
-                with partial.open("ab" if offset else "wb") as file:
-                    # Chunks as they come off the socket: re-chunking to a fixed size would copy every
-                    # byte again and halve the throughput.
-                    complete = _write_stream(response.iter_bytes(), file, hasher, advance, layer.size - offset)
+                try:
+                    with partial.open("ab" if offset else "wb") as file:
+                        # Chunks as they come off the socket: re-chunking to a fixed size would copy every
+                        # byte again and halve the throughput.
+                        complete = _write_stream(response.iter_bytes(), file, hasher, advance, layer.size - offset)
+                except OSError as error:
+                    if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    partial.unlink(missing_ok=True)  # kept, it would hold the disk full until a pull resumes it
+                    raise StoreFull(
+                        f"the store's disk ({store.root}) filled up while pulling {ref}: the partial blob "
+                        f"{layer.digest} was removed; free some space and pull again"
+                    ) from None
                 if not complete:
                     partial.unlink(missing_ok=True)
                     raise UserError(

@@ -30,7 +30,12 @@ class BodyReader:
             exchange.body_error = error.message
             await error_response(exchange.route.dialect, error)(scope, receive, send)
             return
-        self._parse(exchange)
+        try:
+            self._parse(exchange)
+        except ApiError as error:  # the model could not be looked up (a corrupt store index)
+            exchange.error = error.message
+            await error_response(exchange.route.dialect, error)(scope, receive, send)
+            return
         await self.app(scope, _replaying(exchange.body, receive), send)
 
     def _parse(self, exchange: Exchange) -> None:

@@ -5,6 +5,7 @@ Handlers raise ``ApiError``; the app renders it for the dialect the route table 
 envelope its callers expect.
 """
 
+import errno
 import uuid
 
 from starlette.requests import Request
@@ -38,6 +39,20 @@ class ApiError(Exception):
 class UnknownModel(ApiError):
     def __init__(self, reference: str) -> None:
         super().__init__(404, f"model {reference!r} not found", param="model", code="model_not_found")
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_failure(error: OSError, doing: str) -> ApiError:
+    """A write to this runner's disk that failed: 507 when the disk (or the user's quota) is full, so a
+    caller can tell it from a fault of the runner, else 500; ``doing`` says what could not be written."""
+    reason = error.strerror or str(error) or type(error).__name__
+    where = f" ({error.filename})" if error.filename else ""
+    if error.errno in _DISK_FULL:
+        return ApiError(507, f"{doing}: {reason}{where}; free some space on the runner's disk and retry",
+                        code="insufficient_storage")  # fmt: skip
+    return ApiError(500, f"{doing}: {reason}{where}")
 
 
 def openai_error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> JSONResponse:
@@ -74,6 +89,13 @@ def error_response(dialect: Dialect, error: ApiError) -> Response:
     if dialect is Dialect.OLLAMA:
         return ollama_error(error.status, error.message)
     return PlainTextResponse(error.message + "\n", status_code=error.status)
+
+
+async def render_os_error(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler for an ``OSError`` no handler turned into an ``ApiError``: a full
+    disk is a 507, anything else a 500, both in the called API's shape instead of plain text."""
+    assert isinstance(exc, OSError)
+    return await render_api_error(request, storage_failure(exc, f"{request.method} {request.url.path}"))
 
 
 async def render_api_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Protocol
 
 from compose_models.errors import UserError
+from compose_models.runner.http.errors import ApiError
+from compose_models.store.index import CorruptIndex, IndexEntry, ModelIndex
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import display_name
 from compose_models.store.store import ModelStore
@@ -27,6 +29,7 @@ class RunnerModelStore(ModelStore):
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
+        self.index = _ServedIndex(self.index.path)
         self._index_stamp: tuple[int, int, int] | None = None
         self._found: dict[str, StoredModel | None] = {}
 
@@ -52,6 +55,17 @@ class RunnerModelStore(ModelStore):
         if stamp != self._index_stamp:
             self._index_stamp = stamp
             self._found.clear()
+
+
+class _ServedIndex(ModelIndex):
+    """A corrupt index is the runner's fault, not the request's: a 503 naming the file (and its backup), in the
+    called API's shape, rather than "model not found" or a plain-text 500."""
+
+    def read(self) -> list[IndexEntry]:
+        try:
+            return super().read()
+        except CorruptIndex as error:
+            raise ApiError(503, f"the model store cannot be read: {error}", code="corrupt_index") from None
 
 
 def model_label(model: NamedModel) -> str:

@@ -13,7 +13,7 @@ import json
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +38,7 @@ class HostileRegistry:
     manifests: dict[str, bytes] = field(default_factory=dict)  # "repository:reference" → raw manifest
     blobs: dict[str, bytes] = field(default_factory=dict)  # digest → bytes
     blob_tails: dict[str, int] = field(default_factory=dict)  # digest → zeros sent after it, with no Content-Length
+    before_blob: dict[str, Callable[[], None]] = field(default_factory=dict)  # digest → run before sending it
     challenge: str | None = None  # WWW-Authenticate answered to any request without Authorization
     blob_redirect: str | None = None  # base URL that blob downloads are redirected to
     upload_location: str | None = None  # base URL that upload sessions are handed out on
@@ -138,6 +139,8 @@ def _handler(registry: HostileRegistry) -> type[BaseHTTPRequestHandler]:
             data = registry.blobs.get(digest)
             if data is None:
                 return self._send(404, b'{"errors": [{"code": "BLOB_UNKNOWN"}]}', {}, with_body)
+            if with_body and digest in registry.before_blob:
+                registry.before_blob[digest]()
             tail = registry.blob_tails.get(digest, 0)
             if not tail or not with_body:
                 return self._send(200, data, {"Content-Type": "application/octet-stream"}, with_body)

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from compose_models.runner.http.disconnect import mark_body_read
-from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.errors import ApiError, storage_failure
 from compose_models.store.blobs import BlobUpload, DigestMismatch
 from compose_models.store.store import ModelStore
 
@@ -55,12 +55,15 @@ async def upload_blob(request: Request) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit():
         _check_room(store, int(declared))
-    with store.blobs.upload(digest) as upload:
-        await _receive(request, upload, store)
-        try:
-            await asyncio.to_thread(upload.finish)  # its fsync of a large file takes a while
-        except DigestMismatch as error:
-            raise ApiError(400, str(error)) from None
+    try:
+        with store.blobs.upload(digest) as upload:
+            await _receive(request, upload, store)
+            try:
+                await asyncio.to_thread(upload.finish)  # its fsync of a large file takes a while
+            except DigestMismatch as error:
+                raise ApiError(400, str(error)) from None
+    except OSError as error:
+        raise storage_failure(error, f"cannot store blob {digest}") from None
     return Response(status_code=201)
 
 

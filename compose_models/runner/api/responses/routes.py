@@ -14,7 +14,7 @@ from compose_models.runner.api.responses.stream import ResponsesStream
 from compose_models.runner.api.responses.translation import chat_request, echoed_fields, engine_items, input_items
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
-from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.errors import ApiError, storage_failure
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
@@ -49,8 +49,11 @@ async def create_response(request: Request) -> Response:
         try:
             if not store.save(response, conversation, owner):
                 say(f"response {response['id']} not stored: with its answer it is over {store.folder}'s caps")
-        except OSError as error:  # the answer is still given; only a later previous_response_id misses it
+        except OSError as error:
+            # The caller asked for it stored: saying it was not (a 507, or an error event once streaming)
+            # beats an answer whose id a later previous_response_id cannot find.
             say(f"storing response {response['id']} in {store.folder} failed: {error}")
+            raise storage_failure(error, f"cannot store response {response['id']} (store: false needs no disk)") from None
 
     if parsed.stream:
         return streaming_response(call, _events(call, translator, keep), "text/event-stream")
