@@ -12,6 +12,7 @@ process that is still that engine: the same pid, start time and command line. A 
 since given to another process is left alone, and the record dropped.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -88,11 +89,17 @@ class EngineRecords:
         engine, runner = identify(pid), identify(os.getpid())
         if engine is None or runner is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(pid)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"engine": asdict(engine), "runner": asdict(runner)}))
-        os.replace(temporary, path)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps({"engine": asdict(engine), "runner": asdict(runner)}))
+            os.replace(temporary, path)
+        except OSError as error:
+            # A record only backs up the watchdog: a full disk must not cost the engine (and the answer).
+            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError, ValueError):
+                print(f"engine {pid} not recorded in {self.folder}: {error}", file=sys.stderr, flush=True)
 
     def remove(self, pid: int) -> None:
         self._path(pid).unlink(missing_ok=True)
