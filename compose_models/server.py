@@ -46,10 +46,12 @@ def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
     return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
-def only_its_hosts(app: ASGIApp, listening: list[str]) -> ASGIApp:
-    """``app`` answering only requests whose ``Host`` names it (no DNS rebinding), in front of everything."""
+def only_its_hosts(app: ASGIApp, listening: list[str], extra: list[str] = ()) -> ASGIApp:
+    """``app`` answering only requests whose ``Host`` names it (no DNS rebinding), in front of everything;
+    ``extra`` are names the user allows besides its own."""
     table = RouteTable()
-    return HostCheck(app, allowed_host_names(listening), lambda method, path: table.kind(method, path).dialect)
+    names = [*allowed_host_names(listening), *extra]
+    return HostCheck(app, names, lambda method, path: table.kind(method, path).dialect)
 
 
 def serve(hosts: list[str], port: int) -> None:

@@ -180,7 +180,8 @@ def _start_runner() -> RunnerState:
     Started through ``serve --detach`` so that it is not our child: ``stop_runner`` waits for the
     pid to disappear, which a child of ours would not do until we reaped it.
     """
-    command = [sys.executable, "-m", "compose_models", "serve", "--detach", "--host", "127.0.0.1"]
+    # -P: not a compose_models in the current folder (a cloned catalog's repository).
+    command = [sys.executable, "-P", "-m", "compose_models", "serve", "--detach", "--host", "127.0.0.1"]
     started = subprocess.run([*command, "--port", str(_free_port())], capture_output=True, text=True)
     state = running_runner()
     if started.returncode != 0 or state is None:

@@ -35,6 +35,10 @@ def gateway(
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
     tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
+    allowed_host: Annotated[list[str], typer.Option(
+        "--allowed-host", help="A name requests may carry in Host besides loopback and this machine's names and "
+        "addresses, e.g. the Compose service's name (repeatable; also $COMPOSE_MODELS_ALLOWED_HOSTS)",
+    )] = [],
 ) -> None:
     """The runner's API behind API keys, per-caller limits, a request log, metrics and a dashboard, forwarded to UPSTREAM."""
     import uvicorn
@@ -54,7 +58,7 @@ def gateway(
     upstream = upstream.rstrip("/").removesuffix("/engines/v1")
     proxy = UpstreamProxy(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE))
     typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
-    app = with_gateway(proxy, settings)
-    if not ipaddress.ip_address(host).is_unspecified:  # on every address it needs keys, and containers name it freely
-        app = only_its_hosts(app, [host])
+    # On every address too (0.0.0.0): a web page rebinding its own name to this gateway still sends that name.
+    listening = [] if ipaddress.ip_address(host).is_unspecified else [host]
+    app = only_its_hosts(with_gateway(proxy, settings), listening, extra=allowed_host)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)

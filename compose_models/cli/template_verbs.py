@@ -31,6 +31,10 @@ def init(
     chosen = scaffold.find(template)
     destination = directory if directory is not None else Path(template)
     written = scaffold.write_stack(chosen, destination, scaffold.parse_model_choices(model or [], chosen))
-    typer.echo(f"wrote the {template} stack to {destination} ({len(written)} files). Run it:")
+    typer.echo(f"wrote the {template} stack to {destination} ({len(written.paths)} files). Run it:")
     typer.echo(f"  cd {destination} && compose-models up")
     typer.echo("  (or `docker compose up`, once `compose-models install` has registered the docker-model plugin)")
+    if written.keys:
+        typer.echo("Its API keys, made at random for this stack (kept in api-keys and .env, which .gitignore lists):")
+        for name, key in written.keys.items():
+            typer.echo(f"  {name}: {key}")

@@ -1,7 +1,8 @@
-"""Write a template's stack into a folder: every file copied, none overwritten, model slots filled in."""
+"""Write a template's stack into a folder: every file copied, none overwritten, no link followed, model slots
+filled in, the stack's API keys made."""
 
-import shutil
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from importlib import resources
 from io import StringIO
 from pathlib import Path
@@ -10,6 +11,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from compose_models.errors import UserError
+from compose_models.templates.keys import KeySpec, key_specs, make_keys
+from compose_models.templates.no_follow import create_file, links_in, opened_folder
 
 DESCRIPTION_FILE = "template.yaml"
 COMPOSE_FILE = "compose.yaml"
@@ -22,6 +25,7 @@ class Template:
     name: str
     description: str
     folder: Path
+    api_keys: tuple[KeySpec, ...] = field(default=())
 
     def model_slots(self) -> dict[str, str]:
         """Each model slot of the stack and its default reference."""
@@ -60,8 +64,9 @@ def templates() -> list[Template]:
     found = []
     for folder in sorted(root.iterdir()):
         if (folder / DESCRIPTION_FILE).is_file():
-            description = YAML(typ="safe").load((folder / DESCRIPTION_FILE).read_text())["description"]
-            found.append(Template(folder.name, str(description), folder))
+            description = YAML(typ="safe").load((folder / DESCRIPTION_FILE).read_text())
+            keys = tuple(key_specs(description, folder / DESCRIPTION_FILE))
+            found.append(Template(folder.name, str(description["description"]), folder, keys))
     return found
 
 
@@ -87,28 +92,41 @@ def parse_model_choices(choices: list[str], template: Template) -> dict[str, str
     return chosen
 
 
-def write_stack(template: Template, destination: Path, models: dict[str, str]) -> list[Path]:
-    """Copy the template into ``destination`` and set the chosen models; the paths written.
+@dataclass(frozen=True)
+class Written:
+    paths: list[Path]
+    keys: dict[str, str]  # the stack's API keys by caller, to show once
 
-    Nothing is written when any file of the stack already exists there, so a user's file is never lost.
+
+def write_stack(template: Template, destination: Path, models: dict[str, str]) -> Written:
+    """Copy the template into ``destination``, set the chosen models and make its API keys.
+
+    Nothing is written when any file of the stack already exists there, so a user's file is never lost, nor
+    when a symbolic link is in the way (it could point anywhere); each file is created new, never through a link.
     """
     files = template.files()
-    taken = [destination / path for path in files if (destination / path).exists()]
+    made = make_keys(list(template.api_keys))
+    relative_paths = [*files, *made.files]
+    links = links_in(destination, relative_paths)
+    if links:
+        raise UserError(f"{', '.join(str(path) for path in links)}: a symbolic link where init would write; init "
+                        "writes nothing through a link (it may point outside the folder): choose another folder")  # fmt: skip
+    taken = [destination / path for path in relative_paths if (destination / path).exists()]
     if taken:
         raise UserError(f"{destination}: would overwrite {', '.join(str(path) for path in taken)}; "
                         "choose an empty folder (compose-models init TEMPLATE DIR)")  # fmt: skip
     compose_text = _with_models(template, models)
     written = []
-    for path in files:
-        target = destination / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if path == Path(COMPOSE_FILE):
-            target.write_text(compose_text)
-        else:
-            shutil.copyfile(template.folder / path, target)
-            shutil.copymode(template.folder / path, target)
-        written.append(target)
-    return written
+    with opened_folder(destination) as root:
+        for path in files:
+            source = template.folder / path
+            data = compose_text.encode() if path == Path(COMPOSE_FILE) else source.read_bytes()
+            create_file(root, destination, path, data, stat.S_IMODE(source.stat().st_mode))
+            written.append(destination / path)
+        for path, (text, mode) in made.files.items():
+            create_file(root, destination, path, text.encode(), mode)
+            written.append(destination / path)
+    return Written(written, made.keys)
 
 
 def _with_models(template: Template, models: dict[str, str]) -> str:

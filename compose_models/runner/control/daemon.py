@@ -29,6 +29,29 @@ def running_runner() -> RunnerState | None:
     return state if state is not None and _answers(state) else None
 
 
+# Variables naming a file or folder: made absolute, since the runner does not start in the caller's folder.
+_PATH_VARIABLES = (
+    "COMPOSE_MODELS_HOME", "COMPOSE_MODELS_API_KEYS_FILE", "COMPOSE_MODELS_UPSTREAMS_FILE", "COMPOSE_MODELS_CACHE",
+    "LLAMA_SERVER_PATH", "DOCKER_CONFIG", "XDG_CACHE_HOME",
+)
+
+
+def _runner_environment() -> dict[str, str]:
+    """The runner's environment: ours, its paths made absolute, less the PYTHON* variables when we ignore
+    them (``python -E``, as the shims Docker and Compose run start us), so a project's ``PYTHONPATH`` reaches
+    neither the runner nor its engines.
+
+    The runner starts in its own folder, never the caller's: ``python -m`` puts the current folder first on
+    ``sys.path``, where a cloned repository could hold a ``compose_models`` (or ``llama_cpp``) of its own."""
+    environment = dict(os.environ)
+    for name in _PATH_VARIABLES:
+        if environment.get(name):
+            environment[name] = os.path.abspath(os.path.expanduser(environment[name]))
+    if sys.flags.ignore_environment:
+        environment = {name: value for name, value in environment.items() if not name.startswith("PYTHON")}
+    return environment
+
+
 def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> RunnerState:
     """Start ``compose-models serve`` in its own session and wait until it answers."""
     log_path = private_state_dirs() / "runner.log"
@@ -37,7 +60,8 @@ def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> R
         argv += ["--host", host]
     with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as log:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=runner_dir().resolve(), env=_runner_environment(),
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -21,6 +21,12 @@ from compose_models.errors import UserError
 from compose_models.runner.reach.proof import REACH_PATH, new_challenge, reach_answer
 
 PROBE_IMAGE = "busybox:1.36"
+# What a pull fetches when PROBE_IMAGE is not on the engine: docker.io/library/busybox:1.36 (1.36.1) by its
+# multi-arch index digest (Docker Hub's answer, recorded on 2026-10-03), so a registry or a man in the middle that
+# moves the tag cannot choose what the probe runs. A PROBE_IMAGE already on the engine (built by
+# scripts/busybox-image.sh where nothing can be pulled) is used as it is.
+PROBE_IMAGE_REPOSITORY = "busybox"
+PROBE_IMAGE_DIGEST = "sha256:73aaf090f3d85aa34ee199857f03fa3a95c8ede2ffd4cc2cdb5b94e566b11662"
 HOST_GATEWAY_NAME = "host.docker.internal"
 CANDIDATE_NAMES = ("host.docker.internal", "host.containers.internal", "host.lima.internal")
 PROBE_SECONDS = 5
@@ -145,13 +151,16 @@ def _require_image(client) -> None:
         return
     except docker.errors.ImageNotFound:
         pass
+    pinned = f"{PROBE_IMAGE_REPOSITORY}@{PROBE_IMAGE_DIGEST}"
     try:
-        client.images.pull(PROBE_IMAGE)
+        image = client.images.pull(PROBE_IMAGE_REPOSITORY, tag=PROBE_IMAGE_DIGEST)
+        repository, _, tag = PROBE_IMAGE.rpartition(":")
+        image.tag(repository, tag)
     except docker.errors.APIError as error:
         raise UserError(
             f"the reach probe needs the {PROBE_IMAGE} image, which is not on the engine and could not be pulled "
-            f"({error.explanation or error}); pull it with `docker pull {PROBE_IMAGE}` "
-            "(or build it where nothing can be pulled: scripts/busybox-image.sh)"
+            f"as {pinned} ({error.explanation or error}); pull it with `docker pull {pinned}` and "
+            f"`docker tag {pinned} {PROBE_IMAGE}` (or build it where nothing can be pulled: scripts/busybox-image.sh)"
         ) from None
 
 

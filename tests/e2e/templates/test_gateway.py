@@ -18,7 +18,6 @@ from tests.e2e.templates.conftest import docker_compose
 pytestmark = pytest.mark.docker
 
 GATEWAY_REQUIREMENTS = REPO / "compose_models/templates/gateway/llm-gateway/requirements.txt"
-ADMIN_KEY = "sk-example-admin"  # from the template's api-keys
 REQUEST_LOG = "/var/lib/llm-gateway/gateway/logs/requests.jsonl"  # the image's COMPOSE_MODELS_HOME
 
 
@@ -79,9 +78,14 @@ def test_the_app_answers_through_the_gateway_which_knows_it_by_its_key(
     assert answer, logs
 
     gateway = f"http://127.0.0.1:{port}"
-    metrics = httpx.get(f"{gateway}/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).text
+    [admin_key] = [line.split()[1] for line in (folder / "api-keys").read_text().splitlines() if line.startswith("admin:")]
+    metrics = httpx.get(f"{gateway}/metrics", headers={"Authorization": f"Bearer {admin_key}"}).text
     served = f'compose_models_caller_requests_total{{caller="app",model="{packaged_smollm2}",status="200"}} 1.0'
     assert served in metrics, metrics
+    rebound = httpx.get(
+        f"{gateway}/metrics", headers={"Authorization": f"Bearer {admin_key}", "Host": f"rebind.attacker.example:{port}"}
+    )  # a web page that rebinds its own name to 127.0.0.1: the gateway listens on 0.0.0.0, yet refuses it
+    assert rebound.status_code == 403 and "rebind.attacker.example" in rebound.text
     log = docker_compose(folder, "exec", "llm-gateway", "cat", REQUEST_LOG).stdout
     [request] = [json.loads(line) for line in log.splitlines()]
     assert (request["caller"], request["route"], request["status"]) == ("app", "/engines/v1/chat/completions", 200)

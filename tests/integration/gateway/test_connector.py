@@ -1,5 +1,6 @@
 """``compose-models gateway`` in front of a runner: keys, limits and the request log apply; streams pass through."""
 
+import socket
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import LOCAL_MODEL_TAG, free_port
-from tests.integration.gateway.conftest import KEYS, bearer, request_log
+from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, bearer, request_log, write_keys_file
 
 
 @pytest.fixture
@@ -55,3 +56,39 @@ def test_the_connector_guards_and_logs_what_it_forwards(connector: str, isolated
     assert runner_entry["request_id"] == "through-the-gateway" and runner_entry["caller"] == "local"
     metrics = httpx.get(f"{connector}/metrics", headers=bearer("alice")).text
     assert f'compose_models_caller_requests_total{{caller="alice",model="{LOCAL_MODEL_TAG}",status="200"}} 1.0' in metrics
+
+
+def test_on_every_address_the_connector_still_answers_only_its_own_names(tmp_path: Path) -> None:
+    """DNS rebinding against a gateway listening on 0.0.0.0 (as in a container): a page that rebinds its own name
+    to 127.0.0.1 sends that name in Host, and is refused in the called API's shape; the gateway's names pass."""
+    keys = write_keys_file(tmp_path / "api-keys")
+    port = free_port()
+    log = open(tmp_path / "gateway.out", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compose_models", "gateway", "--upstream", f"http://127.0.0.1:{free_port()}",
+         "--listen", f"0.0.0.0:{port}", "--api-keys", str(keys), "--allowed-host", "llm-gateway"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/engines/status", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "gateway.out").read_text()
+                time.sleep(0.1)
+        foreign = f"rebind.attacker.example:{port}"
+        activity = httpx.get(f"{url}/ui/activity", headers={**admin, "Host": foreign})
+        assert activity.status_code == 403 and "rebind.attacker.example" in activity.text
+        chat = httpx.post(f"{url}/engines/v1/chat/completions", json={"model": "m"}, headers={**admin, "Host": foreign})
+        assert chat.status_code == 403 and chat.json()["error"]["type"] == "permission_error"
+        tags = httpx.get(f"{url}/api/tags", headers={**admin, "Host": foreign})
+        assert tags.status_code == 403 and "rebind.attacker.example" in tags.json()["error"]
+        for own in (f"127.0.0.1:{port}", f"localhost:{port}", f"llm-gateway:{port}", socket.gethostname()):
+            assert httpx.get(f"{url}/ui/activity", headers={**admin, "Host": own}).status_code == 200, own
+    finally:
+        process.terminate()
+        process.wait(10)
