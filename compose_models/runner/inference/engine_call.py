@@ -366,7 +366,7 @@ def upstream_failure(model: RemoteModel, error: httpx.TransportError) -> ApiErro
         return ApiError(504, f"upstream {upstream.name!r} did not accept a connection within {upstream.timeouts.connect:g}s")
     if isinstance(error, httpx.TimeoutException):
         return ApiError(504, f"upstream {upstream.name!r} did not answer within {upstream.timeouts.read:g}s")
-    return ApiError(502, f"upstream {upstream.name!r} did not answer: {error or type(error).__name__}")
+    return ApiError(502, f"upstream {upstream.name!r} did not answer: {upstream.redact(str(error) or type(error).__name__)}")
 
 
 def upstream_error(model: RemoteModel, response: httpx.Response, content: bytes) -> ApiError:
