@@ -3,7 +3,7 @@
 A real server never misbehaves on purpose, so this small one does what a hostile or broken upstream could,
 chosen by the model a request names: a whole answer far larger than any chat answer, a huge error body, an
 SSE stream that never ends its frame, a redirect. With ``trickle`` set, its model list comes one byte every
-``trickle`` seconds. It records when it found its client gone, so a test can tell when the runner gave up.
+``trickle`` seconds. It records when its list was asked for and when it found its client gone, so a test can tell when the runner gave up.
 """
 
 import contextlib
@@ -23,6 +23,7 @@ MODELS = [HUGE_JSON, HUGE_ERROR, ENDLESS_FRAME, REDIRECT]
 class HostileUpstream:
     answer_bytes: int = 128 * MiB  # of the huge answers
     trickle: float | None = None  # seconds between two bytes of the model list
+    listed: list[float] = field(default_factory=list)  # monotonic times at which its model list was asked for
     gone: list[float] = field(default_factory=list)  # monotonic times at which a client stopped reading
     sent: int = 0  # body bytes written
 
@@ -52,6 +53,7 @@ def _handler(upstream: HostileUpstream) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
+            upstream.listed.append(time.monotonic())
             listing = json.dumps({"object": "list", "data": [{"id": name, "object": "model"} for name in MODELS]})
             if upstream.trickle is None:
                 return self._answer(200, "application/json", [listing.encode()])

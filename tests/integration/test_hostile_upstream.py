@@ -50,13 +50,13 @@ def _start_runner(home: Path, upstreams: str, docker_config: Path | None = None)
 
 
 def _answers_status(url: str, process: subprocess.Popen, log: Path, within: float) -> float:
-    """Seconds until the runner's ``/engines/status`` answers; fails after ``within`` seconds."""
+    """The monotonic time at which the runner's ``/engines/status`` first answered; fails after ``within`` seconds."""
     started = time.monotonic()
     while time.monotonic() - started < within:
         assert process.poll() is None, f"the runner exited: {log.read_text()}"
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{url}/engines/status", timeout=1).status_code == 200:
-                return time.monotonic() - started
+                return time.monotonic()
         time.sleep(0.1)
     raise AssertionError(f"/engines/status did not answer within {within:g}s:\n{log.read_text()}")
 
@@ -150,7 +150,7 @@ def test_a_frame_that_never_ends_ends_the_stream_promptly_with_an_error(runner: 
     answer = _chat(runner[0], ENDLESS_FRAME, stream=True)  # 128 MiB after "data: ", and no blank line
     took = time.monotonic() - started
     # Rescanning the whole buffer for every chunk took 21 s for 16 MiB: the stream would time out here.
-    assert took < 5, f"the stream took {took:.1f}s to end"
+    assert took < 10, f"the stream took {took:.1f}s to end"
     assert answer.status_code == 200
     frames = [line for line in answer.text.splitlines() if line.startswith("data: ")]
     assert len(frames) == 1
@@ -202,7 +202,10 @@ def test_a_trickled_model_list_does_not_hold_up_start_up(tmp_path: Path) -> None
     with hostile_upstream(trickle=0.5) as trickling:  # the list's ~180 bytes would take 90 s
         process, url, log = _start_runner(tmp_path / "home", _trickling_upstreams(trickling.port))
         with _stopped_after(process):
-            _answers_status(url, process, log, within=15)  # Python's start and START_GRACE, on a busy machine
+            answered = _answers_status(url, process, log, within=60)
+            # Measured from the list's request (made as the runner starts), not from the process's start, which
+            # takes seconds of imports on a busy machine.
+            assert answered - trickling.listed[0] < 10, f"/engines/status answered {answered - trickling.listed[0]:.1f}s after"
 
 
 def test_a_trickled_model_list_is_given_up_at_its_deadline(tmp_path: Path) -> None:
@@ -210,7 +213,7 @@ def test_a_trickled_model_list_is_given_up_at_its_deadline(tmp_path: Path) -> No
         upstreams = _trickling_upstreams(trickling.port, "    timeouts: {listing: 1}\n")
         process, url, log = _start_runner(tmp_path / "home", upstreams)
         with _stopped_after(process):
-            _answers_status(url, process, log, within=15)
+            _answers_status(url, process, log, within=60)
             deadline = time.monotonic() + 10
             while not trickling.gone and time.monotonic() < deadline:
                 time.sleep(0.1)
