@@ -416,7 +416,9 @@ async def _send(
     it never read the request."""
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     url = f"{engine.base_url}{path}"
-    headers = {"content-type": "application/json", **engine.auth_headers}
+    # Uncompressed: the stream is relayed as its raw bytes, and a size cap must bound what is kept, not a
+    # compressed answer that inflates a thousandfold.
+    headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
     options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
     try:
         return await client.send(client.build_request("POST", url, content=body, headers=headers, **options), stream=True)

@@ -218,7 +218,8 @@ class RemoteModels:
 async def _listing(http: httpx.AsyncClient, upstream: Upstream, url: str) -> list[str]:
     """The model names the upstream's ``/v1/models`` answer lists; errors when it answers anything else."""
     timeout = httpx.Timeout(upstream.timeouts.connect)
-    async with http.stream("GET", url, headers=upstream.auth_headers(), timeout=timeout) as response:
+    headers = {"accept-encoding": "identity", **upstream.auth_headers()}  # the cap bounds what is kept
+    async with http.stream("GET", url, headers=headers, timeout=timeout) as response:
         if not response.is_success:
             raise ValueError(f"it answered {response.status_code}")
         answer = json.loads(await read_capped(response, LIST_BYTES))
