@@ -195,7 +195,7 @@ def test_an_inference_caller_cannot_make_the_runner_ask_a_registry_with_the_host
 
 
 def _trickling_upstreams(port: int, settings: str = "") -> str:
-    return f"upstreams:\n  - name: slow\n    url: http://127.0.0.1:{port}\n    models: '*'\n    health: {{interval: 600}}\n{settings}"
+    return f"upstreams:\n  - name: slow\n    url: http://stand-in:{PASSWORD}@127.0.0.1:{port}\n    models: '*'\n    health: {{interval: 600}}\n{settings}"
 
 
 def test_a_trickled_model_list_does_not_hold_up_start_up(tmp_path: Path) -> None:
@@ -218,6 +218,8 @@ def test_a_trickled_model_list_is_given_up_at_its_deadline(tmp_path: Path) -> No
             while not trickling.gone and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert trickling.gone, f"the runner still reads the trickled list:\n{log.read_text()}"
-            assert "it did not send its list within 1s (timeouts.listing)" in log.read_text()
+            assert f"cannot list its models at http://127.0.0.1:{trickling.port}/v1/models: it did not send its list " \
+                   "within 1s (timeouts.listing)" in log.read_text()
+            assert PASSWORD not in log.read_text()
             listed = httpx.get(f"{url}/v1/models", headers=bearer("alice"), timeout=10)
             assert listed.status_code == 200 and listed.json()["data"] == []
