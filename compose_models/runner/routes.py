@@ -6,6 +6,7 @@ import functools
 import re
 from collections.abc import Iterator
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -35,7 +36,7 @@ from compose_models.runner.api.openai.schema import ChatCompletionRequest, Compl
 from compose_models.runner.api.responses import routes as responses
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.http.dialects import Dialect, dialect_of
-from compose_models.runner.http.endpoint import JSON, NDJSON, SSE, TEXT, Endpoint, Handler
+from compose_models.runner.http.endpoint import JSON, NDJSON, SSE, TEXT, Endpoint, Handler, flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import RouteKind
 from compose_models.runner.http.openapi import openapi_endpoint
@@ -131,7 +132,8 @@ def _endpoints() -> Iterator[Endpoint]:
                  required_query=("repo", "tag"), management=True),
         Endpoint("POST", "/models/{name:path}/push", DMR, dmr_models.push, "Push a model", answers=(JSON, TEXT),
                  management=True),
-        Endpoint("GET", "/models/{name:path}", DMR, dmr_models.get_model, "Get a model", query=("remote",)),
+        Endpoint("GET", "/models/{name:path}", DMR, dmr_models.get_model, "Get a model", query=("remote",),
+                 management_flag="remote"),
         Endpoint("DELETE", "/models/{name:path}", DMR, dmr_models.delete_model, "Delete a model", query=("force",),
                  management=True),
         # Without a key: the health check every CLI verb makes, and the reach probe's proof (containers
@@ -162,20 +164,29 @@ class RouteTable:
     """Which row of the table a request is for, found before any handler runs (the tap's question)."""
 
     def __init__(self, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> None:
-        self._static: dict[tuple[str, str], RouteKind] = {}
-        self._patterns: list[tuple[str, re.Pattern[str], RouteKind]] = []
+        self._static: dict[tuple[str, str], Endpoint] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], Endpoint]] = []
         for endpoint in endpoints:
-            kind = RouteKind(endpoint.dialect, endpoint.inference, endpoint.keyless, endpoint.management)
             if "{" in endpoint.path:
-                self._patterns.append((endpoint.method, compile_path(endpoint.path)[0], kind))
+                self._patterns.append((endpoint.method, compile_path(endpoint.path)[0], endpoint))
             else:
-                self._static.setdefault((endpoint.method, endpoint.path), kind)
+                self._static.setdefault((endpoint.method, endpoint.path), endpoint)
 
-    def kind(self, method: str, path: str) -> RouteKind:
+    def kind(self, method: str, path: str, query: str = "") -> RouteKind:
+        """The kind of a request for ``path`` with ``query`` (its raw query string): some queries (``?remote``)
+        make a route management."""
+        found = self._endpoint(method, path)
+        if found is None:
+            return RouteKind(dialect_of(path))
+        flag = found.management_flag
+        management = found.management or (flag is not None and flag_set(QueryParams(query), flag))
+        return RouteKind(found.dialect, found.inference, found.keyless, management)
+
+    def _endpoint(self, method: str, path: str) -> Endpoint | None:
         found = self._static.get((method, path))
         if found is not None:
             return found
-        for pattern_method, pattern, kind in self._patterns:
+        for pattern_method, pattern, endpoint in self._patterns:
             if pattern_method == method and pattern.match(path):
-                return kind
-        return RouteKind(dialect_of(path))
+                return endpoint
+        return None

@@ -1,6 +1,6 @@
 """One row of the runner's route table: what serves a path, in which API's shapes, and what it reads."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -29,3 +29,10 @@ class Endpoint:
     documented: bool = True  # in /openapi.json
     keyless: bool = False  # answered without an API key even when the runner has keys
     management: bool = False  # changes models or engines, or shows others' requests: admin callers only
+    # A query flag that makes a request management (``?remote``: the registry is asked with the host's credentials).
+    management_flag: str | None = None
+
+
+def flag_set(query: Mapping[str, str], name: str) -> bool:
+    """Whether the query asks for ``name`` (``?name``, ``?name=1`` or ``?name=true``)."""
+    return name in query and query[name] in ("", "1", "true")

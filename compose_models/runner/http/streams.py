@@ -44,16 +44,33 @@ def _parse(raw: bytes) -> SseFrame:
     return SseFrame(raw, "\n".join(data) if data else None)
 
 
-async def split_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[SseFrame]:
-    """Frames as soon as their blank line arrives; nothing is held back longer than that."""
-    pending = b""
+FRAME_BYTES = 1024 * 1024  # the largest SSE frame an engine or upstream may send
+
+
+class FrameTooLarge(Exception):
+    """A stream sent more than ``FRAME_BYTES`` without ending a frame."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the stream sent a frame larger than {limit // 1024} KiB without ending it")
+
+
+async def split_frames(chunks: AsyncIterator[bytes], limit: int = FRAME_BYTES) -> AsyncIterator[SseFrame]:
+    """Frames as soon as their blank line arrives; nothing is held back longer than that. Each chunk's
+    bytes are scanned once (a frame's end may straddle two chunks: the last 3 bytes are scanned again),
+    and a frame longer than ``limit`` raises FrameTooLarge."""
+    pending = bytearray()
+    scanned = 0  # bytes at the start of ``pending`` known to hold no frame end
     async for chunk in chunks:
         pending += chunk
-        while match := _FRAME_END.search(pending):
-            yield _parse(pending[: match.end()])
-            pending = pending[match.end() :]
+        while match := _FRAME_END.search(pending, max(0, scanned - 3)):
+            yield _parse(bytes(pending[: match.end()]))
+            del pending[: match.end()]  # cheap: a bytearray drops its head without copying the rest
+            scanned = 0
+        scanned = len(pending)
+        if scanned > limit:
+            raise FrameTooLarge(limit)
     if pending.strip():
-        yield _parse(pending + b"\n\n")
+        yield _parse(bytes(pending) + b"\n\n")
 
 
 def data_frame(payload: object) -> bytes:

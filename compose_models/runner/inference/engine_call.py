@@ -19,9 +19,10 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
+from compose_models.runner.http.capped_read import ANSWER_BYTES, ERROR_BYTES, AnswerTooLarge, cut, read_capped, read_head
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.exchange import exchange_of
-from compose_models.runner.http.streams import BoundedStreamingResponse, SseFrame, data_frame, split_frames
+from compose_models.runner.http.streams import BoundedStreamingResponse, FrameTooLarge, SseFrame, data_frame, split_frames
 from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
@@ -34,6 +35,7 @@ from compose_models.runner.scheduling.settings import (
     ENGINE_READ_TIMEOUT_VARIABLE,
     Timeouts,
 )
+from compose_models.runner.upstreams.config import strip_credentials
 from compose_models.runner.upstreams.remote_models import NoHealthyReplica, RemoteModel
 
 T = TypeVar("T")
@@ -82,9 +84,14 @@ class EngineCall:
 
     async def body(self) -> bytes:
         try:
-            content = await self.response.aread()
+            if isinstance(self._target.engine, RemoteModel):
+                content = await read_capped(self.response, ANSWER_BYTES)
+            else:
+                content = await self.response.aread()
         except httpx.TransportError as error:
             raise await self._failure(error) from None
+        except AnswerTooLarge as error:
+            raise ApiError(502, f"{self._source()}: {error}; it was dropped") from None
         try:
             answer = json.loads(content)
         except (ValueError, RecursionError):
@@ -125,6 +132,13 @@ class EngineCall:
                 yield frame
         except httpx.TransportError as error:
             raise await self._failure(error) from None
+        except FrameTooLarge as error:
+            raise ApiError(502, f"{self._source()}: {error}; the stream was dropped") from None
+
+    def _source(self) -> str:
+        if isinstance(self._target.engine, RemoteModel):
+            return f"upstream {self._target.engine.upstream.name!r}"
+        return f"the engine for {self._target.payload['model']!r}"
 
     def _rewritten(self, frame: SseFrame) -> list[SseFrame]:
         """The frames to pass on for one of the engine's chunks, with tool calls put in OpenAI's form."""
@@ -249,18 +263,22 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         await stack.aclose()
         raise
     if response.status_code >= 400:
-        await _read_refusal(response, stack)
-        raise engine_error(response)
+        raise engine_error(response, await _read_refusal(response, stack))
     chosen = ChosenToolCalls.of(payload, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
     target = _Target(payload, path, engine, model_label(model), forced, chosen)
     return EngineCall(request, target, stack, response, timings)
 
 
-async def _read_refusal(response: httpx.Response, stack: contextlib.AsyncExitStack) -> None:
-    """Read a refusing answer whole (its error is passed on) and let go of the call's engine or replica."""
-    await response.aread()
-    await response.aclose()
-    await stack.aclose()
+async def _read_refusal(response: httpx.Response, stack: contextlib.AsyncExitStack) -> bytes:
+    """The start of a refusing answer (its error is passed on), read before letting go of the call's
+    engine or replica; a connection that fails meanwhile leaves what was read."""
+    try:
+        return await read_head(response, ERROR_BYTES)
+    except httpx.TransportError:
+        return b""
+    finally:
+        await response.aclose()
+        await stack.aclose()
 
 
 async def _start_upstream_call(
@@ -293,11 +311,11 @@ async def _start_upstream_call(
         except BaseException:  # cancelled: the client has gone
             await stack.aclose()
             raise
-        if response.status_code >= 400:
-            await _read_refusal(response, stack)
+        if not response.is_success:  # a redirect too: it is not followed, and is no answer
+            content = await _read_refusal(response, stack)
             if failure is not None or response.status_code < 500:
-                raise upstream_error(replica, response)
-            failure, tried = upstream_error(replica, response), (replica.upstream.name,)
+                raise upstream_error(replica, response, content)
+            failure, tried = upstream_error(replica, response, content), (replica.upstream.name,)
             continue
         target = _Target(sent, path, replica, replica.name, forced=None, chosen=None)
         return EngineCall(request, target, stack, response, timings)
@@ -348,31 +366,41 @@ def upstream_failure(model: RemoteModel, error: httpx.TransportError) -> ApiErro
         return ApiError(504, f"upstream {upstream.name!r} did not accept a connection within {upstream.timeouts.connect:g}s")
     if isinstance(error, httpx.TimeoutException):
         return ApiError(504, f"upstream {upstream.name!r} did not answer within {upstream.timeouts.read:g}s")
-    return ApiError(502, f"upstream {upstream.name!r} did not answer: {error or type(error).__name__}")
+    return ApiError(502, f"upstream {upstream.name!r} did not answer: {upstream.redact(str(error) or type(error).__name__)}")
 
 
-def upstream_error(model: RemoteModel, response: httpx.Response) -> ApiError:
-    """An upstream's error answer: a refusal of the request itself (400, 413, 422, 429) passes on as it is;
-    anything else (its key refused, the model unknown there, its own failure) is a 502 naming it."""
-    error = engine_error(response)
-    if response.status_code in (400, 413, 422, 429):
-        return error
+def upstream_error(model: RemoteModel, response: httpx.Response, content: bytes) -> ApiError:
+    """An upstream's error answer (the start of its body in ``content``): a refusal of the request itself
+    (400, 413, 422, 429) passes on as it is; anything else (its key refused, the model unknown there, its own
+    failure, a redirect) is a 502 naming it."""
     status = response.status_code
+    if 300 <= status < 400:
+        where = response.headers.get("location")
+        to = f" to {cut(strip_credentials(where), 200)!r}" if where else ""
+        return ApiError(502, f"upstream {model.upstream.name!r} answered {status}, a redirect{to}, which is not followed")
+    error = engine_error(response, content)
+    if status in (400, 413, 422, 429):
+        return error
     return ApiError(502, f"upstream {model.upstream.name!r} answered {status}: {error.message}", code=error.code)
 
 
-def engine_error(response: httpx.Response) -> ApiError:
-    """An engine's error answer as ours, keeping its message, param and code."""
+def engine_error(response: httpx.Response, content: bytes) -> ApiError:
+    """An engine's error answer (the start of its body in ``content``) as ours, keeping its message, param
+    and code; the message cut to ``ERROR_TEXT`` characters."""
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
         body = None
     body = body if isinstance(body, dict) else {}
     error = body.get("error")
     if isinstance(error, dict):
         message, param, code = str(error.get("message", "")), error.get("param"), error.get("code")
     else:
-        message, param, code = str(error or body.get("detail", "") or response.text), None, None
+        text = content.decode("utf-8", errors="replace")
+        message, param, code = str(error or body.get("detail", "") or text), None, None
+    message = cut(message)
+    param = cut(param, 200) if isinstance(param, str) else None
+    code = cut(code, 200) if isinstance(code, str) else None
     status = response.status_code
     if status >= 500 and "validation error" in message:
         status = 400  # llama-cpp-python's server answers 500 when its request model rejects the body
@@ -388,7 +416,9 @@ async def _send(
     it never read the request."""
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     url = f"{engine.base_url}{path}"
-    headers = {"content-type": "application/json", **engine.auth_headers}
+    # Uncompressed: the stream is relayed as its raw bytes, and a size cap must bound what is kept, not a
+    # compressed answer that inflates a thousandfold.
+    headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
     options: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
     try:
         return await client.send(client.build_request("POST", url, content=body, headers=headers, **options), stream=True)
@@ -401,7 +431,9 @@ async def _count_prompt_tokens(request: Request, target: _Target) -> int:
     probe.update(max_tokens=1, n=1)
     try:
         url = f"{target.engine.base_url}{target.path}"
-        response = await request.app.state.http.post(url, json=probe, headers=target.engine.auth_headers)
-        return int(response.json()["usage"]["prompt_tokens"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        http: httpx.AsyncClient = request.app.state.http
+        async with http.stream("POST", url, json=probe, headers=target.engine.auth_headers) as response:
+            answer = json.loads(await read_capped(response, ERROR_BYTES))
+        return int(answer["usage"]["prompt_tokens"])
+    except (httpx.HTTPError, AnswerTooLarge, ValueError, RecursionError, KeyError, TypeError):
         return 0

@@ -18,7 +18,7 @@ from compose_models.runner.observability.token_count import TokenCount
 
 RECORDED_BYTES = 1024 * 1024  # of each answer, for the records
 Listener = Callable[[Exchange], None]
-Classify = Callable[[str, str], RouteKind]
+Classify = Callable[[str, str, str], RouteKind]  # method, path, raw query string
 
 
 class Tap:
@@ -35,12 +35,13 @@ class Tap:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        exchange = Exchange(method, path, self.classify(method, path), time.monotonic(), headers=headers_of(scope))
+        query = scope.get("query_string", b"").decode("latin-1")
+        exchange = Exchange(method, path, self.classify(method, path, query), time.monotonic(), headers=headers_of(scope))
         exchange.put_in(scope)
         if not (exchange.route.inference and method == "POST"):
             await self.app(scope, receive, send)
             return
-        exchange.query = scope.get("query_string", b"").decode("latin-1")
+        exchange.query = query
         counter = TokenCount() if self.count_tokens else None
         try:
             await self.app(scope, receive, self._watching(exchange, send, counter))

@@ -6,6 +6,7 @@ start-up. A malformed file is refused with its path, the key (``upstreams[1].url
 
 import os
 import re
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,6 +27,9 @@ _OPENAI_ROOT = {"openai": "", "vllm": "", "ollama": "", "compose-models": "/engi
 _HEALTH_PATH = {"openai": "/v1/models", "vllm": "/health", "ollama": "/v1/models", "compose-models": "/engines/status"}
 HEALTH_INTERVAL = 10.0  # seconds between two health checks of an upstream
 HEALTH_FAILURES = 3  # failed health checks in a row that eject an upstream
+LISTING_TIMEOUT = 15.0  # seconds for a whole model-list fetch or health check, however slowly it trickles
+
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
 
@@ -34,6 +38,7 @@ class Timeouts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     connect: float = Field(10.0, gt=0, description="seconds to open a connection")
     read: float = Field(600.0, gt=0, description="seconds to wait for the next bytes of an answer")
+    listing: float = Field(LISTING_TIMEOUT, gt=0, description="seconds for a whole model list or health check")
 
 
 class Health(BaseModel):
@@ -71,6 +76,17 @@ class Upstream(BaseModel):
         return url.rstrip("/")
 
     @property
+    def shown_url(self) -> str:
+        """``url`` as shown to anyone (listings, status, logs, errors): without a user and password in it."""
+        return strip_credentials(self.url)
+
+    def redact(self, text: str) -> str:
+        """``text`` (an error's message, which may quote the URL) without the URL's password."""
+        password = urlsplit(self.url).password
+        text = text.replace(self.url, self.shown_url)
+        return text.replace(password, "***") if password else text
+
+    @property
     def root(self) -> str:
         """``url`` without the OpenAI base it may end in (``/v1``, or a runner's ``/engines/v1``)."""
         root = self.url.removesuffix("/v1")
@@ -104,6 +120,11 @@ class Upstream(BaseModel):
             return local_name
         head, _, rest = local_name.partition("/")
         return rest if head == self.prefix and rest else None
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` it may hold (up to the authority's last ``@``)."""
+    return _CREDENTIALS.sub(r"\1", url)
 
 
 class UpstreamsFile(BaseModel):

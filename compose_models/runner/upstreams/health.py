@@ -3,7 +3,8 @@
 at its first answer.
 
 A check is a GET of the upstream's ``health_url`` (a runner's ``/engines/status``, vLLM's ``/health``, else
-``/v1/models``) with the upstream's key; any 2xx answer within the connect timeout passes.
+``/v1/models``) with the upstream's key; any 2xx status within the connect timeout passes (its body is not
+read), and the whole check has ``timeouts.listing`` seconds, however slowly the upstream trickles.
 """
 
 import asyncio
@@ -12,7 +13,7 @@ import contextlib
 import httpx
 
 from compose_models.runner.observability.log import say
-from compose_models.runner.upstreams.config import Upstream
+from compose_models.runner.upstreams.config import Upstream, strip_credentials
 
 
 class UpstreamHealth:
@@ -52,13 +53,17 @@ class UpstreamHealth:
         self._failures[upstream.name] = failures
         if failures >= upstream.health.failures and upstream.name not in self._ejected:
             self._ejected.add(upstream.name)
-            say(f"upstream {upstream.name!r} is ejected: {failures} health checks of {upstream.health_url} failed in a row")
+            url = strip_credentials(upstream.health_url)
+            say(f"upstream {upstream.name!r} is ejected: {failures} health checks of {url} failed in a row")
 
 
 async def _answers(http: httpx.AsyncClient, upstream: Upstream) -> bool:
     timeout = httpx.Timeout(upstream.timeouts.connect)
     try:
-        response = await http.get(upstream.health_url, headers=upstream.auth_headers(), timeout=timeout)
-    except httpx.HTTPError:
+        async with asyncio.timeout(upstream.timeouts.listing):
+            request = http.build_request("GET", upstream.health_url, headers=upstream.auth_headers(), timeout=timeout)
+            response = await http.send(request, stream=True)
+            await response.aclose()
+    except (httpx.HTTPError, TimeoutError):
         return False
     return response.is_success

@@ -7,11 +7,14 @@ its requests only while the local engine has no free slot (``spill_over``).
 
 An upstream declared with ``models: "*"`` serves what its ``/v1/models`` lists: fetched at start-up and
 again, in the background, when a lookup or a listing finds the list older than ``REFRESH_AFTER``
-seconds. A failed fetch is logged and the last list kept; it never stops the runner.
+seconds. A failed fetch is logged and the last list kept; it never stops the runner. Start-up waits at most
+``START_GRACE`` seconds for the lists (the rest arrive in the background), and a fetch has
+``timeouts.listing`` seconds in all and ``LIST_BYTES``, however slowly or much the upstream sends.
 """
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -20,11 +23,13 @@ from typing import Any
 
 import httpx
 
+from compose_models.runner.http.capped_read import LIST_BYTES, AnswerTooLarge, read_capped
 from compose_models.runner.observability.log import say
-from compose_models.runner.upstreams.config import ALL_MODELS, Upstream
+from compose_models.runner.upstreams.config import ALL_MODELS, Upstream, strip_credentials
 from compose_models.runner.upstreams.health import UpstreamHealth
 
 REFRESH_AFTER = 60.0  # seconds
+START_GRACE = 1.0  # seconds start-up waits for the upstreams' model lists
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,13 @@ class RemoteModels:
         self._last_used: dict[tuple[str, str], float] = {}  # Unix seconds at the end of its last request
 
     async def start(self, http: httpx.AsyncClient) -> None:
-        """Fetch the lists of the ``"*"`` upstreams once, before the runner answers."""
+        """Fetch the lists of the ``"*"`` upstreams, waiting at most ``START_GRACE`` seconds for them."""
         self._http = http
         for upstream in self.upstreams:
             if upstream.api_key_env and not os.environ.get(upstream.api_key_env):
                 say(f"upstream {upstream.name!r}: ${upstream.api_key_env} is not set, so no key is sent to it")
-        await self.refresh()
+        self._refreshing = asyncio.get_running_loop().create_task(self.refresh())
+        await asyncio.wait({self._refreshing}, timeout=START_GRACE)
         self.health.start(http)
 
     async def stop(self) -> None:
@@ -128,7 +134,10 @@ class RemoteModels:
         return self._in_flight.get(model.replica, 0)
 
     async def models(self) -> list[RemoteModel]:
-        """Every remote model once (its first replica), with lists older than ``REFRESH_AFTER`` fetched again first."""
+        """Every remote model once (its first replica), with lists older than ``REFRESH_AFTER`` fetched again
+        first (and a fetch under way finished)."""
+        if self._refreshing is not None and not self._refreshing.done():
+            await asyncio.wait({self._refreshing})
         await self.refresh()
         first_replicas: dict[str, RemoteModel] = {}
         for model in self.known():
@@ -192,12 +201,26 @@ class RemoteModels:
         assert self._http is not None
         self._fetched_at[upstream.name] = time.monotonic()  # a failing upstream is asked again only later
         url = f"{upstream.openai_base}/v1/models"
+        deadline = upstream.timeouts.listing
         try:
-            timeout = httpx.Timeout(upstream.timeouts.connect)
-            response = await self._http.get(url, headers=upstream.auth_headers(), timeout=timeout)
-            response.raise_for_status()
-            listed = [entry["id"] for entry in response.json()["data"] if isinstance(entry.get("id"), str)]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as error:
-            say(f"upstream {upstream.name!r}: cannot list its models at {url}: {error or type(error).__name__}")
+            async with asyncio.timeout(deadline):
+                listed = await _listing(self._http, upstream, url)
+        except TimeoutError:
+            why = f"it did not send its list within {deadline:g}s (timeouts.listing)"
+        except (httpx.HTTPError, AnswerTooLarge, ValueError, RecursionError, KeyError, TypeError, AttributeError) as error:
+            why = upstream.redact(str(error) or type(error).__name__)
+        else:
+            self._listed[upstream.name] = listed
             return
-        self._listed[upstream.name] = listed
+        say(f"upstream {upstream.name!r}: cannot list its models at {strip_credentials(url)}: {why}")
+
+
+async def _listing(http: httpx.AsyncClient, upstream: Upstream, url: str) -> list[str]:
+    """The model names the upstream's ``/v1/models`` answer lists; errors when it answers anything else."""
+    timeout = httpx.Timeout(upstream.timeouts.connect)
+    headers = {"accept-encoding": "identity", **upstream.auth_headers()}  # the cap bounds what is kept
+    async with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+        if not response.is_success:
+            raise ValueError(f"it answered {response.status_code}")
+        answer = json.loads(await read_capped(response, LIST_BYTES))
+    return [entry["id"] for entry in answer["data"] if isinstance(entry.get("id"), str)]

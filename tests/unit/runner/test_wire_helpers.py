@@ -6,7 +6,7 @@ import pytest
 
 from compose_models.runner.http.cors import origin_allowed
 from compose_models.runner.http.dialects import Dialect, dialect_of
-from compose_models.runner.http.streams import split_frames
+from compose_models.runner.http.streams import FrameTooLarge, split_frames
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.units import format_duration, parse_duration
@@ -25,6 +25,27 @@ def test_frames_split_on_blank_lines_whatever_the_chunking() -> None:
     assert [frame.data for frame in frames] == ['{"a": 1}', None, "[DONE]"]
     assert frames[0].payload == {"a": 1} and frames[2].is_done
     assert frames[0].raw == b'data: {"a": 1}\r\n\r\n'
+
+
+@pytest.mark.parametrize("cut", range(1, 4))
+def test_a_frame_end_split_between_chunks_is_found(cut: int) -> None:
+    end = b"\r\n\r\n"
+    frames = asyncio.run(_frames([b"data: 1" + end[:cut], end[cut:] + b"data: 2\n", b"\n"]))
+    assert [frame.data for frame in frames] == ["1", "2"]
+
+
+def test_a_frame_over_the_limit_is_refused_while_shorter_ones_pass() -> None:
+    assert [frame.data for frame in asyncio.run(_frames([b"data: " + b"a" * 90 + b"\n\n"] * 3))] == ["a" * 90] * 3
+
+    async def frames() -> list:
+        async def source():
+            yield b"data: " + b"a" * 60
+            yield b"a" * 60  # 126 bytes and no blank line yet
+
+        return [frame async for frame in split_frames(source(), limit=100)]
+
+    with pytest.raises(FrameTooLarge):
+        asyncio.run(frames())
 
 
 @pytest.mark.parametrize(

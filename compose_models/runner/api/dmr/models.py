@@ -27,6 +27,7 @@ from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
+from compose_models.runner.http.endpoint import flag_set
 from compose_models.store.registry_client import RegistryNotFound
 from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
 from compose_models.store.transfer_progress import Transfers
@@ -38,7 +39,7 @@ async def list_models(request: Request) -> Response:
 
 async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
-    remote = "remote" in request.query_params and request.query_params["remote"] in ("", "1", "true")
+    remote = flag_set(request.query_params, "remote")  # the route table then made it management
     try:
         if remote:
             model = await in_transfer_thread(lambda: fetch_remote_model(name))

@@ -71,7 +71,7 @@ def _remote_summary(model: RemoteModel) -> dict[str, Any]:
     empty = {"parent_model": "", "format": "", "family": "", "families": None, "parameter_size": "",
              "quantization_level": ""}  # fmt: skip
     return {"name": model.name, "model": model.name, "size": 0, "digest": "", "details": empty,
-            "modified_at": rfc3339_nano(0), "remote_host": model.upstream.url, "remote_model": model.remote_name}
+            "modified_at": rfc3339_nano(0), "remote_host": model.upstream.shown_url, "remote_model": model.remote_name}
 
 
 async def ps(request: Request) -> Response:
