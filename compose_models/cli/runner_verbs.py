@@ -36,6 +36,10 @@ def serve(
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
     tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
+    open_management: Annotated[bool, typer.Option(
+        "--open-management", help="Without keys, let any caller on loopback manage models, not only this machine's CLI "
+        "(on a Mac, every container too; $COMPOSE_MODELS_OPEN_MANAGEMENT=1)",
+    )] = False,
     upstreams: Annotated[Optional[Path], typer.Option(
         "--upstreams", help="File of remote endpoints whose models are served here (default $COMPOSE_MODELS_HOME/upstreams.yaml)"
     )] = None,
@@ -54,7 +58,7 @@ def serve(
     if upstreams is not None:
         os.environ[UPSTREAMS_FILE_VARIABLE] = str(upstreams.expanduser().resolve())
     load_upstreams(*configured_upstreams_path())  # a malformed file is refused here, before a detached start
-    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
+    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests, open_management)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:
         parse_size(memory_budget, "--memory-budget")
