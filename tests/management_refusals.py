@@ -44,7 +44,7 @@ class ContainerRequests:
         """Each answer's status and body, from the container's output."""
         found = []
         for raw in output.split(self.separator + "\n")[1:]:
-            head, _, body = raw.partition("\r\n\r\n")
+            head, _, body = raw.replace("\r\n", "\n").partition("\n\n")  # as text, a subprocess's lines end in \n
             status_line = head.splitlines()[0] if head else ""
             assert status_line.startswith("HTTP/1."), output
             found.append((int(status_line.split()[1]), body))
