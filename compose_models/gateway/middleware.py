@@ -26,6 +26,7 @@ from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of, headers_of
 
 REMOTE_MODEL_LABELS = 32
+NOBODY = ""  # no caller's name: the dashboard's data shown to a caller whose own requests are not knowable
 
 
 class Gateway:
@@ -87,7 +88,7 @@ class Gateway:
             await dashboard.page()(scope, receive, send)
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
             models = self.loaded_models() if self.loaded_models else None
-            only = None if admin else (await identify(key_name, address, self.directory, service)).name
+            only = None if admin else self._shown_caller(await identify(key_name, address, self.directory, service))
             document = {**self.activity.document(self.limits.in_flight(), only_caller=only), "models": models}
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
@@ -127,6 +128,14 @@ class Gateway:
         if self.settings.local_key is None or self.settings.open_management:
             return is_loopback(address)
         return False
+
+    def _shown_caller(self, caller: Caller) -> str:
+        """Whose requests a caller that may not see everyone's is shown: its own; none for a caller known only
+        by this machine's loopback while management needs the local key, for on a Mac that is every container."""
+        guarded = self.settings.local_key is not None and not self.settings.open_management
+        if guarded and caller.kind == "address" and is_loopback(caller.address):
+            return NOBODY
+        return caller.name
 
     def _management_refusal(self) -> str:
         if self.settings.keys:

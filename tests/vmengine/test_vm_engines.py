@@ -155,12 +155,16 @@ def test_a_container_whose_requests_arrive_on_loopback_infers_but_may_not_manage
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
     run_cli("serve", "--detach")
     try:
-        requests: list[Request] = [("POST", "/engines/v1/chat/completions", CHAT), *[(m, p, b) for m, p, b, _ in MANAGEMENT]]
+        requests: list[Request] = [
+            ("POST", "/engines/v1/chat/completions", CHAT), ("GET", "/ui/activity", None),
+            *[(m, p, b) for m, p, b, _ in MANAGEMENT],
+        ]  # fmt: skip
         sent = container_requests("host.docker.internal", port, requests)
         result = in_container(docker_host, "sh", "-c", sent.script, timeout=300)
-        [(status, body), *refusals] = sent.answers(result.stdout)
+        [(status, body), (_, activity), *refusals] = sent.answers(result.stdout)
         assert len(refusals) == len(MANAGEMENT), result.stdout + result.stderr
         assert status == 200 and json.loads(body)["object"] == "chat.completion", body
+        assert json.loads(activity)["recent"] == []  # nobody's prompts, not even those of "this machine"
         for (status, body), (method, path, _, shape) in zip(refusals, MANAGEMENT):
             assert_refused(status, body, shape, (method, path), isolated_home / "runner" / "local-api-key")
         [entry] = request_log(isolated_home, 1)

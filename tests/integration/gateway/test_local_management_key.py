@@ -73,7 +73,11 @@ def test_a_process_on_loopback_without_the_key_may_not_manage(environment: dict[
     # Inference and reads stay open to it.
     assert httpx.post(f"{url}/v1/chat/completions", json=CHAT, timeout=120).status_code == 200
     assert LOCAL_MODEL_TAG in httpx.get(f"{url}/api/tags").text
-    assert httpx.get(f"{url}/engines/requests", headers=cli_headers(environment["COMPOSE_MODELS_HOME"])).status_code == 200  # the CLI's key
+    # The dashboard's data shows it no one's requests: on a Mac, "this machine's loopback" is every container.
+    assert httpx.get(f"{url}/ui/activity").json()["recent"] == []
+    manage = cli_headers(environment["COMPOSE_MODELS_HOME"])
+    assert httpx.get(f"{url}/engines/requests", headers=manage).status_code == 200
+    assert httpx.get(f"{url}/ui/activity", headers=manage).json()["recent"]
 
 
 def test_this_machines_cli_still_manages(environment: dict[str, str]) -> None:
@@ -96,6 +100,8 @@ def test_open_management_lets_loopback_manage_without_the_key(
     with detached_runner(home, smollm2_gguf, serve_options=("--open-management",)) as environment:
         url = _url(environment)
         assert httpx.get(f"{url}/engines/requests").status_code == 200
+        assert httpx.post(f"{url}/v1/chat/completions", json=CHAT, timeout=120).status_code == 200
+        assert httpx.get(f"{url}/ui/activity").json()["recent"]  # as before: loopback sees every caller's
         assert httpx.post(f"{url}/models/{LOCAL_MODEL_TAG}/tag", params={"repo": "local/copied", "tag": "1"}).status_code == 201
         assert httpx.delete(f"{url}/models/local/copied:1").status_code == 200
         configured = httpx.post(f"{url}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "context-size": 1024})
