@@ -110,6 +110,25 @@ def unload(
     typer.echo(f"Unloaded {count} model(s)." if count else "No models are running.")
 
 
+@app.command()
+def dashboard(
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in the default browser")] = False,
+) -> None:
+    """The runner's dashboard address, with this machine's key in it: every caller's requests, for you alone."""
+    from compose_models.runner.control.local_key import local_auth_headers
+
+    state = quick_verbs.require_runner_state()
+    key = local_auth_headers().get("Authorization", "").removeprefix("Bearer ")
+    if not key:
+        raise UserError("the runner wrote no key for this machine's CLI: restart it with `compose-models stop` and `serve --detach`")
+    url = f"{state.host_url}/ui#key={key}"
+    typer.echo(url)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def configure(
     model: Annotated[str, typer.Argument(help="Model reference")],

@@ -93,6 +93,17 @@ def test_this_machines_cli_still_manages(environment: dict[str, str]) -> None:
     assert "local/copied" not in run_cli("ls", env=environment).stdout
 
 
+def test_the_dashboard_verb_gives_this_machine_an_address_that_sees_every_callers_requests(
+    environment: dict[str, str],
+) -> None:
+    httpx.post(f"{_url(environment)}/v1/chat/completions", json=CHAT, timeout=120)
+    address = run_cli("dashboard", env=environment).stdout.strip()
+    page, _, fragment = address.partition("#key=")
+    assert page == f"{_url(environment)}/ui" and fragment == _key_path(environment).read_text()
+    activity = httpx.get(f"{_url(environment)}/ui/activity", headers={"Authorization": f"Bearer {fragment}"}).json()
+    assert "local" in {entry["caller"] for entry in activity["recent"]}  # and a container's, after the test above
+
+
 def test_open_management_lets_loopback_manage_without_the_key(
     tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path
 ) -> None:
