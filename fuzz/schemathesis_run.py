@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO))
 
 from compose_models.default_model import default_gguf_path  # noqa: E402
 from compose_models.errors import UserError  # noqa: E402
+from tests.conftest import cli_headers  # noqa: E402
 from tests.integration.api.conftest import serving_runner  # noqa: E402
 from tests.integration.api.test_schemathesis import CHECKS  # noqa: E402  (CI's checks, on more requests)
 
@@ -45,6 +46,8 @@ def main() -> int:
                  "--seed", str(arguments.seed), "--workers", "1", "--request-timeout", "60", "--no-shrink",
                  "--suppress-health-check", "all",
                  "--exclude-method", "DELETE",  # deleting the model would leave the rest nothing to run
+                 # as this machine's CLI, so management routes are fuzzed, not refused
+                 "--header", f"Authorization: {cli_headers(home)['Authorization']}",
                  "--report", "junit", "--report-dir", str(report_dir)],
                 env=env, cwd=work,
             )  # fmt: skip

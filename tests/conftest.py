@@ -134,13 +134,28 @@ def packaged_smollm2(smollm2_gguf: Path, isolated_home: Path) -> str:
     return LOCAL_MODEL_TAG
 
 
+def cli_headers(home: Path | str | None = None) -> dict[str, str]:
+    """What this machine's CLI sends its runner (the runner's local key, which management needs), read by the
+    CLI's own helper; ``home``: a runner's whose home is not this test's."""
+    from compose_models.runner.control.local_key import local_auth_headers
+
+    with pytest.MonkeyPatch.context() as patch:
+        if home is not None:
+            patch.setenv("COMPOSE_MODELS_HOME", str(home))
+        headers = local_auth_headers()
+    assert headers, "no local key: is the runner running?"
+    return headers
+
+
 @contextlib.contextmanager
-def detached_runner(home: Path, gguf: Path, **extra_environment: str) -> Iterator[dict[str, str]]:
+def detached_runner(
+    home: Path, gguf: Path, serve_options: tuple[str, ...] = (), **extra_environment: str
+) -> Iterator[dict[str, str]]:
     """SmolLM2 packaged into ``home`` and ``compose-models serve --detach`` on a free port, for a runner that
     tests share (each start loads the model); yields the environment whose CLI calls reach it."""
     environment = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_PORT": str(free_port()), **extra_environment}
     run_cli("package", "--gguf", str(gguf), LOCAL_MODEL_TAG, env=environment)
-    run_cli("serve", "--detach", env=environment)
+    run_cli("serve", "--detach", *serve_options, env=environment)
     try:
         yield environment
     finally:

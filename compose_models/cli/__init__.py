@@ -32,7 +32,7 @@ VERB_MODULE = {
     "doctor": "doctor_verbs",
     "gateway": "gateway_verbs",
     **dict.fromkeys(("install", "uninstall", "version", "compose"), "integration_verbs"),
-    **dict.fromkeys(("serve", "stop", "status", "ps", "unload", "configure"), "runner_verbs"),
+    **dict.fromkeys(("serve", "stop", "status", "ps", "unload", "configure", "dashboard"), "runner_verbs"),
     **dict.fromkeys(("run", "logs"), "session_verbs"),
     "catalog": "catalog_verbs",
     "init": "template_verbs",

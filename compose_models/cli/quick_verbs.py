@@ -16,6 +16,7 @@ from compose_models.errors import UserError
 
 if TYPE_CHECKING:
     from compose_models.runner.control.client import RunnerClient
+    from compose_models.runner.control.state import RunnerState
     from compose_models.store import StoredModel
 
 _LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
@@ -82,14 +83,19 @@ def status(json_output: bool) -> int:
     return 0
 
 
-def require_runner() -> "RunnerClient":
+def require_runner_state() -> "RunnerState":
     from compose_models.runner.control import daemon
-    from compose_models.runner.control.client import RunnerClient
 
     state = daemon.running_runner()
     if state is None:
         raise UserError("the runner is not running: start it with `compose-models serve --detach`")
-    return RunnerClient(state)
+    return state
+
+
+def require_runner() -> "RunnerClient":
+    from compose_models.runner.control.client import RunnerClient
+
+    return RunnerClient(require_runner_state())
 
 
 def ps(json_output: bool) -> None:

@@ -37,6 +37,10 @@ def serve(
     requests_per_minute: Annotated[Optional[int], typer.Option("--requests-per-minute", min=1, help="Per caller")] = None,
     tokens_per_minute: Annotated[Optional[int], typer.Option("--tokens-per-minute", min=1, help="Per caller")] = None,
     concurrent_requests: Annotated[Optional[int], typer.Option("--concurrent-requests", min=1, help="Per caller")] = None,
+    open_management: Annotated[bool, typer.Option(
+        "--open-management", help="Without keys, let any caller on loopback manage models, not only this machine's CLI "
+        "(on a Mac, every container too; $COMPOSE_MODELS_OPEN_MANAGEMENT=1)",
+    )] = False,
     upstreams: Annotated[Optional[Path], typer.Option(
         "--upstreams", help="File of remote endpoints whose models are served here (default $COMPOSE_MODELS_HOME/upstreams.yaml)"
     )] = None,
@@ -55,7 +59,7 @@ def serve(
     if upstreams is not None:
         os.environ[UPSTREAMS_FILE_VARIABLE] = str(upstreams.expanduser().resolve())
     load_upstreams(*configured_upstreams_path())  # a malformed file is refused here, before a detached start
-    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
+    export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests, open_management)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:
         parse_size(memory_budget, "--memory-budget")
@@ -105,6 +109,25 @@ def unload(
         raise UserError("unload: name one or more models, or pass --all")
     count = quick_verbs.require_runner().unload(None if all_models else models)
     typer.echo(f"Unloaded {count} model(s)." if count else "No models are running.")
+
+
+@app.command()
+def dashboard(
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in the default browser")] = False,
+) -> None:
+    """The runner's dashboard address, with this machine's key in it: every caller's requests, for you alone."""
+    from compose_models.runner.control.local_key import local_auth_headers
+
+    state = quick_verbs.require_runner_state()
+    key = local_auth_headers().get("Authorization", "").removeprefix("Bearer ")
+    if not key:
+        raise UserError("the runner wrote no key for this machine's CLI: restart it with `compose-models stop` and `serve --detach`")
+    url = f"{state.host_url}/ui#key={key}"
+    typer.echo(url)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -20,11 +20,13 @@ from compose_models.gateway.metrics import GatewayMetrics
 from compose_models.gateway.request_id import request_id_for, returning_request_id, scope_with_request_id
 from compose_models.gateway.request_log import RequestEntry, RequestLog
 from compose_models.gateway.settings import GatewaySettings
+from compose_models.runner.control.local_key import is_local_key, local_key_path
 from compose_models.runner.http.dialects import dialect_of
 from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of, headers_of
 
 REMOTE_MODEL_LABELS = 32
+NOBODY = ""  # no caller's name: the dashboard's data shown to a caller whose own requests are not knowable
 
 
 class Gateway:
@@ -78,7 +80,7 @@ class Gateway:
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
         exchange.key_holder = key_name or (service.name if service else None)
-        admin = self._is_admin(key if key_name is not None else None, address)
+        admin = self._is_admin(key, key_name, address)
         if exchange.route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)
             return
@@ -86,7 +88,7 @@ class Gateway:
             await dashboard.page()(scope, receive, send)
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
             models = self.loaded_models() if self.loaded_models else None
-            only = None if admin else (await identify(key_name, address, self.directory, service)).name
+            only = None if admin else self._shown_caller(await identify(key_name, address, self.directory, service))
             document = {**self.activity.document(self.limits.in_flight(), only_caller=only), "models": models}
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
@@ -115,16 +117,37 @@ class Gateway:
             return name
         return "other"
 
-    def _is_admin(self, key: str | None, address: str) -> bool:
-        """With keys: an admin key's holder. Without: a caller on this machine's loopback, not a container."""
+    def _is_admin(self, key: str | None, key_name: str | None, address: str) -> bool:
+        """This machine's CLI, by its local key; with keys, an admin key's holder. Without keys and with open
+        management, or in front of a remote runner (no local key), any caller on loopback: on a Mac that
+        includes every container, whose requests the engine delivers to the host's loopback."""
+        if is_local_key(key, self.settings.local_key):
+            return True
         if self.settings.keys:
-            return key is not None and self.settings.keys.is_admin(key)
-        return is_loopback(address)
+            return key is not None and key_name is not None and self.settings.keys.is_admin(key)
+        if self.settings.local_key is None or self.settings.open_management:
+            return is_loopback(address)
+        return False
+
+    def _shown_caller(self, caller: Caller) -> str:
+        """Whose requests a caller that may not see everyone's is shown: its own; none for a caller known only
+        by this machine's loopback while management needs the local key, for on a Mac that is every container."""
+        guarded = self.settings.local_key is not None and not self.settings.open_management
+        if guarded and caller.kind == "address" and is_loopback(caller.address):
+            return NOBODY
+        return caller.name
 
     def _management_refusal(self) -> str:
         if self.settings.keys:
             return "this key may not manage models or see others' requests: it needs the `admin` scope in the keys file"
-        return "models are managed only from this machine (its loopback), not from containers or other hosts"
+        if self.settings.local_key is None:
+            return "models are managed only from this machine (its loopback), not from containers or other hosts"
+        return (
+            "model management (pull, push, delete, configure, unload, ...) and others' requests are open only to "
+            f"this machine's compose-models CLI, which sends the key in {local_key_path()}: run "
+            "`compose-models pull|rm|configure|unload ...` on the host, or start the runner with "
+            "`compose-models serve --open-management` to let any caller on its loopback manage (on a Mac, containers too)"
+        )
 
     @staticmethod
     async def _refuse(

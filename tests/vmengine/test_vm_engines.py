@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import docker_available, free_port, require, run_cli
+from tests.integration.gateway.conftest import request_log
+from tests.management_refusals import CHAT, MANAGEMENT, Request, assert_refused, container_requests
 from tests.e2e.stack import assistant_answer
 from tests.vmengine.vm_engine import COLIMA, HOST_ENGINE, IMAGE, PODMAN, RANCHER, VM_BRIDGE, VM_SCENARIOS, VmEngine
 
@@ -48,7 +50,9 @@ def loopback_server() -> Iterator[tuple[int, str]]:
     server.server_close()
 
 
-def in_container(docker_host: str, *command: str, add_host: str | None = None) -> subprocess.CompletedProcess:
+def in_container(
+    docker_host: str, *command: str, add_host: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run ``command`` in a throwaway busybox container on a network of its own, as Compose would."""
     docker = ["docker", "-H", docker_host]
     network = f"vm-check-{uuid.uuid4().hex[:8]}"
@@ -56,7 +60,7 @@ def in_container(docker_host: str, *command: str, add_host: str | None = None) -
     try:
         extra = ["--add-host", add_host] if add_host else []
         run = [*docker, "run", "--rm", "--network", network, *extra, IMAGE, *command]
-        return subprocess.run(run, capture_output=True, text=True, timeout=60)
+        return subprocess.run(run, capture_output=True, text=True, timeout=timeout)
     finally:
         subprocess.run([*docker, "network", "rm", network], capture_output=True)
 
@@ -138,3 +142,33 @@ def test_a_container_gets_an_answer_and_the_runner_listens_only_on_this_machine(
     route = next(check for check in json.loads(doctor.stdout)["checks"] if check["check"] == "container route")
     handed = re.search(r"at (http://\S+/engines/v1/)", output)
     assert route["status"] == "ok" and handed and handed.group(1) in route["found"], (route, output)
+
+
+@pytest.mark.model
+def test_a_container_whose_requests_arrive_on_loopback_infers_but_may_not_manage(
+    vm_engine: VmEngine, packaged_smollm2: str, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Mac engine delivers a container's request to the host's 127.0.0.1: the runner sees loopback, and still
+    refuses it management, which only this machine's CLI (with the runner's local key) is open to."""
+    port = free_port()
+    docker_host = vm_engine.use(COLIMA, forward_port=port)
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach")
+    try:
+        requests: list[Request] = [
+            ("POST", "/engines/v1/chat/completions", CHAT), ("GET", "/ui/activity", None),
+            *[(m, p, b) for m, p, b, _ in MANAGEMENT],
+        ]  # fmt: skip
+        sent = container_requests("host.docker.internal", port, requests)
+        result = in_container(docker_host, "sh", "-c", sent.script, timeout=300)
+        [(status, body), (_, activity), *refusals] = sent.answers(result.stdout)
+        assert len(refusals) == len(MANAGEMENT), result.stdout + result.stderr
+        assert status == 200 and json.loads(body)["object"] == "chat.completion", body
+        assert json.loads(activity)["recent"] == []  # nobody's prompts, not even those of "this machine"
+        for (status, body), (method, path, _, shape) in zip(refusals, MANAGEMENT):
+            assert_refused(status, body, shape, (method, path), isolated_home / "runner" / "local-api-key")
+        [entry] = request_log(isolated_home, 1)
+        assert entry["address"] == "127.0.0.1" and entry["caller"] == "local"  # it did look like this machine
+        run_cli("configure", "--context-size", "1024", packaged_smollm2)  # while the CLI still manages
+    finally:
+        run_cli("stop", check=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, free_port, run_cli
 
 ALLOWED_ORIGIN = "https://app.example.com"
 # Tool parameters a 135M model fills reliably when a grammar holds it to them
@@ -66,3 +66,9 @@ def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def api_runner(api_home: Path, smollm2_gguf: Path) -> Iterator[str]:
     with serving_runner(api_home, smollm2_gguf, COMPOSE_MODELS_ORIGINS=ALLOWED_ORIGIN) as url:
         yield url
+
+
+@pytest.fixture(scope="package")
+def manage(api_runner: str, api_home: Path) -> dict[str, str]:
+    """The headers this machine's CLI sends the shared runner (its local key), which management needs."""
+    return cli_headers(api_home)

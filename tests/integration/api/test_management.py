@@ -32,30 +32,30 @@ def test_root_version_status_df(api_runner: str) -> None:
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/plain")
 
 
-def test_models_get_tag_delete(api_runner: str) -> None:
+def test_models_get_tag_delete(api_runner: str, manage: dict[str, str]) -> None:
     [listed] = httpx.get(f"{api_runner}/models").json()
     assert listed["tags"] == [FULL_TAG] and listed["config"]["format"] == "gguf"
     assert httpx.get(f"{api_runner}/models/{LOCAL_MODEL_TAG}").json()["id"] == listed["id"]
     assert httpx.get(f"{api_runner}/models/smollm2:135m-q4_1").json()["id"] == listed["id"]  # bare-name lookup
-    tagged = httpx.post(f"{api_runner}/models/{LOCAL_MODEL_TAG}/tag", params={"repo": "local/alias", "tag": "v1"})
+    tagged = httpx.post(f"{api_runner}/models/{LOCAL_MODEL_TAG}/tag", params={"repo": "local/alias", "tag": "v1"}, headers=manage)
     assert tagged.status_code == 201 and tagged.json()["target"] == "local/alias:v1"
-    assert httpx.delete(f"{api_runner}/models/local/alias:v1").json() == [{"Untagged": "docker.io/local/alias:v1"}]
+    assert httpx.delete(f"{api_runner}/models/local/alias:v1", headers=manage).json() == [{"Untagged": "docker.io/local/alias:v1"}]
     assert httpx.get(f"{api_runner}/models/local/alias:v1").status_code == 404
-    assert httpx.post(f"{api_runner}/models/{LOCAL_MODEL_TAG}/tag").status_code == 400
+    assert httpx.post(f"{api_runner}/models/{LOCAL_MODEL_TAG}/tag", headers=manage).status_code == 400
     unknown = httpx.post(f"{api_runner}/models/{LOCAL_MODEL_TAG}/frobnicate")
     assert unknown.status_code == 404 and unknown.text.strip() == 'unknown action "frobnicate"'
 
 
-def test_configure_ps_unload(api_runner: str) -> None:
-    accepted = httpx.post(f"{api_runner}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "keep_alive": "10m"})
+def test_configure_ps_unload(api_runner: str, manage: dict[str, str]) -> None:
+    accepted = httpx.post(f"{api_runner}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "keep_alive": "10m"}, headers=manage)
     assert accepted.status_code == 202
     [entry] = httpx.get(f"{api_runner}/engines/_configure", params={"model": LOCAL_MODEL_TAG}).json()
     assert entry["Config"]["keep_alive"] == "10m0s" and entry["ModelID"].startswith("sha256:")
-    bad = httpx.post(f"{api_runner}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "keep_alive": "soon"})
+    bad = httpx.post(f"{api_runner}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "keep_alive": "soon"}, headers=manage)
     assert bad.status_code == 400
     assert chat(api_runner).status_code == 200
     assert LOCAL_MODEL_TAG in [engine["model_name"] for engine in httpx.get(f"{api_runner}/engines/ps").json()]
-    assert httpx.post(f"{api_runner}/engines/unload", json={"models": [LOCAL_MODEL_TAG]}).json()["unloaded_runners"] >= 1
+    assert httpx.post(f"{api_runner}/engines/unload", json={"models": [LOCAL_MODEL_TAG]}, headers=manage).json()["unloaded_runners"] >= 1
     assert httpx.get(f"{api_runner}/engines/ps").json() == []
 
 
@@ -70,13 +70,13 @@ def test_metrics(api_runner: str) -> None:
     assert f'compose_models_loaded_models{{backend="llama.cpp",mode="completion",{label}}} 1.0' in text
 
 
-def test_request_records_and_their_follow_mode(api_runner: str) -> None:
+def test_request_records_and_their_follow_mode(api_runner: str, manage: dict[str, str]) -> None:
     chat(api_runner, max_tokens=1)
-    [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": "local/smollm2:135m-q4_1"}).json()
+    [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": "local/smollm2:135m-q4_1"}, headers=manage).json()
     last = group["records"][-1]
     assert last["url"] == "/engines/v1/chat/completions" and last["status_code"] == 200 and last["origin"] == "openai"
     assert json.loads(last["request"])["max_tokens"] == 1 and "chat.completion" in last["response"]
-    headers = {"accept": "text/event-stream"}
+    headers = {"accept": "text/event-stream", **manage}
     with httpx.stream("GET", f"{api_runner}/engines/requests?include_existing=true", headers=headers, timeout=10) as events:
         lines = events.iter_lines()
         assert next(lines) == "event: connected"
@@ -85,7 +85,7 @@ def test_request_records_and_their_follow_mode(api_runner: str) -> None:
         assert json.loads(next(lines).removeprefix("data: "))[0]["count"] == 1
 
 
-def test_a_client_that_hangs_up_releases_the_engine(api_runner: str) -> None:
+def test_a_client_that_hangs_up_releases_the_engine(api_runner: str, manage: dict[str, str]) -> None:
     body = {"model": LOCAL_MODEL_TAG, "prompt": "Once upon a time", "max_tokens": 4000,
             "logit_bias": {"2": -100}}  # SmolLM2's end-of-text token: it would write all 4000 tokens
     with pytest.raises(httpx.ReadTimeout):
@@ -94,7 +94,7 @@ def test_a_client_that_hangs_up_releases_the_engine(api_runner: str) -> None:
     while any(engine.get("in_use") for engine in httpx.get(f"{api_runner}/engines/ps").json()):
         assert time.monotonic() < deadline, "the engine is still held for a client that has gone"
         time.sleep(0.2)
-    [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}).json()
+    [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}, headers=manage).json()
     assert group["records"][-1]["status_code"] == 499
 
 
@@ -112,28 +112,28 @@ def test_cors(api_runner: str) -> None:
     assert preflight.status_code == 204 and "POST" in preflight.headers["access-control-allow-methods"]
 
 
-def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, tmp_path: Path) -> None:
+def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, manage: dict[str, str], tmp_path: Path) -> None:
     require(Path(REGISTRY_BINARY).is_file(), f"{REGISTRY_BINARY} (apt-get install docker-registry)", linux_only=True)
     env = {**os.environ, "COMPOSE_MODELS_HOME": str(api_home)}
     run_cli("package", "--gguf", str(write_gguf(tmp_path / "tiny.gguf")), "local/tiny:v1", env=env)
     (tmp_path / "registry").mkdir()
     with running_registry(tmp_path / "registry") as registry:
         remote = f"{registry}/team/tiny:v1"
-        assert httpx.post(f"{api_runner}/models/local/tiny:v1/tag", params={"repo": f"{registry}/team/tiny", "tag": "v1"}).status_code == 201
-        pushed = httpx.post(f"{api_runner}/models/{remote}/push", headers={"accept": "application/json"}, timeout=60)
+        assert httpx.post(f"{api_runner}/models/local/tiny:v1/tag", params={"repo": f"{registry}/team/tiny", "tag": "v1"}, headers=manage).status_code == 201
+        pushed = httpx.post(f"{api_runner}/models/{remote}/push", headers={"accept": "application/json", **manage}, timeout=60)
         assert pushed.headers["content-type"].startswith("application/json")
         assert json.loads(pushed.text.splitlines()[-1]) == {"type": "success", "message": "Model pushed successfully"}
         assert httpx.get(f"{api_runner}/models/{remote}", params={"remote": "true"}).json()["config"]["format"] == "gguf"
         for tag in ("local/tiny:v1", remote):
-            httpx.delete(f"{api_runner}/models/{tag}")
-        pulled = httpx.post(f"{api_runner}/models/create", json={"from": remote}, timeout=60)
+            httpx.delete(f"{api_runner}/models/{tag}", headers=manage)
+        pulled = httpx.post(f"{api_runner}/models/create", json={"from": remote}, headers=manage, timeout=60)
         lines = [json.loads(line) for line in pulled.text.splitlines()]
         assert lines[0]["type"] == "progress" and lines[0]["mode"] == "pull" and lines[0]["layer"]["id"].startswith("sha256:")
         assert lines[-1] == {"type": "success", "message": "Model pulled successfully"}
-        httpx.delete(f"{api_runner}/models/{remote}")
-        statuses = [json.loads(line) for line in httpx.post(f"{api_runner}/api/pull", json={"model": remote}, timeout=60).text.splitlines()]
+        httpx.delete(f"{api_runner}/models/{remote}", headers=manage)
+        statuses = [json.loads(line) for line in httpx.post(f"{api_runner}/api/pull", json={"model": remote}, headers=manage, timeout=60).text.splitlines()]
         assert statuses[0] == {"status": "pulling manifest"} and statuses[-1] == {"status": "success"}
         assert any(status.get("completed") == status.get("total") for status in statuses if "digest" in status)
-        httpx.delete(f"{api_runner}/models/{remote}")
-        missing = httpx.post(f"{api_runner}/models/create", json={"from": f"{registry}/team/absent:v1"})
+        httpx.delete(f"{api_runner}/models/{remote}", headers=manage)
+        missing = httpx.post(f"{api_runner}/models/create", json={"from": f"{registry}/team/absent:v1"}, headers=manage)
         assert missing.status_code == 404

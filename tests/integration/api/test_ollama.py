@@ -21,6 +21,12 @@ def client(api_runner: str) -> ollama.Client:
     return ollama.Client(host=api_runner)
 
 
+@pytest.fixture(scope="module")
+def manager(api_runner: str, manage: dict[str, str]) -> ollama.Client:
+    """A client with this machine's CLI key, which copying, deleting and pulling need."""
+    return ollama.Client(host=api_runner, headers=manage)
+
+
 def test_chat(client: ollama.Client) -> None:
     reply = client.chat(model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Say hello."}], options=SHORT)
     assert reply.done and reply.done_reason == "length"
@@ -79,19 +85,19 @@ def test_empty_prompt_loads_and_keep_alive_zero_unloads(client: ollama.Client) -
     assert OLLAMA_NAME not in [entry.model for entry in client.ps().models]
 
 
-def test_copy_then_delete(client: ollama.Client) -> None:
-    client.copy(LOCAL_MODEL_TAG, "local/copy:v1")
+def test_copy_then_delete(client: ollama.Client, manager: ollama.Client) -> None:
+    manager.copy(LOCAL_MODEL_TAG, "local/copy:v1")
     assert "local/copy:v1" in [model.model for model in client.list().models]
-    client.delete("local/copy:v1")
+    manager.delete("local/copy:v1")
     assert [model.model for model in client.list().models] == [OLLAMA_NAME]
 
 
-def test_errors_in_ollama_shape(client: ollama.Client, api_runner: str) -> None:
+def test_errors_in_ollama_shape(client: ollama.Client, manager: ollama.Client, api_runner: str) -> None:
     with pytest.raises(ollama.ResponseError) as raised:
         client.chat(model="ai/no-such-model", messages=[{"role": "user", "content": "Hi"}])
     assert raised.value.status_code == 404 and "ai/no-such-model" in raised.value.error
     with pytest.raises(ollama.ResponseError) as raised:
-        client.pull("127.0.0.1:9/nothing/here:v1")
+        manager.pull("127.0.0.1:9/nothing/here:v1")
     assert "127.0.0.1:9" in raised.value.error
     version = httpx.get(f"{api_runner}/api/version").json()
     assert version == {"version": "0.1.0"}

@@ -13,7 +13,7 @@ import httpx
 import ollama
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, require, run_cli
 from tests.integration.api.conftest import serving_runner
 from tests.integration.store.local_registry import REGISTRY_BINARY, running_registry
 
@@ -24,10 +24,21 @@ SHORT = {"num_predict": 8}
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("create-runner")
+
+
+@pytest.fixture(scope="module")
+def url(home: Path, smollm2_gguf: Path) -> Iterator[str]:
     """A runner of its own: these tests add models to its store."""
-    with serving_runner(tmp_path_factory.mktemp("create-runner"), smollm2_gguf) as runner_url:
+    with serving_runner(home, smollm2_gguf) as runner_url:
         yield runner_url
+
+
+@pytest.fixture(scope="module")
+def manage(url: str, home: Path) -> dict[str, str]:
+    """The CLI's key, which creating, uploading and pushing need."""
+    return cli_headers(home)
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +49,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def client(url: str) -> ollama.Client:
-    return ollama.Client(host=url, timeout=120)
+def client(url: str, manage: dict[str, str]) -> ollama.Client:
+    return ollama.Client(host=url, timeout=120, headers=manage)
 
 
 def test_create_from_an_uploaded_gguf_then_chat_push_and_pull_back(
-    client: ollama.Client, url: str, registry: str, smollm2_gguf: Path, tmp_path: Path
+    client: ollama.Client, url: str, manage: dict[str, str], registry: str, smollm2_gguf: Path, tmp_path: Path
 ) -> None:
     digest = client.create_blob(smollm2_gguf)  # POST /api/blobs/<digest>, streamed from the file
-    assert httpx.head(f"{url}/api/blobs/{digest}").status_code == 200
+    assert httpx.head(f"{url}/api/blobs/{digest}", headers=manage).status_code == 200
     target = f"{registry}/team/pirate:v1"
     progress = list(client.create(model=target, files={"smol.gguf": digest}, system=SYSTEM,
                                   parameters={"num_ctx": 2048, "temperature": 0}, stream=True))  # fmt: skip
@@ -75,11 +86,11 @@ def test_create_from_an_uploaded_gguf_then_chat_push_and_pull_back(
     assert pulled["config"]["context_size"] == 2048 and pulled["config"]["modelfile"]["system"] == SYSTEM
 
 
-def test_a_modelfile_string_creates_a_model_from_a_stored_one(url: str) -> None:
+def test_a_modelfile_string_creates_a_model_from_a_stored_one(url: str, manage: dict[str, str]) -> None:
     modelfile = (f"# from the packaged model\nFROM {LOCAL_MODEL_TAG}\nPARAMETER temperature 0\n"
                  'PARAMETER stop <|im_end|>\nSYSTEM """Answer in French.\nBe brief."""\n'
                  "TEMPLATE {{ .System }} {{ .Prompt }}\nLICENSE MIT\n")  # fmt: skip
-    answer = httpx.post(f"{url}/api/create", json={"model": "local/french", "modelfile": modelfile})
+    answer = httpx.post(f"{url}/api/create", json={"model": "local/french", "modelfile": modelfile}, headers=manage)
     statuses = [json.loads(line)["status"] for line in answer.text.splitlines()]
     assert answer.status_code == 200 and statuses[0] == "parsing modelfile" and statuses[-1] == "success"
     assert any("Go template syntax" in status for status in statuses)
@@ -101,18 +112,19 @@ def test_a_jinja_template_is_what_the_engine_formats_the_chat_with(client: ollam
     assert created.message.content.strip() and created.prompt_eval_count < base.prompt_eval_count - 10
 
 
-def test_bad_input_gets_ollama_shaped_errors(client: ollama.Client, url: str) -> None:
+def test_bad_input_gets_ollama_shaped_errors(client: ollama.Client, url: str, manage: dict[str, str]) -> None:
     body = b"not the blob its digest names"
     wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
-    mismatch = httpx.post(f"{url}/api/blobs/{wrong}", content=body)
+    mismatch = httpx.post(f"{url}/api/blobs/{wrong}", content=body, headers=manage)
     assert mismatch.status_code == 400 and "digest mismatch" in mismatch.json()["error"]
-    assert httpx.head(f"{url}/api/blobs/{wrong}").status_code == 404  # nothing was kept
-    malformed = httpx.post(f"{url}/api/blobs/sha256:..%2F..%2Fetc%2Fpasswd", content=body)
+    assert httpx.head(f"{url}/api/blobs/{wrong}", headers=manage).status_code == 404  # nothing was kept
+    malformed = httpx.post(f"{url}/api/blobs/sha256:..%2F..%2Fetc%2Fpasswd", content=body, headers=manage)
     assert malformed.status_code in (400, 404) and "error" in malformed.json()
-    assert httpx.post(f"{url}/api/blobs/sha256:{'A' * 63}", content=body).json()["error"].startswith("invalid digest")
+    assert httpx.post(f"{url}/api/blobs/sha256:{'A' * 63}", content=body, headers=manage).json()["error"].startswith("invalid digest")
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:  # a petabyte declared, none sent
-        head = f"POST /api/blobs/{wrong} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {10**15}\r\n\r\n"
+        key = manage["Authorization"]
+        head = f"POST /api/blobs/{wrong} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {key}\r\nContent-Length: {10**15}\r\n\r\n"
         raw.sendall(head.encode())
         assert raw.recv(200).startswith(b"HTTP/1.1 507")
 
@@ -120,7 +132,7 @@ def test_bad_input_gets_ollama_shaped_errors(client: ollama.Client, url: str) ->
         client.create(model="local/nothing", from_="local/no-such-model")
     assert unknown.value.status_code == 404 and "no-such-model" in unknown.value.error
     adapter = {"model": "x", "modelfile": f"FROM {LOCAL_MODEL_TAG}\nADAPTER a.gguf"}
-    unsupported = httpx.post(f"{url}/api/create", json=adapter)
+    unsupported = httpx.post(f"{url}/api/create", json=adapter, headers=manage)
     assert unsupported.status_code == 400 and unsupported.json()["error"].startswith("modelfile line 2: ADAPTER")
     with pytest.raises(ollama.ResponseError) as unpushable:
         client.push("local/not-here")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, require_docker_and_busybox
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, require_docker_and_busybox
 from tests.integration.gateway.conftest import request_log
 
 pytestmark = pytest.mark.docker
@@ -52,7 +52,8 @@ def test_the_caller_of_a_request_from_a_container_is_its_compose_service(runner:
 
 
 def test_without_keys_a_container_may_not_manage_models(runner: str) -> None:
-    """Containers are clients: without keys only this machine's loopback manages models and reads others' requests."""
+    """Containers are clients: without keys only this machine's CLI (its local key) manages models and reads
+    others' requests."""
     require_docker_and_busybox()
     port = runner.rsplit(":", 1)[1]
     base = f"http://host.docker.internal:{port}"
@@ -67,4 +68,4 @@ def test_without_keys_a_container_may_not_manage_models(runner: str) -> None:
     )
     assert "READ-OK" in result.stdout, result.stdout + result.stderr
     assert result.stdout.count("403 Forbidden") == 2, result.stdout
-    assert httpx.get(f"{runner}/engines/requests").status_code == 200  # from loopback
+    assert httpx.get(f"{runner}/engines/requests", headers=cli_headers()).status_code == 200  # as the CLI

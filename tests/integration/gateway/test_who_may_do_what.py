@@ -1,5 +1,5 @@
 """Who may reach the runner and what each caller may do, on a real runner with SmolLM2: only requests that
-name the runner's own host, management only for admin keys (or, without keys, this machine's loopback),
+name the runner's own host, management only for admin keys and this machine's CLI (its local key),
 callers known by their socket and never by a header they send, refusals before a body is read.
 
 Tests that only read share two runners (each start packages and loads SmolLM2): one with the defaults, one
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, detached_runner, free_port, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, detached_runner, free_port, run_cli
 from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, REQUESTS_PER_MINUTE, bearer, write_keys_file
 
 CHAT = {"model": LOCAL_MODEL_TAG, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi"}]}
@@ -29,10 +29,15 @@ def _url(environment: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
+def default_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
     """A runner with the defaults, for the tests that change nothing on it."""
     with detached_runner(tmp_path_factory.mktemp("default-runner"), smollm2_gguf) as environment:
-        yield _url(environment)
+        yield environment
+
+
+@pytest.fixture
+def runner(default_environment: dict[str, str]) -> str:
+    return _url(default_environment)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def guarded_home(guarded_environment: dict[str, str]) -> Path:
     return Path(guarded_environment["COMPOSE_MODELS_HOME"])
 
 
-def test_a_request_naming_another_host_is_refused_in_the_called_apis_shape(runner: str) -> None:
+def test_a_request_naming_another_host_is_refused_in_the_called_apis_shape(runner: str, default_environment) -> None:
     """DNS rebinding: a page whose name now resolves to 127.0.0.1 still sends its own name in Host."""
     port = _port(runner)
     foreign = {"Host": f"rebind.attacker.example:{port}"}
@@ -71,8 +76,9 @@ def test_a_request_naming_another_host_is_refused_in_the_called_apis_shape(runne
     tags = httpx.get(f"{runner}/api/tags", headers=foreign)
     assert tags.status_code == 403 and "rebind.attacker.example" in tags.json()["error"]
 
+    manage = cli_headers(default_environment["COMPOSE_MODELS_HOME"])
     for own in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost", f"host.docker.internal:{port}"):
-        assert httpx.get(f"{runner}/engines/requests", headers={"Host": own}).status_code == 200, own
+        assert httpx.get(f"{runner}/engines/requests", headers={"Host": own, **manage}).status_code == 200, own
     with socket.create_connection(("127.0.0.1", port)) as raw:  # HTTP/1.0 without Host: no browser sends that
         raw.sendall(b"GET /engines/status HTTP/1.0\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 200")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from compose_models.runner.backends import llama_server, watchdog
-from tests.conftest import LOCAL_MODEL_TAG, proc_dir, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, proc_dir, require, run_cli
 from tests.integration.api.conftest import serving_runner
 
 BACKENDS = ("llama-server", "llama-cpp-python")
@@ -44,6 +44,11 @@ class Runner:
         """Another model: the same weights under another configuration, so another model ID."""
         run_cli("package", "--gguf", str(gguf), "--context-size", str(context_size), tag, env=self.environment)
         return tag
+
+    @property
+    def manage(self) -> dict[str, str]:
+        """The headers this machine's CLI sends it (its local key), which configure and unload need."""
+        return cli_headers(self.home)
 
     def cli(self, *args: str, check: bool = True):
         return run_cli(*args, check=check, env=self.environment)

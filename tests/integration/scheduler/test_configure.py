@@ -19,7 +19,7 @@ TRAINED_CONTEXT = 8192  # SmolLM2's llama.context_length
 
 
 def configure(runner, **body) -> httpx.Response:
-    return httpx.post(f"{runner.url}/engines/_configure", json={"model": LOCAL_MODEL_TAG, **body}, timeout=60)
+    return httpx.post(f"{runner.url}/engines/_configure", json={"model": LOCAL_MODEL_TAG, **body}, headers=runner.manage, timeout=60)
 
 
 def stored_configuration(runner) -> dict:

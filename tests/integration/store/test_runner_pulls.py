@@ -15,7 +15,7 @@ import pytest
 
 from compose_models.store import ModelStore, StoredModel, package_gguf
 from compose_models.store.push import push_model
-from tests.conftest import LOCAL_MODEL_TAG, require, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, require, run_cli
 from tests.integration.api.conftest import serving_runner
 from tests.integration.store.local_registry import running_registry
 from tests.integration.store.throttled_proxy import throttled_proxy
@@ -34,6 +34,12 @@ def runner(runner_home: Path, smollm2_gguf: Path) -> Iterator[str]:
     """One runner for the module (each start loads the model): every test pulls a model of its own."""
     with serving_runner(runner_home, smollm2_gguf) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def manage(runner: str, runner_home: Path) -> dict[str, str]:
+    """The headers this machine's CLI sends (its local key): pulls through the runner are management."""
+    return cli_headers(runner_home)
 
 
 def _push_big_model(registry: str, tmp_path: Path, repository: str, insecure: bool = False) -> StoredModel:
@@ -59,7 +65,7 @@ def _partial(home: Path, digest: str) -> Path:
 
 
 def test_a_request_cannot_make_a_registry_elsewhere_plain_http(
-    runner: str, runner_home: Path, tmp_path: Path
+    runner: str, runner_home: Path, manage: dict[str, str], tmp_path: Path
 ) -> None:
     """A real registry on the Docker bridge address: this machine, but not loopback, as a LAN registry."""
     from compose_models.docker_host import detect_docker_host
@@ -72,12 +78,12 @@ def test_a_request_cannot_make_a_registry_elsewhere_plain_http(
         reference = f"{registry}/team/plain:v1"
 
         body = {"model": reference, "insecure": True, "stream": False}
-        asked = httpx.post(f"{runner}/api/pull", json=body, timeout=60)
+        asked = httpx.post(f"{runner}/api/pull", json=body, headers=manage, timeout=60)
         assert asked.status_code == 400, asked.text
         error = asked.json()["error"]
         assert registry in error and "loopback" in error and f"compose-models pull --insecure {reference}" in error
 
-        created = httpx.post(f"{runner}/models/create", json={"from": reference}, timeout=60)
+        created = httpx.post(f"{runner}/models/create", json={"from": reference}, headers=manage, timeout=60)
         assert created.status_code == 400 and f"https://{registry}" in created.text
         assert ModelStore(runner_home / "models").find(reference) is None
 
@@ -90,13 +96,15 @@ def test_a_request_cannot_make_a_registry_elsewhere_plain_http(
 # -- 5. slow pulls and the default thread pool ------------------------------------------------------
 
 
-def test_slow_pulls_leave_the_runner_free_to_answer_a_chat(registry: str, runner: str, tmp_path: Path) -> None:
+def test_slow_pulls_leave_the_runner_free_to_answer_a_chat(
+    registry: str, runner: str, manage: dict[str, str], tmp_path: Path
+) -> None:
     """More slow pulls in flight than the event loop's default executor has threads; a chat that has to
     load its model (the scheduler's work goes through that executor) still answers at once."""
     _push_big_model(registry, tmp_path, "team/slow")
     default_threads = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor, on this machine
     with throttled_proxy(registry, 256 * 1024) as proxy:  # the 40 MB blob takes minutes
-        pulls = _pulls_in_flight(runner, f"{proxy.address}/team/slow:v1", default_threads + 2)
+        pulls = _pulls_in_flight(runner, manage, f"{proxy.address}/team/slow:v1", default_threads + 2)
         try:
             time.sleep(2)  # every request in, the first one downloading
             started = time.monotonic()
@@ -114,14 +122,14 @@ def test_slow_pulls_leave_the_runner_free_to_answer_a_chat(registry: str, runner
                 stop.set()
 
 
-def _pulls_in_flight(runner: str, reference: str, count: int) -> list[tuple[threading.Thread, threading.Event]]:
+def _pulls_in_flight(runner: str, manage: dict[str, str], reference: str, count: int) -> list[tuple[threading.Thread, threading.Event]]:
     """``count`` streamed pulls, each held open by a thread until its event is set."""
     pulls = []
     for _ in range(count):
         stop = threading.Event()
 
         def pull(stop: threading.Event = stop) -> None:
-            with httpx.stream("POST", f"{runner}/models/create", json={"from": reference}, timeout=None) as response:
+            with httpx.stream("POST", f"{runner}/models/create", json={"from": reference}, headers=manage, timeout=None) as response:
                 for _ in response.iter_lines():
                     if stop.is_set():
                         return
@@ -137,14 +145,14 @@ def _pulls_in_flight(runner: str, reference: str, count: int) -> list[tuple[thre
 
 @pytest.mark.parametrize("route", ["/models/create", "/api/pull", "/api/pull without streaming"])
 def test_a_client_that_leaves_cancels_its_pull_which_resumes_later(
-    route: str, registry: str, runner: str, runner_home: Path, tmp_path: Path
+    route: str, registry: str, runner: str, runner_home: Path, manage: dict[str, str], tmp_path: Path
 ) -> None:
     repository = "team/left-" + re.sub("[^a-z]+", "-", route).strip("-")
     model = _push_big_model(registry, tmp_path, repository)
     partial = _partial(runner_home, _weights(model))
     with throttled_proxy(registry, 8 * 1024 * 1024) as proxy:  # about 5 s for the blob, 2 s of it watched idle
         reference = f"{proxy.address}/{repository}:v1"
-        _start_and_leave(runner, route, reference, partial)
+        _start_and_leave(runner, manage, route, reference, partial)
         time.sleep(1)  # what was in flight lands
         kept = partial.stat().st_size
         time.sleep(2)
@@ -153,7 +161,7 @@ def test_a_client_that_leaves_cancels_its_pull_which_resumes_later(
         assert ModelStore(runner_home / "models").find(reference) is None
 
         requests_before = len(proxy.requests_text)
-        done = httpx.post(f"{runner}/models/create", json={"from": reference}, timeout=120)
+        done = httpx.post(f"{runner}/models/create", json={"from": reference}, headers=manage, timeout=120)
         assert json.loads(done.text.splitlines()[-1]) == {"type": "success", "message": "Model pulled successfully"}
         resumed = proxy.requests_text[requests_before:]
     assert f"range: bytes={kept}-" in resumed.lower()
@@ -161,7 +169,7 @@ def test_a_client_that_leaves_cancels_its_pull_which_resumes_later(
     assert not partial.exists()
 
 
-def _start_and_leave(runner: str, route: str, reference: str, partial: Path) -> None:
+def _start_and_leave(runner: str, manage: dict[str, str], route: str, reference: str, partial: Path) -> None:
     """Ask for the pull, and hang up once a quarter of the blob is on disk (a socket: a pull that is not
     streamed sends nothing until it is done)."""
     path, _, how = route.partition(" ")
@@ -169,7 +177,8 @@ def _start_and_leave(runner: str, route: str, reference: str, partial: Path) -> 
     host, port = runner.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port))) as client:
         client.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {manage['Authorization']}\r\n"
+            "Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
         )
         deadline = time.monotonic() + 20
