@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, free_port, run_cli
 from tests.integration.full_disk import fill, small_tmpfs
 
 pytestmark = pytest.mark.model
@@ -66,7 +66,7 @@ def test_a_blob_upload_gets_a_507_in_the_ollama_shape_and_leaves_nothing(full_ru
     body = b"a blob that does not fit" * 100
     digest = f"sha256:{hashlib.sha256(body).hexdigest()}"
     # Sent without a Content-Length, so no room check refuses it before it is written.
-    answer = httpx.post(f"{url}/api/blobs/{digest}", content=iter([body]), timeout=60)
+    answer = httpx.post(f"{url}/api/blobs/{digest}", content=iter([body]), headers=cli_headers(filler.parent), timeout=60)
     assert answer.status_code == 507, answer.text
     assert "No space left on device" in answer.json()["error"]
     blobs = filler.parent / "models" / "blobs" / "sha256"

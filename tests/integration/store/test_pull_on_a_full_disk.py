@@ -10,7 +10,7 @@ import pytest
 
 from compose_models.store import ModelStore, StoredModel, package_gguf
 from compose_models.store.pull import PULL_RESERVE_BYTES, StoreFull, pull_model
-from tests.conftest import run_cli
+from tests.conftest import cli_headers, run_cli
 from tests.integration.full_disk import fill, small_tmpfs
 from tests.integration.store.hostile_registry import HostileRegistry, hostile_registry
 from tests.unit.store.ggufs import write_gguf
@@ -70,7 +70,8 @@ def test_the_runner_answers_a_pull_that_does_not_fit_with_a_507(
         run_cli("serve", "--detach")
         try:
             url = f"http://127.0.0.1:{os.environ['COMPOSE_MODELS_PORT']}"
-            answer = httpx.post(f"{url}/api/pull", json={"model": reference, "insecure": True, "stream": False}, timeout=60)
+            answer = httpx.post(f"{url}/api/pull", json={"model": reference, "insecure": True, "stream": False},
+                                headers=cli_headers(), timeout=60)
             assert answer.status_code == 507, answer.text
             assert answer.json()["error"].startswith(f"not enough disk space to pull {reference}")  # Ollama's shape
         finally:
