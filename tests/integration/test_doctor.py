@@ -1,6 +1,5 @@
 """``compose-models doctor`` on this machine's real engine, and with no engine at all."""
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, free_port, require_docker_and_busybox, run_cli
+from tests.rancher_stand_in import plant_rancher_desktop_on_containerd
 from tests.stand_in_llama_server import CRASH_ON_FIRST_ANSWER, METAL_DEVICES, write_stand_in
 
 CHECKS = ["Docker engine", "runner port", "container route", "docker-model plugin", "llama-cpp-python build",
@@ -70,19 +70,9 @@ def test_doctor_describes_a_llama_server_without_a_build_record_by_its_device_li
 
 
 def _rancher_desktop_on_containerd(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stand-in for a Mac whose Rancher Desktop runs containerd: a fake HOME with its settings file and
-    ~/.rd/bin/nerdctl, and the Docker context rancher-desktop (current) whose socket ~/.rd/docker.sock is absent."""
+    """Rancher Desktop on containerd (tests/rancher_stand_in.py) in a fake HOME and DOCKER_CONFIG."""
     home, config = tmp_path / "home", tmp_path / "docker-config"
-    settings = home / "Library/Preferences/rancher-desktop/settings.json"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(json.dumps({"version": 10, "containerEngine": {"name": "containerd"}}))
-    (home / ".rd/bin").mkdir(parents=True)
-    (home / ".rd/bin/nerdctl").write_text("#!/bin/sh\n")
-    meta = config / "contexts/meta" / hashlib.sha256(b"rancher-desktop").hexdigest() / "meta.json"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(json.dumps({"Name": "rancher-desktop", "Metadata": {},
-                                "Endpoints": {"docker": {"Host": f"unix://{home}/.rd/docker.sock"}}}))  # fmt: skip
-    (config / "config.json").write_text(json.dumps({"currentContext": "rancher-desktop"}))
+    plant_rancher_desktop_on_containerd(home, config)
     # The engine builds' verdicts stay where this machine keeps them, so doctor does not rerun their smoke tests.
     monkeypatch.setenv("XDG_CACHE_HOME", os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
     monkeypatch.setenv("HOME", str(home))

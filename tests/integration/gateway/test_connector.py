@@ -1,5 +1,6 @@
 """``compose-models gateway`` in front of a runner: keys, limits and the request log apply; streams pass through."""
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -14,15 +15,16 @@ from tests.conftest import LOCAL_MODEL_TAG, free_port
 from tests.integration.gateway.conftest import ADMIN_KEY, KEYS, bearer, request_log, write_keys_file
 
 
-@pytest.fixture
-def connector(runner: str, gateway_settings: None, isolated_home: Path) -> Iterator[str]:
-    """The connector with keys and limits, in front of a runner started before them, so without keys."""
+@contextlib.contextmanager
+def running_gateway(options: list[str], log: Path, host: str = "127.0.0.1") -> Iterator[str]:
+    """``compose-models gateway`` with ``options``, listening on ``host`` at a free port: its loopback URL once it
+    answers; stopped afterwards."""
     port = free_port()
-    log = open(isolated_home / "gateway.out", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "compose_models", "gateway", "--upstream", runner, "--listen", f"127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "compose_models", "gateway", *options, "--listen", f"{host}:{port}"],
+            stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -31,12 +33,19 @@ def connector(runner: str, gateway_settings: None, isolated_home: Path) -> Itera
                 httpx.get(f"{url}/engines/status", timeout=1)
                 break
             except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, (isolated_home / "gateway.out").read_text()
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
         yield url
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture
+def connector(runner: str, gateway_settings: None, isolated_home: Path) -> Iterator[str]:
+    """The connector with keys and limits, in front of a runner started before them, so without keys."""
+    with running_gateway(["--upstream", runner], isolated_home / "gateway.out") as url:
+        yield url
 
 
 def test_the_connector_guards_and_logs_what_it_forwards(connector: str, isolated_home: Path) -> None:
@@ -62,24 +71,10 @@ def test_on_every_address_the_connector_still_answers_only_its_own_names(tmp_pat
     """DNS rebinding against a gateway listening on 0.0.0.0 (as in a container): a page that rebinds its own name
     to 127.0.0.1 sends that name in Host, and is refused in the called API's shape; the gateway's names pass."""
     keys = write_keys_file(tmp_path / "api-keys")
-    port = free_port()
-    log = open(tmp_path / "gateway.out", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "compose_models", "gateway", "--upstream", f"http://127.0.0.1:{free_port()}",
-         "--listen", f"0.0.0.0:{port}", "--api-keys", str(keys), "--allowed-host", "llm-gateway"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    options = ["--upstream", f"http://127.0.0.1:{free_port()}", "--api-keys", str(keys), "--allowed-host", "llm-gateway"]
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/engines/status", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "gateway.out").read_text()
-                time.sleep(0.1)
+    with running_gateway(options, tmp_path / "gateway.out", host="0.0.0.0") as url:
+        port = httpx.URL(url).port
         foreign = f"rebind.attacker.example:{port}"
         activity = httpx.get(f"{url}/ui/activity", headers={**admin, "Host": foreign})
         assert activity.status_code == 403 and "rebind.attacker.example" in activity.text
@@ -89,6 +84,3 @@ def test_on_every_address_the_connector_still_answers_only_its_own_names(tmp_pat
         assert tags.status_code == 403 and "rebind.attacker.example" in tags.json()["error"]
         for own in (f"127.0.0.1:{port}", f"localhost:{port}", f"llm-gateway:{port}", socket.gethostname()):
             assert httpx.get(f"{url}/ui/activity", headers={**admin, "Host": own}).status_code == 200, own
-    finally:
-        process.terminate()
-        process.wait(10)

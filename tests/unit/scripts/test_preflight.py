@@ -7,7 +7,6 @@ tools, a `docker` whose `compose` is missing. The scripts themselves, bash, the 
 of its own (no .venv there) with PATH holding only the shims and the few real tools the scripts use.
 """
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from compose_models.orchestrator import docker_compose
 from tests.conftest import REPO, require
+from tests.rancher_stand_in import plant_rancher_desktop_on_containerd
 
 UNAME_DARWIN = 'case "$1" in -m) echo arm64 ;; *) echo Darwin ;; esac'  # stand-in: an Apple-silicon Mac
 UNAME_LINUX = 'case "$1" in -m) echo x86_64 ;; *) echo Linux ;; esac'
@@ -171,22 +171,6 @@ def test_a_standalone_compose_v2_is_accepted_as_compose_models_accepts_it(tmp_pa
         docker_compose.compose_command.cache_clear()
 
 
-# Rancher Desktop in containerd mode. Stand-in: a fake HOME with what Rancher Desktop writes on a Mac (its
-# settings, ~/.rd/bin/nerdctl) and a Docker context rancher-desktop whose socket, ~/.rd/docker.sock, is absent.
-def _rancher_on_containerd(environment: dict[str, str]) -> None:
-    home, config = Path(environment["HOME"]), Path(environment["DOCKER_CONFIG"])
-    settings = home / "Library/Preferences/rancher-desktop/settings.json"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(json.dumps({"version": 10, "containerEngine": {"name": "containerd"}}))
-    (home / ".rd/bin").mkdir(parents=True)
-    (home / ".rd/bin/nerdctl").write_text("#!/bin/sh\n")
-    meta = config / "contexts/meta" / hashlib.sha256(b"rancher-desktop").hexdigest() / "meta.json"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(json.dumps({"Name": "rancher-desktop", "Metadata": {},
-                                "Endpoints": {"docker": {"Host": f"unix://{home}/.rd/docker.sock", "SkipTLSVerify": False}}}))  # fmt: skip
-    (config / "config.json").write_text(json.dumps({"currentContext": "rancher-desktop"}))
-
-
 def _docker_cli(tmp_path: Path) -> None:
     docker = shutil.which("docker")
     require(docker is not None, "the docker CLI (the macOS CI runner has none)", linux_only=True)
@@ -199,7 +183,7 @@ def test_rancher_desktop_on_containerd_gets_its_own_message(tmp_path: Path) -> N
     repo = _repo_copy(tmp_path)
     environment = _environment(tmp_path, {"uname": UNAME_DARWIN}, COMPOSE_MODELS_PYTHON=sys.executable,
                                PYTHONPATH=str(REPO))  # fmt: skip
-    _rancher_on_containerd(environment)
+    plant_rancher_desktop_on_containerd(Path(environment["HOME"]), Path(environment["DOCKER_CONFIG"]))
     result = _run(repo, environment, "engine")
     assert result.returncode == 1, result.stdout + result.stderr
     assert ("Rancher Desktop runs containerd (nerdctl); compose-models needs its dockerd (moby) engine: "
