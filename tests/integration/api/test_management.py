@@ -137,3 +137,17 @@ def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, 
         httpx.delete(f"{api_runner}/models/{remote}")
         missing = httpx.post(f"{api_runner}/models/create", json={"from": f"{registry}/team/absent:v1"})
         assert missing.status_code == 404
+
+
+def test_the_model_has_one_name_in_the_openai_ollama_and_dmr_listings(api_runner: str) -> None:
+    """Open WebUI, given the runner as both its Ollama and its OpenAI connection, showed the model twice."""
+    openai_ids = {model["id"] for prefix in ("/v1", "/engines/v1") for model in httpx.get(f"{api_runner}{prefix}/models").json()["data"]}
+    ollama_names = {model["name"] for model in httpx.get(f"{api_runner}/api/tags").json()["models"]}
+    assert openai_ids == ollama_names == {LOCAL_MODEL_TAG}
+    [stored] = httpx.get(f"{api_runner}/models").json()
+    assert stored["tags"] == [FULL_TAG]  # DMR's own listing keeps the stored, fully qualified tag, as DMR does
+    chat(api_runner, max_tokens=1)
+    assert {model["name"] for model in httpx.get(f"{api_runner}/api/ps").json()["models"]} == {LOCAL_MODEL_TAG}
+    for spelling in (LOCAL_MODEL_TAG, FULL_TAG):  # both spellings are still taken in requests
+        body = {"model": spelling, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        assert httpx.post(f"{api_runner}/v1/chat/completions", json=body, timeout=60).status_code == 200
