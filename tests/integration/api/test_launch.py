@@ -101,3 +101,25 @@ def test_a_stand_in_agent_gets_an_answer_from_the_runner(agent: str, api_runner:
         assert record["environment"]["ANTHROPIC_BASE_URL"] == f"{api_runner}/anthropic"
         assert record["environment"]["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
     assert list(home.iterdir()) == []
+
+
+def test_with_keys_on_the_agent_gets_an_inference_key_of_its_own(tmp_path: Path, smollm2_gguf: Path) -> None:
+    from tests.integration.api.conftest import serving_runner
+
+    admin = "sk-root-5555555555"
+    runner_home = tmp_path / "runner-home"
+    with serving_runner(runner_home, smollm2_gguf, COMPOSE_MODELS_API_KEYS=f"root:{admin}") as url:
+        bin_dir, home = tmp_path / "bin", tmp_path / "home"
+        bin_dir.mkdir()
+        home.mkdir()
+        _stand_in(bin_dir, "aider")
+        environment = {**_environment(runner_home, home, f"{bin_dir}:/usr/bin:/bin"), "STAND_IN_RECORD": str(tmp_path / "record.json")}
+        result = run_cli("launch", "aider", check=False, env=environment)
+        assert result.returncode == 7, result.stderr
+        record = json.loads((tmp_path / "record.json").read_text())
+        assert record["answer"].strip()  # the key was taken
+        key = record["environment"]["OPENAI_API_KEY"]
+        local_cli_key = (runner_home / "runner" / "local-api-key").read_text().strip()
+        assert key.startswith("cm-svc.") and key not in (admin, local_cli_key)
+        printed = run_cli("launch", "claude", "--print", env=environment).stdout
+        assert "export ANTHROPIC_AUTH_TOKEN=cm-svc." in printed and url in printed
