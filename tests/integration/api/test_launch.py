@@ -123,3 +123,13 @@ def test_with_keys_on_the_agent_gets_an_inference_key_of_its_own(tmp_path: Path,
         assert key.startswith("cm-svc.") and key not in (admin, local_cli_key)
         printed = run_cli("launch", "claude", "--print", env=environment).stdout
         assert "export ANTHROPIC_AUTH_TOKEN=cm-svc." in printed and url in printed
+
+
+def test_openwebui_is_a_docker_run_line_at_the_container_route(api_runner: str, api_home: Path, tmp_path: Path) -> None:
+    """--print, so that no container is started whether or not the image is on this engine."""
+    environment = _environment(api_home, tmp_path, os.environ["PATH"])
+    result = run_cli("launch", "openwebui", "--print", env=environment)
+    endpoint = json.loads(run_cli("status", "--json", env=environment).stdout)["endpoint"].rstrip("/").removesuffix("/engines/v1")
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("docker run")]
+    assert f"OLLAMA_BASE_URL={endpoint} " in line and f"OPENAI_API_BASE_URL={endpoint}/v1 " in line
+    assert line.endswith("ghcr.io/open-webui/open-webui:main")
