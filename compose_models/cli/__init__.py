@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # In the order ``--help`` lists them: catalog_verbs imports model_verbs, compose_verbs config_verbs.
 VERB_MODULES = ("backend_verbs", "catalog_verbs", "compose_verbs", "config_verbs", "doctor_verbs",
-                "gateway_verbs", "integration_verbs", "model_verbs", "runner_verbs", "session_verbs",
+                "gateway_verbs", "integration_verbs", "launch_verbs", "model_verbs", "runner_verbs", "session_verbs",
                 "template_verbs")  # fmt: skip
 
 # Which module defines each verb; tests/unit/cli checks it against what the modules register. A verb
@@ -36,6 +36,7 @@ VERB_MODULE = {
     **dict.fromkeys(("run", "logs"), "session_verbs"),
     "catalog": "catalog_verbs",
     "init": "template_verbs",
+    "launch": "launch_verbs",
 }
 
 

@@ -207,4 +207,5 @@ def _entry(caller: Caller, request_id: str, exchange: Exchange) -> RequestEntry:
         completion_tokens=exchange.completion_tokens,
         time_to_first_token=round(first_byte, 4) if first_byte is not None else None,
         duration=round(exchange.duration, 4),
+        cut_off=exchange.cut_off,
     )

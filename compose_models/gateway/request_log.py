@@ -29,6 +29,7 @@ class RequestEntry:
     completion_tokens: int
     time_to_first_token: float | None  # seconds
     duration: float  # seconds
+    cut_off: bool = False  # the client closed the stream before its end (status 499); tokens are those generated
 
 
 class RequestLog:

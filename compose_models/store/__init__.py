@@ -9,7 +9,7 @@ Public API::
 """
 
 from compose_models.store.model import StoredModel
-from compose_models.store.reference import display_name, looks_like_id, normalize_reference, parse_reference
+from compose_models.store.reference import display_name, listed_name, looks_like_id, normalize_reference, parse_reference
 from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ModelStore",
     "StoredModel",
     "display_name",
+    "listed_name",
     "looks_like_id",
     "normalize_reference",
     "package_gguf",

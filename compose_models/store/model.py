@@ -8,6 +8,7 @@ from typing import Any
 
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, ordered_config
+from compose_models.store.reference import listed_name
 from compose_models.units import gguf_size, parse_rfc3339_seconds
 
 _GGUF_WEIGHTS = (media_types.GGUF, media_types.CNCF_WEIGHT_GGUF)
@@ -99,7 +100,7 @@ class StoredModel:
         """The ``GET /models`` entry (and one element of ``ls --json``)."""
         entry: dict[str, Any] = {"id": self.id}
         if self.tags:
-            entry["tags"] = list(self.tags)
+            entry["tags"] = list(self.tags)  # as stored, as Docker Model Runner gives them (Compose and `docker model` read these)
         entry["created"] = self.created
         entry["config"] = self.config
         return entry
@@ -114,7 +115,7 @@ class StoredModel:
             "size": self.config.get("size"),
         }
         return {
-            "id": self.tags[0] if self.tags else self.id,
+            "id": listed_name(self.tags[0]) if self.tags else self.id,
             "object": "model",
             "created": self.created,
             "owned_by": "docker",

@@ -104,6 +104,15 @@ def display_name(tag: str) -> str:
     return tag.removesuffix(f":{DEFAULT_TAG}")
 
 
+def listed_name(tag: str) -> str:
+    """The one name every listing (OpenAI, Ollama, DMR) gives a tag: Docker's normalised reference
+    without the default registry, e.g. ``ai/smollm2:latest``; requests take this and the full form."""
+    for registry in ("index.docker.io/", "docker.io/"):
+        if tag.startswith(registry):
+            return tag[len(registry) :]
+    return tag
+
+
 def _split_registry(name: str) -> tuple[str, str]:
     first, _, rest = name.partition("/")
     if rest and ("." in first or ":" in first or first == "localhost"):

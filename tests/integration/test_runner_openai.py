@@ -52,7 +52,7 @@ def test_text_completion_and_v1_alias(module_runner: str) -> None:
 
 def test_models_lists_the_packaged_model(client: openai.OpenAI) -> None:
     ids = [model.id for model in client.models.list()]
-    assert ids == ["docker.io/local/smollm2:135m-q4_1"]
+    assert ids == ["local/smollm2:135m-q4_1"]
     assert client.models.retrieve(LOCAL_MODEL_TAG).id == ids[0]
 
 

@@ -48,6 +48,7 @@ class Exchange:
     caller: Any = None  # who sent it, as the gateway identified them
     key_holder: str | None = None  # the key's (or service's) name the gateway admitted it under; None without one
     refused: bool = False  # the gateway answered it (no key, over a limit): the runner never saw it
+    cut_off: bool = False  # the client left before the answer's last byte (status then says 499)
 
     headers: dict[str, str] = field(default_factory=dict)  # decoded once, names in lower case
     query: str = ""

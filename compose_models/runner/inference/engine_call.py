@@ -26,6 +26,7 @@ from compose_models.runner.http.streams import BoundedStreamingResponse, FrameTo
 from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
+from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
 from compose_models.runner.inference.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.scheduling.model_names import model_label
@@ -59,7 +60,7 @@ class _Target:
     path: str
     engine: Engine | RemoteModel  # where the request went: a local engine, or an upstream
     model: str  # the label metrics and records use
-    forced: ForcedToolCall | None  # a tool call the answer is rebuilt into
+    forced: ForcedToolCall | RequiredToolCalls | None  # tool calls the answer is rebuilt into
     chosen: ChosenToolCalls | None  # tool calls the model may write as text, to be found in it
 
 

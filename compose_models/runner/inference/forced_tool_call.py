@@ -1,5 +1,5 @@
 """Making every engine honour "call this function" (``tool_choice`` naming a function, or ``required``
-with a single tool).
+with a single tool; several tools: required_tool_calls.py).
 
 Engines differ: llama-cpp-python forces only a named function, llama-server takes only strings and,
 for a chat template without tools, forces nothing. So the runner asks the engine for JSON that matches
@@ -10,6 +10,8 @@ arguments, in whole answers and in streams alike.
 import uuid
 from typing import Any
 
+from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
+
 
 class ForcedToolCall:
     def __init__(self, name: str) -> None:
@@ -18,14 +20,17 @@ class ForcedToolCall:
         self._announced = False
 
     @classmethod
-    def of(cls, payload: dict[str, Any]) -> tuple[dict[str, Any], "ForcedToolCall | None"]:
+    def of(cls, payload: dict[str, Any]) -> tuple[dict[str, Any], "ForcedToolCall | RequiredToolCalls | None"]:
         """The payload to send, and the forced call to rebuild from the answer (None if nothing is forced)."""
         tools = [tool for tool in payload.get("tools") or [] if isinstance(tool, dict) and tool.get("function")]
         choice = payload.get("tool_choice")
         if isinstance(choice, dict):
             name = (choice.get("function") or {}).get("name")
-        elif choice == "required" and len(tools) == 1:
+        elif choice == "required" and len(tools) == 1 and payload.get("parallel_tool_calls") is not True:
             name = tools[0]["function"].get("name")
+        elif choice == "required" and tools:
+            functions = [tool["function"] for tool in tools if isinstance(tool["function"].get("name"), str)]
+            return RequiredToolCalls.of(payload, functions) if functions else (payload, None)
         else:
             return payload, None
         function = next((tool["function"] for tool in tools if tool["function"].get("name") == name), None)

@@ -41,6 +41,12 @@ class RequestRecord:
     origin: str
 
 
+def _why_cut_off(exchange: Exchange) -> str | None:
+    if not exchange.cut_off:
+        return None
+    return f"cut off: the client closed the stream after {exchange.completion_tokens} completion tokens"
+
+
 def shorten_media(text: str) -> str:
     """Inline images and other base64 payloads cut to their first 100 characters."""
     return _LONG_BASE64.sub(r"\1...", text)
@@ -69,7 +75,7 @@ class RequestRecords:
                 url=exchange.path + (f"?{query}" if query else ""),
                 request=shorten_media(exchange.body.decode("utf-8", errors="replace")),
                 response=exchange.response_head.decode("utf-8", errors="replace"),
-                error=exchange.error or (_error_message(bytes(exchange.response_head)) if exchange.status >= 400 else None),
+                error=exchange.error or _why_cut_off(exchange) or (_error_message(bytes(exchange.response_head)) if exchange.status >= 400 else None),
                 timestamp=int(time.time()),
                 status_code=exchange.status,
                 user_agent=headers.get("user-agent", ""),

@@ -43,16 +43,21 @@ class Tap:
             return
         exchange.query = query
         counter = TokenCount() if self.count_tokens else None
+        ended: list[bool] = []  # the answer's last body message went out
         try:
-            await self.app(scope, receive, self._watching(exchange, send, counter))
+            await self.app(scope, receive, self._watching(exchange, send, counter, ended))
         except Exception as raised:
             exchange.error = f"{type(raised).__name__}: {raised}"
             raise
         finally:
+            if exchange.first_byte is not None and not ended and exchange.error is None and exchange.status < 400:
+                # Begun and never finished, with nothing raised: the client closed the stream. It is
+                # logged as cut off (Nginx's 499), with the tokens generated up to then.
+                exchange.cut_off, exchange.status = True, 499
             self._finish(exchange, counter)
 
     @staticmethod
-    def _watching(exchange: Exchange, send: Send, counter: TokenCount | None) -> Send:
+    def _watching(exchange: Exchange, send: Send, counter: TokenCount | None, ended: list[bool]) -> Send:
         async def watching_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
@@ -68,6 +73,8 @@ class Tap:
                         exchange.response_head += chunk[: RECORDED_BYTES - len(exchange.response_head)]
                     if counter is not None:
                         counter.feed(chunk)
+                if not message.get("more_body"):
+                    ended.append(True)
             await send(message)
 
         return watching_send

@@ -137,3 +137,39 @@ def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, 
         httpx.delete(f"{api_runner}/models/{remote}", headers=manage)
         missing = httpx.post(f"{api_runner}/models/create", json={"from": f"{registry}/team/absent:v1"}, headers=manage)
         assert missing.status_code == 404
+
+
+def test_the_model_has_one_name_in_the_openai_ollama_and_dmr_listings(api_runner: str) -> None:
+    """Open WebUI, given the runner as both its Ollama and its OpenAI connection, showed the model twice."""
+    openai_ids = {model["id"] for prefix in ("/v1", "/engines/v1") for model in httpx.get(f"{api_runner}{prefix}/models").json()["data"]}
+    ollama_names = {model["name"] for model in httpx.get(f"{api_runner}/api/tags").json()["models"]}
+    assert openai_ids == ollama_names == {LOCAL_MODEL_TAG}
+    [stored] = httpx.get(f"{api_runner}/models").json()
+    assert stored["tags"] == [FULL_TAG]  # DMR's own listing keeps the stored, fully qualified tag, as DMR does
+    chat(api_runner, max_tokens=1)
+    assert {model["name"] for model in httpx.get(f"{api_runner}/api/ps").json()["models"]} == {LOCAL_MODEL_TAG}
+    for spelling in (LOCAL_MODEL_TAG, FULL_TAG):  # both spellings are still taken in requests
+        body = {"model": spelling, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+        assert httpx.post(f"{api_runner}/v1/chat/completions", json=body, timeout=60).status_code == 200
+
+
+def test_a_stream_the_client_cut_off_is_logged_as_cut_off_with_its_tokens(api_runner: str, api_home: Path) -> None:
+    body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": "Tell me a long story."}],
+            "max_tokens": 400, "stream": True, "logit_bias": {"2": -100}}  # no end-of-text: it would write all 400
+    with httpx.stream("POST", f"{api_runner}/v1/chat/completions", json=body, timeout=60) as response:
+        chunks = response.iter_lines()
+        data = [line for line in (next(chunks) for _ in range(6)) if line.startswith("data:")]
+        assert len(data) >= 2
+    deadline = time.monotonic() + 10
+    while True:
+        [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}).json()
+        last = group["records"][-1]
+        if last["status_code"] == 499 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert last["status_code"] == 499 and last["url"] == "/v1/chat/completions", last
+    assert last["error"].startswith("cut off: the client closed the stream after ")
+    assert int(last["error"].split(" after ")[1].split()[0]) > 0
+    logged = [json.loads(line) for line in (api_home / "runner" / "logs" / "requests.jsonl").read_text().splitlines()]
+    entry = logged[-1]
+    assert entry["status"] == 499 and entry["cut_off"] is True and entry["completion_tokens"] > 0, entry

@@ -136,7 +136,7 @@ def test_json_schema_response_format(client: openai.OpenAI) -> None:
 def test_models_list_and_retrieve_under_every_prefix(api_runner: str) -> None:
     for prefix in ("/engines/v1", "/v1", "/engines/llama.cpp/v1"):
         client = openai.OpenAI(base_url=f"{api_runner}{prefix}", api_key="unused", max_retries=0)
-        assert [model.id for model in client.models.list()] == ["docker.io/local/smollm2:135m-q4_1"]
+        assert [model.id for model in client.models.list()] == ["local/smollm2:135m-q4_1"]
         assert client.models.retrieve(LOCAL_MODEL_TAG).owned_by == "docker"
 
 

@@ -123,11 +123,31 @@ def test_a_forced_tool_call_becomes_constrained_json_and_back() -> None:
     assert second["choices"][0]["finish_reason"] == "tool_calls"
 
 
-def test_nothing_is_forced_by_auto_or_by_required_among_several_tools() -> None:
+def test_auto_forces_nothing_and_required_among_several_tools_forces_a_call_to_one() -> None:
     tools = [{"type": "function", "function": {"name": name}} for name in ("a", "b")]
-    for choice in ("auto", "required"):
-        payload = {"model": "m", "tools": tools, "tool_choice": choice}
-        assert ForcedToolCall.of(payload) == (payload, None)
+    payload = {"model": "m", "tools": tools, "tool_choice": "auto"}
+    assert ForcedToolCall.of(payload) == (payload, None)
+    sent, required = ForcedToolCall.of({"model": "m", "tools": tools, "tool_choice": "required", "parallel_tool_calls": False})
+    assert required is not None and "tools" not in sent and "parallel_tool_calls" not in sent
+    shapes = sent["response_format"]["schema"]["anyOf"]
+    assert [shape["properties"]["name"] for shape in shapes] == [{"const": "a"}, {"const": "b"}]
+    held = required.rewrite_chunk({"choices": [{"delta": {"content": '{"name": "b", '}, "finish_reason": None}]})
+    assert held["choices"][0]["delta"] == {}  # held back until the call is whole
+    last = required.rewrite_chunk({"choices": [{"delta": {"content": '"arguments": {"x": 1}}'}, "finish_reason": "stop"}]})
+    [call] = last["choices"][0]["delta"]["tool_calls"]
+    assert call["index"] == 0 and call["id"] and call["function"] == {"name": "b", "arguments": '{"x": 1}'}
+    assert last["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_required_with_parallel_calls_takes_an_array_and_a_cut_short_answer_stays_text() -> None:
+    tools = [{"type": "function", "function": {"name": name}} for name in ("a", "b")]
+    sent, required = ForcedToolCall.of({"model": "m", "tools": tools, "tool_choice": "required", "parallel_tool_calls": True})
+    assert sent["response_format"]["schema"]["type"] == "array" and sent["response_format"]["schema"]["minItems"] == 1
+    text = '[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]'
+    answer = required.rewrite_answer({"choices": [{"message": {"content": text}, "finish_reason": "stop"}]})
+    assert [call["function"]["name"] for call in answer["choices"][0]["message"]["tool_calls"]] == ["a", "b"]
+    cut = required.rewrite_answer({"choices": [{"message": {"content": '[{"name": "a", "argu'}, "finish_reason": "length"}]})
+    assert cut["choices"][0]["message"] == {"content": '[{"name": "a", "argu'} and cut["choices"][0]["finish_reason"] == "length"
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])

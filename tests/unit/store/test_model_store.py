@@ -48,7 +48,7 @@ def test_stored_model_exposes_what_the_runner_needs(store: ModelStore, tiny: Sto
     assert list(entry) == ["id", "tags", "created", "config"]
     assert entry["config"]["quantization"] == "Q8_0"
     openai = tiny.openai_entry()
-    assert openai["id"] == "docker.io/ai/smollm2:latest" and openai["owned_by"] == "docker"
+    assert openai["id"] == "ai/smollm2:latest" and openai["owned_by"] == "docker"
     assert openai["dmr"]["context_window"] == 2048
 
 

@@ -93,3 +93,18 @@ def test_looks_like_digest_needs_the_prefix() -> None:
 )
 def test_display_name_strips_defaults_like_docker_model_ls(tag: str, shown: str) -> None:
     assert display_name(tag) == shown
+
+
+@pytest.mark.parametrize(
+    ("tag", "listed"),
+    [
+        ("docker.io/ai/smollm2:latest", "ai/smollm2:latest"),
+        ("index.docker.io/local/smollm2:135m-q4_1", "local/smollm2:135m-q4_1"),
+        ("huggingface.co/org/repo:q4", "huggingface.co/org/repo:q4"),
+        ("localhost:5000/team/m:v1", "localhost:5000/team/m:v1"),
+    ],
+)
+def test_listed_name_drops_only_the_default_registry(tag: str, listed: str) -> None:
+    from compose_models.store.reference import listed_name
+
+    assert listed_name(tag) == listed

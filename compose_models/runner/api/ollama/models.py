@@ -19,7 +19,7 @@ from compose_models.runner.upstreams.remote_models import RemoteModel
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
-from compose_models.store.reference import display_name
+from compose_models.store.reference import listed_name
 from compose_models.store.store import ModelConflict, ModelNotFound
 from compose_models.units import rfc3339_nano
 
@@ -28,8 +28,8 @@ FOREVER = "2318-01-01T00:00:00Z"
 
 
 def ollama_name(tag: str) -> str:
-    """A tag as Ollama clients write it: short, always with a tag."""
-    name = display_name(tag)
+    """A tag as every listing names it (OpenAI's and DMR's too), always with a tag."""
+    name = listed_name(tag)
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
 
 
