@@ -158,15 +158,16 @@ class UnknownTool(Open):
     def _refuse(cls, value: Any) -> Any:
         kind = value.get("type") if isinstance(value, dict) else None
         known = ", ".join(("function", "namespace", "custom", *HOSTED_TOOL_TYPES))
-        raise PydanticCustomError("tool_type", "type {kind!r} is not a tool type (known: {known})",
-                                  {"kind": kind, "known": known})  # fmt: skip
+        message = f"type {repr(kind)[:80]} is not a tool type (known: {known})"
+        raise PydanticCustomError("tool_type", "{message}", {"message": message})
 
 
 def _tool_type(tool: Any) -> str:
     kind = tool.get("type") if isinstance(tool, dict) else getattr(tool, "type", None)
     if kind in ("function", "namespace", "custom"):
         return kind
-    return "hosted" if kind in HOSTED_TOOL_TYPES else "unknown"
+    # An unknown type's tag is "type", so that the 400 names the field: ``tools.N.type``.
+    return "hosted" if kind in HOSTED_TOOL_TYPES else "type"
 
 
 Tool = Annotated[
@@ -174,7 +175,7 @@ Tool = Annotated[
     | Annotated[NamespaceTool, Tag("namespace")]
     | Annotated[CustomTool, Tag("custom")]
     | Annotated[HostedTool, Tag("hosted")]
-    | Annotated[UnknownTool, Tag("unknown")],
+    | Annotated[UnknownTool, Tag("type")],
     Discriminator(_tool_type),
 ]
 
