@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.api.responses.store import ResponseStore, StoredResponse, is_response_id, new_response_id
 from compose_models.runner.api.responses.stream import ResponsesStream
-from compose_models.runner.api.responses.tools import WARNING_KEY, engine_tools
+from compose_models.runner.api.responses.tools import engine_tools
 from compose_models.runner.api.responses.translation import chat_request, echoed_fields, engine_items, input_items
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves

@@ -4,12 +4,13 @@ Order: ``response.created``, ``response.in_progress``; then per output item
 ``response.output_item.added``, for a message ``response.content_part.added``,
 ``response.output_text.delta``..., ``response.output_text.done``, ``response.content_part.done``, for
 a function call ``response.function_call_arguments.delta``..., ``.done`` (for a custom tool's call
-one ``response.custom_tool_call_input.delta`` and ``.done``, once its text is whole), for a reasoning model's
-thoughts ``response.reasoning_text.delta``..., ``.done``; ``response.output_item.done``;
-and last ``response.completed`` (or ``response.incomplete`` when the answer was cut short: by
+one ``response.custom_tool_call_input.delta`` and ``.done``, once its text is whole), for a reasoning
+model's thoughts ``response.reasoning_text.delta``..., ``.done``; ``response.output_item.done``; and
+last ``response.completed`` (or ``response.incomplete`` when the answer was cut short: by
 ``max_output_tokens``, as OpenAI does, or by a full context window, which ``incomplete_details.reason``
-tells apart as ``model_context_window_exceeded``, the name Anthropic gives it). Every event carries its ``sequence_number``. The same translator accumulates
-the whole Response for requests that did not ask for a stream.
+tells apart as ``model_context_window_exceeded``, the name Anthropic gives it). Every event carries
+its ``sequence_number``. The same translator accumulates the whole Response for requests that did not
+ask for a stream.
 """
 
 import time
