@@ -18,7 +18,11 @@ from tests.integration.api.conftest import CITY_PARAMETERS, serving_runner
 
 pytestmark = pytest.mark.model
 
-CODEX_REQUEST = json.loads((Path(__file__).parents[2] / "fixtures/agents/codex-0.171-responses.json").read_text())
+FIXTURES = Path(__file__).parents[2] / "fixtures/agents"
+CODEX_REQUEST = json.loads((FIXTURES / "codex-0.171-responses.json").read_text())
+# Codex's next request after a forced call of its namespaced ``multi_agent_v1`` ``close_agent`` (a proxy
+# set tool_choice): Codex ran its handler and sends the call (with its namespace) and the output back.
+CODEX_AFTER_CALL = json.loads((FIXTURES / "codex-0.171-responses-namespaced-call.json").read_text())
 WEATHER_NAMESPACE = {"type": "namespace", "name": "weather", "description": "Weather tools",
                      "tools": [{"type": "function", "name": "get_weather", "description": "The weather in a city",
                                 "parameters": CITY_PARAMETERS}]}  # fmt: skip
@@ -51,12 +55,12 @@ def events_of(response: httpx.Response) -> list[dict[str, Any]]:
     return [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
 
 
-def codex_request(**overrides: Any) -> dict[str, Any]:
-    """The recorded request with each text cut to its start: the whole prompt (4.5k tokens) takes SmolLM2
-    minutes on a busy 2-core machine; the tools, roles and shapes stay exactly as Codex sent them."""
+def codex_request(recorded: dict[str, Any] = CODEX_REQUEST, **overrides: Any) -> dict[str, Any]:
+    """A recorded request with each message text cut to its start: the whole prompt (4.5k tokens) takes
+    SmolLM2 minutes on a busy 2-core machine; the tools, roles and shapes stay exactly as Codex sent them."""
     items = [{**item, "content": [{**part, "text": part["text"][:TEXT_KEPT]} for part in item["content"]]}
-             for item in CODEX_REQUEST["input"]]  # fmt: skip
-    return {**CODEX_REQUEST, "input": items, "max_output_tokens": 4, "temperature": 0, **overrides}
+             if item.get("type", "message") == "message" else item for item in recorded["input"]]  # fmt: skip
+    return {**recorded, "input": items, "max_output_tokens": 4, "temperature": 0, **overrides}
 
 
 def test_codex_request_is_answered_whole_with_the_hosted_tool_dropped(runner_url: str) -> None:
@@ -78,6 +82,14 @@ def test_codex_request_is_answered_as_a_stream(runner_url: str) -> None:
     assert events[0]["type"] == "response.created" and events[-1]["type"] in ("response.completed", "response.incomplete")
     final = events[-1]["response"]
     assert final["output"][0]["content"][0]["text"] and "web_search" in final["metadata"]["compose_models_warning"]
+
+
+def test_codex_request_carrying_its_namespaced_call_and_output_is_answered(runner_url: str) -> None:
+    [call] = [item for item in CODEX_AFTER_CALL["input"] if item["type"] == "function_call"]
+    assert call["namespace"] == "multi_agent_v1"  # as Codex sent it back
+    response = post(runner_url, codex_request(CODEX_AFTER_CALL, stream=False))
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] in ("completed", "incomplete") and response.json()["output"]
 
 
 @pytest.mark.parametrize("stream", [False, True])
