@@ -101,3 +101,23 @@ def test_items_keep_only_what_the_engine_is_shown() -> None:
     assert items[0]["content"] == [{"type": "input_text", "text": "Look."},
                                    {"type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "low"}]  # fmt: skip
     assert items[1]["id"] == "fc_1" and items[2]["output"] == [{"type": "input_text", "text": "ok"}]
+
+
+def test_namespaced_and_custom_calls_sent_back_reach_the_engine_under_its_flat_names() -> None:
+    namespace = {"type": "namespace", "name": "agents", "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object"}}]}
+    parsed = request(
+        tools=[namespace, {"type": "custom", "name": "apply_patch"}, {"type": "web_search"}],
+        input=[
+            {"type": "function_call", "call_id": "c1", "name": "spawn", "namespace": "agents", "arguments": "{}"},
+            {"type": "custom_tool_call", "call_id": "c2", "name": "apply_patch", "input": "*** Begin Patch"},
+            {"type": "custom_tool_call_output", "call_id": "c2", "output": "done"},
+        ],
+        tool_choice={"type": "function", "name": "spawn", "namespace": "agents"},
+    )
+    payload = chat_request(parsed, "m", input_items(parsed))
+    assert [tool["function"]["name"] for tool in payload["tools"]] == ["agents__spawn", "apply_patch"]
+    assert payload["tool_choice"] == {"type": "function", "function": {"name": "agents__spawn"}}
+    [assistant, output] = payload["messages"]
+    assert [call["function"] for call in assistant["tool_calls"]] == [
+        {"name": "agents__spawn", "arguments": "{}"}, {"name": "apply_patch", "arguments": '{"input": "*** Begin Patch"}'}]  # fmt: skip
+    assert output == {"role": "tool", "tool_call_id": "c2", "content": "done"}

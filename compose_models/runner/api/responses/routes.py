@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.api.responses.store import ResponseStore, StoredResponse, is_response_id, new_response_id
 from compose_models.runner.api.responses.stream import ResponsesStream
+from compose_models.runner.api.responses.tools import engine_tools
 from compose_models.runner.api.responses.translation import chat_request, echoed_fields, engine_items, input_items
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
@@ -36,12 +37,13 @@ async def create_response(request: Request) -> Response:
         raise ApiError(400, "model: required (or previous_response_id, whose model is then used)", param="model")
     # What is stored is what the engine is shown, so the conversation grows only as the prompt does.
     conversation = [*(engine_items(previous.conversation) if previous else []), *input_items(parsed)]
-    echoed = echoed_fields(parsed, model)
+    tools = engine_tools(parsed.tools)
+    echoed = echoed_fields(parsed, model, tools)
     if parsed.store is not False:
         store.check(conversation, echoed)
-    payload = chat_payload_for_engine(chat_request(parsed, model, conversation))
+    payload = chat_payload_for_engine(chat_request(parsed, model, conversation, tools))
     call = await start_engine_call(request, payload, CHAT_PATH)
-    translator = ResponsesStream(new_response_id(), echoed)
+    translator = ResponsesStream(new_response_id(), echoed, tools)
 
     def keep(response: dict) -> None:
         if parsed.store is False:

@@ -1,12 +1,16 @@
 """The OpenAI Responses request bodies the runner accepts (validated, and described in /openapi.json).
 
-Input items are told apart by their ``type``; a message may leave it out, as OpenAI allows. Only
-function tools exist here: the hosted ones (web search, file search, ...) need OpenAI's servers.
+Input items are told apart by their ``type``; a message may leave it out, as OpenAI allows. Tools are
+functions, namespaces of functions (as Codex groups its tools), and free-form ``custom`` tools; the
+hosted ones (web search, file search, ...) need OpenAI's servers, so they are accepted here and then
+dropped or refused by the route (``hosted_tools.py``). A tool of a type nobody defined gets a 400
+naming the type.
 """
 
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from compose_models.runner.api.openai.schema import NonEmpty, Open
 
@@ -52,6 +56,24 @@ class FunctionCallItem(Open):
     call_id: NonEmpty
     name: NonEmpty
     arguments: str
+    namespace: str | None = None  # the namespace tool the function belongs to
+    id: str | None = None
+
+
+class CustomToolCallItem(Open):
+    """An earlier call of a free-form tool: its text ``input`` rather than JSON arguments."""
+
+    type: Literal["custom_tool_call"]
+    call_id: NonEmpty
+    name: NonEmpty
+    input: str
+    id: str | None = None
+
+
+class CustomToolCallOutputItem(Open):
+    type: Literal["custom_tool_call_output"]
+    call_id: NonEmpty
+    output: str | list[ContentPart]
     id: str | None = None
 
 
@@ -78,6 +100,8 @@ InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
     | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[CustomToolCallItem, Tag("custom_tool_call")]
+    | Annotated[CustomToolCallOutputItem, Tag("custom_tool_call_output")]
     | Annotated[ReasoningItem, Tag("reasoning")],
     Discriminator(_item_type),
 ]
@@ -93,9 +117,73 @@ class FunctionTool(Open):
     strict: bool | None = None
 
 
+MAX_NAMESPACE_TOOLS = 128  # functions in one namespace; a request's body caps the whole
+
+
+class NamespaceTool(Open):
+    """Functions grouped under a name (Codex's MCP servers and agents); each is called as itself, with
+    the ``namespace`` beside its ``name`` in the call."""
+
+    type: Literal["namespace"]
+    name: FUNCTION_NAME
+    description: str | None = None
+    tools: Annotated[list[FunctionTool], Field(min_length=1, max_length=MAX_NAMESPACE_TOOLS)]
+
+
+class CustomTool(Open):
+    """A free-form tool, called with one text ``input`` (the engine sees a function of one string).
+    A ``format`` grammar is not enforced: the model is only told the tool's description."""
+
+    type: Literal["custom"]
+    name: FUNCTION_NAME
+    description: str | None = None
+    format: dict[str, Any] | None = None
+
+
+HOSTED_TOOL_TYPES = (
+    "web_search", "web_search_preview", "web_search_preview_2025_03_11", "file_search", "code_interpreter",
+    "computer_use", "computer_use_preview", "image_generation", "mcp", "local_shell", "tool_search",
+)  # fmt: skip
+
+
+class HostedTool(Open):
+    """A tool that runs on OpenAI's servers (or, ``local_shell`` and ``tool_search``, needs their models)."""
+
+    type: Literal[HOSTED_TOOL_TYPES]  # type: ignore[valid-type]
+
+
+class UnknownTool(Open):
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse(cls, value: Any) -> Any:
+        kind = value.get("type") if isinstance(value, dict) else None
+        known = ", ".join(("function", "namespace", "custom", *HOSTED_TOOL_TYPES))
+        message = f"type {repr(kind)[:80]} is not a tool type (known: {known})"
+        raise PydanticCustomError("tool_type", "{message}", {"message": message})
+
+
+def _tool_type(tool: Any) -> str:
+    kind = tool.get("type") if isinstance(tool, dict) else getattr(tool, "type", None)
+    if kind in ("function", "namespace", "custom"):
+        return kind
+    # An unknown type's tag is "type", so that the 400 names the field: ``tools.N.type``.
+    return "hosted" if kind in HOSTED_TOOL_TYPES else "type"
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[NamespaceTool, Tag("namespace")]
+    | Annotated[CustomTool, Tag("custom")]
+    | Annotated[HostedTool, Tag("hosted")]
+    | Annotated[UnknownTool, Tag("type")],
+    Discriminator(_tool_type),
+]
+
+
 class FunctionChoice(Open):
-    type: Literal["function"]
+    type: Literal["function", "custom"]
     name: NonEmpty
+    namespace: str | None = None
 
 
 class PlainTextFormat(Open):
@@ -130,7 +218,7 @@ class ResponsesRequest(Open):
     previous_response_id: Annotated[str, Field(pattern=RESPONSE_ID_PATTERN)] | None = None
     store: bool | None = None
     stream: bool | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | FunctionChoice | None = None
     parallel_tool_calls: bool | None = None
     text: TextConfig | None = None
@@ -142,6 +230,24 @@ class ResponsesRequest(Open):
 
     @model_validator(mode="after")
     def _named_tool_exists(self) -> "ResponsesRequest":
-        if isinstance(self.tool_choice, FunctionChoice) and self.tool_choice.name not in {t.name for t in self.tools or []}:
-            raise ValueError(f"tool_choice names {self.tool_choice.name!r}, which is not in tools")
+        choice = self.tool_choice
+        if isinstance(choice, FunctionChoice) and flat_name(choice.namespace, choice.name) not in callable_names(self.tools):
+            named = f"{choice.namespace}.{choice.name}" if choice.namespace else choice.name
+            raise ValueError(f"tool_choice names {named!r}, which is not in tools")
         return self
+
+
+def flat_name(namespace: str | None, name: str) -> str:
+    """The one name a function has for the engine: a namespaced one joined as Codex joins it, with ``__``."""
+    return f"{namespace.rstrip('_')}__{name.lstrip('_')}" if namespace else name
+
+
+def callable_names(tools: list[Any] | None) -> set[str]:
+    """The engine's names of every function and custom tool in ``tools``."""
+    names: set[str] = set()
+    for tool in tools or []:
+        if isinstance(tool, (FunctionTool, CustomTool)):
+            names.add(tool.name)
+        elif isinstance(tool, NamespaceTool):
+            names.update(flat_name(tool.name, function.name) for function in tool.tools)
+    return names

@@ -6,15 +6,19 @@ shown: no ``reasoning`` items and none of the fields beyond the schema's that a 
 stored conversation is no bigger than the prompt it makes. The conversation the engine sees is
 the previous response's items (its input and its output) followed by these; ``instructions`` become
 the first, system, message and are not carried over from a previous response, as OpenAI does.
-Consecutive ``function_call`` items become one assistant message's ``tool_calls``, and each
-``function_call_output`` a ``tool`` message.
+Consecutive ``function_call`` (and ``custom_tool_call``) items become one assistant message's
+``tool_calls``, under the engine's flat names (tools.py), and each output a ``tool`` message.
 """
+
+import json
 
 import uuid
 from typing import Any
 
 from compose_models.runner.api.responses.schema import (
     ContentPart,
+    CustomToolCallItem,
+    CustomToolCallOutputItem,
     FunctionCallItem,
     FunctionCallOutputItem,
     FunctionChoice,
@@ -25,7 +29,9 @@ from compose_models.runner.api.responses.schema import (
     MessageItem,
     RefusalPart,
     ResponsesRequest,
+    flat_name,
 )
+from compose_models.runner.api.responses.tools import WARNING_KEY, EngineTools, engine_tools
 
 Item = dict[str, Any]
 
@@ -45,10 +51,14 @@ def input_items(request: ResponsesRequest) -> list[Item]:
             items.append(_message(item.role, content, item.id))
         elif isinstance(item, FunctionCallItem):
             items.append({"id": item.id or item_id("fc"), "type": "function_call", "status": "completed",
-                          "call_id": item.call_id, "name": item.name, "arguments": item.arguments})  # fmt: skip
-        elif isinstance(item, FunctionCallOutputItem):
+                          "call_id": item.call_id, "name": item.name, "arguments": item.arguments,
+                          **({"namespace": item.namespace} if item.namespace else {})})  # fmt: skip
+        elif isinstance(item, CustomToolCallItem):
+            items.append({"id": item.id or item_id("ctc"), "type": "custom_tool_call", "status": "completed",
+                          "call_id": item.call_id, "name": item.name, "input": item.input})  # fmt: skip
+        elif isinstance(item, (FunctionCallOutputItem, CustomToolCallOutputItem)):
             output = item.output if isinstance(item.output, str) else _parts(item.output)
-            items.append({"id": item.id or item_id("fco"), "type": "function_call_output", "status": "completed",
+            items.append({"id": item.id or item_id("fco"), "type": item.type, "status": "completed",
                           "call_id": item.call_id, "output": output})  # fmt: skip
         # reasoning: the model's own, never shown to it again, so neither kept
     return items
@@ -56,7 +66,10 @@ def input_items(request: ResponsesRequest) -> list[Item]:
 
 def engine_items(items: list[Item]) -> list[Item]:
     """A stored conversation without the items the engine is not shown (a reasoning model's thoughts)."""
-    return [item for item in items if item.get("type") in ("message", "function_call", "function_call_output")]
+    return [item for item in items if item.get("type") in ENGINE_ITEM_TYPES]
+
+
+ENGINE_ITEM_TYPES = ("message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output")
 
 
 def _parts(parts: list[ContentPart]) -> list[dict[str, Any]]:
@@ -85,17 +98,16 @@ def _text_part(role: str, text: str) -> dict[str, Any]:
     return {"type": "input_text", "text": text}
 
 
-def chat_request(request: ResponsesRequest, model: str, conversation: list[Item]) -> dict[str, Any]:
+def chat_request(request: ResponsesRequest, model: str, conversation: list[Item],
+                 tools: EngineTools | None = None) -> dict[str, Any]:  # fmt: skip
     """The chat completions payload for ``conversation`` (canonical items), always asking for a stream."""
+    tools = tools or engine_tools(request.tools)
     messages: list[dict[str, Any]] = [{"role": "system", "content": request.instructions}] if request.instructions else []
     for item in conversation:
         messages += _chat_message(item, messages[-1] if messages else None)
     payload: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
-    if request.tools:
-        payload["tools"] = [
-            {"type": "function", "function": tool.model_dump(exclude={"type", "strict"}, exclude_none=True)}
-            for tool in request.tools
-        ]
+    if tools.functions:
+        payload["tools"] = tools.functions
         if request.tool_choice is not None:
             payload["tool_choice"] = _tool_choice(request.tool_choice)
         if request.parallel_tool_calls is not None:
@@ -118,13 +130,17 @@ def _chat_message(item: Item, previous: dict[str, Any] | None) -> list[dict[str,
     kind = item.get("type")
     if kind == "message":
         return [{"role": item["role"], "content": [_chat_part(part) for part in item["content"]]}]
-    if kind == "function_call":
-        call = {"id": item["call_id"], "type": "function", "function": {"name": item["name"], "arguments": item["arguments"]}}
+    if kind in ("function_call", "custom_tool_call"):
+        if kind == "function_call":
+            function = {"name": flat_name(item.get("namespace"), item["name"]), "arguments": item["arguments"]}
+        else:
+            function = {"name": item["name"], "arguments": json.dumps({"input": item["input"]})}
+        call = {"id": item["call_id"], "type": "function", "function": function}
         if previous is not None and previous["role"] == "assistant":
             previous.setdefault("tool_calls", []).append(call)
             return []
         return [{"role": "assistant", "content": "", "tool_calls": [call]}]
-    if kind == "function_call_output":
+    if kind in ("function_call_output", "custom_tool_call_output"):
         output = item["output"]
         text = output if isinstance(output, str) else "".join(part.get("text", "") for part in output)
         return [{"role": "tool", "tool_call_id": item["call_id"], "content": text}]
@@ -141,19 +157,20 @@ def _chat_part(part: dict[str, Any]) -> dict[str, Any]:
 
 def _tool_choice(choice: str | FunctionChoice) -> str | dict[str, Any]:
     if isinstance(choice, FunctionChoice):
-        return {"type": "function", "function": {"name": choice.name}}
+        return {"type": "function", "function": {"name": flat_name(choice.namespace, choice.name)}}
     return choice
 
 
-def echoed_fields(request: ResponsesRequest, model: str) -> dict[str, Any]:
-    """What a Response object repeats of its request."""
+def echoed_fields(request: ResponsesRequest, model: str, tools: EngineTools | None = None) -> dict[str, Any]:
+    """What a Response object repeats of its request (of its tools, those used: not a dropped hosted one)."""
+    tools = tools or engine_tools(request.tools)
     text_format = request.text.format if request.text and request.text.format else None
     tool_choice = request.tool_choice or "auto"
     return {
         "model": model,
         "instructions": request.instructions,
         "max_output_tokens": request.max_output_tokens,
-        "metadata": request.metadata or {},
+        "metadata": {**(request.metadata or {}), **({WARNING_KEY: warning} if (warning := tools.warning()) else {})},
         "parallel_tool_calls": request.parallel_tool_calls if request.parallel_tool_calls is not None else True,
         "previous_response_id": request.previous_response_id,
         "reasoning": {"effort": None, "summary": None},
@@ -161,7 +178,7 @@ def echoed_fields(request: ResponsesRequest, model: str) -> dict[str, Any]:
         "temperature": request.temperature,
         "text": {"format": text_format.model_dump(by_alias=True, exclude_none=True) if text_format else {"type": "text"}},
         "tool_choice": tool_choice if isinstance(tool_choice, str) else tool_choice.model_dump(),
-        "tools": [tool.model_dump(exclude_none=True) for tool in request.tools or []],
+        "tools": [tool.model_dump(exclude_none=True) for tool in tools.kept],
         "top_p": request.top_p,
         "truncation": "disabled",
         "user": request.user,
