@@ -63,7 +63,7 @@ class _Target:
     @property
     def context_size(self) -> int | None:
         """The tokens one request may fill on a local engine (prompt and answer); unknown for an upstream."""
-        return self.engine.spec.context_size if isinstance(self.engine, Engine) else None
+        return None if isinstance(self.engine, RemoteModel) else self.engine.spec.context_size
 
 
 class EngineCall:
