@@ -299,7 +299,10 @@ async def _fit_to_context(
 ) -> tuple[int, int | None]:
     """The prompt's token count, and the ``max_tokens`` to send instead of the client's when it does not fit."""
     context_size = engine.spec.context_size
-    prompt = await _count_tokens(request, engine, path, payload)
+    try:
+        prompt = await _probe_tokens(request, engine, path, payload)
+    except httpx.TransportError as error:  # a hung or dead engine is reported now, as for the request itself
+        raise await engine_failure(request, engine, reference, error) from None
     if not prompt or not context_size:
         return prompt, None
     room = context_size - prompt
@@ -457,13 +460,21 @@ async def _count_prompt_tokens(request: Request, target: _Target) -> int:
 
 
 async def _count_tokens(request: Request, engine: Engine | RemoteModel, path: str, payload: dict[str, Any]) -> int:
+    try:
+        return await _probe_tokens(request, engine, path, payload)
+    except httpx.HTTPError:
+        return 0
+
+
+async def _probe_tokens(request: Request, engine: Engine | RemoteModel, path: str, payload: dict[str, Any]) -> int:
     """The prompt tokens of ``payload``, from a one-token request (llama-server keeps the prompt cached, so the
-    real request that follows does not compute it again); 0 when the engine does not say."""
+    real request that follows does not compute it again); 0 when the engine does not say. A failed connection
+    raises."""
     probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
+    url = f"{engine.base_url}{path}"
+    response = await request.app.state.http.post(url, json=probe, headers=engine.auth_headers)
     try:
-        url = f"{engine.base_url}{path}"
-        response = await request.app.state.http.post(url, json=probe, headers=engine.auth_headers)
         return int(response.json()["usage"]["prompt_tokens"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return 0
