@@ -16,6 +16,7 @@ NO_KEY = "compose-models"
 OPEN_WEBUI_IMAGE = "ghcr.io/open-webui/open-webui:main"
 OPEN_WEBUI_CONTAINER = "compose-models-open-webui"
 OPEN_WEBUI_PORT = 3000
+CLAUDE_CONTEXT = 8192  # what Claude Code is given when the model's context size is not known
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,9 @@ def _claude(target: Target, arguments: list[str]) -> Launch:
             "ANTHROPIC_SMALL_FAST_MODEL": target.model,
             # No telemetry, error reports or update checks to Anthropic's servers.
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            # A small model writes until its context is full; Claude Code answers a much smaller cap's stop by
+            # asking it to resume, then gives up.
+            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str((target.context_size or CLAUDE_CONTEXT) // 8),
         },
     )
 

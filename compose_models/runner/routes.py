@@ -122,6 +122,8 @@ def _endpoints() -> Iterator[Endpoint]:
         Endpoint("POST", "/api/copy", Ollama, ollama_models.copy, "Copy a model (Ollama)", CopyRequest,
                  management=True),
         Endpoint("GET", "/", DMR, dmr.root, "Liveness", answers=(TEXT,)),
+        Endpoint("GET", "/anthropic", Anthropic, anthropic.root, "Liveness of the Anthropic API (Claude Code probes it)",
+                 answers=(TEXT,)),
         Endpoint("GET", "/version", DMR, dmr.version, "Runner version"),
         Endpoint("GET", "/metrics", DMR, metrics_endpoint, "Prometheus metrics", answers=(TEXT,)),
         Endpoint("GET", "/openapi.json", DMR, openapi_endpoint, "This document"),

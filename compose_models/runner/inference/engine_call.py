@@ -63,6 +63,11 @@ class _Target:
     forced: ForcedToolCall | RequiredToolCalls | None  # tool calls the answer is rebuilt into
     chosen: ChosenToolCalls | None  # tool calls the model may write as text, to be found in it
 
+    @property
+    def context_size(self) -> int | None:
+        """The tokens one request may fill on a local engine (prompt and answer); unknown for an upstream."""
+        return None if isinstance(self.engine, RemoteModel) else self.engine.spec.context_size
+
 
 class EngineCall:
     """An engine's answer being read; holds the engine until ``close``."""
@@ -78,6 +83,20 @@ class EngineCall:
         self.model = target.model
         self._answer: dict[str, Any] | None = None
         self._closed = False
+        self.max_tokens_clamped: int | None = None  # the max_tokens sent, when the client's did not fit
+
+    @property
+    def context_size(self) -> int | None:
+        return self._target.context_size
+
+    async def context_full(self, finish_reason: str | None) -> bool:
+        """Whether an answer that ended with ``finish_reason`` stopped because the context was full: it
+        ended for length and the prompt and answer fill the context (within the one token an engine keeps
+        back), which is also the case when ``max_tokens`` was clamped to what was left."""
+        if finish_reason != "length" or not self.context_size:
+            return False
+        prompt = await self.prompt_tokens()
+        return prompt > 0 and prompt + self.usage.completion + 1 >= self.context_size
 
     @property
     def is_stream(self) -> bool:
@@ -228,8 +247,14 @@ async def preload(request: Request, reference: str, mode: str = COMPLETION) -> N
         await acquire_engine(request, reference, mode, stack)
 
 
-async def start_engine_call(request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION) -> EngineCall:
-    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError."""
+async def start_engine_call(
+    request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION, fit_to_context: bool = False
+) -> EngineCall:
+    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError.
+
+    With ``fit_to_context`` the prompt is counted first (on a local engine), and a ``max_tokens`` larger than
+    what the context has left is lowered to it (``EngineCall.max_tokens_clamped``); a prompt that fills the
+    context alone is refused with a 400."""
     timings = Timings(started=time.monotonic())
     client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
@@ -252,6 +277,16 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
     for field_name, value in sampling_defaults.items():
         payload.setdefault(field_name, value)
     exchange = exchange_of(request.scope)
+    prompt_tokens: int | None = None
+    clamped: int | None = None
+    if fit_to_context:
+        try:
+            prompt_tokens, clamped = await _fit_to_context(request, engine, path, payload, reference)
+        except BaseException:
+            await stack.aclose()
+            raise
+        if clamped is not None:
+            payload["max_tokens"] = clamped
     # Nothing was translated: the client's own bytes go on, rather than the same JSON serialised again.
     as_sent = exchange.body if exchange is not None and exchange.payload == payload else None
     try:
@@ -267,7 +302,31 @@ async def start_engine_call(request: Request, payload: dict[str, Any], path: str
         raise engine_error(response, await _read_refusal(response, stack))
     chosen = ChosenToolCalls.of(payload, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
     target = _Target(payload, path, engine, model_label(model), forced, chosen)
-    return EngineCall(request, target, stack, response, timings)
+    call = EngineCall(request, target, stack, response, timings)
+    call.usage.prompt_tokens = prompt_tokens or None
+    call.max_tokens_clamped = clamped
+    return call
+
+
+async def _fit_to_context(
+    request: Request, engine: Engine, path: str, payload: dict[str, Any], reference: str
+) -> tuple[int, int | None]:
+    """The prompt's token count, and the ``max_tokens`` to send instead of the client's when it does not fit."""
+    context_size = engine.spec.context_size
+    try:
+        prompt = await _probe_tokens(request, engine, path, payload)
+    except httpx.TransportError as error:  # a hung or dead engine is reported now, as for the request itself
+        raise await engine_failure(request, engine, reference, error) from None
+    if not prompt or not context_size:
+        return prompt, None
+    room = context_size - prompt
+    if room < 1:
+        raise ApiError(400, f"the prompt is {prompt} tokens, which fills the {context_size}-token context of "
+                            f"{reference!r}; shorten it or configure a larger context size", param="messages")
+    asked = payload.get("max_tokens")
+    if not isinstance(asked, int) or asked > room:
+        return prompt, room
+    return prompt, None
 
 
 async def _read_refusal(response: httpx.Response, stack: contextlib.AsyncExitStack) -> bytes:
@@ -428,13 +487,30 @@ async def _send(
 
 
 async def _count_prompt_tokens(request: Request, target: _Target) -> int:
-    probe = {key: value for key, value in target.payload.items() if key not in ("stream", "stream_options")}
-    probe.update(max_tokens=1, n=1)
+    return await _count_tokens(request, target.engine, target.path, target.payload)
+
+
+async def _count_tokens(request: Request, engine: Engine | RemoteModel, path: str, payload: dict[str, Any]) -> int:
     try:
-        url = f"{target.engine.base_url}{target.path}"
-        http: httpx.AsyncClient = request.app.state.http
-        async with http.stream("POST", url, json=probe, headers=target.engine.auth_headers) as response:
+        return await _probe_tokens(request, engine, path, payload)
+    except httpx.HTTPError:
+        return 0
+
+
+async def _probe_tokens(request: Request, engine: Engine | RemoteModel, path: str, payload: dict[str, Any]) -> int:
+    """The prompt tokens of ``payload``, from a one-token request (llama-server keeps the prompt cached, so the
+    real request that follows does not compute it again); 0 when the engine does not say. A failed connection
+    raises."""
+    probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
+    probe.update(max_tokens=1, n=1)
+    url = f"{engine.base_url}{path}"
+    http: httpx.AsyncClient = request.app.state.http
+    async with http.stream("POST", url, json=probe, headers=engine.auth_headers) as response:
+        try:
             answer = json.loads(await read_capped(response, ERROR_BYTES))
+        except (AnswerTooLarge, ValueError, RecursionError):
+            return 0
+    try:
         return int(answer["usage"]["prompt_tokens"])
-    except (httpx.HTTPError, AnswerTooLarge, ValueError, RecursionError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return 0

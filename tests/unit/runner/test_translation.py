@@ -49,7 +49,7 @@ def test_system_blocks_tools_and_results_become_chat_messages() -> None:
 
 def test_stream_events_in_order_with_a_tool_call_after_text() -> None:
     stream = AnthropicStream("m", [])
-    events = stream.start()
+    events = stream.start(12)
     events += stream.feed(chunk({"role": "assistant", "content": "Hi"}))
     events += stream.feed(chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": '{"a"'}}]}))
     events += stream.feed(chunk({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}, "tool_calls"))
@@ -69,7 +69,7 @@ def test_stream_events_in_order_with_a_tool_call_after_text() -> None:
 
 def test_a_stop_sequence_cuts_the_text_and_sets_the_stop_reason() -> None:
     stream = AnthropicStream("m", ["STOP"])
-    stream.start()
+    stream.start(5)
     deltas = stream.feed(chunk({"content": "one ST"})) + stream.feed(chunk({"content": "OP two"}))
     assert stream.stopped_by_sequence
     stream.finish(1, 2)
@@ -114,7 +114,19 @@ def test_tool_arguments_nested_past_what_json_parses_are_dropped_not_raised() ->
     ollama.feed(chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": deep}}]}, "tool_calls"))
     assert ollama.tool_calls() == [{"function": {"name": "f", "arguments": {}}}]
     anthropic = AnthropicStream("m", [])
-    anthropic.start()
+    anthropic.start(5)
     anthropic.feed(chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": deep}}]}, "tool_calls"))
     anthropic.finish(5, 3)
     assert anthropic.message(5, 3)["content"] == [{"type": "tool_use", "id": "c1", "name": "f", "input": {}}]
+
+
+def test_system_messages_inside_messages_join_the_system_prompt_or_the_user_turn_beside_them() -> None:
+    request = MessagesRequest.model_validate({"model": "m", "max_tokens": 4, "system": "Be brief.", "messages": [
+        {"role": "system", "content": "Before any turn."},
+        {"role": "user", "content": [{"type": "text", "text": "Say hello"}]},
+        {"role": "system", "content": [{"type": "text", "text": "Agent types: claude."}]},
+    ]})  # fmt: skip
+    assert chat_request(request)["messages"] == [
+        {"role": "system", "content": "Be brief.\n\nBefore any turn."},
+        {"role": "user", "content": "Say hello\n\n<system-reminder>\nAgent types: claude.\n</system-reminder>"},
+    ]

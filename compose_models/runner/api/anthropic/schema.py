@@ -53,7 +53,10 @@ Block = Annotated[
 
 
 class Message(Open):
-    role: Literal["user", "assistant"]
+    """A turn; ``system`` is a mid-conversation system message (Claude Code's beta
+    ``mid-conversation-system-2026-04-07``), placed as translation.py says."""
+
+    role: Literal["user", "assistant", "system"]
     content: str | list[Block]
 
 

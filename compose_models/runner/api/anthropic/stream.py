@@ -9,7 +9,7 @@ import json
 import uuid
 from typing import Any
 
-from compose_models.runner.api.anthropic.translation import STOP_REASONS
+from compose_models.runner.api.anthropic.translation import CONTEXT_FULL, STOP_REASONS
 from compose_models.runner.inference.stop_sequences import StopSequenceWatch
 
 Event = tuple[str, dict[str, Any]]
@@ -23,16 +23,22 @@ class AnthropicStream:
         self._open: str | None = None  # kind of the open block: "text", "thinking" or "tool:<index>"
         self._watch = StopSequenceWatch(stop_sequences)
         self._finish_reason: str | None = None
+        self.context_full = False  # set before ``finish`` when the answer ended because the context was full
 
     @property
     def stopped_by_sequence(self) -> bool:
         return self._watch.matched is not None
 
-    def start(self) -> list[Event]:
+    @property
+    def finish_reason(self) -> str | None:
+        """The engine's OpenAI ``finish_reason``, once its last chunk has come."""
+        return self._finish_reason
+
+    def start(self, input_tokens: int) -> list[Event]:
         message = {
             "id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "usage": {"input_tokens": input_tokens, "output_tokens": 0},
         }
         return [("message_start", {"type": "message_start", "message": message}), ("ping", {"type": "ping"})]
 
@@ -68,6 +74,8 @@ class AnthropicStream:
     def stop_reason(self) -> str:
         if self.stopped_by_sequence:
             return "stop_sequence"
+        if self.context_full:
+            return CONTEXT_FULL
         return STOP_REASONS.get(self._finish_reason or "stop", "end_turn")
 
     def message(self, input_tokens: int, output_tokens: int) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 ``system`` becomes the first message; content blocks become text, image parts, assistant
 ``tool_calls`` and ``tool`` messages; ``stop_sequences`` are left out, because the runner watches
 for them itself to report which one ended the answer (see anthropic_stream.py).
+
+A ``system`` message inside ``messages`` (sent by Claude Code) joins the system prompt when no user or
+assistant turn comes before it. Later ones become user text wrapped in ``<system-reminder>`` tags (the
+form Claude Code itself uses for its reminders), merged into the user turn next to them: many chat
+templates refuse a system message after the first turn or turns that do not alternate, and every
+template renders user text.
 """
 
 import json
@@ -21,15 +27,23 @@ from compose_models.runner.api.anthropic.schema import (
 )
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+CONTEXT_FULL = "model_context_window_exceeded"
 
 
 def chat_request(request: CountTokensRequest) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = []
+    system_parts: list[str] = []
     if request.system:
-        system = request.system if isinstance(request.system, str) else "\n".join(b.text for b in request.system)
-        messages.append({"role": "system", "content": system})
+        system_parts.append(request.system if isinstance(request.system, str) else "\n".join(b.text for b in request.system))
+    conversation: list[dict[str, Any]] = []
     for message in request.messages:
-        messages += _chat_messages(message)
+        if message.role == "system" and not conversation:
+            system_parts.append(_text_of(message))
+        elif message.role == "system":
+            conversation.append({"role": "user", "content": f"<system-reminder>\n{_text_of(message)}\n</system-reminder>"})
+        else:
+            conversation += _chat_messages(message)
+    messages = [{"role": "system", "content": "\n\n".join(system_parts)}] if system_parts else []
+    messages += _merged_user_turns(conversation)
     payload: dict[str, Any] = {"model": request.model, "messages": messages}
     tools = [_function(tool) for tool in request.tools or [] if tool.input_schema is not None]
     if tools:
@@ -47,6 +61,31 @@ def chat_request(request: CountTokensRequest) -> dict[str, Any]:
             schema = request.output_config.format.schema_
             payload["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
     return payload
+
+
+def _text_of(message: Message) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    return "\n".join(block.text for block in message.content if isinstance(block, TextBlock))
+
+
+def _merged_user_turns(conversation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive user messages as one (as Anthropic's API does), so that turns still alternate."""
+    merged: list[dict[str, Any]] = []
+    for message in conversation:
+        previous = merged[-1] if merged else None
+        if previous is not None and previous["role"] == message["role"] == "user":
+            merged[-1] = {"role": "user", "content": _joined_content(previous["content"], message["content"])}
+        else:
+            merged.append(message)
+    return merged
+
+
+def _joined_content(first: str | list[dict[str, Any]], second: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if isinstance(first, str) and isinstance(second, str):
+        return f"{first}\n\n{second}"
+    as_parts = lambda content: [{"type": "text", "text": content}] if isinstance(content, str) else content  # noqa: E731
+    return as_parts(first) + as_parts(second)
 
 
 def _chat_messages(message: Message) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from compose_models.runner.api.openai.context_full import marked_body
 from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
 from compose_models.runner.api.openai.stream import relay_openai_stream
 from compose_models.runner.http.body import as_payload, read_request
@@ -45,7 +46,7 @@ async def completions(request: Request) -> Response:
 async def _complete(request: Request, parsed: Sampling, payload: dict, path: str) -> Response:
     call = await start_engine_call(request, payload, path)
     if not call.is_stream:
-        return Response(await call.read_whole(call.body()), media_type="application/json")
+        return Response(await call.read_whole(marked_body(call)), media_type="application/json")
     include_usage = bool(parsed.stream_options and parsed.stream_options.include_usage)
     return streaming_response(call, relay_openai_stream(call, include_usage), "text/event-stream")
 

@@ -3,13 +3,16 @@
 Frames pass through as they are, except that tool-call fragments are put in OpenAI's form (the id,
 type and name only in a call's first fragment; llama-cpp-python repeats them, which makes clients
 concatenate names), and usage is given exactly when the client asked for it with
-``stream_options.include_usage``: the engine's usage chunk, or one counted here.
+``stream_options.include_usage``: the engine's usage chunk, or one counted here. A chunk ending the
+answer for length is held until the engine's usage has come, to say whether the context was full
+(context_full.py).
 """
 
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from compose_models.runner.api.openai.context_full import ended_for_length, marked
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.streams import data_frame
 from compose_models.runner.inference.engine_call import EngineCall
@@ -19,9 +22,16 @@ async def relay_openai_stream(call: EngineCall, include_usage: bool) -> AsyncIte
     tool_calls_seen: set[int] = set()
     last_chunk: dict[str, Any] = {}
     usage_sent = False
+    held: dict[str, Any] | None = None  # the chunk that ended the answer for length
     try:
         async for frame in call.frames():
             chunk = frame.payload
+            if held is not None:
+                yield data_frame(await marked(call, held))
+                held = None
+            if isinstance(chunk, dict) and ended_for_length(chunk) and not _has_tool_calls(chunk):
+                last_chunk = held = chunk
+                continue
             if frame.is_done:
                 if include_usage and not usage_sent:
                     yield data_frame(await _usage_chunk(call, last_chunk))
@@ -40,6 +50,8 @@ async def relay_openai_stream(call: EngineCall, include_usage: bool) -> AsyncIte
                 yield data_frame(_normalized_tool_calls(chunk, tool_calls_seen))
             else:
                 yield frame.raw
+        if held is not None:
+            yield data_frame(await marked(call, held))
     except ApiError as error:
         yield data_frame({"error": {"message": error.message, "type": "server_error", "param": None, "code": None}})
 
