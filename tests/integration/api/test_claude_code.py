@@ -3,14 +3,14 @@ message) replayed against a runner serving SmolLM2, and the context-full answers
 OpenAI chat APIs. The real Claude Code runs in the separate check ``scripts/check-agents.sh claude``."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, detached_runner
+from tests.conftest import LOCAL_MODEL_TAG, cli_headers, detached_runner
 
 pytestmark = pytest.mark.model
 
@@ -22,17 +22,31 @@ LONG_PROMPT = "Count from one to five hundred in words, separated by commas, and
     f"Item {n} is fine." for n in range(1, 31)
 )
 GREEDY = {"temperature": 0}
+Configure = Callable[[int], None]  # sets the model's context size
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[str]:
+def runner_environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
     with detached_runner(tmp_path_factory.mktemp("claude-code"), smollm2_gguf) as environment:
-        yield f"http://127.0.0.1:{environment['COMPOSE_MODELS_PORT']}"
+        yield environment
 
 
-def _configure(url: str, context_size: int) -> None:
-    response = httpx.post(f"{url}/engines/_configure", json={"model": LOCAL_MODEL_TAG, "context-size": context_size})
-    assert response.status_code in (200, 202, 204), response.text
+@pytest.fixture(scope="module")
+def url(runner_environment: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{runner_environment['COMPOSE_MODELS_PORT']}"
+
+
+@pytest.fixture(scope="module")
+def configure(url: str, runner_environment: dict[str, str]) -> Configure:
+    """Sets the model's context size as this machine's CLI does (management takes its key)."""
+    headers = cli_headers(runner_environment["COMPOSE_MODELS_HOME"])
+
+    def configure_context(context_size: int) -> None:
+        body = {"model": LOCAL_MODEL_TAG, "context-size": context_size}
+        response = httpx.post(f"{url}/engines/_configure", json=body, headers=headers)
+        assert response.status_code in (200, 202, 204), response.text
+
+    return configure_context
 
 
 def _recorded() -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -56,8 +70,8 @@ def test_head_anthropic_and_root_answer_200(url: str) -> None:
     assert httpx.head(url).status_code == 200
 
 
-def test_claude_codes_request_is_answered_whole_and_streamed(url: str) -> None:
-    _configure(url, 4096)  # Claude Code's prompt is about 3,050 tokens with SmolLM2's template
+def test_claude_codes_request_is_answered_whole_and_streamed(url: str, configure: Configure) -> None:
+    configure(4096)  # Claude Code's prompt is about 3,050 tokens with SmolLM2's template
     path, headers, body = _recorded()
     assert body["messages"][-1]["role"] == "system" and "mid-conversation-system" in headers["anthropic-beta"]
     whole = httpx.post(f"{url}{path}", headers=headers, json={**body, "stream": False}, timeout=600)
@@ -74,8 +88,8 @@ def test_claude_codes_request_is_answered_whole_and_streamed(url: str) -> None:
     assert start["message"]["usage"]["input_tokens"] == delta["usage"]["input_tokens"] == message["usage"]["input_tokens"]
 
 
-def test_max_tokens_beyond_the_context_is_clamped_and_said(url: str) -> None:
-    _configure(url, SMALL_CONTEXT)
+def test_max_tokens_beyond_the_context_is_clamped_and_said(url: str, configure: Configure) -> None:
+    configure(SMALL_CONTEXT)
     response = httpx.post(f"{url}/anthropic/v1/messages", timeout=300, json={
         "model": LOCAL_MODEL_TAG, "max_tokens": 32000, "messages": [{"role": "user", "content": "Say hello."}], **GREEDY,
     })  # fmt: skip
@@ -88,8 +102,8 @@ def test_max_tokens_beyond_the_context_is_clamped_and_said(url: str) -> None:
     assert small.status_code == 200 and CLAMPED not in small.headers, small.text
 
 
-def test_an_answer_filling_the_context_says_so_in_anthropics_api(url: str) -> None:
-    _configure(url, SMALL_CONTEXT)
+def test_an_answer_filling_the_context_says_so_in_anthropics_api(url: str, configure: Configure) -> None:
+    configure(SMALL_CONTEXT)
     body = {"model": LOCAL_MODEL_TAG, "max_tokens": 32000, "messages": [{"role": "user", "content": LONG_PROMPT}], **GREEDY}
     whole = httpx.post(f"{url}/anthropic/v1/messages", json=body, timeout=300)
     assert whole.status_code == 200, whole.text
@@ -102,8 +116,8 @@ def test_an_answer_filling_the_context_says_so_in_anthropics_api(url: str) -> No
     assert delta["delta"]["stop_reason"] == "model_context_window_exceeded"
 
 
-def test_an_answer_filling_the_context_says_so_in_openai_chat(url: str) -> None:
-    _configure(url, SMALL_CONTEXT)
+def test_an_answer_filling_the_context_says_so_in_openai_chat(url: str, configure: Configure) -> None:
+    configure(SMALL_CONTEXT)
     body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": LONG_PROMPT}], **GREEDY}
     whole = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=300)
     assert whole.status_code == 200, whole.text
@@ -116,8 +130,8 @@ def test_an_answer_filling_the_context_says_so_in_openai_chat(url: str) -> None:
     assert last["finish_reason"] == "length" and last["finish_reason_detail"] == "context_window_exceeded"
 
 
-def test_a_mid_conversation_system_message_reaches_the_model_as_user_text(url: str) -> None:
-    _configure(url, SMALL_CONTEXT)
+def test_a_mid_conversation_system_message_reaches_the_model_as_user_text(url: str, configure: Configure) -> None:
+    configure(SMALL_CONTEXT)
     body = {"model": LOCAL_MODEL_TAG, "max_tokens": 1, "messages": [
         {"role": "user", "content": "Hi."}, {"role": "system", "content": "Answer in French."},
     ]}  # fmt: skip
