@@ -10,7 +10,7 @@ arguments, in whole answers and in streams alike.
 import uuid
 from typing import Any
 
-from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
+from compose_models.runner.inference.required_tool_calls import RequiredToolCalls, constrained_to
 
 
 class ForcedToolCall:
@@ -36,9 +36,7 @@ class ForcedToolCall:
         function = next((tool["function"] for tool in tools if tool["function"].get("name") == name), None)
         if function is None:
             return payload, None
-        constrained = {key: value for key, value in payload.items() if key not in ("tools", "tool_choice", "parallel_tool_calls")}
-        constrained["response_format"] = {"type": "json_object", "schema": function.get("parameters") or {"type": "object"}}
-        return constrained, cls(name)
+        return constrained_to(payload, function.get("parameters") or {"type": "object"}), cls(name)
 
     def rewrite_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
         for choice in answer.get("choices") or []:

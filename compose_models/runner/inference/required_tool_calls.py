@@ -43,9 +43,7 @@ class RequiredToolCalls:
         # Only an explicit true asks for an array: a small model held to "one or more" tends to repeat
         # its call until max_tokens, and one call is a valid answer when parallel calls are allowed.
         parallel = payload.get("parallel_tool_calls") is True
-        constrained = {key: value for key, value in payload.items() if key not in ("tools", "tool_choice", "parallel_tool_calls")}
-        constrained["response_format"] = {"type": "json_object", "schema": call_schema(functions, parallel)}
-        return constrained, cls(parallel)
+        return constrained_to(payload, call_schema(functions, parallel)), cls(parallel)
 
     def rewrite_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
         for choice in answer.get("choices") or []:
@@ -90,6 +88,13 @@ class RequiredToolCalls:
              "function": {"name": item["name"], "arguments": json.dumps(item.get("arguments", {}))}}
             for item in items
         ]  # fmt: skip
+
+
+def constrained_to(payload: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` without its tools, its answer held by the engine's grammar to JSON of ``schema``."""
+    constrained = {key: value for key, value in payload.items() if key not in ("tools", "tool_choice", "parallel_tool_calls")}
+    constrained["response_format"] = {"type": "json_object", "schema": schema}
+    return constrained
 
 
 def _finish_reason(reason: str | None) -> str | None:
