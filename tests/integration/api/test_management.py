@@ -123,7 +123,8 @@ def test_push_then_pull_with_streamed_progress(api_runner: str, api_home: Path, 
         pushed = httpx.post(f"{api_runner}/models/{remote}/push", headers={"accept": "application/json", **manage}, timeout=60)
         assert pushed.headers["content-type"].startswith("application/json")
         assert json.loads(pushed.text.splitlines()[-1]) == {"type": "success", "message": "Model pushed successfully"}
-        assert httpx.get(f"{api_runner}/models/{remote}", params={"remote": "true"}).json()["config"]["format"] == "gguf"
+        remote_manifest = httpx.get(f"{api_runner}/models/{remote}", params={"remote": "true"}, headers=manage)  # management
+        assert remote_manifest.json()["config"]["format"] == "gguf"
         for tag in ("local/tiny:v1", remote):
             httpx.delete(f"{api_runner}/models/{tag}", headers=manage)
         pulled = httpx.post(f"{api_runner}/models/create", json={"from": remote}, headers=manage, timeout=60)
@@ -153,7 +154,9 @@ def test_the_model_has_one_name_in_the_openai_ollama_and_dmr_listings(api_runner
         assert httpx.post(f"{api_runner}/v1/chat/completions", json=body, timeout=60).status_code == 200
 
 
-def test_a_stream_the_client_cut_off_is_logged_as_cut_off_with_its_tokens(api_runner: str, api_home: Path) -> None:
+def test_a_stream_the_client_cut_off_is_logged_as_cut_off_with_its_tokens(
+    api_runner: str, api_home: Path, manage: dict[str, str]
+) -> None:
     body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": "Tell me a long story."}],
             "max_tokens": 400, "stream": True, "logit_bias": {"2": -100}}  # no end-of-text: it would write all 400
     with httpx.stream("POST", f"{api_runner}/v1/chat/completions", json=body, timeout=60) as response:
@@ -162,7 +165,8 @@ def test_a_stream_the_client_cut_off_is_logged_as_cut_off_with_its_tokens(api_ru
         assert len(data) >= 2
     deadline = time.monotonic() + 10
     while True:
-        [group] = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}).json()
+        records = httpx.get(f"{api_runner}/engines/requests", params={"model": LOCAL_MODEL_TAG}, headers=manage)
+        [group] = records.json()  # others' request records are management
         last = group["records"][-1]
         if last["status_code"] == 499 or time.monotonic() > deadline:
             break
