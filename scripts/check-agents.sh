@@ -55,7 +55,9 @@ claude() {
   [ -x "$prefix/node_modules/.bin/claude" ] || npm install --silent --prefix "$prefix" "@anthropic-ai/claude-code@$CLAUDE_VERSION"
   start_runner 8192  # Claude Code's prompt is about 3,050 tokens with SmolLM2's template
   local started=$SECONDS answer
-  answer=$(launch "$prefix/node_modules/.bin" claude -p "Say hello")
+  launch "$prefix/node_modules/.bin" claude -p "Say hello" >"$WORK/answer.txt" 2>"$WORK/claude.log" \
+    || { cat "$WORK/answer.txt"; tail -20 "$WORK/claude.log" >&2; return 1; }
+  answer=$(cat "$WORK/answer.txt")
   echo "claude $CLAUDE_VERSION answered through launch in $((SECONDS - started))s: $answer"
   [ -n "${answer//[[:space:]]/}" ]
 }
