@@ -12,7 +12,7 @@ from tests.integration.gateway.conftest import KEYS, REQUESTS_PER_MINUTE, bearer
 CHAT = {"model": LOCAL_MODEL_TAG, "max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}]}
 LOG_FIELDS = {
     "time", "request_id", "caller", "caller_kind", "project", "service", "container", "address", "route",
-    "model", "status", "prompt_tokens", "completion_tokens", "time_to_first_token", "duration",
+    "model", "status", "prompt_tokens", "completion_tokens", "time_to_first_token", "duration", "cut_off",
 }
 
 
@@ -78,7 +78,7 @@ def test_limit_holds_exactly_under_16_concurrent_callers_and_every_request_is_an
     statuses = {request_id: response.status_code for _, request_id, response in answers}
     for entry in logged:
         assert set(entry) == LOG_FIELDS
-        assert entry["status"] == statuses[entry["request_id"]]
+        assert entry["status"] == statuses[entry["request_id"]] and entry["cut_off"] is False
         assert entry["caller"] == entry["request_id"].split("-")[0] and entry["caller_kind"] == "key"
         assert entry["route"] == "/engines/v1/chat/completions"
         # A refused request's body is not read, so which model it named is not known.
