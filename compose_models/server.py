@@ -19,7 +19,7 @@ from compose_models.runner.control.listening import bind_addresses, listen_addre
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.host_check import HostCheck
-from compose_models.runner.observability.log import say
+from compose_models.log import say
 from compose_models.runner.observability.tap import Tap
 from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret

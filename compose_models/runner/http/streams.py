@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from compose_models.runner.observability.log import say
+from compose_models.log import say
 
 _FRAME_END = re.compile(rb"\r?\n\r?\n")
 DONE = "[DONE]"

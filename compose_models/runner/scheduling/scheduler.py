@@ -30,7 +30,7 @@ from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
-from compose_models.runner.observability.log import say
+from compose_models.log import say
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.settings import SchedulerSettings

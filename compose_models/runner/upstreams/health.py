@@ -12,7 +12,7 @@ import contextlib
 
 import httpx
 
-from compose_models.runner.observability.log import say
+from compose_models.log import say
 from compose_models.runner.upstreams.config import Upstream, strip_credentials
 
 

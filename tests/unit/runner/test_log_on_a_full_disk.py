@@ -24,14 +24,14 @@ ENTRY = RequestEntry("2026-01-01T00:00:00Z", "req-1", "anonymous", "anonymous", 
 
 def test_saying_to_a_full_disk_does_not_raise() -> None:
     require(Path("/dev/full").exists(), "/dev/full, a file whose writes fail with ENOSPC", linux_only=True)
-    code = "from compose_models.runner.observability.log import say; say('one'); say('two'); print('went on')"
+    code = "from compose_models.log import say; say('one'); say('two'); print('went on')"
     with open("/dev/full", "w") as full:
         ran = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=full, text=True, timeout=60)
     assert (ran.returncode, ran.stdout) == (0, "went on\n")
 
 
 def test_the_lines_lost_are_told_when_the_log_can_be_written_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    from compose_models.runner.observability.log import say
+    from compose_models.log import say
 
     class Failing(io.StringIO):
         def write(self, text: str) -> int:

@@ -20,7 +20,7 @@ from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
-from compose_models.runner.observability.log import say
+from compose_models.log import say
 
 MAX_LISTED_ITEMS = 100
 Keep = Callable[[dict], None]  # stores a finished Response (or does nothing, for ``store: false``)
