@@ -13,6 +13,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from compose_models.home import responses_dir
+from compose_models.runner.api.dmr.configurations import configuration_document
 from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
@@ -64,7 +65,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
     app.state.remote_models = remote_models
     app.state.timeouts = timeouts
     app.state.metrics = RunnerMetrics(scheduler)
-    app.state.records = RequestRecords()
+    app.state.records = RequestRecords(configuration_of=lambda label: configuration_document(scheduler, label) or {})
     app.state.responses = ResponseStore.from_environment(responses_dir())
     return app
 

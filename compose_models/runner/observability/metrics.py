@@ -1,6 +1,7 @@
 """Prometheus metrics of the runner: requests, latency, time to first token, tokens, loaded models."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -9,7 +10,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from compose_models.runner.http.exchange import Exchange
-from compose_models.runner.scheduling.scheduler import Scheduler
+
+
+class _Engine(Protocol):
+    @property
+    def reference(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def backend_name(self) -> str: ...
+
+
+class Scheduler(Protocol):
+    """What the metrics read of the scheduler (scheduling/, above observability), handed in by app.py."""
+
+    def running(self) -> Iterable[_Engine]: ...
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 

@@ -17,7 +17,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from compose_models.runner.api.dmr.configurations import configuration_document
 from compose_models.runner.http.exchange import Exchange
 from compose_models.runner.http.streams import event_frame
 
@@ -52,8 +51,14 @@ def shorten_media(text: str) -> str:
     return _LONG_BASE64.sub(r"\1...", text)
 
 
+def _no_configuration(label: str) -> dict[str, Any]:
+    return {}
+
+
 class RequestRecords:
-    def __init__(self, per_model: int = RECORDS_PER_MODEL) -> None:
+    def __init__(self, per_model: int = RECORDS_PER_MODEL, configuration_of: Callable[[str], dict[str, Any]] = _no_configuration) -> None:
+        # a model's configuration in the records' answer: the DMR API's, handed in by app.py (api/ is above)
+        self.configuration_of = configuration_of
         self._records: dict[str, deque[RequestRecord]] = {}
         self._followers: set[asyncio.Queue[RequestRecord | None]] = set()
         self._ids = itertools.count(1)
@@ -136,11 +141,7 @@ def _group(records: list[RequestRecord], configuration_of: Callable[[str], dict[
 async def requests_endpoint(request: Request) -> Response:
     records: RequestRecords = request.app.state.records
     model = request.query_params.get("model") or None
-    scheduler = request.app.state.scheduler
-
-    def configurations(label: str) -> dict[str, Any]:
-        return configuration_document(scheduler, label) or {}
-
+    configurations = records.configuration_of
     if "text/event-stream" not in request.headers.get("accept", ""):
         return JSONResponse(_group(records.stored(model), configurations))
     replay = request.query_params.get("include_existing", "").lower() in ("1", "true")

@@ -10,7 +10,7 @@ it, so then the prompt tokens are unknown."""
 import json
 from typing import Any
 
-from compose_models.runner.inference.usage import Usage
+from compose_models.runner.observability.usage import Usage
 
 JSON_BYTES_KEPT = 4 * 1024 * 1024
 

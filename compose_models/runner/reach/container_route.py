@@ -11,12 +11,25 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from compose_models.docker_host import DockerHost
 from compose_models.errors import UserError
 from compose_models.home import runner_dir
-from compose_models.runner.control.state import RunnerState
 from compose_models.runner.reach.probe import ANSWERED, Attempt, Candidate, candidates, probe
+
+
+class RunnerState(Protocol):
+    """What the route needs of the runner's state (control/state.py's ``RunnerState``, which is above reach)."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def hosts(self) -> list[str]: ...
+    @property
+    def reach_secret(self) -> str: ...
 
 
 @dataclass(frozen=True)
