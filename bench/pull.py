@@ -24,9 +24,9 @@ from gguf import GGUFWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compose_models.store import ModelStore, package_gguf  # noqa: E402
-from compose_models.store.push import push_model  # noqa: E402
-from tests.integration.store.local_registry import running_registry  # noqa: E402
+from compose_models.store import ModelStore, package_gguf
+from compose_models.store.push import push_model
+from tests.integration.store.local_registry import running_registry
 
 TENSOR_BYTES = 64 << 20
 MB = 1_000_000

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from compose_models.gateway.middleware import Gateway
 from compose_models.gateway.settings import GatewaySettings
 from compose_models.home import private_state_dirs, store_dir
+from compose_models.log import say
 from compose_models.runner.api.dmr.wire import dashboard_row, remote_models_json
 from compose_models.runner.app import body_reader, create_app, tapped
 from compose_models.runner.backends.leftovers import EngineRecords
@@ -19,7 +20,6 @@ from compose_models.runner.control.listening import bind_addresses, listen_addre
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.host_check import HostCheck
-from compose_models.log import say
 from compose_models.runner.observability.tap import Tap
 from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret

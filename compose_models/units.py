@@ -4,7 +4,7 @@ gguf-parser and the docker CLI use, so what we print and serve reads as theirs."
 import math
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from compose_models.errors import UserError
 
@@ -111,7 +111,7 @@ def rfc3339_nano(ns_since_epoch: int | None = None) -> str:
     """Go's ``time.RFC3339Nano`` for a UTC instant (default: now)."""
     ns = time.time_ns() if ns_since_epoch is None else ns_since_epoch
     seconds, nanos = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     fraction = f".{nanos:09d}".rstrip("0") if nanos else ""
     return f"{stamp}{fraction}Z"
 

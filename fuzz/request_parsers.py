@@ -106,7 +106,7 @@ def _engine_request(model: type[pydantic.BaseModel], parsed: Any) -> Any:
         return chat_payload_for_engine(chat_payload(parsed)) if parsed.messages else None
     if model is GenerateRequest:
         _seconds(parsed.keep_alive)
-        path, payload = generate_payload(parsed)
+        _path, payload = generate_payload(parsed)
         return (chat_payload_for_engine if "messages" in payload else completion_payload_for_engine)(payload)
     if model is ResponsesRequest:
         echoed_fields(parsed, parsed.model or "m")

@@ -8,8 +8,7 @@ size, the quantisation is allowed and the artifact is not over the maximum size.
 from compose_models.catalog.naming import name_fields
 from compose_models.catalog.policy import CatalogPolicy
 from compose_models.errors import UserError
-from compose_models.store import ModelStore, StoredModel, normalize_reference
-from compose_models.store import media_types
+from compose_models.store import ModelStore, StoredModel, media_types, normalize_reference
 from compose_models.store.artifact import Layer
 from compose_models.store.pull import fetch_remote_model
 from compose_models.units import gguf_size

@@ -13,6 +13,7 @@ from compose_models.store import StoredModel
 from compose_models.store.pull import fetch_remote_model
 from compose_models.store.registry_client import RegistryClient
 
+
 @dataclass(frozen=True)
 class CatalogEntry:
     reference: str

@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from compose_models.catalog.listing import CatalogEntry, list_catalog
 from compose_models.catalog.lint import lint_reference
+from compose_models.catalog.listing import CatalogEntry, list_catalog
 from compose_models.catalog.naming import OrgPrefix
 from compose_models.catalog.policy import load_policy
 from compose_models.catalog.publish import PublishOutcome, PublishSource, publish

@@ -115,8 +115,8 @@ def configure(
     """Set a model's context size, keep-alive and runtime flags on the runner, starting it if need be."""
     from compose_models.runner.control import daemon
     from compose_models.runner.control.client import RunnerClient
-    from compose_models.runner.control.state import default_port
     from compose_models.runner.control.presets import with_preset
+    from compose_models.runner.control.state import default_port
 
     if keep_alive is not None:
         check_duration(keep_alive, "--keep-alive")

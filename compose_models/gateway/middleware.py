@@ -3,7 +3,7 @@ and, from each exchange the tap hands it when done, the request log, metrics per
 dashboard's activity. Bodies pass through as they come, so streams stay streams."""
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -192,7 +192,7 @@ def _text(body: bytes | bytearray) -> str:
 def _entry(caller: Caller, request_id: str, exchange: Exchange) -> RequestEntry:
     first_byte = exchange.first_byte if not exchange.refused else None
     return RequestEntry(
-        time=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         request_id=request_id,
         caller=caller.name,
         caller_kind=caller.kind,

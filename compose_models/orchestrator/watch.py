@@ -62,7 +62,7 @@ def watch(options: ProjectOptions, extra_args: list[str]) -> int:
     files = watched_files(deployment)
     say(f"watching {', '.join(sorted(map(str, files)))}")
     directories = sorted({str(path.parent) for path in files})
-    for _ in watchfiles.watch(*directories, watch_filter=lambda _, path: Path(path).resolve() in files):
+    for _ in watchfiles.watch(*directories, watch_filter=lambda _, path: Path(path).resolve() in files):  # noqa: B023 - the latest files, on purpose
         try:
             updated = redeploy(deployment)
         except UserError as error:

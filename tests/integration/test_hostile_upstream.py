@@ -21,7 +21,12 @@ from compose_models.store import ModelStore, package_gguf
 from tests.conftest import free_port, proc_dir
 from tests.integration.gateway.conftest import ADMIN_KEY, bearer, write_keys_file
 from tests.integration.hostile_upstream import (
-    ENDLESS_FRAME, HUGE_ERROR, HUGE_JSON, REDIRECT, HostileUpstream, MiB, hostile_upstream,
+    ENDLESS_FRAME,
+    HUGE_ERROR,
+    HUGE_JSON,
+    REDIRECT,
+    HostileUpstream,
+    hostile_upstream,
 )  # fmt: skip
 from tests.integration.store.hostile_registry import HostileRegistry, hostile_registry
 from tests.unit.store.ggufs import write_gguf

@@ -305,22 +305,21 @@ def test_an_upstream_dying_mid_stream_ends_each_api_stream_with_its_error(
     """Three streams (OpenAI, Anthropic, Ollama) on one llama-server, killed once each has sent something:
     each ends promptly with an error in its API's shape, naming the upstream."""
     headers = {"authorization": f"Bearer {CALLER_KEY}"}
-    with _llama_server(smollm2_gguf, doomed_port, slots=3) as (doomed, _), httpx.Client(timeout=30) as http:
-        with contextlib.ExitStack() as streams:
-            lines = {}
-            for api, (path, body, _) in DYING_STREAMS.items():
-                answer = streams.enter_context(http.stream("POST", f"{local_runner}{path}", headers=headers, json={
-                    "model": "doomed/smollm2", "messages": COUNTING, "temperature": 0, **body}))
-                assert answer.status_code == 200, answer.read()
-                lines[api] = answer.iter_lines()
-                assert next(line for line in lines[api] if line.strip())
-            doomed.kill()
-            started = time.monotonic()
-            for api, (_, _, error_mark) in DYING_STREAMS.items():
-                rest = list(lines[api])
-                assert any(line.startswith(error_mark) for line in rest), (api, rest[-3:])
-                assert any("upstream 'doomed'" in line for line in rest), (api, rest[-3:])
-            assert time.monotonic() - started < 10
+    with _llama_server(smollm2_gguf, doomed_port, slots=3) as (doomed, _), httpx.Client(timeout=30) as http, contextlib.ExitStack() as streams:
+        lines = {}
+        for api, (path, body, _) in DYING_STREAMS.items():
+            answer = streams.enter_context(http.stream("POST", f"{local_runner}{path}", headers=headers, json={
+                "model": "doomed/smollm2", "messages": COUNTING, "temperature": 0, **body}))
+            assert answer.status_code == 200, answer.read()
+            lines[api] = answer.iter_lines()
+            assert next(line for line in lines[api] if line.strip())
+        doomed.kill()
+        started = time.monotonic()
+        for api, (_, _, error_mark) in DYING_STREAMS.items():
+            rest = list(lines[api])
+            assert any(line.startswith(error_mark) for line in rest), (api, rest[-3:])
+            assert any("upstream 'doomed'" in line for line in rest), (api, rest[-3:])
+        assert time.monotonic() - started < 10
 
 
 def _predicted_tokens(server: str) -> float:
@@ -421,15 +420,14 @@ def test_a_killed_replica_is_ejected_and_comes_back_once_it_answers_again(
     (Runs last: box stays down after it.)"""
     (box, box_url), (_, other_url) = llama_server_processes
     headers = {"authorization": f"Bearer {CALLER_KEY}"}
-    with httpx.Client(timeout=30) as http:
-        with http.stream("POST", f"{local_runner}/engines/v1/chat/completions", headers=headers, json={
-            "model": SERVER_MODEL, "messages": COUNTING, "temperature": 0, "stream": True, "max_tokens": 400,
-        }) as answer:  # fmt: skip
-            lines = answer.iter_lines()
-            assert next(line for line in lines if line.strip())
-            box.kill()
-            box.wait(10)
-            rest = list(lines)
+    with httpx.Client(timeout=30) as http, http.stream("POST", f"{local_runner}/engines/v1/chat/completions", headers=headers, json={
+        "model": SERVER_MODEL, "messages": COUNTING, "temperature": 0, "stream": True, "max_tokens": 400,
+    }) as answer:  # fmt: skip
+        lines = answer.iter_lines()
+        assert next(line for line in lines if line.strip())
+        box.kill()
+        box.wait(10)
+        rest = list(lines)
     assert any(line.startswith('data: {"error"') and "upstream 'box'" in line for line in rest), rest[-3:]
 
     def answered(count: int) -> float:

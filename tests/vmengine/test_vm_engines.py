@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import docker_available, free_port, require, run_cli
+from tests.e2e.stack import assistant_answer
 from tests.integration.gateway.conftest import request_log
 from tests.management_refusals import CHAT, MANAGEMENT, Request, assert_refused, container_requests
-from tests.e2e.stack import assistant_answer
 from tests.vmengine.vm_engine import COLIMA, HOST_ENGINE, IMAGE, PODMAN, RANCHER, VM_BRIDGE, VM_SCENARIOS, VmEngine
 
 pytestmark = [pytest.mark.vmengine, pytest.mark.docker]

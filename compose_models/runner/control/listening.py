@@ -5,8 +5,8 @@ import socket
 
 from compose_models.docker_host import detect_docker_host
 from compose_models.errors import UserError
-from compose_models.runner.control.port_choice import PortChoice, bind_first_free, bind_socket
 from compose_models.log import say
+from compose_models.runner.control.port_choice import PortChoice, bind_first_free, bind_socket
 
 
 def listen_addresses(requested: list[str], with_api_keys: bool = False) -> list[str]:

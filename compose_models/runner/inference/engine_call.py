@@ -27,8 +27,8 @@ from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
-from compose_models.runner.observability.usage import Usage
 from compose_models.runner.observability.metrics import RunnerMetrics
+from compose_models.runner.observability.usage import Usage
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
 from compose_models.runner.scheduling.settings import (

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compose_models.runner.http.exchange import Exchange, RouteKind, headers_of
 from compose_models.log import say
+from compose_models.runner.http.exchange import Exchange, RouteKind, headers_of
 from compose_models.runner.observability.token_count import TokenCount
 
 RECORDED_BYTES = 1024 * 1024  # of each answer, for the records

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from compose_models.errors import UserError
+from compose_models.log import say
 from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
-from compose_models.log import say
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.settings import SchedulerSettings
@@ -391,7 +391,7 @@ class Scheduler:
                 async with asyncio.timeout_at(deadline):
                     await self._capacity_freed.wait()
             except TimeoutError:
-                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded, origin))
+                raise InsufficientMemory(explain_refusal(name, memory.describe(), residents, budget, max_loaded, origin)) from None
 
     def _residents(self, excluding: _Slot) -> list[Resident]:
         return [

@@ -6,9 +6,9 @@ start-up. A malformed file is refused with its path, the key (``upstreams[1].url
 
 import os
 import re
-from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from compose_models.runner.http.capped_read import LIST_BYTES, AnswerTooLarge, read_capped
 from compose_models.log import say
+from compose_models.runner.http.capped_read import LIST_BYTES, AnswerTooLarge, read_capped
 from compose_models.runner.upstreams.config import ALL_MODELS, Upstream, strip_credentials
 from compose_models.runner.upstreams.health import UpstreamHealth
 

@@ -29,7 +29,7 @@ def serving_runner(home: Path, gguf: Path, **extra_env: str) -> Iterator[str]:
     env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), **extra_env}
     run_cli("package", "--gguf", str(gguf), LOCAL_MODEL_TAG, env=env)
     port = free_port()
-    log = open(home / "runner.log", "wb")
+    log = open(home / "runner.log", "wb")  # noqa: SIM115 - the runner writes to it until the fixture ends
     process = subprocess.Popen(
         [sys.executable, "-m", "compose_models", "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )

@@ -25,7 +25,7 @@ def new_catalog(registry: str, directory: Path) -> Catalog:
 
 
 @pytest.fixture
-def catalog(registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:  # noqa: F811
+def catalog(registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
     created = new_catalog(registry, tmp_path / "catalog")
     monkeypatch.chdir(created.directory)
     return created

@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import LOCAL_MODEL_TAG, cli_headers, detached_runner, require_docker_and_busybox, run_cli
 from tests.management_refusals import CHAT, MANAGEMENT, Request, assert_refused, container_requests
 
+
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory, smollm2_gguf: Path) -> Iterator[dict[str, str]]:
     """A runner with the defaults (no keys, management not opened)."""

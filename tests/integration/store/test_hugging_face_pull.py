@@ -8,8 +8,8 @@ import pytest
 
 from compose_models.errors import UserError
 from compose_models.store import ModelStore, media_types
-from compose_models.units import parse_rfc3339_seconds
 from compose_models.store.pull import pull_model
+from compose_models.units import parse_rfc3339_seconds
 from tests.conftest import free_port, run_cli
 from tests.integration.store.fake_hugging_face_hub import FakeHub, FakeRepository, fake_hugging_face_hub
 from tests.unit.store.ggufs import write_gguf, write_safetensors

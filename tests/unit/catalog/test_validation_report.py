@@ -1,7 +1,7 @@
 """How ``catalog validate`` reports, as text: every measured step, then the failure if there is one."""
 
-from compose_models.store.memory_estimate import MemoryEstimate
 from compose_models.catalog.validate import ValidationReport
+from compose_models.store.memory_estimate import MemoryEstimate
 
 # The compute allowance is the runner's, on top of the model's footprint: the report leaves it out.
 MEMORY = MemoryEstimate(weights=98_362_432, kv_cache=188_743_680, context_size=8192, compute=71_926_849)

@@ -83,7 +83,7 @@ def test_an_upstream_ejected_while_the_log_is_full_comes_back(tmp_path: Path, mo
         " health: {interval: 0.05, failures: 1}}]"
     )
     [upstream] = load_upstreams(tmp_path / "upstreams.yaml", required=True)
-    full = open("/dev/full", "w")
+    full = open("/dev/full", "w")  # noqa: SIM115 - stderr for the rest of the test
     monkeypatch.setattr(sys, "stderr", full)
 
     async def watch() -> list[bool]:

@@ -7,7 +7,6 @@ tools, a `docker` whose `compose` is missing. The scripts themselves, bash, the 
 of its own (no .venv there) with PATH holding only the shims and the few real tools the scripts use.
 """
 
-import json
 import shutil
 import subprocess
 import sys

@@ -22,12 +22,12 @@ from compose_models.runner.api.dmr.transfer_stream import (
 )
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
+from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
-from compose_models.runner.http.endpoint import flag_set
 from compose_models.store.registry_client import RegistryNotFound
 from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
 from compose_models.store.transfer_progress import Transfers

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from compose_models.log import say
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.api.responses.store import ResponseStore, StoredResponse, is_response_id, new_response_id
 from compose_models.runner.api.responses.stream import ResponsesStream
@@ -20,7 +21,6 @@ from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
-from compose_models.log import say
 
 MAX_LISTED_ITEMS = 100
 Keep = Callable[[dict], None]  # stores a finished Response (or does nothing, for ``store: false``)

@@ -11,7 +11,6 @@ Consecutive ``function_call`` (and ``custom_tool_call``) items become one assist
 """
 
 import json
-
 import uuid
 from typing import Any
 

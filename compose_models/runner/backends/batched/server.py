@@ -31,6 +31,7 @@ from compose_models.runner.backends.batched.generation import Generation
 from compose_models.runner.backends.batched.model import BATCH_SIZE, LoadedModel, load
 from compose_models.runner.backends.batched.sampling import Sampling
 
+
 class BadRequest(Exception):
     pass
 
