@@ -18,6 +18,7 @@ import shutil
 import socket
 import struct
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -63,13 +64,13 @@ class DockerHost:
         return [address for address in self.bridge_gateways if is_local_address(address)]
 
 
-def docker_config_dir(environ: dict[str, str] | None = None) -> Path:
+def docker_config_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     configured = environ.get("DOCKER_CONFIG")
     return Path(configured).expanduser() if configured else Path.home() / ".docker"
 
 
-def locate_engine(environ: dict[str, str] | None = None) -> EngineLocation:
+def locate_engine(environ: Mapping[str, str] | None = None) -> EngineLocation:
     """The endpoint the Docker CLI would use, with the context that named it."""
     environ = os.environ if environ is None else environ
     if environ.get("DOCKER_HOST"):
@@ -131,7 +132,7 @@ def docker_client(location: EngineLocation | None = None, timeout: int = 10):
         raise docker.errors.DockerException(location.problem or "no Docker engine")
     if location.source == "DOCKER_HOST":
         return docker.from_env(timeout=timeout)  # also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
-    tls = False
+    tls: bool | docker.tls.TLSConfig = False
     directory = _context_tls_dir(location)
     if directory is not None:
         tls = docker.tls.TLSConfig(

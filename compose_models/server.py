@@ -4,6 +4,7 @@ local engine's bridge), its state recorded for the CLI, served until stopped.
 The one module that puts the runner and the gateway together, so that neither imports the other."""
 
 import os
+from collections.abc import Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -46,7 +47,7 @@ def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
     return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
-def only_its_hosts(app: ASGIApp, listening: list[str], extra: list[str] = ()) -> ASGIApp:
+def only_its_hosts(app: ASGIApp, listening: list[str], extra: Sequence[str] = ()) -> ASGIApp:
     """``app`` answering only requests whose ``Host`` names it (no DNS rebinding), in front of everything;
     ``extra`` are names the user allows besides its own."""
     table = RouteTable()
@@ -63,8 +64,8 @@ def serve(hosts: list[str], port: int) -> None:
     gateway_settings = GatewaySettings.for_runner(logs)
     addresses = listen_addresses(hosts, with_api_keys=bool(gateway_settings.keys))
     sockets, bound, choice = bind_addresses(addresses, port, requested=bool(hosts))
-    if choice.note():
-        say(choice.note())
+    if note := choice.note():
+        say(note)
     secret = new_secret()
     for leftover in sweep_leftovers(store_dir()):
         say(f"removed {leftover}, left by a store writer that is gone")

@@ -60,7 +60,7 @@ def typer_app() -> "typer.Typer":
     return app
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> "typer.Typer":
     if name == "app":
         return typer_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

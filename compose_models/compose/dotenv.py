@@ -40,9 +40,10 @@ def parse_env(text: str, lookup_environment: Mapping[str, str], source: str = ".
 
     position = 0
     while True:
-        position = _statement_start(text, position)
-        if position is None:
+        start = _statement_start(text, position)
+        if start is None:
             return values
+        position = start
         line = text.count("\n", 0, position) + 1
         key, position, inherited = _key(text, position, source, line)
         if inherited:

@@ -1,5 +1,7 @@
 """Every check the doctor runs, in the order a user would look."""
 
+from collections.abc import Callable
+
 from compose_models.docker_host import detect_docker_host
 from compose_models.doctor import docker_side, machine
 from compose_models.doctor.report import FAIL, Finding
@@ -7,7 +9,7 @@ from compose_models.doctor.report import FAIL, Finding
 
 def run_checks() -> list[Finding]:
     docker = detect_docker_host()
-    checks = [
+    checks: list[tuple[str, Callable[[], Finding | list[Finding]]]] = [
         ("Docker engine", lambda: docker_side.engine_finding(docker)),
         ("runner port", docker_side.port_finding),
         ("container route", lambda: docker_side.route_finding(docker)),

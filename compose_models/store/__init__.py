@@ -8,9 +8,14 @@ Public API::
     model.gguf_paths[0], model.context_size, model.to_dmr_json(), model.openai_entry()
 """
 
+from typing import TYPE_CHECKING
+
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import display_name, listed_name, looks_like_id, normalize_reference, parse_reference
 from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
+
+if TYPE_CHECKING:
+    from compose_models.store.packaging import package_gguf
 
 __all__ = [
     "ModelConflict",

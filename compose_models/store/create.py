@@ -90,7 +90,8 @@ def _from_model(model: StoredModel, recipe: Recipe) -> tuple[dict[str, Any], lis
 def _from_blobs(store: ModelStore, files: dict[str, str], scratch: Path) -> tuple[dict[str, Any], list[Layer]]:
     if not files:
         raise UserError("files: give at least one GGUF file (name -> sha256 digest of an uploaded blob)")
-    weights, projectors = [], []
+    weights: list[tuple[str, str, Path]] = []
+    projectors: list[tuple[str, str, Path]] = []
     for name, digest in files.items():
         if not _FILE_NAME.fullmatch(name) or not name.lower().endswith(".gguf"):
             raise UserError(f"files: {name!r} is not a supported file name: expected a plain name ending in .gguf "

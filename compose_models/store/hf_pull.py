@@ -35,7 +35,7 @@ REVISION = "main"
 T = TypeVar("T")
 # HfHubHTTPError's bases are its HTTP client's error class (httpx or httpx2, by version) and OSError:
 # together they cover refusals, unreachable hosts and interrupted transfers.
-_HUB_ERRORS = HfHubHTTPError.__bases__
+_HUB_ERRORS: tuple[type[BaseException], ...] = HfHubHTTPError.__bases__
 
 
 def pull_from_hugging_face(store: ModelStore, reference: str, transfers: Transfers) -> StoredModel:
@@ -121,7 +121,8 @@ def _download(
     local = _from_hub(
         repository,
         lambda: hf_hub_download(
-            repository, file.path, revision=revision, local_dir=staging, endpoint=_endpoint(), tqdm_class=progress_bar
+            repository, file.path, revision=revision, local_dir=staging, endpoint=_endpoint(),
+            tqdm_class=progress_bar,  # type: ignore[call-overload]  # a factory of bars: all the hub calls
         ),
     )
     path = Path(local)

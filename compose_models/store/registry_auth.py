@@ -3,6 +3,7 @@
 import base64
 import json
 import re
+from typing import Any
 
 import httpx
 
@@ -43,7 +44,7 @@ def fetch_bearer_token(
                 "service": service, "scope": " ".join(scopes), "client_id": "compose-models"}  # fmt: skip
         request = http.build_request("POST", realm, data=form)
     else:
-        query = [("service", service)] if service else []
+        query: list[tuple[str, Any]] = [("service", service)] if service else []
         query += [("scope", scope) for scope in scopes]
         request = http.build_request("GET", realm, params=query)
         if credentials:

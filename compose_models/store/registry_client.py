@@ -197,7 +197,7 @@ class RegistryClient:
             response.close()
 
     def _send(self, method: str, path: str, scope: str, kwargs: dict[str, object]) -> httpx.Response:
-        headers = dict(kwargs.get("headers") or {})  # type: ignore[arg-type]
+        headers = dict(kwargs.get("headers") or {})  # type: ignore[call-overload]
         url = urljoin(self.base_url + "/", path.lstrip("/")) if not path.startswith("http") else path
         authorization = self._authorizations.get(scope) or self._authorizations.get("*")
         if authorization and _origin(httpx.URL(url)) == self._origin:

@@ -64,7 +64,9 @@ def _build(version: str, accelerator: str, options: list[str], target: Path, log
             old.unlink()
         target.rmdir()
     os.replace(staging, target)
-    return cached_wheel(target)
+    built = cached_wheel(target)
+    assert built is not None  # pip wrote the wheel, and build.json is beside it
+    return built
 
 
 def main() -> None:

@@ -188,6 +188,7 @@ class ProcessEngine(ABC):
                 watchdog_.let_go()
                 await watchdog_.reap()
                 raise EngineError(f"the watchdog of the engine for {self.spec.alias} failed: {problem}")
+        assert self.process is not None  # started above, or the try raised
         self._records.add(self.process.pid)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0, headers=self.auth_headers) as client:

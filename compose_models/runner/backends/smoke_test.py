@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import httpx
 
@@ -150,11 +151,19 @@ def _remembered(kind: str, paths: list[Path], test, run: bool) -> SmokeResult | 
     return result
 
 
+@overload
+def llama_server_verdict(binary: Path, *, run: Literal[True] = ...) -> SmokeResult: ...
+@overload
+def llama_server_verdict(binary: Path, *, run: bool) -> SmokeResult | None: ...
 def llama_server_verdict(binary: Path, *, run: bool = True) -> SmokeResult | None:
     """The remembered smoke test of this llama-server binary, run first if it never was (and ``run``)."""
     return _remembered("llama-server", [binary], lambda model: smoke_test_llama_server(binary, model), run)
 
 
+@overload
+def llama_cpp_python_verdict(*, run: Literal[True] = ...) -> SmokeResult: ...
+@overload
+def llama_cpp_python_verdict(*, run: bool) -> SmokeResult | None: ...
 def llama_cpp_python_verdict(*, run: bool = True) -> SmokeResult | None:
     """The remembered smoke test of the installed llama-cpp-python build, run first if it never was (and ``run``)."""
     lib = llama_cpp_python_lib()

@@ -1,5 +1,7 @@
 """Calls from the CLI and the orchestrator to a running runner."""
 
+from collections.abc import Sequence
+
 import httpx
 
 from compose_models.errors import UserError
@@ -20,7 +22,7 @@ class RunnerClient:
         return response
 
     def configure(
-        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None
+        self, model: str, context_size: int | None = None, runtime_flags: Sequence[str] = (), keep_alive: str | None = None
     ) -> None:
         """``POST /engines/_configure`` with Docker Model Runner's body."""
         body: dict[str, object] = {"model": model, "runtime-flags": list(runtime_flags)}

@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 from filelock import FileLock
@@ -52,7 +54,7 @@ def _runner_environment() -> dict[str, str]:
     return environment
 
 
-def start_detached(port: int, hosts: list[str] = (), timeout: float = 30.0) -> RunnerState:
+def start_detached(port: int, hosts: Sequence[str] = (), timeout: float = 30.0) -> RunnerState:
     """Start ``compose-models serve`` in its own session and wait until it answers."""
     log_path = private_state_dirs() / "runner.log"
     argv = [sys.executable, "-m", "compose_models", "serve", "--port", str(port)]
@@ -136,7 +138,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def status_document(port: int) -> dict[str, object]:
+def status_document(port: int) -> dict[str, Any]:
     """``status --json``, in Docker Model Runner's shape, with our ``/engines/v1/`` base URLs.
 
     ``endpoint`` is the URL a container was seen to reach (probed, or checked from the cache) when the

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from compose_models.errors import UserError
 
@@ -113,7 +114,7 @@ class _Flag:
         return next(s for s in self.spellings if s.startswith("--"))
 
 
-def _python(option: str, convert: Callable[[object], object] = lambda value: value) -> Callable[[object], list[str]]:
+def _python(option: str, convert: Callable[[Any], object] = lambda value: value) -> Callable[[object], list[str]]:
     def arguments(value: object) -> list[str]:
         converted = convert(value)
         return [f"--{option}", str(converted).lower() if isinstance(converted, bool) else str(converted)]
@@ -241,7 +242,7 @@ def parse_runtime_flags(flags: list[str], backend: str = LLAMA_SERVER) -> Runtim
     return options
 
 
-def _record(options: RuntimeOptions, flag: _Flag, value: object, text: str | None, backend: str) -> None:
+def _record(options: RuntimeOptions, flag: _Flag, value: Any, text: str | None, backend: str) -> None:
     if flag.sampling:
         options.sampling_defaults[flag.sampling] = value
     elif flag.reserved == "context":

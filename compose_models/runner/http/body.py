@@ -129,7 +129,9 @@ def _field_path(payload: Any, location: tuple[int | str, ...]) -> list[str]:
     path: list[str] = []
     value = payload
     for position, part in enumerate(location):
-        if (isinstance(value, dict) and part in value) or (isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)):
+        if isinstance(value, dict) and part in value:  # noqa: SIM114 - two branches, so the type checker narrows each
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
             value = value[part]
         elif not (isinstance(value, dict) and position == len(location) - 1):
             continue

@@ -60,4 +60,4 @@ def _normal(host: str) -> str:
 
 def _is_socket_address(host: str, scope: Scope) -> bool:
     server = scope.get("server")
-    return bool(server) and _normal(str(server[0])) == host
+    return server is not None and len(server) > 0 and _normal(str(server[0])) == host

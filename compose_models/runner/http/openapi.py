@@ -32,7 +32,7 @@ def _operation(operation: Endpoint, schema_refs: dict[type[BaseModel], dict[str,
         {"name": name, "in": "query", "required": name in operation.required_query, "schema": {"type": "string"}}
         for name in operation.query + operation.required_query
     ]
-    success = {"description": operation.summary}
+    success: dict[str, Any] = {"description": operation.summary}
     if operation.answers:
         success["content"] = {media: {} for media in operation.answers}
     dialect = operation.dialect

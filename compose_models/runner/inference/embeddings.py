@@ -9,6 +9,7 @@ import base64
 import math
 import struct
 from dataclasses import dataclass
+from typing import cast
 
 from starlette.requests import Request
 
@@ -34,7 +35,7 @@ async def embed(request: Request, model: str, inputs: list[str]) -> Embeddings:
 
 def pooled(embedding: Vector | list[Vector]) -> Vector:
     if not embedding or not isinstance(embedding[0], list):
-        return embedding
+        return cast(Vector, embedding)
     width = len(embedding[0])
     mean = [sum(token[i] for token in embedding) / len(embedding) for i in range(width)]
     norm = math.sqrt(sum(value * value for value in mean)) or 1.0

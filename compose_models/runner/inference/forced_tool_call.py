@@ -34,7 +34,7 @@ class ForcedToolCall:
         else:
             return payload, None
         function = next((tool["function"] for tool in tools if tool["function"].get("name") == name), None)
-        if function is None:
+        if function is None or not isinstance(name, str):
             return payload, None
         return constrained_to(payload, function.get("parameters") or {"type": "object"}), cls(name)
 

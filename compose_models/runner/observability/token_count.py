@@ -57,7 +57,7 @@ class TokenCount:
             else:
                 self._observe(_json(pending))
 
-    def _read_line(self, line: bytes) -> None:
+    def _read_line(self, line: bytes | bytearray) -> None:
         if line.startswith(b"data:"):
             line = line[5:].strip()
         if line.startswith(b"{"):
@@ -84,7 +84,7 @@ class TokenCount:
             self._completion = usage["output_tokens"]
 
 
-def _json(data: bytes) -> Any:
+def _json(data: bytes | bytearray) -> Any:
     try:
         return json.loads(data)
     except (ValueError, RecursionError):

@@ -16,8 +16,10 @@ _REMEMBERED_NAMES = 256
 
 
 class NamedModel(Protocol):
-    id: str
-    tags: Sequence[str]
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
 
 
 class RunnerModelStore(ModelStore):

@@ -7,6 +7,7 @@ only, never one that is serving requests.
 
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from compose_models.runner.backends.engine import EngineError
 from compose_models.units import format_bytes
@@ -27,7 +28,7 @@ class Resident:
 class Placement:
     """Room is made by evicting ``evict`` (possibly none), in this order."""
 
-    evict: tuple[Hashable, ...]
+    evict: tuple[Any, ...]  # the residents' keys
 
 
 class InsufficientMemory(EngineError):

@@ -19,7 +19,7 @@ Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artif
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -44,15 +44,25 @@ CRASH_WINDOW = 60.0  # seconds
 
 
 class LocalModel(Protocol):
-    id: str
-    tags: tuple[str, ...] | list[str]
-    context_size: int | None
-    config: dict[str, Any]
-    gguf_paths: list[Path]
-    chat_template_path: Path | None
-    mmproj_path: Path | None
-    layers: list[Any]
-    blobs_directory: Path
+    # read-only members: the store's StoredModel is a frozen dataclass with computed properties
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def context_size(self) -> int | None: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
+    @property
+    def gguf_paths(self) -> list[Path]: ...
+    @property
+    def chat_template_path(self) -> Path | None: ...
+    @property
+    def mmproj_path(self) -> Path | None: ...
+    @property
+    def layers(self) -> list[Any]: ...
+    @property
+    def blobs_directory(self) -> Path: ...
 
 
 ModelLookup = Callable[[str], LocalModel | None]
@@ -293,7 +303,7 @@ class Scheduler:
                 plan = self._plans.get(key) if running else None
                 if plan is None:  # planned anew for each start: the backend may have been installed since
                     plan = self._plans[key] = self._plan(model, mode)
-                if not running or engine.spec != plan.spec:
+                if not running or engine is None or engine.spec != plan.spec:
                     await self._drain(slot)
                     # A configure may have come while it drained.
                     plan = self._plans[key] = self._plans.get(key) or self._plan(model, mode)

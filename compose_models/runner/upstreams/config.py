@@ -6,8 +6,9 @@ start-up. A malformed file is refused with its path, the key (``upstreams[1].url
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -186,7 +187,7 @@ def _key_path(location: tuple) -> str:
     return text or "(top level)"
 
 
-def _expected(error: dict) -> str:
+def _expected(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "missing":
         return "this key is required"

@@ -35,7 +35,7 @@ class AnthropicStream:
         return self._finish_reason
 
     def start(self, input_tokens: int) -> list[Event]:
-        message = {
+        message: dict[str, Any] = {
             "id": self.message_id, "type": "message", "role": "assistant", "model": self.model, "content": [],
             "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": 0},

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -75,7 +75,7 @@ class _QueuedTransfers(Transfers):
         if self._cancelled.is_set():
             raise TransferCancelled
         layer = label.split(" ", 1)[0]
-        state = {"done": done, "reported": done, "at": time.monotonic()}
+        state = {"done": done, "reported": done, "at": time.monotonic()}  # bytes, bytes, seconds
         self._report(LayerProgress(layer, total, done))
 
         def advance(amount: int) -> None:
@@ -87,12 +87,12 @@ class _QueuedTransfers(Transfers):
                 state["done"] - state["reported"] >= REPORT_EVERY_BYTES
             ):
                 state["reported"], state["at"] = state["done"], now
-                self._report(LayerProgress(layer, total, state["done"]))
+                self._report(LayerProgress(layer, total, int(state["done"])))
 
         return advance
 
 
-async def run_transfer(work: Callable[[Transfers], Result]) -> AsyncIterator[TransferEvent]:
+async def run_transfer(work: Callable[[Transfers], Result]) -> AsyncGenerator[TransferEvent, None]:
     """Progress of ``work`` (given a Transfers to report through), then Finished or Failed."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[TransferEvent] = asyncio.Queue()

@@ -5,7 +5,7 @@ Any other command is refused, naming its line."""
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from compose_models.runner.http.errors import ApiError
 
@@ -63,7 +63,7 @@ class _Reader:
     def line(self) -> int:
         return self.text.count("\n", 0, self.at) + 1
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         raise ApiError(400, f"modelfile line {self.line}: {problem}")
 
     def next_line(self) -> bool:
@@ -80,7 +80,7 @@ class _Reader:
     def command(self) -> str:
         match = _COMMAND.match(self.text, self.at)
         word = match[1].upper() if match else self.text[self.at:].split(None, 1)[0]
-        if word not in SUPPORTED:
+        if match is None or word not in SUPPORTED:  # a supported word is one _COMMAND matched
             self.fail(f"{word} is not supported here: expected one of {', '.join(SUPPORTED)}")
         self.at = match.end()
         return word

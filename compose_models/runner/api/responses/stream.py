@@ -94,7 +94,7 @@ class ResponsesStream:
         if self._open != "text":
             events += self._close()
             self._open = "text"
-            item = {"id": item_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
+            item: dict[str, Any] = {"id": item_id("msg"), "type": "message", "status": "in_progress", "role": "assistant", "content": []}
             self.output.append(item)
             events.append(self._event("response.output_item.added", output_index=self._index, item=dict(item, content=[])))
             item["content"].append({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
@@ -112,7 +112,7 @@ class ResponsesStream:
         if self._open != "reasoning":
             events += self._close()
             self._open = "reasoning"
-            item = {"id": item_id("rs"), "type": "reasoning", "status": "in_progress", "summary": [], "content": []}
+            item: dict[str, Any] = {"id": item_id("rs"), "type": "reasoning", "status": "in_progress", "summary": [], "content": []}
             self.output.append(item)
             events.append(self._event("response.output_item.added", output_index=self._index, item=dict(item, content=[])))
             item["content"].append({"type": "reasoning_text", "text": ""})

@@ -43,7 +43,7 @@ class Job:
     prompt: list[int]
     sampling: Sampling
     max_tokens: int
-    emit: Callable[[Event], None]  # called on the decode thread; must not block
+    emit: Callable[[Event], object]  # called on the decode thread; must not block
     top_logprobs: int | None = None  # None: no log-probabilities; else how many alternatives with each token
     cancelled: bool = False
     reused_tokens: int = 0  # prompt tokens found in the slot's KV cells, set on admission

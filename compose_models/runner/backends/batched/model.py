@@ -42,7 +42,8 @@ class LoadedModel:
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools: list[Any] | None, tool_choice: Any) -> list[int]:
         """The chat rendered by the GGUF's template, tokenized as llama-cpp-python does."""
-        rendered = self.chat_formatter(messages=messages, tools=tools, tool_choice=tool_choice)
+        # OpenAI-shaped dicts, validated by the API; llama-cpp-python types them as its TypedDicts
+        rendered = self.chat_formatter(messages=messages, tools=tools, tool_choice=tool_choice)  # type: ignore[arg-type]
         return self.tokenize(rendered.prompt, add_bos=not rendered.added_special)
 
 
