@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, ordered_config
@@ -28,11 +28,11 @@ class StoredModel:
 
     @cached_property
     def config_file(self) -> dict[str, Any]:
-        return json.loads(self.raw_config)
+        return cast(dict[str, Any], json.loads(self.raw_config))
 
     @property
     def config_media_type(self) -> str:
-        return self.manifest["config"]["mediaType"]
+        return cast(str, self.manifest["config"]["mediaType"])
 
     @property
     def is_cncf(self) -> bool:

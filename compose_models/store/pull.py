@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from filelock import FileLock
 
@@ -140,7 +140,7 @@ def _check_descriptor(descriptor: object, ref: ModelReference, where: str) -> No
         raise UserError(f"the manifest of {ref} has an invalid digest in {where}: expected sha256:<64 hex characters>")
 
 
-def fetch_config(client: RegistryClient, ref: ModelReference, manifest: dict) -> bytes:
+def fetch_config(client: RegistryClient, ref: ModelReference, manifest: dict[str, Any]) -> bytes:
     """The config blob, refused when it declares more than MAX_CONFIG_BYTES or sends more than it declares."""
     digest, size = manifest["config"]["digest"], manifest["config"]["size"]
     if size > MAX_CONFIG_BYTES:

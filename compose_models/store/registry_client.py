@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import cast
 from urllib.parse import urljoin
 
 import httpx
@@ -247,7 +248,7 @@ class RegistryClient:
         location = response.headers.get("location")
         if not location:
             raise UserError(f"registry {self.registry} started an upload without giving its Location")
-        return urljoin(str(response.url), location)
+        return cast(str, urljoin(str(response.url), location))
 
     def _cancel_upload(self, response: httpx.Response, repository: str) -> None:
         location = response.headers.get("location")

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from compose_models.runner.backends.build_flags import accelerator_for_wheel, build_key, ggml_options
@@ -33,7 +34,7 @@ def cached_wheel(directory: Path) -> Path | None:
     return wheels[0] if wheels and (directory / "build.json").is_file() else None
 
 
-def build_wheel(version: str, *, log=lambda line: print(line, file=sys.stderr)) -> Path:
+def build_wheel(version: str, *, log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> Path:
     """The cached portable wheel for ``version``, built first when missing (one build at a time)."""
     accelerator = accelerator_for_wheel()
     options = ggml_options(accelerator)
@@ -44,7 +45,7 @@ def build_wheel(version: str, *, log=lambda line: print(line, file=sys.stderr)) 
         return cached_wheel(target) or _build(version, accelerator, options, target, log)
 
 
-def _build(version: str, accelerator: str, options: list[str], target: Path, log) -> Path:
+def _build(version: str, accelerator: str, options: list[str], target: Path, log: Callable[[str], None]) -> Path:
     staging = target.with_name(target.name + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob("*.whl"):

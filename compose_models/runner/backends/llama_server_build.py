@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, cast
 
 from filelock import FileLock
 
@@ -167,15 +168,15 @@ def _build_tool(name: str) -> str | None:
     return shutil.which(name, path=search)
 
 
-def build_info(version: str | None = None) -> dict:
+def build_info(version: str | None = None) -> dict[str, Any]:
     """What the cached build was made for (``build.json``), or {} when there is none."""
     try:
-        return json.loads((install_dir(version) / "build.json").read_text())
+        return cast(dict[str, Any], json.loads((install_dir(version) / "build.json").read_text()))
     except (OSError, ValueError):
         return {}
 
 
-def _store(binary: Path, target: Path, info: dict) -> None:
+def _store(binary: Path, target: Path, info: dict[str, Any]) -> None:
     """Copy into the cache atomically, so an interrupted install never leaves a half binary."""
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

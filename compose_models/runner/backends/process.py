@@ -27,6 +27,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -115,7 +116,7 @@ class _Watchdog:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return cast(int, probe.getsockname()[1])
 
 
 class ProcessEngine(ABC):
@@ -128,7 +129,7 @@ class ProcessEngine(ABC):
         self.log_path = log_path
         self.port = free_port()
         self.api_key = secrets.token_urlsafe(32)
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         self._watchdog: _Watchdog | None = None
         self._records = EngineRecords()
         self._let_go_of = False  # the ended engine's watchdog and record

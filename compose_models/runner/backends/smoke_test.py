@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, overload
@@ -106,7 +107,7 @@ def smoke_test_llama_server(binary: Path, model: Path) -> SmokeResult:
     return SmokeResult(True, result, system_info)
 
 
-def _ask_server(process: subprocess.Popen, base_url: str, key: str) -> str | None:
+def _ask_server(process: subprocess.Popen[bytes], base_url: str, key: str) -> str | None:
     deadline = time.monotonic() + _TIMEOUT
     with httpx.Client(timeout=_TIMEOUT, headers={"authorization": f"Bearer {key}"}) as client:
         while time.monotonic() < deadline and process.poll() is None:
@@ -135,7 +136,7 @@ def smoke_test_llama_cpp_python(model: Path) -> SmokeResult:
     return SmokeResult(True, answer["token"], answer["system_info"], answer["gpu_layers"])
 
 
-def _remembered(kind: str, paths: list[Path], test, run: bool) -> SmokeResult | None:
+def _remembered(kind: str, paths: list[Path], test: Callable[[Path], SmokeResult], run: bool) -> SmokeResult | None:
     record = _record_path(kind, paths)
     try:
         return SmokeResult(**json.loads(record.read_text()))

@@ -1,6 +1,7 @@
 """Calls from the CLI and the orchestrator to a running runner."""
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import httpx
 
@@ -32,12 +33,12 @@ class RunnerClient:
             body["keep_alive"] = keep_alive
         self._check(self._http.post("/engines/_configure", json=body), f"configure {model}")
 
-    def running(self) -> list[dict]:
-        return self._check(self._http.get("/engines/ps"), "ps").json()
+    def running(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._check(self._http.get("/engines/ps"), "ps").json())
 
     def unload(self, models: list[str] | None) -> int:
         body = {"all": True} if models is None else {"models": models}
-        return self._check(self._http.post("/engines/unload", json=body), "unload").json()["unloaded_runners"]
+        return cast(int, self._check(self._http.post("/engines/unload", json=body), "unload").json()["unloaded_runners"])
 
     def preload(self, model: str) -> None:
         """Load a model now rather than on its next request (a one-token completion)."""

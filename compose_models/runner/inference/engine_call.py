@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 from starlette.background import BackgroundTask
@@ -207,7 +207,7 @@ class EngineCall:
         return await engine_failure(self._request, self._target.engine, self._target.payload["model"], error)
 
     def _metrics(self) -> RunnerMetrics:
-        return self._request.app.state.metrics
+        return cast("RunnerMetrics", self._request.app.state.metrics)
 
 
 def requested_model(request: Request, reference: str) -> LocalModel | RemoteModel:
@@ -215,14 +215,14 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     then of the upstreams."""
     exchange = exchange_of(request.scope)
     if exchange is not None and exchange.resolved is not None and exchange.model == reference:
-        return exchange.resolved
+        return cast("LocalModel | RemoteModel", exchange.resolved)
     try:
-        return request.app.state.scheduler.find(reference)
+        return cast("LocalModel | RemoteModel", request.app.state.scheduler.find(reference))
     except ModelNotFound:
         remote = request.app.state.remote_models.find(reference)
         if remote is None:
             raise UnknownModel(reference) from None
-        return remote
+        return cast("LocalModel | RemoteModel", remote)
 
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:

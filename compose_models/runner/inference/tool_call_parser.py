@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import cast
 
 from compose_models.runner.inference.stop_sequences import overlap
 from compose_models.runner.inference.tool_call_format import ARGUMENTS_MARKER, ARRAY, NAMED, ToolCallFormat
@@ -336,7 +337,7 @@ class ToolCallParser:
 
 def _unquoted(text: str) -> str:
     try:
-        return json.loads(f'"{text}"')
+        return cast(str, json.loads(f'"{text}"'))
     except ValueError:
         return text
 

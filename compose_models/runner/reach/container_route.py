@@ -11,6 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from compose_models.docker_host import DockerHost
@@ -64,14 +65,14 @@ def cache_key(docker: DockerHost, port: int) -> str:
     return f"{docker.endpoint} {port}"
 
 
-def _cache_path():
+def _cache_path() -> Path:
     return runner_dir() / "reach.json"
 
 
 RECHECK_SECONDS = 30.0
 
 
-def _checked_path():
+def _checked_path() -> Path:
     return runner_dir() / "reach-checked.json"
 
 

@@ -14,11 +14,15 @@ container at creation (which counts as that candidate failing).
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from compose_models.container_run import run_to_end
 from compose_models.docker_host import DockerHost, docker_client
 from compose_models.errors import UserError
 from compose_models.runner.reach.proof import REACH_PATH, new_challenge, reach_answer
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 PROBE_IMAGE = "busybox:1.36"
 # What a pull fetches when PROBE_IMAGE is not on the engine: docker.io/library/busybox:1.36 (1.36.1) by its
@@ -143,7 +147,7 @@ def _up_to_first_answer(attempts: list[Attempt]) -> list[Attempt]:
     return attempts
 
 
-def _require_image(client) -> None:
+def _require_image(client: "DockerClient") -> None:
     import docker
 
     try:
@@ -164,7 +168,7 @@ def _require_image(client) -> None:
         ) from None
 
 
-def _probe_group(client, network: str, port: int, secret: str, group: list[Candidate]) -> list[Attempt]:
+def _probe_group(client: "DockerClient", network: str, port: int, secret: str, group: list[Candidate]) -> list[Attempt]:
     import docker
 
     challenge = new_challenge()

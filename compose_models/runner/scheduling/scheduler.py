@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from compose_models.errors import UserError
 from compose_models.log import say
@@ -140,7 +140,7 @@ class Scheduler:
         self._placement_lock = asyncio.Lock()
         self._capacity_freed = asyncio.Event()
         self._reaper_wake = asyncio.Event()
-        self._reaper: asyncio.Task | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     def find(self, reference: str) -> LocalModel:
         model = self._lookup(reference)
@@ -514,4 +514,4 @@ def _format_of(model: LocalModel) -> str:
 @lru_cache(maxsize=32)
 def _gguf_header(path: Path) -> dict[str, Any]:
     """The GGUF map of a model whose config lacks one (CNCF artifacts), read from the file itself."""
-    return read_gguf_config(path)["gguf"]
+    return cast(dict[str, Any], read_gguf_config(path)["gguf"])

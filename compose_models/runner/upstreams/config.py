@@ -175,7 +175,7 @@ def load_upstreams(path: Path, required: bool) -> list[Upstream]:
         raise UserError(f"{path}: {_key_path(first['loc'])}: {_expected(first)}") from None
 
 
-def _key_path(location: tuple) -> str:
+def _key_path(location: tuple[Any, ...]) -> str:
     text = ""
     for part in location:
         if isinstance(part, int):

@@ -21,7 +21,7 @@ class UpstreamHealth:
         self.upstreams = upstreams
         self._failures: dict[str, int] = {}  # failed checks in a row, by upstream name
         self._ejected: set[str] = set()
-        self._checks: list[asyncio.Task] = []
+        self._checks: list[asyncio.Task[None]] = []
 
     def is_ejected(self, upstream: Upstream) -> bool:
         return upstream.name in self._ejected

@@ -81,7 +81,7 @@ class RemoteModels:
         self._listed: dict[str, list[str]] = {}  # upstream name -> what its /v1/models listed
         self._fetched_at: dict[str, float] = {}  # monotonic
         self._http: httpx.AsyncClient | None = None
-        self._refreshing: asyncio.Task | None = None
+        self._refreshing: asyncio.Task[None] | None = None
         self._in_flight: dict[tuple[str, str], int] = {}  # requests being answered, by replica
         self._last_used: dict[tuple[str, str], float] = {}  # Unix seconds at the end of its last request
 

@@ -8,6 +8,7 @@ The prompt is counted before the answer starts: ``message_start`` carries the re
 runner lacks changes nothing it does."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -50,7 +51,7 @@ async def messages(request: Request) -> Response:
     return JSONResponse(await call.read_whole(_whole_message(call, translator)), headers=headers)
 
 
-async def _whole_message(call: EngineCall, translator: AnthropicStream) -> dict:
+async def _whole_message(call: EngineCall, translator: AnthropicStream) -> dict[str, Any]:
     async for chunk in call.chunks():
         translator.feed(chunk)
         if translator.stopped_by_sequence:

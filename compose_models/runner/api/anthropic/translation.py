@@ -84,7 +84,8 @@ def _merged_user_turns(conversation: list[dict[str, Any]]) -> list[dict[str, Any
 def _joined_content(first: str | list[dict[str, Any]], second: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
     if isinstance(first, str) and isinstance(second, str):
         return f"{first}\n\n{second}"
-    as_parts = lambda content: [{"type": "text", "text": content}] if isinstance(content, str) else content  # noqa: E731
+    def as_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": content}] if isinstance(content, str) else content
     return as_parts(first) + as_parts(second)
 
 

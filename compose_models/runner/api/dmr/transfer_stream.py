@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -53,7 +53,7 @@ class Failed:
     status: int  # what an HTTP answer would say, had the stream not started yet
 
 
-TransferEvent = LayerProgress | Finished | Failed
+TransferEvent = LayerProgress | Finished[Any] | Failed
 
 
 class _QueuedTransfers(Transfers):

@@ -8,6 +8,7 @@ Runner; an empty prompt (or message list) only loads the model, or unloads it wi
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,7 +66,7 @@ async def generate(request: Request) -> Response:
     return await _generate(request, parsed, path, adapt(payload), chat=False)
 
 
-async def _generate(request: Request, parsed: Generation, path: str, payload: dict, chat: bool) -> Response:
+async def _generate(request: Request, parsed: Generation, path: str, payload: dict[str, Any], chat: bool) -> Response:
     call = await start_engine_call(request, payload, path)
     translator = OllamaStream(parsed.model, chat)
     if parsed.stream:
@@ -73,7 +74,7 @@ async def _generate(request: Request, parsed: Generation, path: str, payload: di
     return JSONResponse(await call.read_whole(_whole_answer(call, translator)))
 
 
-async def _whole_answer(call: EngineCall, translator: OllamaStream) -> dict:
+async def _whole_answer(call: EngineCall, translator: OllamaStream) -> dict[str, Any]:
     async for chunk in call.chunks():
         translator.feed(chunk)
     return await translator.final(call, whole=True)

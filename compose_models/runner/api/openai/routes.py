@@ -1,5 +1,7 @@
 """OpenAI-compatible routes, proxied to the model's engine with streaming passed through unbuffered."""
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -43,7 +45,7 @@ async def completions(request: Request) -> Response:
     return await _complete(request, parsed, completion_payload_for_engine(as_payload(parsed)), "/v1/completions")
 
 
-async def _complete(request: Request, parsed: Sampling, payload: dict, path: str) -> Response:
+async def _complete(request: Request, parsed: Sampling, payload: dict[str, Any], path: str) -> Response:
     call = await start_engine_call(request, payload, path)
     if not call.is_stream:
         return Response(await call.read_whole(marked_body(call)), media_type="application/json")

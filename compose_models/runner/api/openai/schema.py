@@ -2,7 +2,7 @@
 source of ``/openapi.json``. Unknown fields are kept and passed on (engines take extensions such
 as ``top_k`` or ``min_p``)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -85,7 +85,7 @@ ChatMessage = Annotated[InstructionMessage | UserMessage | AssistantMessage | To
 class FunctionDefinition(Open):
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
     description: str | None = None
-    parameters: dict | None = None
+    parameters: dict[str, Any] | None = None
     strict: bool | None = None
 
 
@@ -109,13 +109,13 @@ class TextFormat(Open):
 
 class JsonObjectFormat(Open):
     type: Literal["json_object"]
-    schema_: dict | None = Field(None, alias="schema")
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
 
 
 class JsonSchema(Open):
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
     description: str | None = None
-    schema_: dict | None = Field(None, alias="schema")
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
     strict: bool | None = None
 
 

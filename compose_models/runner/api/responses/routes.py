@@ -4,6 +4,7 @@ for a stream, so a streamed answer starts at once, and a whole one is assembled 
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,7 +24,7 @@ from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, s
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
 
 MAX_LISTED_ITEMS = 100
-Keep = Callable[[dict], None]  # stores a finished Response (or does nothing, for ``store: false``)
+Keep = Callable[[dict[str, Any]], None]  # stores a finished Response (or does nothing, for ``store: false``)
 
 
 @stop_when_client_leaves
@@ -45,7 +46,7 @@ async def create_response(request: Request) -> Response:
     call = await start_engine_call(request, payload, CHAT_PATH)
     translator = ResponsesStream(new_response_id(), echoed, tools)
 
-    def keep(response: dict) -> None:
+    def keep(response: dict[str, Any]) -> None:
         if parsed.store is False:
             return
         try:
@@ -78,7 +79,7 @@ def _previous(store: ResponseStore, response_id: str | None, owner: str | None) 
     return found
 
 
-async def _whole_response(call: EngineCall, translator: ResponsesStream, keep: Keep) -> dict:
+async def _whole_response(call: EngineCall, translator: ResponsesStream, keep: Keep) -> dict[str, Any]:
     async for chunk in call.chunks():
         translator.feed(chunk)
     translator.finish(await call.prompt_tokens(), call.usage.completion)
@@ -142,7 +143,7 @@ def _checked_id(request: Request) -> str:
     response_id = request.path_params["response_id"]
     if not is_response_id(response_id):
         raise ApiError(400, f"response_id: expected 'resp_' and 32 hex digits, not {response_id[:80]!r}", param="response_id")
-    return response_id
+    return cast(str, response_id)
 
 
 def _stored(request: Request) -> StoredResponse:
@@ -150,7 +151,7 @@ def _stored(request: Request) -> StoredResponse:
     found = request.app.state.responses.find(response_id, _owner(request))
     if found is None:
         raise _not_found(response_id)
-    return found
+    return cast("StoredResponse", found)
 
 
 def _not_found(response_id: str) -> ApiError:

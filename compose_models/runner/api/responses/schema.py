@@ -7,7 +7,7 @@ dropped or refused by the route (``hosted_tools.py``). A tool of a type nobody d
 naming the type.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
@@ -92,7 +92,7 @@ class ReasoningItem(Open):
 
 def _item_type(item: Any) -> str | None:
     if isinstance(item, dict):
-        return item.get("type", "message")
+        return cast(str | None, item.get("type", "message"))
     return getattr(item, "type", None)
 
 
@@ -165,7 +165,7 @@ class UnknownTool(Open):
 def _tool_type(tool: Any) -> str:
     kind = tool.get("type") if isinstance(tool, dict) else getattr(tool, "type", None)
     if kind in ("function", "namespace", "custom"):
-        return kind
+        return cast(str, kind)
     # An unknown type's tag is "type", so that the 400 names the field: ``tools.N.type``.
     return "hosted" if kind in HOSTED_TOOL_TYPES else "type"
 

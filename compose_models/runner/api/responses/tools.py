@@ -12,7 +12,7 @@ says so; ``COMPOSE_MODELS_HOSTED_TOOLS=refuse`` makes them a 400 naming the tool
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from compose_models.runner.api.responses.schema import CustomTool, FunctionTool, HostedTool, NamespaceTool, flat_name
 from compose_models.runner.http.errors import ApiError
@@ -100,5 +100,5 @@ def custom_input(arguments: str) -> str:
     except ValueError:
         return arguments
     if isinstance(parsed, dict) and isinstance(parsed.get("input"), str):
-        return parsed["input"]
+        return cast(str, parsed["input"])
     return arguments

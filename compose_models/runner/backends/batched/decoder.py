@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import llama_cpp
 import numpy as np
@@ -189,7 +190,7 @@ class Decoder:
             batch.seq_id[index][0] = slot.seq_id
             batch.logits[index] = logits_last and offset == len(tokens) - 1
             batch.n_tokens += 1
-        return batch.n_tokens - 1
+        return cast(int, batch.n_tokens - 1)
 
     def _sample(self, slot: _Slot) -> None:
         assert slot.job is not None and slot.sampler is not None

@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import llama_cpp
 from llama_cpp._internals import LlamaContext, LlamaModel
@@ -26,7 +26,7 @@ class LoadedModel:
 
     @property
     def vocab(self) -> llama_cpp.llama_vocab_p:
-        return self.model.vocab
+        return cast(llama_cpp.llama_vocab_p, self.model.vocab)
 
     @property
     def slots(self) -> int:
@@ -38,7 +38,7 @@ class LoadedModel:
         return self.context.n_ctx() // self.slots
 
     def tokenize(self, text: str, add_bos: bool) -> list[int]:
-        return self.model.tokenize(text.encode(), add_bos=add_bos, special=True)
+        return cast(list[int], self.model.tokenize(text.encode(), add_bos=add_bos, special=True))
 
     def chat_prompt(self, messages: list[dict[str, Any]], tools: list[Any] | None, tool_choice: Any) -> list[int]:
         """The chat rendered by the GGUF's template, tokenized as llama-cpp-python does."""
