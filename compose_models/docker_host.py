@@ -11,6 +11,7 @@ engine's own addresses, which only a local Linux engine has on this machine.
 
 import fcntl
 import hashlib
+import http.client
 import ipaddress
 import json
 import os
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 DESKTOP = "Docker Desktop"
 ORBSTACK = "OrbStack"
@@ -231,16 +233,59 @@ def _inspect_engine(location: EngineLocation) -> DockerHost:
     if location.endpoint is None:
         return DockerHost(NO_ENGINE, location, problem=location.problem)
     try:
-        client = docker_client(location, timeout=5)
-        try:
-            info = client.info()
-            version = client.version()
-            bridge = client.networks.get("bridge").attrs
-        finally:
-            client.close()
+        info, version, bridge = _engine_documents(location, timeout=5)
     except Exception as error:  # no engine, no permission, no socket: reported, not raised
         return DockerHost(NO_ENGINE, location, problem=f"the Docker engine at {location.endpoint} did not answer: {error}")
     return DockerHost(engine_kind(info, version, location.endpoint), location, bridge_gateways(bridge), info=info)
+
+
+_ENGINE_DOCUMENTS = ("/info", "/version", "/networks/bridge")
+_ENGINE_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+def _engine_documents(location: EngineLocation, timeout: float) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The engine's info, version and bridge network.
+
+    A unix socket (the local engines, and every desktop's) is asked with the standard library's
+    http.client: docker-py, with requests and urllib3, costs more to import than ``status`` takes otherwise,
+    and ``status`` is asked on every ``docker compose up``. Other endpoints (tcp with TLS, ssh) go through docker-py."""
+    endpoint = location.endpoint or ""
+    if not endpoint.startswith("unix://"):
+        client = docker_client(location, timeout=int(timeout))
+        try:
+            return client.info(), client.version(), client.networks.get("bridge").attrs
+        finally:
+            client.close()
+    connection = _UnixHTTPConnection(endpoint.removeprefix("unix://"), timeout)
+    documents = []
+    try:
+        for path in _ENGINE_DOCUMENTS:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read(_ENGINE_ANSWER_BYTES + 1)
+            if response.status != 200 or len(body) > _ENGINE_ANSWER_BYTES:
+                raise OSError(f"GET {path}: HTTP {response.status}: {body[:200].decode(errors='replace').strip()}")
+            documents.append(json.loads(body))
+    finally:
+        connection.close()
+    info, version, bridge = documents
+    return info, version, bridge
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
 
 def bridge_gateways(bridge: dict) -> tuple[str, ...]:

@@ -20,27 +20,39 @@ if TYPE_CHECKING:
     from compose_models.store import StoredModel
 
 _LS_COLUMNS = ("MODEL NAME", "PARAMETERS", "QUANTIZATION", "ARCHITECTURE", "MODEL ID", "CREATED", "CONTEXT", "SIZE")
-_CONFIGURE_OPTIONS = ("--context-size", "--keep-alive", "--preset")
+
+# The one table of what is answered here: per verb, the options taken (a flag, or one taking a value).
+# The typer verb of the same name declares each of them with the same spelling; tests/unit/cli checks
+# that it does, so a spelling changed on one side fails there, not in a user's `docker compose up`.
+QUICK_VERBS: dict[str, dict[str, bool]] = {  # option -> takes a value
+    "status": {"--json": False},
+    "ps": {"--json": False},
+    "ls": {"--json": False},
+    "configure": {"--context-size": True, "--keep-alive": True, "--preset": True},
+}
 
 
 def answer(argv: list[str]) -> int | None:
     """Run ``argv`` when it is a plain call of a quick verb and return its exit status; None otherwise."""
-    match argv:
-        case ["status"] | ["status", "--json"]:
-            return status(json_output=len(argv) == 2)
-        case ["ps"] | ["ps", "--json"]:
-            ps(json_output=len(argv) == 2)
-            return 0
-        case ["ls"] | ["ls", "--json"]:
-            list_models(as_json=len(argv) == 2, quiet=False)
-            return 0
-        case ["configure", *rest]:
-            parsed = _parse_configure(rest)
-            if parsed is None:
-                return None
-            configure(*parsed)
-            return 0
-    return None
+    if not argv or argv[0] not in QUICK_VERBS:
+        return None
+    verb, rest = argv[0], argv[1:]
+    if verb == "configure":
+        parsed = _parse_configure(rest)
+        if parsed is None:
+            return None
+        configure(*parsed)
+        return 0
+    if len(set(rest)) != len(rest) or not set(rest) <= QUICK_VERBS[verb].keys():
+        return None
+    json_output = "--json" in rest
+    if verb == "status":
+        return status(json_output)
+    if verb == "ps":
+        ps(json_output)
+    else:
+        list_models(as_json=json_output, quiet=False)
+    return 0
 
 
 def _parse_configure(args: list[str]) -> tuple[str, int | None, str | None, str | None, list[str]] | None:
@@ -58,7 +70,7 @@ def _parse_configure(args: list[str]) -> tuple[str, int | None, str | None, str 
             positional.append(token)
             continue
         name, equals, value = token.partition("=")
-        if name not in _CONFIGURE_OPTIONS or name in values or not (equals or rest):
+        if not QUICK_VERBS["configure"].get(name) or name in values or not (equals or rest):
             return None
         values[name] = value if equals else rest.pop(0)
     size = values.get("--context-size")

@@ -8,13 +8,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-from filelock import FileLock
-
 from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
 from compose_models.home import private_state_dirs, runner_dir
-from compose_models.runner.control.local_http import local_get
+from compose_models.runner.control.local_http import LocalHTTPError, local_get
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import RunnerState, read_state
 
@@ -22,7 +19,7 @@ from compose_models.runner.control.state import RunnerState, read_state
 def _answers(state: RunnerState) -> bool:
     try:
         return local_get(f"{state.host_url}/engines/status", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
+    except LocalHTTPError:
         return False
 
 
@@ -90,6 +87,8 @@ def ensure_running(port: int) -> RunnerState:
     Callers at the same time (Compose runs the plugin several times at once) start one runner between
     them: without the lock each would start its own, and all but the last would be left running unrecorded.
     """
+    from filelock import FileLock  # here: the verbs that only read the state need no lock
+
     runner_dir().mkdir(parents=True, exist_ok=True)
     with FileLock(str(runner_dir() / "start.lock")):
         state = running_runner()

@@ -8,9 +8,7 @@ import errno
 import socket
 from dataclasses import dataclass
 
-import httpx
-
-from compose_models.runner.control.local_http import local_get
+from compose_models.runner.control.local_http import LocalHTTPError, local_get
 
 SEARCHED_PORTS = 50
 
@@ -36,7 +34,7 @@ def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
         return None
     try:
         response = local_get(f"http://{host}:{port}/", timeout=2.0)
-    except httpx.HTTPError:
+    except LocalHTTPError:
         return "a program that does not speak HTTP"
     text = response.text
     if "Docker Model Runner" in text:

@@ -74,3 +74,32 @@ def test_help_lists_every_verb_and_the_verb_table_names_their_modules() -> None:
     assert result.returncode == 0
     for verb in VERB_MODULE:
         assert f" {verb} " in result.stdout, verb
+
+
+def test_the_quick_verbs_take_the_options_their_typer_verbs_declare() -> None:
+    # quick_verbs answers the plain spellings without typer: each must be an option of the typer verb,
+    # taking a value where typer's takes one, or a user's spelling would mean one thing here and another there.
+    import importlib
+
+    import typer.main
+
+    from compose_models.cli import VERB_MODULE, typer_app
+    from compose_models.cli.quick_verbs import QUICK_VERBS
+
+    for verb in QUICK_VERBS:
+        importlib.import_module(f"compose_models.cli.{VERB_MODULE[verb]}")
+    commands = typer.main.get_command(typer_app()).commands
+    for verb, options in QUICK_VERBS.items():
+        declared = {opt: not param.is_flag for param in commands[verb].params if hasattr(param, "is_flag") for opt in param.opts}
+        assert {option: declared.get(option) for option in options} == options, verb
+
+
+def test_the_loopback_verbs_load_neither_httpx_nor_docker_py() -> None:
+    # status, ps and configure call the runner on loopback through http.client, and ask a unix-socket
+    # Docker engine about itself the same way: httpx and docker-py cost more to import than the answer.
+    report = _REPORT.replace('watched = ("typer",', 'watched = ("httpx", "requests", "filelock", "typer",')
+    for args, code in ((["status", "--json"], 0), (["ps"], 1)):
+        result = subprocess.run([sys.executable, "-c", report, "compose_models", *args], capture_output=True, text=True, timeout=120)
+        loaded = json.loads(result.stderr.strip().splitlines()[-1])
+        assert (loaded["code"] or 0) == code, result.stderr
+        assert not {"httpx", "requests", "docker", "filelock", "typer"} & set(loaded["loaded"]), (args, loaded)
