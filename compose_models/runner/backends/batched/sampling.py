@@ -82,7 +82,7 @@ def sampler_chain(sampling: Sampling, vocab: llama_cpp.llama_vocab_p) -> llama_c
         stages.append(llama_cpp.llama_sampler_init_dist(sampling.seed))
     for stage in stages:
         llama_cpp.llama_sampler_chain_add(chain, stage)  # the chain owns its stages
-    return cast(llama_cpp.llama_sampler_p, chain)
+    return cast("llama_cpp.llama_sampler_p", chain)
 
 
 @cache
@@ -92,4 +92,4 @@ def end_of_generation_tokens(vocab: llama_cpp.llama_vocab_p) -> tuple[int, ...]:
 
 def _forbidding(tokens: tuple[int, ...], vocab: llama_cpp.llama_vocab_p) -> llama_cpp.llama_sampler_p:
     biases = (llama_cpp.llama_logit_bias * len(tokens))(*(llama_cpp.llama_logit_bias(t, -math.inf) for t in tokens))
-    return cast(llama_cpp.llama_sampler_p, llama_cpp.llama_sampler_init_logit_bias(llama_cpp.llama_vocab_n_tokens(vocab), len(tokens), biases))
+    return cast("llama_cpp.llama_sampler_p", llama_cpp.llama_sampler_init_logit_bias(llama_cpp.llama_vocab_n_tokens(vocab), len(tokens), biases))
