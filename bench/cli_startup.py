@@ -18,6 +18,10 @@ bridge network and, when an engine answers, a one-container reach probe of the r
 also takes the start lock and checks the runner (``ensure_running``). ``--no-engine`` points
 ``DOCKER_HOST`` at a socket nobody listens on, leaving start-up and the runner's answers.
 
+Each row gives the wall-clock seconds and the CPU seconds (user + system) of the process: on a shared,
+loaded machine the CPU seconds are the steadier measure. ``PYTHONPATH=OTHER_CHECKOUT`` times another
+tree's code with the same interpreter (a before/after comparison).
+
     .venv/bin/python bench/cli_startup.py [--runs 7] [--no-engine]
 
 Exits non-zero when a verb fails.
@@ -27,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -48,14 +53,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds from start to exit; exits this script when the command fails."""
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from start to exit, and the CPU seconds (user + system) the process used; exits this script
+    when the command fails. On a loaded machine the CPU seconds are the steadier measure of start-up."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"`{' '.join(argv)}` exited {done.returncode}: {(done.stderr or done.stdout).strip()}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -87,7 +95,7 @@ def main() -> None:
                 commands[f"docker-model {' '.join(verb)}"] = [plugin, *verb]
             for argv in commands.values():  # warm: page cache, .pyc files, the reach probe's route
                 run(argv, env)
-            times: dict[str, list[float]] = {label: [] for label in commands}
+            times: dict[str, list[tuple[float, float]]] = {label: [] for label in commands}
             for _ in range(options.runs):
                 for label, argv in commands.items():
                     times[label].append(run(argv, env))
@@ -98,15 +106,17 @@ def main() -> None:
     report(times, options.runs, status)
 
 
-def report(times: dict[str, list[float]], runs: int, status: dict) -> None:
+def report(times: dict[str, list[tuple[float, float]]], runs: int, status: dict) -> None:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load {load}; "
           f"Python {platform.python_version()}; {runs} runs; Docker engine: {status['kind']}"
           f"{' (status --json probes a container each call)' if status['reach']['probed'] else ''}")  # fmt: skip
-    print("| command | median (s) | min (s) |")
-    print("|---|---|---|")
+    floor = statistics.median(cpu for _, cpu in times["python -c pass"])
+    print("| command | median wall (s) | min wall (s) | median CPU (s) | CPU / `python -c pass` |")
+    print("|---|---|---|---|---|")
     for label, values in times.items():
-        print(f"| `{label}` | {statistics.median(values):.3f} | {min(values):.3f} |")
+        wall, cpu = [wall for wall, _ in values], statistics.median(cpu for _, cpu in values)
+        print(f"| `{label}` | {statistics.median(wall):.3f} | {min(wall):.3f} | {cpu:.3f} | {cpu / floor:.1f} |")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ import json
 import sys
 
 from compose_models import __version__
-from compose_models.store import ModelStore
-from compose_models.store.gojson import go_marshal_indent
 
 # Compose forwards runtime_flags only to a plugin whose Version is purely numeric and >= 1.0.6.
 PLUGIN_VERSION = "v1.0.6"
@@ -47,6 +45,9 @@ def familiar_names(tag: str) -> list[str]:
 
 def list_for_compose() -> str:
     """``ls --json`` with every spelling of each tag, because Compose compares its ``model:`` string literally."""
+    from compose_models.store import ModelStore  # here: the plugin's other verbs need no store
+    from compose_models.store.gojson import go_marshal_indent
+
     entries = []
     for model in ModelStore.default().models():
         entry = model.to_dmr_json()
