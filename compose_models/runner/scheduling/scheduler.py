@@ -14,10 +14,15 @@ is replaced, never under a request: an idle one stops at once; a busy one drains
 on it while new ones wait for the engine of the new configuration, started once the last has ended.
 
 Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
+
+Configurations are saved in the runner's state folder and restored (and checked again) at start. A model
+pinned by a Compose project that is up (``pins.py``) is not stopped for idleness; memory pressure may
+still evict it, after every unpinned idle model.
 """
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -31,8 +36,11 @@ from compose_models.runner.backends.engine import Engine, EngineCrashLoop, Engin
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.observability.log import say
+from compose_models.runner.scheduling import pins
+from compose_models.runner.scheduling.compose_projects import running_projects
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
+from compose_models.runner.scheduling.saved_configurations import load_configurations, save_configurations
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
 from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
@@ -69,6 +77,12 @@ class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> who set it ("configure", "compose project P")
+
+    def source_of(self, setting: str) -> str:
+        """Where ``setting`` (context_size, runtime_flags, keep_alive, ...) came from: "default" when unset."""
+        value = getattr(self, setting, None)
+        return self.sources.get(setting, "configure") if value not in (None, [], "") else "default"
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class LoadedEngine:
     last_used: float  # Unix seconds at the end of its last request
     keep_alive: float | None  # the model's configured keep-alive, seconds; None = the runner's default
     unloads_after: float  # the keep-alive in force: seconds idle before it stops; negative = never
+    pinned_by: tuple[str, ...] = ()  # Compose projects that are up and declared it: not unloaded for idleness
+    configuration: ModelConfiguration = field(default_factory=ModelConfiguration)
 
 
 @dataclass
@@ -120,17 +136,26 @@ class _Plan:
 
 
 class Scheduler:
-    def __init__(self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None) -> None:
+    def __init__(
+        self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None, state_dir: Path | None = None
+    ) -> None:
+        """``state_dir``: where configurations and pins are kept across restarts (None: only in memory)."""
         self._lookup = lookup
         self._log_dir = log_dir
         self.settings = settings or SchedulerSettings.from_environment()
+        self._configurations_file = state_dir / "configurations.json" if state_dir else None
         self._configurations: dict[str, ModelConfiguration] = {}
+        self._pins = pins.Pins(state_dir / "pins.json" if state_dir else None)
+        self._project_check_interval = pins.check_interval()
+        self._pin_grace = pins.grace()
+        self._project_checker: asyncio.Task | None = None
         self._slots: dict[tuple[str, str], _Slot] = {}  # (model id, mode)
         self._plans: dict[tuple[str, str], _Plan] = {}  # the last plan of each slot, until a configure
         self._placement_lock = asyncio.Lock()
         self._capacity_freed = asyncio.Event()
         self._reaper_wake = asyncio.Event()
         self._reaper: asyncio.Task | None = None
+        self._configurations = self._restored_configurations()
 
     def find(self, reference: str) -> LocalModel:
         model = self._lookup(reference)
@@ -161,18 +186,47 @@ class Scheduler:
     def configuration(self, model: LocalModel) -> ModelConfiguration:
         return self._configurations.get(model.id, ModelConfiguration())
 
+    def _restored_configurations(self) -> dict[str, ModelConfiguration]:
+        """The saved configurations whose model is still here and whose values still pass the checks."""
+        if self._configurations_file is None:
+            return {}
+        restored = {}
+        for model_id, configuration in load_configurations(self._configurations_file, ModelConfiguration).items():
+            model = self._lookup(model_id)
+            if model is None:
+                continue  # deleted since
+            try:
+                if not isinstance(configuration.sources, dict) or not isinstance(configuration.runtime_flags, list):
+                    raise UserError("malformed")
+                self._checked_plans(model, configuration)
+            except (UserError, TypeError, ValueError) as error:
+                say(f"the saved configuration of {model_id} is not restored: {error}")
+                continue
+            restored[model_id] = configuration
+        return restored
+
+    def _save_configurations(self) -> None:
+        if self._configurations_file is not None:
+            save_configurations(self._configurations_file, self._configurations)
+
     async def configure(
         self, reference: str, context_size: int | None, runtime_flags: list[str],
-        keep_alive: float | None = None, preset: str | None = None,
+        keep_alive: float | None = None, preset: str | None = None, source: str = "configure",
     ) -> None:  # fmt: skip
         """Store a model's configuration; engines started with another one stop now if idle, else drain.
 
+        ``source`` says who set it (``configure``, ``compose project P``), as ``ps`` shows it.
         UserError for an invalid value or an unknown preset, and then nothing has changed.
         """
         model = self.find(reference)
         configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive)
+        configuration.sources = {
+            name: source for name in ("context_size", "runtime_flags", "keep_alive")
+            if configuration.source_of(name) != "default"
+        }  # fmt: skip
         plans = self._checked_plans(model, configuration)
         self._configurations[model.id] = configuration
+        self._save_configurations()
         self._forget_plans(model.id)
         self._plans.update(plans)
         for slot in self._slots_of(model.id):
@@ -201,8 +255,54 @@ class Scheduler:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
         model = self.find(reference)
         current = self.configuration(model)
-        self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
+        sources = {**current.sources, "keep_alive": "a request's keep_alive"}
+        self._configurations[model.id] = dataclasses.replace(current, keep_alive=keep_alive, sources=sources)
+        self._save_configurations()
         self._reaper_wake.set()
+
+    async def reset(self, reference: str) -> bool:
+        """Forget a model's configuration (saved too); its engines restart with the defaults. Whether it had one."""
+        model = self.find(reference)
+        had = self._configurations.pop(model.id, None) is not None
+        if had:
+            self._save_configurations()
+            self._forget_plans(model.id)
+            for slot in self._slots_of(model.id):
+                slot.crash_times, slot.crash_loop = [], None
+                if slot.is_idle and slot.engine is not None:
+                    await self._stop(slot)
+            self._reaper_wake.set()
+        return had
+
+    def pin(self, reference: str, project: str) -> None:
+        """Keep the model loaded, idle or not, while the Compose project ``project`` is up."""
+        model = self.find(reference)
+        self._pins.pin(project, model.id, reference)
+        self._reaper_wake.set()
+
+    def release(self, project: str) -> list[str]:
+        """The project went down: its models unload after their keep-alive, counted from now. The model IDs."""
+        released = self._pins.release(project)
+        now = time.time()
+        for model_id in released:
+            for slot in self._slots_of(model_id):
+                if slot.is_idle:
+                    slot.last_used = now
+        if released:
+            say(f"Compose project {project!r} is down: released {len(released)} model(s)")
+        self._reaper_wake.set()
+        return released
+
+    def pinned_by(self, model: LocalModel) -> list[str]:
+        return self._pins.projects_of(model.id)
+
+    async def preload(self, reference: str, mode: str | None = None) -> float:
+        """Load the model now rather than on its first request; the seconds it took (0 when it was loaded)."""
+        model = self.find(reference)
+        started = time.monotonic()
+        async with self.use(reference, mode or _preload_mode(model), model):
+            pass
+        return time.monotonic() - started
 
     def _forget_plans(self, model_id: str) -> None:
         for key in [key for key in self._plans if key[0] == model_id]:
@@ -395,7 +495,10 @@ class Scheduler:
 
     def _residents(self, excluding: _Slot) -> list[Resident]:
         return [
-            Resident(key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used)
+            Resident(
+                key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used,
+                pinned=bool(self._pins.projects_of(slot.model.id)),
+            )
             for key, slot in self._slots.items()
             if slot is not excluding and slot.holds_memory
         ]
@@ -433,6 +536,8 @@ class Scheduler:
                 last_used=slot.last_used,
                 keep_alive=self.configuration(slot.model).keep_alive,
                 unloads_after=self.keep_alive_of(slot.model),
+                pinned_by=tuple(self._pins.projects_of(slot.model.id)),
+                configuration=self.configuration(slot.model),
             )
             for slot in self._slots.values()
             if slot.holds_memory
@@ -446,6 +551,18 @@ class Scheduler:
         """Start the keep-alive reaper if it is not running (idempotent; needs a running event loop)."""
         if self._reaper is None or self._reaper.done():
             self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_engines())
+        if self._project_checker is None or self._project_checker.done():
+            self._project_checker = asyncio.get_running_loop().create_task(self._check_projects())
+
+    async def _check_projects(self) -> None:
+        """Release the pins of projects no longer up, as the engine's running containers show."""
+        while True:
+            if self._pins.projects():
+                running = await asyncio.to_thread(running_projects)
+                if running is not None:
+                    for project in self._pins.gone(running, time.time(), self._pin_grace):
+                        self.release(project)
+            await asyncio.sleep(self._project_check_interval)
 
     async def _reap_idle_engines(self) -> None:
         while True:
@@ -457,7 +574,7 @@ class Scheduler:
                     await self._stop(slot)
                     continue
                 keep_alive = self.keep_alive_of(slot.model)
-                if not slot.is_idle or slot.engine is None or keep_alive < 0:
+                if not slot.is_idle or slot.engine is None or keep_alive < 0 or self._pins.projects_of(slot.model.id):
                     continue
                 deadline = slot.last_used + keep_alive
                 if deadline <= now or not slot.engine.is_running():
@@ -472,10 +589,11 @@ class Scheduler:
                     await self._reaper_wake.wait()
 
     async def shutdown(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        for task in (self._reaper, self._project_checker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await _stop_all(list(self._slots.values()))
 
     async def discard(self, engine: Engine, reason: str) -> None:
@@ -495,6 +613,17 @@ async def _stop_all(slots: list[_Slot]) -> None:
         if engine is not None:
             engines.append(engine)
     await asyncio.gather(*(engine.stop() for engine in engines))
+
+
+_EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "jina-bert-v2", "t5encoder", "xlm-roberta", "modern-bert"}
+
+
+def _preload_mode(model: LocalModel) -> str:
+    """The mode a preload starts: embedding for an encoder-only (or pooling) model, else completion."""
+    gguf = model.config.get("gguf") or {}
+    architecture = str(gguf.get("general.architecture", model.config.get("architecture", ""))).lower()
+    pooling = f"{architecture}.pooling_type" in gguf
+    return EMBEDDING if architecture in _EMBEDDING_ARCHITECTURES or pooling else COMPLETION
 
 
 def _format_of(model: LocalModel) -> str:
