@@ -53,7 +53,7 @@ function showModels(models) {
   for (const m of models) {
     const row = body.insertRow();
     cell(row, m.model_name); cell(row, m.backend_name); cell(row, m.mode); cell(row, bytes(m.memory), "num");
-    cell(row, m.in_use ? "in use" : m.loading ? "loading" : m.unloads_in == null ? (m.keep_alive || "") : Math.round(m.unloads_in) + " s", "num");
+    cell(row, m.in_use ? "in use" : m.loading ? "loading" : m.pinned_by ? "pinned by project " + m.pinned_by.join(", ") : m.unloads_in == null ? (m.keep_alive || "") : Math.round(m.unloads_in) + " s", "num");
   }
 }
 function showChart(series) {

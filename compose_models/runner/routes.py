@@ -15,7 +15,13 @@ from compose_models.runner.api.anthropic import routes as anthropic
 from compose_models.runner.api.anthropic.schema import CountTokensRequest, MessagesRequest
 from compose_models.runner.api.dmr import models as dmr_models
 from compose_models.runner.api.dmr import routes as dmr
-from compose_models.runner.api.dmr.schema import ConfigureRequest, CreateRequest, UnloadRequest
+from compose_models.runner.api.dmr.schema import (
+    ConfigureRequest,
+    CreateRequest,
+    LoadRequest,
+    ReleaseRequest,
+    UnloadRequest,
+)
 from compose_models.runner.api.ollama import blobs as ollama_blobs
 from compose_models.runner.api.ollama import create as ollama_create
 from compose_models.runner.api.ollama import models as ollama_models
@@ -149,6 +155,10 @@ def _endpoints() -> Iterator[Endpoint]:
                  answers=(JSON, SSE), query=("model", "include_existing"), management=True),
         Endpoint("POST", "/engines/unload", DMR, dmr.unload, "Unload engines", UnloadRequest,
                  management=True),
+        Endpoint("POST", "/engines/_load", DMR, dmr.load, "Load a model now, kept while a Compose project is up",
+                 LoadRequest, management=True),
+        Endpoint("POST", "/engines/_release", DMR, dmr.release, "A Compose project is down: release its models",
+                 ReleaseRequest, management=True),
     )  # fmt: skip
     for prefix in ("/engines", "/engines/{backend}"):
         yield Endpoint("GET", f"{prefix}/_configure", DMR, dmr.configurations, "Model configurations", query=("model",))

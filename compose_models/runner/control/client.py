@@ -20,15 +20,39 @@ class RunnerClient:
         return response
 
     def configure(
-        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None
-    ) -> None:
-        """``POST /engines/_configure`` with Docker Model Runner's body."""
+        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None,
+        project: str | None = None,
+    ) -> None:  # fmt: skip
+        """``POST /engines/_configure`` with Docker Model Runner's body; ``project``: the Compose project whose
+        file these values come from (``ps`` says so)."""
         body: dict[str, object] = {"model": model, "runtime-flags": list(runtime_flags)}
         if context_size:
             body["context-size"] = context_size
         if keep_alive is not None:
             body["keep_alive"] = keep_alive
+        if project:
+            body["project"] = project
         self._check(self._http.post("/engines/_configure", json=body), f"configure {model}")
+
+    def configuration(self, model: str) -> dict:
+        """``GET /engines/_configure?model=X``: its settings (``Config``), where each came from (``Sources``), and
+        the Compose projects that keep it loaded (``PinnedBy``)."""
+        entries = self._check(self._http.get("/engines/_configure", params={"model": model}), f"configuration of {model}")
+        return entries.json()[0]
+
+    def reset(self, model: str) -> None:
+        """Forget the model's configuration (saved too): it runs with the defaults."""
+        self._check(self._http.post("/engines/_configure", json={"model": model, "reset": True}), f"configure {model}")
+
+    def load(self, model: str, project: str | None = None) -> float:
+        """Load ``model`` now, kept loaded while ``project`` is up; the seconds the load took."""
+        body = {"model": model, **({"project": project} if project else {})}
+        response = self._http.post("/engines/_load", json=body, timeout=httpx.Timeout(600.0, connect=5.0))
+        return float(self._check(response, f"load {model}").json()["seconds"])
+
+    def release(self, project: str) -> list[str]:
+        """The Compose project is down: its models unload after their keep-alive."""
+        return self._check(self._http.post("/engines/_release", json={"project": project}), "release").json()["released"]
 
     def running(self) -> list[dict]:
         return self._check(self._http.get("/engines/ps"), "ps").json()

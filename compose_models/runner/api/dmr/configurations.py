@@ -22,6 +22,24 @@ def configuration_json(configuration: ModelConfiguration) -> dict[str, Any]:
     return document
 
 
+SETTINGS = {"context-size": "context_size", "runtime-flags": "runtime_flags", "keep_alive": "keep_alive"}
+
+
+def configuration_sources(configuration: ModelConfiguration) -> dict[str, str]:
+    """Where each setting came from: ``configure``, ``compose project P``, a request's keep_alive, or ``default``."""
+    return {name: configuration.source_of(attribute) for name, attribute in SETTINGS.items()}
+
+
+def configured_settings(configuration: ModelConfiguration) -> dict[str, dict[str, Any]]:
+    """The settings that are not defaults, each with its value and where it came from (``ps``)."""
+    values = configuration_json(configuration)
+    return {
+        name: {"value": values[name], "from": configuration.source_of(attribute)}
+        for name, attribute in SETTINGS.items()
+        if name in values
+    }
+
+
 def configuration_document(scheduler: Scheduler, reference: str) -> dict[str, Any] | None:
     """The configuration of the model ``reference`` names; None if there is no such model."""
     try:

@@ -9,6 +9,10 @@ from compose_models.runner.control.runtime_flags import INT32_MAX
 from compose_models.units import parse_duration
 
 
+# Compose's own rule for project names: lowercase letters, digits, dashes and underscores.
+ProjectName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
 class ConfigureRequest(Open):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -20,6 +24,8 @@ class ConfigureRequest(Open):
     raw_runtime_flags: str | None = Field(None, alias="raw-runtime-flags")
     keep_alive: str | float | None = Field(None, description="A Go duration (5m, 1h30m), seconds, or -1 for ever")
     mode: str | None = None
+    project: ProjectName | None = Field(None, description="The Compose project whose file set these values")
+    reset: bool = Field(False, description="Forget the model's configuration: it runs with the defaults")
 
     @field_validator("keep_alive")
     @classmethod
@@ -38,6 +44,15 @@ class ConfigureRequest(Open):
     @property
     def keep_alive_seconds(self) -> float | None:
         return None if self.keep_alive is None else parse_duration(self.keep_alive)
+
+
+class LoadRequest(Open):
+    model: NonEmpty
+    project: ProjectName | None = Field(None, description="Keep the model loaded while this Compose project is up")
+
+
+class ReleaseRequest(Open):
+    project: ProjectName
 
 
 class UnloadRequest(Open):
