@@ -141,7 +141,17 @@ def configure(
         "--preset", help=f"Named runtime flags ({', '.join(PRESETS)}); flags after -- override it"
     )] = None,
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
+    reset: Annotated[bool, typer.Option(
+        "--reset", help="Forget the model's configuration (kept across restarts): it runs with the defaults"
+    )] = False,
 ) -> None:
-    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
+    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...].
+
+    The configuration is kept across runner restarts, until the next configure or `configure --reset MODEL`."""
+    if reset:
+        if context_size is not None or keep_alive is not None or preset is not None or runtime_flags:
+            raise UserError("configure --reset: takes only the model, no other option or flag")
+        quick_verbs.reset_configuration(model)
+        return
     quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [])
 

@@ -98,7 +98,10 @@ def _up(call: ProviderCall) -> None:
     _emit("info", "starting the runner")
     state = daemon.ensure_running(default_port())
     _emit("info", f"configuring {reference}")
-    RunnerClient(state).configure(reference, context_size, flags)
+    runner = RunnerClient(state)
+    runner.configure(reference, context_size, flags, project=call.project or None)
+    seconds = runner.load(reference, call.project or None)
+    _emit("info", f"{call.service}: loaded {reference} in {seconds:.1f} s")
     record = _record_path(call)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"model": reference}))
@@ -132,6 +135,8 @@ def _release(call: ProviderCall, forget: bool) -> None:
         return
     state = daemon.running_runner()
     if state is not None:
+        if call.project:
+            RunnerClient(state).release(call.project)
         count = RunnerClient(state).unload([model])
         _emit("info", f"unloaded {model}" if count else f"{model} was not loaded")
     if forget:
