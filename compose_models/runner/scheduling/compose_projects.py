@@ -18,7 +18,7 @@ def running_projects() -> set[str] | None:
             containers = client.api.containers(filters={"label": PROJECT_LABEL, "status": "running"})
         finally:
             client.close()
-    except Exception as error:  # docker-py raises its own, requests' and OSError: any means "cannot tell"
+    except Exception as error:  # noqa: BLE001 (docker-py raises its own, requests' and OSError: any means "cannot tell")
         say(f"cannot ask the Docker engine which Compose projects are up ({type(error).__name__}: {error})")
         return None
     return {str((container.get("Labels") or {}).get(PROJECT_LABEL)) for container in containers[:10_000]}

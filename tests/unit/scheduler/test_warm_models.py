@@ -9,22 +9,26 @@ import pytest
 from compose_models.runner.scheduling import scheduler as scheduler_module
 from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.scheduling.settings import SchedulerSettings
-from tests.unit.scheduler.test_scheduler import (  # noqa: F401 (fixtures)
+from tests.unit.scheduler import test_scheduler as base
+from tests.unit.scheduler.test_scheduler import (
     engines_ps,
     loaded,
-    models,
     scenario,
     scheduler,
-    started,
     use_each,
 )
+
+# The stand-in engines and models of the scheduler's tests.
+started, models = base.started, base.models
 
 
 def saving_scheduler(models, tmp_path) -> Scheduler:
     settings = SchedulerSettings(memory_budget=1 << 40, max_loaded_models=8, keep_alive=300.0)
-    lookup = lambda reference: models.get(reference.removeprefix("ai/")) or next(  # noqa: E731
-        (model for model in models.values() if model.id == reference), None
-    )
+
+    def lookup(reference: str) -> base.FakeModel | None:
+        by_id = (model for model in models.values() if model.id == reference)
+        return models.get(reference.removeprefix("ai/")) or next(by_id, None)
+
     return Scheduler(lookup, tmp_path, settings, state_dir=tmp_path / "state")
 
 

@@ -11,9 +11,9 @@ from compose_models.runner.api.dmr.configurations import (
     configuration_json,
     configuration_sources,
 )
-from compose_models.runner.backends.engine import EngineError
 from compose_models.runner.api.dmr.schema import ConfigureRequest, LoadRequest, ReleaseRequest, UnloadRequest
 from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
+from compose_models.runner.backends.engine import EngineError
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label

@@ -8,7 +8,6 @@ from compose_models.runner.api.openai.schema import NonEmpty, Open
 from compose_models.runner.control.runtime_flags import INT32_MAX
 from compose_models.units import parse_duration
 
-
 # Compose's own rule for project names: lowercase letters, digits, dashes and underscores.
 ProjectName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
