@@ -101,6 +101,10 @@ class Pins:
     def projects(self) -> list[str]:
         return list(self._projects)
 
+    def models_of(self, projects: set[str]) -> dict[str, str]:
+        """Model ID -> name, of the models ``projects`` pin."""
+        return {model_id: ref for name in projects if name in self._projects for model_id, ref in self._projects[name].models.items()}
+
     def gone(self, running: set[str], now: float, grace_seconds: float) -> list[str]:
         """Note which pinning projects are up; the ones that are not (any more), to release."""
         gone = []

@@ -555,14 +555,29 @@ class Scheduler:
             self._project_checker = asyncio.get_running_loop().create_task(self._check_projects())
 
     async def _check_projects(self) -> None:
-        """Release the pins of projects no longer up, as the engine's running containers show."""
+        """Release the pins of projects no longer up, as the engine's running containers show; at the first
+        answer (after a restart) load again the models of the pinning projects that are still up."""
+        warmed = False
         while True:
             if self._pins.projects():
                 running = await asyncio.to_thread(running_projects)
                 if running is not None:
                     for project in self._pins.gone(running, time.time(), self._pin_grace):
                         self.release(project)
+                    if not warmed:
+                        warmed = True
+                        await self._warm(self._pins.models_of(running))
             await asyncio.sleep(self._project_check_interval)
+
+    async def _warm(self, models: dict[str, str]) -> None:
+        """Load the pinned models of projects that are up, as ``up`` did before the runner restarted."""
+        for reference in models.values():
+            try:
+                seconds = await self.preload(reference)
+            except (ModelNotFound, EngineError) as error:
+                say(f"could not load {reference} again for its Compose project: {error}")
+            else:
+                say(f"loaded {reference} again for its Compose project in {seconds:.1f} s")
 
     async def _reap_idle_engines(self) -> None:
         while True:
