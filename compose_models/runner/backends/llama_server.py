@@ -83,6 +83,16 @@ def pooling_arguments(gguf: dict[str, str]) -> tuple[str, ...]:
     return ("--pooling", "mean") if gguf.get(f"{architecture}.pooling_type", "0") == "0" else ()
 
 
+POOLING_TYPES = ("none", "mean", "cls", "last", "rank")  # llama.cpp's LLAMA_POOLING_TYPE_*, from 0
+
+
+def gguf_pooling(gguf: dict[str, str]) -> str:
+    """How the GGUF says its model pools token embeddings (``rank``: a reranker's classifier head); ``none`` if unsaid."""
+    architecture = gguf.get("general.architecture", "llama")
+    value = gguf.get(f"{architecture}.pooling_type", "0")
+    return POOLING_TYPES[int(value)] if value.isdigit() and int(value) < len(POOLING_TYPES) else "none"
+
+
 class LlamaServerEngine(ProcessEngine):
     def __init__(self, spec: EngineSpec, log_path: Path, binary: Path) -> None:
         super().__init__(spec, log_path)
@@ -106,6 +116,8 @@ class LlamaServerEngine(ProcessEngine):
             argv += ["--parallel", str(spec.parallel), "--kv-unified"]
         if spec.embedding:
             argv.append("--embeddings")
+            if spec.reranking:
+                argv.append("--reranking")
         elif spec.chat_template_path:
             argv += ["--chat-template-file", str(spec.chat_template_path)]
         argv += ["--mmproj", str(spec.mmproj_path)] if spec.mmproj_path else ["--jinja"]

@@ -106,7 +106,7 @@ class _Flag:
     parse: Callable[[str], object] | None  # None: a switch
     python: Callable[[object], list[str]] | None = None  # llama_cpp.server arguments; None: no effect there
     sampling: str | None = None  # a request field instead of an engine argument
-    reserved: str | None = None  # read by the scheduler: "context", "parallel", "embedding"
+    reserved: str | None = None  # read by the scheduler: "context", "parallel", "embedding", "reranking"
 
     @property
     def name(self) -> str:
@@ -129,6 +129,7 @@ _FLAGS: tuple[_Flag, ...] = (
     _Flag(("--ctx-size", "-c"), _integer(0), reserved="context"),  # against the trained context: the scheduler
     _Flag(("--parallel", "-np"), _integer(1, MAX_PARALLEL), reserved="parallel"),
     _Flag(("--embeddings", "--embedding"), None, reserved="embedding"),
+    _Flag(("--reranking", "--rerank"), None, reserved="reranking"),  # the model is a reranker (``/rerank``)
     _Flag(("--n-gpu-layers", "-ngl", "--gpu-layers"), _integer(-1), _python("n_gpu_layers")),
     _Flag(("--threads", "-t"), _integer(1, MAX_THREADS), _python("n_threads")),
     _Flag(("--threads-batch", "-tb"), _integer(1, MAX_THREADS), _python("n_threads_batch")),
@@ -184,6 +185,8 @@ class RuntimeOptions:
     context_size: int | None = None
     parallel: int | None = None
     embedding: bool = False
+    reranking: bool = False
+    pooling: str | None = None
     kv_cache_types: tuple[str, str] = ("f16", "f16")
     sampling_defaults: dict[str, object] = field(default_factory=dict)
     engine_flags: list[tuple[_Flag, object, str | None]] = field(default_factory=list)  # flag, value, its text
@@ -250,9 +253,13 @@ def _record(options: RuntimeOptions, flag: _Flag, value: object, text: str | Non
         options.parallel = int(value)
     elif flag.reserved == "embedding":
         options.embedding = True
+    elif flag.reserved == "reranking":
+        options.reranking = True
     elif backend == MLX:
         raise UserError(f"runtime flag {flag.name!r} is not allowed for the mlx backend (it takes sampling flags only)")
     else:
+        if flag.name == "--pooling":
+            options.pooling = str(value)
         if flag.name == "--cache-type-k":
             options.kv_cache_types = (str(value), options.kv_cache_types[1])
         if flag.name == "--cache-type-v":

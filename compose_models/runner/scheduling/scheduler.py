@@ -39,6 +39,7 @@ from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEst
 
 COMPLETION = "completion"
 EMBEDDING = "embedding"
+RERANKING = "reranking"
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0  # seconds
 
@@ -197,6 +198,33 @@ class Scheduler:
         except EngineError as error:
             raise UserError(str(error)) from None
 
+    def rerank_refusal(self, model: LocalModel, reference: str) -> str | None:
+        """Why ``model`` cannot serve ``/rerank``, or None when it can.
+
+        A model reranks when llama.cpp would: its GGUF pools by rank (``<arch>.pooling_type`` 4, a
+        cross-encoder with a classifier head, as the converter writes for rerankers), or its configuration
+        says so with ``--reranking`` (or ``--pooling rank``). Only llama-server has a rerank endpoint.
+        """
+        try:
+            backend = catalog.backend_for_format(_format_of(model))
+            options = parse_runtime_flags(self.configuration(model).runtime_flags, backend)
+        except (EngineError, UserError) as error:
+            return str(error)
+        if backend != llama_server.NAME:
+            return (
+                f"model {reference!r} cannot be reranked by the {backend} engine: only llama-server has a rerank "
+                "endpoint; install it with `compose-models install-runner --backend llama-server`"
+            )
+        pooling = llama_server.gguf_pooling(self._gguf_metadata(model, backend))
+        if options.pooling not in (None, "rank"):
+            return f"model {reference!r} is configured with '--pooling {options.pooling}'; reranking needs '--pooling rank'"
+        if pooling == "rank" or options.reranking or options.pooling == "rank":
+            return None
+        return (
+            f"model {reference!r} is not a reranker: its GGUF pools by {pooling!r}, and a reranker's pools by "
+            f"'rank' (a classifier head); if it is one, configure it with `compose-models configure {reference} -- --reranking`"
+        )
+
     def set_keep_alive(self, reference: str, keep_alive: float) -> None:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
         model = self.find(reference)
@@ -230,6 +258,8 @@ class Scheduler:
         arguments = options.arguments_for(backend)
         if mode == EMBEDDING and backend == llama_server.NAME and "--pooling" not in arguments:
             arguments += llama_server.pooling_arguments(gguf)
+        if mode == RERANKING and "--pooling" not in arguments:
+            arguments += ("--pooling", "rank")
         spec = EngineSpec(
             backend=backend,
             model_path=self._model_path(model, backend),
@@ -237,7 +267,8 @@ class Scheduler:
             context_size=context_size,
             # The other backends serve one request at a time.
             parallel=options.parallel if backend == llama_server.NAME else 1,
-            embedding=mode == EMBEDDING,
+            embedding=mode in (EMBEDDING, RERANKING),
+            reranking=mode == RERANKING,
             arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
