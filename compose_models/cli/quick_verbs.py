@@ -110,9 +110,10 @@ def ps(json_output: bool) -> None:
 
 
 def configure(
-    model: str, context_size: int | None, keep_alive: str | None, preset: str | None, runtime_flags: list[str]
+    model: str, context_size: int | None, keep_alive: str | None, preset: str | None, runtime_flags: list[str],
+    draft_model: str | None = None,
 ) -> None:
-    """Set a model's context size, keep-alive and runtime flags on the runner, starting it if need be."""
+    """Set a model's context size, keep-alive, runtime flags and draft model on the runner, starting it if need be."""
     from compose_models.runner.control import daemon
     from compose_models.runner.control.client import RunnerClient
     from compose_models.runner.control.state import default_port
@@ -121,7 +122,7 @@ def configure(
     if keep_alive is not None:
         check_duration(keep_alive, "--keep-alive")
     client = RunnerClient(daemon.ensure_running(default_port()))
-    client.configure(model, context_size, with_preset(preset, runtime_flags), keep_alive)
+    client.configure(model, context_size, with_preset(preset, runtime_flags), keep_alive, draft_model)
 
 
 def check_duration(text: str, option: str) -> None:

@@ -140,8 +140,12 @@ def configure(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", help=f"Named runtime flags ({', '.join(PRESETS)}); flags after -- override it"
     )] = None,
+    draft_model: Annotated[Optional[str], typer.Option(
+        "--draft-model", "--speculative-draft-model",
+        help="A smaller model of the store with the same vocabulary, which drafts tokens (speculative decoding)",
+    )] = None,
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
 ) -> None:
-    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
-    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [])
+    """Set a model's context size, keep-alive, draft model and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
+    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [], draft_model)
 

@@ -39,6 +39,7 @@ class EngineSpec:
     arguments: tuple[str, ...] = ()
     chat_template_path: Path | None = None
     mmproj_path: Path | None = None
+    draft_model_path: Path | None = None  # a store model's GGUF that drafts tokens (speculative decoding)
 
 
 class Engine(Protocol):

@@ -20,7 +20,8 @@ class RunnerClient:
         return response
 
     def configure(
-        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None
+        self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None,
+        draft_model: str | None = None,
     ) -> None:
         """``POST /engines/_configure`` with Docker Model Runner's body."""
         body: dict[str, object] = {"model": model, "runtime-flags": list(runtime_flags)}
@@ -28,6 +29,8 @@ class RunnerClient:
             body["context-size"] = context_size
         if keep_alive is not None:
             body["keep_alive"] = keep_alive
+        if draft_model is not None:
+            body["speculative"] = {"draft_model": draft_model}
         self._check(self._http.post("/engines/_configure", json=body), f"configure {model}")
 
     def running(self) -> list[dict]:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from compose_models.runner.scheduling.context_size import check_context_size, tr
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.store.gguf_vocabulary import mismatch, read_vocabulary
 from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
 
 COMPLETION = "completion"
@@ -70,6 +71,7 @@ class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+    draft_model: str | None = None  # a store reference: the model that drafts tokens for speculative decoding
 
 
 @dataclass(frozen=True)
@@ -164,14 +166,14 @@ class Scheduler:
 
     async def configure(
         self, reference: str, context_size: int | None, runtime_flags: list[str],
-        keep_alive: float | None = None, preset: str | None = None,
+        keep_alive: float | None = None, preset: str | None = None, draft_model: str | None = None,
     ) -> None:  # fmt: skip
         """Store a model's configuration; engines started with another one stop now if idle, else drain.
 
         UserError for an invalid value or an unknown preset, and then nothing has changed.
         """
         model = self.find(reference)
-        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive)
+        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive, draft_model)
         plans = self._checked_plans(model, configuration)
         self._configurations[model.id] = configuration
         self._forget_plans(model.id)
@@ -190,6 +192,7 @@ class Scheduler:
             trained = trained_context(self._gguf_metadata(model, backend))
             check_context_size(configuration.context_size, trained, "context-size")
             check_context_size(options.context_size, trained, "runtime flag '--ctx-size'")
+            self._draft(model, backend, configuration.draft_model or options.draft_model)
             return {
                 (model.id, slot.mode): self._plan(model, slot.mode, configuration)
                 for slot in self._slots_of(model.id)
@@ -229,7 +232,7 @@ class Scheduler:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
         model = self.find(reference)
         current = self.configuration(model)
-        self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
+        self._configurations[model.id] = replace(current, keep_alive=keep_alive)
         self._reaper_wake.set()
 
     def _forget_plans(self, model_id: str) -> None:
@@ -260,6 +263,7 @@ class Scheduler:
             arguments += llama_server.pooling_arguments(gguf)
         if mode == RERANKING and "--pooling" not in arguments:
             arguments += ("--pooling", "rank")
+        draft = self._draft(model, backend, configuration.draft_model or options.draft_model) if mode == COMPLETION else None
         spec = EngineSpec(
             backend=backend,
             model_path=self._model_path(model, backend),
@@ -272,10 +276,44 @@ class Scheduler:
             arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
+            draft_model_path=draft.gguf_paths[0] if draft else None,
         )
         weights = self._weight_files(model, backend)
         memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
+        if draft is not None:  # llama-server gives the draft a KV cache as long as the model's
+            draft_memory = estimate(file_bytes(draft.gguf_paths), self._gguf_metadata(draft, backend), context_size)
+            memory = replace(memory, draft=draft_memory)
         return _Plan(spec, memory, dict(options.sampling_defaults))
+
+    def _draft(self, model: LocalModel, backend: str, reference: str | None) -> LocalModel | None:
+        """The store model ``reference`` names, once it can draft for ``model``; EngineError saying why not.
+
+        Only a store reference is taken, and the engine gets the store's own file for it: no path from a
+        request or a compose file reaches the command line.
+        """
+        if reference is None:
+            return None
+        name = model.tags[0] if model.tags else model.id
+        if backend != llama_server.NAME:
+            raise EngineError(
+                f"draft model {reference!r} for {name!r}: only llama-server decodes with a draft model, and GGUF models "
+                f"run on {backend} here (`compose-models install-runner --backend llama-server`)"
+            )
+        draft = self._lookup(reference)
+        if draft is None:
+            raise EngineError(f"draft model {reference!r} for {name!r} is not in the store (`compose-models pull {reference}`)")
+        if _format_of(draft) != "gguf" or not draft.gguf_paths or not model.gguf_paths:
+            raise EngineError(f"draft model {reference!r} for {name!r}: both need GGUF weights")
+        try:
+            problem = mismatch(read_vocabulary(model.gguf_paths[0]), read_vocabulary(draft.gguf_paths[0]))
+        except UserError as error:
+            raise EngineError(f"draft model {reference!r} for {name!r}: {error}") from None
+        if problem is not None:
+            raise EngineError(
+                f"draft model {reference!r} cannot draft for {name!r}: {problem}; a draft model needs the model's "
+                "vocabulary (a smaller model of the same family)"
+            )
+        return draft
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
         if backend == mlx.NAME:

@@ -41,7 +41,9 @@ async def configure(request: Request) -> Response:
     parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
     try:
-        await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
+        await request.app.state.scheduler.configure(
+            parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds, draft_model=parsed.draft_model
+        )
     except ModelNotFound:
         remote = request.app.state.remote_models.find(parsed.model)
         if remote is not None:
