@@ -38,8 +38,15 @@ async def rerank(request: Request, model: str, query: str, documents: list[str])
         if refusal is not None:
             raise ApiError(400, refusal, param="model", code="model_not_reranker")
     payload = {"model": model, "query": query, "documents": documents, "top_n": len(documents)}
-    async with engine_call(request, payload, ENGINE_PATH, RERANKING) as call:
-        answer = await call.read_whole(call.json())
+    try:
+        async with engine_call(request, payload, ENGINE_PATH, RERANKING) as call:
+            answer = await call.read_whole(call.json())
+    except ApiError as error:
+        if error.status == 500 and "too large to process" in error.message:  # llama-server's 500 for the caller's input
+            raise ApiError(400, f"a document with the query is more than {model!r} reads in one pass: {error.message} "
+                                "(configure a larger --ubatch-size and --batch-size, or shorten it)",
+                           param="documents") from None  # fmt: skip
+        raise
     results = [_ranked(item, len(documents)) for item in answer.get("results") or []]
     if sorted(result.index for result in results) != list(range(len(documents))):
         raise ApiError(502, f"the engine for {model!r} did not score each of the {len(documents)} documents once")

@@ -103,6 +103,14 @@ def test_bad_fields_are_refused_with_their_name(rerank_runner: str, fields: dict
     assert named in answer.json()["error"]["message"]
 
 
+def test_a_document_longer_than_one_pass_is_refused_naming_the_documents(rerank_runner: str) -> None:
+    answer = _rerank(rerank_runner, documents=["short", "a b " * 400])
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["param"] == "documents" and "--ubatch-size" in error["message"]
+    assert _rerank(rerank_runner, documents=["", "ÄÖ 日本", "fine"]).status_code == 200  # any text is a document
+
+
 def test_an_unknown_backend_is_not_found(rerank_runner: str) -> None:
     answer = _rerank(rerank_runner, "/engines/vllm/rerank")
     assert answer.status_code == 404
