@@ -1,6 +1,7 @@
 """A draft model (speculative decoding) on a real runner and llama-server: SmolLM2 drafts for itself and the
-greedy answer is unchanged; a draft of another vocabulary, a path, a model not in the store and an engine
-that cannot draft are refused with what is wrong; the draft's memory counts in the budget."""
+greedy answer is unchanged; a draft of another vocabulary, a path and a model not in the store are refused
+with what is wrong; the draft's memory counts in the budget. (llama-cpp-python's refusal: the scheduler's
+unit tests.)"""
 
 import os
 from collections.abc import Iterator
@@ -14,6 +15,9 @@ from tests.integration.api.conftest import serving_runner
 from tests.tiny_ggufs import write_other_vocabulary_llama
 
 OTHER_VOCABULARY = "local/other-vocabulary:latest"
+# SmolLM2 needs about 185 MiB at 1024 tokens and 208 MiB at 2048 (store/memory_estimate.py): with itself as
+# its draft, 370 MiB and 416 MiB; the runner's budget holds the first pair and not the second.
+BUDGET = "400MiB"
 QUESTION = {"messages": [{"role": "user", "content": "Name three colours."}], "temperature": 0, "max_tokens": 24}
 
 
@@ -31,7 +35,7 @@ def draft_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def draft_runner(draft_home: Path, smollm2_gguf: Path) -> Iterator[str]:
-    with serving_runner(draft_home, smollm2_gguf) as url:
+    with serving_runner(draft_home, smollm2_gguf, COMPOSE_MODELS_MEMORY_BUDGET=BUDGET) as url:
         yield url
 
 
@@ -95,20 +99,25 @@ def test_anything_but_a_model_of_the_store_is_refused(
     assert said in refused.stderr, refused.stderr
 
 
-def test_the_drafts_memory_counts_in_the_budget(tmp_path: Path, smollm2_gguf: Path) -> None:
-    # SmolLM2 at 1024 tokens needs about 185 MiB; with itself as its draft, twice that
-    with serving_runner(tmp_path, smollm2_gguf, COMPOSE_MODELS_MEMORY_BUDGET="300MiB") as url:
-        _configure(tmp_path, "--context-size", "1024", "--draft-model", LOCAL_MODEL_TAG)
-        refused = httpx.post(f"{url}/v1/chat/completions", json={"model": LOCAL_MODEL_TAG, **QUESTION}, timeout=120)
-        assert refused.status_code >= 500
-        message = refused.json()["error"]["message"]
-        assert "needs about" in message and "+ draft model" in message, message
-        _configure(tmp_path, "--context-size", "1024")
-        assert _ask(url)["choices"][0]["message"]["content"]
+def test_the_drafts_memory_counts_in_the_budget(draft_runner: str, draft_home: Path) -> None:
+    _configure(draft_home, "--context-size", "2048", "--draft-model", LOCAL_MODEL_TAG)
+    refused = httpx.post(f"{draft_runner}/v1/chat/completions", json={"model": LOCAL_MODEL_TAG, **QUESTION}, timeout=120)
+    assert refused.status_code >= 500
+    message = refused.json()["error"]["message"]
+    assert "needs about" in message and "+ draft model" in message and "400.0 MiB" in message, message
+    _configure(draft_home, "--context-size", "2048")
+    assert _ask(draft_runner)["choices"][0]["message"]["content"]
 
 
-def test_llama_cpp_pythons_engine_refuses_a_draft(tmp_path: Path, smollm2_gguf: Path) -> None:
-    with serving_runner(tmp_path, smollm2_gguf, COMPOSE_MODELS_LLAMA_BACKEND="llama-cpp-python"):
-        refused = _configure(tmp_path, "--draft-model", LOCAL_MODEL_TAG, check=False)
-    assert refused.returncode != 0
-    assert "only llama-server decodes with a draft model" in refused.stderr, refused.stderr
+def test_docker_model_runners_speculative_settings_are_taken(draft_runner: str, draft_home: Path) -> None:
+    body = {"model": LOCAL_MODEL_TAG, "context-size": 1024,
+            "speculative": {"draft_model": LOCAL_MODEL_TAG, "num_tokens": 4, "min_acceptance_rate": 0.5}}  # fmt: skip
+    configured = httpx.post(f"{draft_runner}/engines/_configure", json=body, headers=cli_headers(draft_home), timeout=30)
+    assert configured.status_code == 202, configured.text
+    configuration = _configuration(draft_runner, draft_home)
+    assert configuration["speculative"] == {"draft_model": LOCAL_MODEL_TAG}
+    assert configuration["runtime-flags"] == ["--spec-draft-n-max", "4", "--spec-draft-p-min", "0.5"]
+    body["speculative"] = {"draft_model": OTHER_VOCABULARY}
+    refused = httpx.post(f"{draft_runner}/engines/_configure", json=body, headers=cli_headers(draft_home), timeout=30)
+    assert refused.status_code == 400
+    assert OTHER_VOCABULARY in refused.text and "tokenizer" in refused.text
