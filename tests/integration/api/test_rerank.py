@@ -123,13 +123,3 @@ def test_the_engine_runs_in_reranking_mode(rerank_runner: str, rerank_home: Path
     assert {"model_name": RERANKER, "mode": "reranking"}.items() <= next(
         engine for engine in engines if engine["model_name"] == RERANKER
     ).items()
-
-
-def test_llama_cpp_pythons_engine_refuses_clearly(tmp_path: Path, smollm2_gguf: Path) -> None:
-    reranker = write_tiny_reranker(tmp_path / "tiny-reranker.gguf")
-    run_cli("package", "--gguf", str(reranker), RERANKER, env={**os.environ, "COMPOSE_MODELS_HOME": str(tmp_path)})
-    with serving_runner(tmp_path, smollm2_gguf, COMPOSE_MODELS_LLAMA_BACKEND="llama-cpp-python") as url:
-        answer = _rerank(url)
-    assert answer.status_code == 400
-    message = answer.json()["error"]["message"]
-    assert "llama-cpp-python" in message and "only llama-server" in message
