@@ -296,8 +296,8 @@ class Scheduler:
         name = model.tags[0] if model.tags else model.id
         if backend != llama_server.NAME:
             raise EngineError(
-                f"draft model {reference!r} for {name!r}: only llama-server decodes with a draft model, and GGUF models "
-                f"run on {backend} here (`compose-models install-runner --backend llama-server`)"
+                f"draft model {reference!r} for {name!r}: only llama-server decodes with a draft model, and {name!r} "
+                f"runs on {backend} here (`compose-models install-runner --backend llama-server`)"
             )
         draft = self._lookup(reference)
         if draft is None:

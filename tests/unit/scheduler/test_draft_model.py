@@ -78,5 +78,5 @@ def test_a_draft_of_another_vocabulary_is_refused_and_nothing_changes(store, tmp
 def test_llama_cpp_pythons_engine_refuses_a_draft(store, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(BACKEND_VARIABLE, "llama-cpp-python")
     runner = _scheduler(store, tmp_path)
-    with pytest.raises(UserError, match="only llama-server decodes with a draft model, and GGUF models run on llama-cpp-python"):
+    with pytest.raises(UserError, match="only llama-server decodes with a draft model, and 'ai/a' runs on llama-cpp-python"):
         asyncio.run(runner.configure("ai/a", None, ["--model-draft", "ai/a"]))
