@@ -125,9 +125,9 @@ def _settings_text(settings: dict) -> str:
 
 def configure(
     model: str, context_size: int | None, keep_alive: str | None, preset: str | None, runtime_flags: list[str],
-    project: str | None = None,
+    project: str | None = None, draft_model: str | None = None,
 ) -> None:  # fmt: skip
-    """Set a model's context size, keep-alive and runtime flags on the runner, starting it if need be.
+    """Set a model's context size, keep-alive, runtime flags and draft model on the runner, starting it if need be.
 
     ``project``: the Compose project that runs this (``docker compose up`` through the plugin): the model
     is also loaded now and kept loaded while the project is up."""
@@ -139,7 +139,9 @@ def configure(
     if keep_alive is not None:
         check_duration(keep_alive, "--keep-alive")
     client = RunnerClient(daemon.ensure_running(default_port()))
-    client.configure(model, context_size, with_preset(preset, runtime_flags), keep_alive, project)
+    client.configure(
+        model, context_size, with_preset(preset, runtime_flags), keep_alive, project, draft_model=draft_model
+    )
     if project:
         seconds = client.load(model, project)
         print(f"loaded {model} in {seconds:.1f} s", file=sys.stderr, flush=True)

@@ -140,18 +140,22 @@ def configure(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", help=f"Named runtime flags ({', '.join(PRESETS)}); flags after -- override it"
     )] = None,
+    draft_model: Annotated[Optional[str], typer.Option(
+        "--draft-model", "--speculative-draft-model",
+        help="A smaller model of the store with the same vocabulary, which drafts tokens (speculative decoding)",
+    )] = None,
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
     reset: Annotated[bool, typer.Option(
         "--reset", help="Forget the model's configuration (kept across restarts): it runs with the defaults"
     )] = False,
 ) -> None:
-    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...].
+    """Set a model's context size, keep-alive, draft model and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...].
 
     The configuration is kept across runner restarts, until the next configure or `configure --reset MODEL`."""
     if reset:
-        if context_size is not None or keep_alive is not None or preset is not None or runtime_flags:
+        if context_size is not None or keep_alive is not None or preset is not None or draft_model or runtime_flags:
             raise UserError("configure --reset: takes only the model, no other option or flag")
         quick_verbs.reset_configuration(model)
         return
-    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [])
+    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [], draft_model=draft_model)
 

@@ -38,7 +38,12 @@ from compose_models.runner.api.ollama.schema import (
     PushRequest,
 )
 from compose_models.runner.api.openai import routes as openai
-from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from compose_models.runner.api.openai.schema import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    RerankRequest,
+)
 from compose_models.runner.api.responses import routes as responses
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.http.dialects import Dialect, dialect_of
@@ -53,6 +58,9 @@ from compose_models.runner.reach.proof import REACH_PATH, reach_endpoint
 KNOWN_BACKENDS = ("llama.cpp",)
 OPENAI_PREFIXES = ("/engines/v1", "/v1", "/engines/{backend}/v1")
 ANTHROPIC_PREFIXES = ("/anthropic/v1", *OPENAI_PREFIXES)
+# Docker Model Runner's /rerank and /score (under /engines and /engines/{backend}, and at the root), and
+# llama-server's /v1/rerank under each OpenAI prefix.
+RERANK_PREFIXES = ("", "/engines", *OPENAI_PREFIXES, "/engines/{backend}")  # the pattern after /engines/v1
 OpenAI, Anthropic, Ollama, DMR = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.OLLAMA, Dialect.DMR
 
 
@@ -94,6 +102,11 @@ def _endpoints() -> Iterator[Endpoint]:
                      _under(prefix, responses.list_input_items), "A stored response's input items (OpenAI Responses)",
                      query=("order", "limit", "after")),
         )  # fmt: skip
+    for prefix in RERANK_PREFIXES:
+        for action in ("rerank", "score"):
+            yield Endpoint("POST", f"{prefix}/{action}", OpenAI, _under(prefix, openai.rerank),
+                           "Rerank documents by relevance to a query (Jina's and Cohere's shape)", RerankRequest,
+                           inference=True)  # fmt: skip
     for prefix in ANTHROPIC_PREFIXES:
         yield from (
             Endpoint("POST", f"{prefix}/messages", Anthropic, _under(prefix, anthropic.messages),

@@ -21,7 +21,7 @@ class RunnerClient:
 
     def configure(
         self, model: str, context_size: int | None = None, runtime_flags: list[str] = (), keep_alive: str | None = None,
-        project: str | None = None,
+        project: str | None = None, draft_model: str | None = None,
     ) -> None:  # fmt: skip
         """``POST /engines/_configure`` with Docker Model Runner's body; ``project``: the Compose project whose
         file these values come from (``ps`` says so)."""
@@ -32,6 +32,8 @@ class RunnerClient:
             body["keep_alive"] = keep_alive
         if project:
             body["project"] = project
+        if draft_model is not None:
+            body["speculative"] = {"draft_model": draft_model}
         self._check(self._http.post("/engines/_configure", json=body), f"configure {model}")
 
     def configuration(self, model: str) -> dict:

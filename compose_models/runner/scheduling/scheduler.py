@@ -22,10 +22,9 @@ still evict it, after every unpinned idle model.
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,10 +42,12 @@ from compose_models.runner.scheduling.placement import InsufficientMemory, Resid
 from compose_models.runner.scheduling.saved_configurations import load_configurations, save_configurations
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.store.gguf_vocabulary import mismatch, read_vocabulary
 from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
 
 COMPLETION = "completion"
 EMBEDDING = "embedding"
+RERANKING = "reranking"
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0  # seconds
 
@@ -77,6 +78,7 @@ class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+    draft_model: str | None = None  # a store reference: the model that drafts tokens for speculative decoding
     sources: dict[str, str] = field(default_factory=dict)  # setting -> who set it ("configure", "compose project P")
 
     def source_of(self, setting: str) -> str:
@@ -212,6 +214,7 @@ class Scheduler:
     async def configure(
         self, reference: str, context_size: int | None, runtime_flags: list[str],
         keep_alive: float | None = None, preset: str | None = None, source: str = "configure",
+        draft_model: str | None = None,
     ) -> None:  # fmt: skip
         """Store a model's configuration; engines started with another one stop now if idle, else drain.
 
@@ -219,9 +222,9 @@ class Scheduler:
         UserError for an invalid value or an unknown preset, and then nothing has changed.
         """
         model = self.find(reference)
-        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive)
+        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive, draft_model)
         configuration.sources = {
-            name: source for name in ("context_size", "runtime_flags", "keep_alive")
+            name: source for name in ("context_size", "runtime_flags", "keep_alive", "draft_model")
             if configuration.source_of(name) != "default"
         }  # fmt: skip
         plans = self._checked_plans(model, configuration)
@@ -243,6 +246,7 @@ class Scheduler:
             trained = trained_context(self._gguf_metadata(model, backend))
             check_context_size(configuration.context_size, trained, "context-size")
             check_context_size(options.context_size, trained, "runtime flag '--ctx-size'")
+            self._draft(model, backend, configuration.draft_model or options.draft_model)
             return {
                 (model.id, slot.mode): self._plan(model, slot.mode, configuration)
                 for slot in self._slots_of(model.id)
@@ -251,12 +255,39 @@ class Scheduler:
         except EngineError as error:
             raise UserError(str(error)) from None
 
+    def rerank_refusal(self, model: LocalModel, reference: str) -> str | None:
+        """Why ``model`` cannot serve ``/rerank``, or None when it can.
+
+        A model reranks when llama.cpp would: its GGUF pools by rank (``<arch>.pooling_type`` 4, a
+        cross-encoder with a classifier head, as the converter writes for rerankers), or its configuration
+        says so with ``--reranking`` (or ``--pooling rank``). Only llama-server has a rerank endpoint.
+        """
+        try:
+            backend = catalog.backend_for_format(_format_of(model))
+            options = parse_runtime_flags(self.configuration(model).runtime_flags, backend)
+        except (EngineError, UserError) as error:
+            return str(error)
+        if backend != llama_server.NAME:
+            return (
+                f"model {reference!r} cannot be reranked by the {backend} engine: only llama-server has a rerank "
+                "endpoint; install it with `compose-models install-runner --backend llama-server`"
+            )
+        pooling = llama_server.gguf_pooling(self._gguf_metadata(model, backend))
+        if options.pooling not in (None, "rank"):
+            return f"model {reference!r} is configured with '--pooling {options.pooling}'; reranking needs '--pooling rank'"
+        if pooling == "rank" or options.reranking or options.pooling == "rank":
+            return None
+        return (
+            f"model {reference!r} is not a reranker: its GGUF pools by {pooling!r}, and a reranker's pools by "
+            f"'rank' (a classifier head); if it is one, configure it with `compose-models configure {reference} -- --reranking`"
+        )
+
     def set_keep_alive(self, reference: str, keep_alive: float) -> None:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
         model = self.find(reference)
         current = self.configuration(model)
         sources = {**current.sources, "keep_alive": "a request's keep_alive"}
-        self._configurations[model.id] = dataclasses.replace(current, keep_alive=keep_alive, sources=sources)
+        self._configurations[model.id] = replace(current, keep_alive=keep_alive, sources=sources)
         self._save_configurations()
         self._reaper_wake.set()
 
@@ -330,6 +361,9 @@ class Scheduler:
         arguments = options.arguments_for(backend)
         if mode == EMBEDDING and backend == llama_server.NAME and "--pooling" not in arguments:
             arguments += llama_server.pooling_arguments(gguf)
+        if mode == RERANKING and "--pooling" not in arguments:
+            arguments += ("--pooling", "rank")
+        draft = self._draft(model, backend, configuration.draft_model or options.draft_model) if mode == COMPLETION else None
         spec = EngineSpec(
             backend=backend,
             model_path=self._model_path(model, backend),
@@ -337,14 +371,49 @@ class Scheduler:
             context_size=context_size,
             # The other backends serve one request at a time.
             parallel=options.parallel if backend == llama_server.NAME else 1,
-            embedding=mode == EMBEDDING,
+            embedding=mode in (EMBEDDING, RERANKING),
+            reranking=mode == RERANKING,
             arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
+            draft_model_path=draft.gguf_paths[0] if draft else None,
         )
         weights = self._weight_files(model, backend)
         memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
+        if draft is not None:  # llama-server gives the draft a KV cache as long as the model's
+            draft_memory = estimate(file_bytes(draft.gguf_paths), self._gguf_metadata(draft, backend), context_size)
+            memory = replace(memory, draft=draft_memory)
         return _Plan(spec, memory, dict(options.sampling_defaults))
+
+    def _draft(self, model: LocalModel, backend: str, reference: str | None) -> LocalModel | None:
+        """The store model ``reference`` names, once it can draft for ``model``; EngineError saying why not.
+
+        Only a store reference is taken, and the engine gets the store's own file for it: no path from a
+        request or a compose file reaches the command line.
+        """
+        if reference is None:
+            return None
+        name = model.tags[0] if model.tags else model.id
+        if backend != llama_server.NAME:
+            raise EngineError(
+                f"draft model {reference!r} for {name!r}: only llama-server decodes with a draft model, and {name!r} "
+                f"runs on {backend} here (`compose-models install-runner --backend llama-server`)"
+            )
+        draft = self._lookup(reference)
+        if draft is None:
+            raise EngineError(f"draft model {reference!r} for {name!r} is not in the store (`compose-models pull {reference}`)")
+        if _format_of(draft) != "gguf" or not draft.gguf_paths or not model.gguf_paths:
+            raise EngineError(f"draft model {reference!r} for {name!r}: both need GGUF weights")
+        try:
+            problem = mismatch(read_vocabulary(model.gguf_paths[0]), read_vocabulary(draft.gguf_paths[0]))
+        except UserError as error:
+            raise EngineError(f"draft model {reference!r} for {name!r}: {error}") from None
+        if problem is not None:
+            raise EngineError(
+                f"draft model {reference!r} cannot draft for {name!r}: {problem}; a draft model needs the model's "
+                "vocabulary (a smaller model of the same family)"
+            )
+        return draft
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
         if backend == mlx.NAME:

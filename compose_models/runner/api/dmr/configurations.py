@@ -1,4 +1,4 @@
-"""A model's runner configuration (context size, runtime flags, keep-alive) as JSON documents."""
+"""A model's runner configuration (context size, runtime flags, keep-alive, draft model) as JSON documents."""
 
 from typing import Any
 
@@ -19,6 +19,8 @@ def configuration_json(configuration: ModelConfiguration) -> dict[str, Any]:
         document["runtime-flags"] = list(configuration.runtime_flags)
     if configuration.keep_alive is not None:
         document["keep_alive"] = format_duration(configuration.keep_alive)
+    if configuration.draft_model:
+        document["speculative"] = {"draft_model": configuration.draft_model}
     return document
 
 

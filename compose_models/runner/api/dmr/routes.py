@@ -52,7 +52,8 @@ async def configure(request: Request) -> Response:
             await scheduler.reset(parsed.model)
         else:
             await scheduler.configure(
-                parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds, source=source
+                parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds, source=source,
+                draft_model=parsed.draft_model,
             )
     except ModelNotFound:
         remote = request.app.state.remote_models.find(parsed.model)

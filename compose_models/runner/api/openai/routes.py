@@ -4,7 +4,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from compose_models.runner.api.openai.context_full import marked_body
-from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
+from compose_models.runner.api.openai.schema import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    RerankRequest,
+    Sampling,
+)
 from compose_models.runner.api.openai.stream import relay_openai_stream
 from compose_models.runner.http.body import as_payload, read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
@@ -12,6 +18,7 @@ from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.inference.embeddings import as_base64, embed
 from compose_models.runner.inference.engine_call import CHAT_PATH, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
+from compose_models.runner.inference.rerank import rerank as rank_documents
 
 
 async def list_models(request: Request) -> Response:
@@ -63,3 +70,19 @@ async def embeddings(request: Request) -> Response:
     data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(result.vectors)]
     usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
     return JSONResponse({"object": "list", "data": data, "model": parsed.model, "usage": usage})
+
+
+@stop_when_client_leaves
+async def rerank(request: Request) -> Response:
+    """``/rerank`` and ``/score``: Jina's and Cohere's answer, as llama-server gives it, most relevant first."""
+    parsed = await read_request(request, RerankRequest)
+    ranking = await rank_documents(request, parsed.model, parsed.query, parsed.documents)
+    kept = ranking.results[: parsed.top_n] if parsed.top_n else ranking.results
+    results = []
+    for ranked in kept:
+        result: dict = {"index": ranked.index, "relevance_score": ranked.relevance_score}
+        if parsed.return_documents:
+            result["document"] = {"text": parsed.documents[ranked.index]}
+        results.append(result)
+    usage = {"prompt_tokens": ranking.prompt_tokens, "total_tokens": ranking.prompt_tokens}
+    return JSONResponse({"object": "list", "model": parsed.model, "results": results, "usage": usage})
