@@ -31,18 +31,22 @@ from compose_models.store.leftovers import sweep_leftovers
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
     scheduler = runner.state.scheduler
+    reader = body_reader(runner)
     gateway = Gateway(
-        body_reader(runner), settings, registry=runner.state.metrics.registry,
+        reader, settings, registry=runner.state.metrics.registry,
         loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()]
         + [{**row, "memory": None, "unloads_in": None} for row in remote_models_json(runner.state.remote_models)],
     )  # fmt: skip
+    reader.check = gateway.check_model  # a key's models, once the reader has found the request's
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
 
 
 def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
     """Another app (the proxy to a remote runner) behind the gateway and a tap that counts tokens
     from the answers' bytes, since no engine call of this process reports them."""
-    gateway = Gateway(BodyReader(app), settings)
+    reader = BodyReader(app)
+    gateway = Gateway(reader, settings)
+    reader.check = gateway.check_model
     return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
