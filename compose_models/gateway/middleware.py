@@ -86,6 +86,8 @@ class Gateway:
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
         exchange.key_holder = key_name or (service.name if service else None)
+        if self.settings.keys.rules_of(key_name).models is not None:
+            exchange.models_allowed = self.settings.keys.rules_of(key_name).allows
         admin = self._is_admin(key, key_name, address)
         if exchange.route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)
