@@ -44,6 +44,7 @@ class KeyUsage:
             "prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, PRIMARY KEY (day, key))"
         )
         self._pruned: date | None = None
+        self._recorded: set[tuple[str, str]] = set()  # (day, name) rows that exist: no count needed for them
         self._prune(today())
 
     def record(self, key: str, prompt_tokens: int, completion_tokens: int, day: date | None = None) -> None:
@@ -81,11 +82,16 @@ class KeyUsage:
         self._db.close()
 
     def _known_or_room(self, day: str, key: str) -> bool:
-        known = self._db.execute("SELECT 1 FROM usage WHERE day = ? AND key = ?", (day, key)).fetchone()
-        if known:
+        if (day, key) in self._recorded:
             return True
+        known = self._db.execute("SELECT 1 FROM usage WHERE day = ? AND key = ?", (day, key)).fetchone()
         count = self._db.execute("SELECT COUNT(*) FROM usage WHERE day = ?", (day,)).fetchone()[0]
-        return count < MAX_NAMES_PER_DAY
+        if known or count < MAX_NAMES_PER_DAY:
+            if len(self._recorded) >= MAX_NAMES_PER_DAY:
+                self._recorded.clear()
+            self._recorded.add((day, key))
+            return True
+        return False
 
     def _prune(self, day: date) -> None:
         if self._pruned == day:

@@ -42,6 +42,7 @@ class TlsPort(asyncio.Protocol):
         self._transport: Any = None
         self._peek: socket.socket | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._handshake: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference
 
     def connection_made(self, transport: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -68,7 +69,7 @@ class TlsPort(asyncio.Protocol):
         if not first:
             transport.close()
         elif first[0] == HANDSHAKE:
-            asyncio.ensure_future(self._start_tls())
+            self._handshake = asyncio.ensure_future(self._start_tls())
         elif self._plain_allowed(str((transport.get_extra_info("sockname") or ("",))[0])):
             inner = self._inner()
             transport.set_protocol(inner)

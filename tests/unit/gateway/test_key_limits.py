@@ -78,3 +78,21 @@ def test_a_spent_budget_is_refused_until_the_next_utc_day_or_month(tmp_path) -> 
     assert "month (2026-12, UTC)" in monthly.error.message
     keys = parse_keys(["app: sk tokens-per-day=10"], "f")
     assert usage_document(usage, keys, only_key="someone-else") == []
+
+
+def test_prometheus_names_at_most_64_keys_and_sums_the_rest_as_other(tmp_path) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from compose_models.gateway.key_usage import today
+    from compose_models.gateway.key_usage_view import MAX_KEY_LABELS, KeyUsageCollector
+
+    usage = KeyUsage(tmp_path / "key-usage.sqlite")
+    for index in range(MAX_KEY_LABELS + 6):
+        usage.record(f"key-{index:03d}", 1000 - index, 0, today())  # the last keys used the fewest tokens
+    registry = CollectorRegistry()
+    registry.register(KeyUsageCollector(usage, parse_keys(["key-000: sk tokens-per-day=5"], "f")))
+    text = generate_latest(registry).decode()
+    requests = [line for line in text.splitlines() if line.startswith("compose_models_key_requests_today{")]
+    assert len(requests) == MAX_KEY_LABELS
+    assert 'compose_models_key_requests_today{key="(other)"} 7.0' in requests
+    assert 'compose_models_key_token_budget{key="key-000",period="day"} 5.0' in text
