@@ -32,7 +32,7 @@ async def list_models(request: Request) -> Response:
 async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
     model = request.app.state.store.find(name) or request.app.state.remote_models.find(name)
-    if model is None:
+    if model is None or not may_list(request.scope, [name, *getattr(model, "tags", ())]):
         raise UnknownModel(name)
     return JSONResponse(model.openai_entry())
 
