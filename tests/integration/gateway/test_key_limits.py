@@ -68,6 +68,8 @@ def test_a_key_for_one_model_is_refused_another_in_openais_and_anthropics_shape(
     assert [model.id for model in client.models.list()] == [LOCAL_MODEL_TAG]
     qwen_only = openai.OpenAI(base_url=f"{limited_runner}/engines/v1", api_key=QWEN_KEY, max_retries=0)
     assert list(qwen_only.models.list()) == []
+    with pytest.raises(openai.NotFoundError):
+        qwen_only.models.retrieve(LOCAL_MODEL_TAG)
     assert ollama.Client(host=limited_runner, headers={"Authorization": f"Bearer {QWEN_KEY}"}).list().models == []
     with pytest.raises(openai.PermissionDeniedError):
         _chat(qwen_only, LOCAL_MODEL_TAG)
