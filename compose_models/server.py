@@ -5,6 +5,7 @@ The one module that puts the runner and the gateway together, so that neither im
 
 import ipaddress
 import os
+import ssl
 from typing import Any
 
 import uvicorn
@@ -121,6 +122,12 @@ def tls_options(tls: TlsFiles | None, listening: list[str]) -> dict[str, Any]:
     from compose_models.docker_host import detect_docker_host
     from compose_models.runner.http.tls_port import tls_port_protocol
 
-    plain = set() if for_containers() else set(detect_docker_host().local_bridge_gateways()) & set(listening)
+    bridge = set(detect_docker_host().local_bridge_gateways()) & set(listening)
+    plain = set() if for_containers() else bridge
+    context, small = server_context(tls), server_context(tls, small_clients=True)
+
+    def context_for(address: str) -> ssl.SSLContext:
+        return small if address in bridge else context
+
     # asyncio's loop: the connection's first byte is peeked on a duplicate socket, which uvloop refuses.
-    return {"http": tls_port_protocol(AutoHTTPProtocol, server_context(tls), plain.__contains__), "loop": "asyncio"}
+    return {"http": tls_port_protocol(AutoHTTPProtocol, context_for, plain.__contains__), "loop": "asyncio"}

@@ -82,3 +82,25 @@ def test_the_cli_trusts_a_certificate_the_user_brings_for_another_name(
     assert refused.returncode != 0 and "--tls-cert and --tls-key go together" in refused.stderr
     mismatched = run_cli("serve", "--tls-cert", str(own.cert), "--tls-key", str(own.ca), check=False)
     assert mismatched.returncode != 0 and "not a PEM certificate and its private key" in mismatched.stderr
+
+
+def test_with_tls_for_containers_a_container_reaches_the_runner_over_https(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import require_docker_and_busybox
+
+    require_docker_and_busybox()
+    port = free_port()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach", "--tls-self-signed", "--tls-for-containers")
+    try:
+        # The reach probe's container fetched the runner's proof over https (busybox's wget, TLS 1.2).
+        status = json.loads(run_cli("status", "--json").stdout)
+        assert status["endpoint"].startswith("https://") and status["reach"]["probed"] is True
+        assert status["tls"]["forContainers"] is True
+        state = json.loads((isolated_home / "runner" / "state.json").read_text())
+        for bridge in state["hosts"][1:]:  # plain HTTP is refused there too now
+            plain = httpx.get(f"http://{bridge}:{port}/engines/status")
+            assert plain.status_code == 400 and "use https://" in plain.text
+    finally:
+        run_cli("stop", check=False)

@@ -147,9 +147,14 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def server_context(files: TlsFiles) -> ssl.SSLContext:
+def server_context(files: TlsFiles, small_clients: bool = False) -> ssl.SSLContext:
+    """``small_clients``: also for TLS 1.2 clients that send no signature algorithms (busybox's wget, which
+    the reach probe runs), which OpenSSL's default security level turns away; for the Docker bridge only,
+    whose traffic does not leave the machine. Clients that offer more still get TLS 1.3."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if small_clients:
+        context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20:@SECLEVEL=0")
     context.load_cert_chain(files.cert, files.key)
     return context
 

@@ -34,10 +34,11 @@ class TlsPort(asyncio.Protocol):
     arrived at) or a refusal. ``inner`` makes the HTTP protocol (uvicorn's) that serves it from then on."""
 
     def __init__(
-        self, inner: Callable[[], asyncio.Protocol], context: ssl.SSLContext, plain_allowed: Callable[[str], bool]
-    ) -> None:
+        self, inner: Callable[[], asyncio.Protocol], context_for: Callable[[str], ssl.SSLContext],
+        plain_allowed: Callable[[str], bool],
+    ) -> None:  # fmt: skip
         self._inner = inner
-        self._context = context
+        self._context_for = context_for
         self._plain_allowed = plain_allowed
         self._transport: Any = None
         self._peek: socket.socket | None = None
@@ -66,11 +67,12 @@ class TlsPort(asyncio.Protocol):
             first = b""
         self._stop_peeking()
         transport = self._transport
+        address = str((transport.get_extra_info("sockname") or ("",))[0])
         if not first:
             transport.close()
         elif first[0] == HANDSHAKE:
-            self._handshake = asyncio.ensure_future(self._start_tls())
-        elif self._plain_allowed(str((transport.get_extra_info("sockname") or ("",))[0])):
+            self._handshake = asyncio.ensure_future(self._start_tls(self._context_for(address)))
+        elif self._plain_allowed(address):
             inner = self._inner()
             transport.set_protocol(inner)
             inner.connection_made(transport)
@@ -79,12 +81,12 @@ class TlsPort(asyncio.Protocol):
             transport.write(_refusal())
             transport.close()
 
-    async def _start_tls(self) -> None:
+    async def _start_tls(self, context: ssl.SSLContext) -> None:
         loop = asyncio.get_running_loop()
         waiting = _Waiting()
         try:
             secure = await loop.start_tls(
-                self._transport, waiting, self._context, server_side=True, ssl_handshake_timeout=HANDSHAKE_SECONDS
+                self._transport, waiting, context, server_side=True, ssl_handshake_timeout=HANDSHAKE_SECONDS
             )
         except (OSError, ssl.SSLError, ConnectionError, TimeoutError, asyncio.TimeoutError):
             self._transport.abort()  # a failed handshake: the client says why (unknown CA, wrong name, ...)
@@ -138,12 +140,14 @@ class _Waiting(asyncio.Protocol):
 
 
 def tls_port_protocol(
-    protocol_class: Callable[..., asyncio.Protocol], context: ssl.SSLContext, plain_allowed: Callable[[str], bool]
+    protocol_class: Callable[..., asyncio.Protocol], context_for: Callable[[str], ssl.SSLContext],
+    plain_allowed: Callable[[str], bool],
 ) -> Callable[..., asyncio.Protocol]:
     """What uvicorn's ``Config(http=...)`` takes: it builds ``protocol_class`` (uvicorn's HTTP protocol) with
-    uvicorn's arguments, behind a ``TlsPort``."""
+    uvicorn's arguments, behind a ``TlsPort``; ``context_for`` and ``plain_allowed`` take the address a
+    connection arrived at."""
 
     def make(**uvicorn_arguments: Any) -> asyncio.Protocol:
-        return TlsPort(lambda: protocol_class(**uvicorn_arguments), context, plain_allowed)
+        return TlsPort(lambda: protocol_class(**uvicorn_arguments), context_for, plain_allowed)
 
     return make
