@@ -77,7 +77,11 @@ def _check_pair(cert: Path, key: Path) -> None:
 def configured_tls(names: list[str]) -> TlsFiles | None:
     """The runner's TLS files from the environment: the user's, or a certificate for ``names`` issued now."""
     if os.environ.get(CERT_VARIABLE):
-        return TlsFiles(Path(os.environ[CERT_VARIABLE]), Path(os.environ[KEY_VARIABLE]), None)
+        if not os.environ.get(KEY_VARIABLE):
+            raise UserError(f"${CERT_VARIABLE} is set without ${KEY_VARIABLE}: the certificate's private key (PEM)")
+        cert, key = Path(os.environ[CERT_VARIABLE]), Path(os.environ[KEY_VARIABLE])
+        _check_pair(cert, key)
+        return TlsFiles(cert, key, None)
     if _flag(SELF_SIGNED_VARIABLE):
         return issue_self_signed(names)
     return None
