@@ -88,7 +88,7 @@ class TlsPort(asyncio.Protocol):
             secure = await loop.start_tls(
                 self._transport, waiting, context, server_side=True, ssl_handshake_timeout=HANDSHAKE_SECONDS
             )
-        except (OSError, ssl.SSLError, ConnectionError, TimeoutError, asyncio.TimeoutError):
+        except (OSError, ssl.SSLError, ConnectionError, TimeoutError):
             self._transport.abort()  # a failed handshake: the client says why (unknown CA, wrong name, ...)
             return
         if secure is None:
