@@ -90,10 +90,7 @@ def route_finding(docker: DockerHost) -> Finding:
 
 def plugin_finding() -> Finding:
     """Which docker-model Docker runs, asked of Docker each time: Docker Desktop may rewrite config.json when it starts."""
-    from compose_models.integrations.docker_config import (
-        has_takeover_record,
-        takeover_dir,
-    )
+    from compose_models.integrations.docker_config import has_takeover_record, takeover_dir
     from compose_models.integrations.resolution import take_over_advice
 
     installed = [path for path in (takeover_dir() / PLUGIN_NAME, plugin_dir() / PLUGIN_NAME) if is_ours(path)]
