@@ -44,6 +44,14 @@ def serve(
     upstreams: Annotated[Optional[Path], typer.Option(
         "--upstreams", help="File of remote endpoints whose models are served here (default $COMPOSE_MODELS_HOME/upstreams.yaml)"
     )] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve TLS with this certificate chain (PEM)")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The private key of --tls-cert (PEM)")] = None,
+    tls_self_signed: Annotated[bool, typer.Option(
+        "--tls-self-signed", help="Serve TLS with a certificate from a local CA kept in $COMPOSE_MODELS_HOME/runner/tls/ (ca.pem)"
+    )] = False,
+    tls_for_containers: Annotated[bool, typer.Option(
+        "--tls-for-containers", help="TLS on the Docker bridge too, and https:// URLs for containers (which must trust the CA)"
+    )] = False,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
     from compose_models.gateway.settings import export_gateway_options
@@ -60,6 +68,9 @@ def serve(
         os.environ[UPSTREAMS_FILE_VARIABLE] = str(upstreams.expanduser().resolve())
     load_upstreams(*configured_upstreams_path())  # a malformed file is refused here, before a detached start
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests, open_management)
+    from compose_models.runner.control.tls import export_tls_options
+
+    export_tls_options(tls_cert, tls_key, tls_self_signed, tls_for_containers)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:
         parse_size(memory_budget, "--memory-budget")

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import httpx
 from filelock import FileLock
@@ -32,6 +33,7 @@ def running_runner() -> RunnerState | None:
 # Variables naming a file or folder: made absolute, since the runner does not start in the caller's folder.
 _PATH_VARIABLES = (
     "COMPOSE_MODELS_HOME", "COMPOSE_MODELS_API_KEYS_FILE", "COMPOSE_MODELS_UPSTREAMS_FILE", "COMPOSE_MODELS_CACHE",
+    "COMPOSE_MODELS_TLS_CERT", "COMPOSE_MODELS_TLS_KEY",
     "LLAMA_SERVER_PATH", "DOCKER_CONFIG", "XDG_CACHE_HOME",
 )
 
@@ -155,12 +157,15 @@ def status_document(port: int) -> dict[str, object]:
         route, probed = container_route(docker, state), True
     else:
         route, probed = cached_route(docker, port) or ContainerRoute("host.docker.internal", port), False
+        route = replace(route, scheme=state.container_scheme) if state else route
     return {
         "running": state is not None,
         "backends": backends,
         "kind": docker.kind,
         "endpoint": route.base_url,
-        "endpointHost": f"http://127.0.0.1:{port}/engines/v1/",
+        "endpointHost": f"{state.host_url if state else f'http://127.0.0.1:{port}'}/engines/v1/",
+        "tls": {"ca": state.tls_ca, "certificate": state.tls_cert, "forContainers": state.tls_for_containers}
+        if state and state.tls_cert else None,
         "reach": {
             "engine": docker.endpoint,
             "context": docker.location.context,
