@@ -3,8 +3,11 @@ local engine's bridge), its state recorded for the CLI, served until stopped.
 
 The one module that puts the runner and the gateway together, so that neither imports the other."""
 
+import ipaddress
 import os
+import ssl
 from collections.abc import Sequence
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,6 +22,7 @@ from compose_models.runner.app import body_reader, create_app, tapped
 from compose_models.runner.backends.leftovers import EngineRecords
 from compose_models.runner.control.listening import bind_addresses, listen_addresses
 from compose_models.runner.control.state import RunnerState, clear_state, write_state
+from compose_models.runner.control.tls import TlsFiles, configured_tls, for_containers, server_context
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.host_check import HostCheck
 from compose_models.runner.observability.tap import Tap
@@ -32,18 +36,22 @@ from compose_models.store.leftovers import sweep_leftovers
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
     scheduler = runner.state.scheduler
+    reader = body_reader(runner)
     gateway = Gateway(
-        body_reader(runner), settings, registry=runner.state.metrics.registry,
+        reader, settings, registry=runner.state.metrics.registry,
         loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()]
         + [{**row, "memory": None, "unloads_in": None} for row in remote_models_json(runner.state.remote_models)],
     )  # fmt: skip
+    reader.check = gateway.check_model  # a key's models, once the reader has found the request's
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
 
 
 def with_gateway(app: ASGIApp, settings: GatewaySettings) -> ASGIApp:
     """Another app (the proxy to a remote runner) behind the gateway and a tap that counts tokens
     from the answers' bytes, since no engine call of this process reports them."""
-    gateway = Gateway(BodyReader(app), settings)
+    reader = BodyReader(app)
+    gateway = Gateway(reader, settings)
+    reader.check = gateway.check_model
     return Tap(gateway, RouteTable().kind, listeners=[gateway.finished], count_tokens=True)
 
 
@@ -72,15 +80,55 @@ def serve(hosts: list[str], port: int) -> None:
     runner_app = create_app(store_dir(), logs, upstreams)
     runner_app.state.reach_secret = secret
     app = only_its_hosts(runner_front(runner_app, gateway_settings), bound)
+    tls = configured_tls(certificate_names(bound))
+    if tls is not None:
+        say(f"serving TLS with {tls.cert}" + (f" (clients trust {tls.ca})" if tls.ca else ""))
     write_state(RunnerState(
         pid=os.getpid(), port=choice.port, hosts=bound, reach_secret=secret,
         preferred_port=choice.preferred if choice.holder else None, preferred_port_holder=choice.holder,
+        tls_cert=str(tls.cert) if tls else None, tls_ca=str(tls.ca) if tls and tls.ca else None,
+        tls_for_containers=bool(tls) and for_containers(),
     ))
     try:
         # No proxy headers: a caller is the socket's peer, never what its ``X-Forwarded-For`` claims.
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False,
+            **tls_options(tls, bound),
         )
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         clear_state(os.getpid())
+
+
+def certificate_names(listening: list[str]) -> list[str]:
+    """What a certificate the runner issues itself names: every name and address it answers to (this
+    machine's, the containers' host names, the addresses it listens on), less an unspecified address."""
+    return [name for name in allowed_host_names(listening) if not _unspecified(name)]
+
+
+def _unspecified(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_unspecified
+    except ValueError:
+        return False
+
+
+def tls_options(tls: TlsFiles | None, listening: list[str]) -> dict[str, Any]:
+    """uvicorn's options for TLS on every socket, except that the local Docker bridge keeps plain HTTP for
+    containers (which could not verify the certificate) unless ``--tls-for-containers``."""
+    if tls is None:
+        return {}
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from compose_models.docker_host import detect_docker_host
+    from compose_models.runner.http.tls_port import tls_port_protocol
+
+    bridge = set(detect_docker_host().local_bridge_gateways()) & set(listening)
+    plain = set() if for_containers() else bridge
+    context, small = server_context(tls), server_context(tls, small_clients=True)
+
+    def context_for(address: str) -> ssl.SSLContext:
+        return small if address in bridge else context
+
+    # asyncio's loop: the connection's first byte is peeked on a duplicate socket, which uvloop refuses.
+    return {"http": tls_port_protocol(AutoHTTPProtocol, context_for, plain.__contains__), "loop": "asyncio"}

@@ -23,6 +23,8 @@ MANAGEMENT: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("DELETE", "/api/delete", {"model": LOCAL_MODEL_TAG}, "ollama"),
     ("POST", "/engines/_configure", {"model": LOCAL_MODEL_TAG, "context-size": 1024}, "dmr"),
     ("POST", "/engines/unload", {"all": True}, "dmr"),
+    ("POST", "/engines/_load", {"model": LOCAL_MODEL_TAG, "project": "shop"}, "dmr"),
+    ("POST", "/engines/_release", {"project": "shop"}, "dmr"),
     ("GET", "/engines/requests", None, "dmr"),
 ]
 

@@ -22,6 +22,7 @@ import httpx
 
 from compose_models.errors import UserError
 from compose_models.runner.control.daemon import running_runner, stop_runner
+from compose_models.runner.control.local_http import local_client
 from compose_models.runner.control.state import RunnerState
 from compose_models.store import ModelStore, StoredModel, media_types, normalize_reference
 from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate
@@ -150,7 +151,7 @@ def _load_and_prompt(model: StoredModel, prompt: str, max_tokens: int, report: V
     name = model.tags[0] if model.tags else model.id
     state, _ = _timed("load", _start_runner)
     try:
-        with httpx.Client(base_url=f"{state.host_url}/engines/v1", timeout=_REQUEST_TIMEOUT) as http:
+        with local_client(base_url=f"{state.host_url}/engines/v1", timeout=_REQUEST_TIMEOUT) as http:
             _, report.load_seconds = _timed("load", _load, http, name)
             reply, report.prompt_seconds = _timed("prompt", _chat, http, name, prompt, max_tokens)
     finally:

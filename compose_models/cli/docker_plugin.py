@@ -9,6 +9,7 @@ without the leading ``model``. Compose reads stdout and stderr of ``ls --json`` 
 import contextlib
 import io
 import json
+import os
 import sys
 
 from compose_models import __version__
@@ -67,6 +68,25 @@ def start_runner_quietly() -> None:
         daemon.ensure_running(default_port())
 
 
+def configure_for_compose(args: list[str], project: str) -> None:
+    """Compose's ``configure`` during ``docker compose up`` of ``project``: configure the model, load it
+    before the services start, and keep it loaded while the project is up."""
+    from compose_models.cli import quick_verbs
+    from compose_models.errors import UserError
+
+    parsed = quick_verbs._parse_configure(args)
+    if parsed is None:  # a spelling Compose does not use: the plain verb reports it
+        from compose_models.cli import main as cli_main
+
+        cli_main(["configure", *args])
+        return
+    try:
+        quick_verbs.configure(*parsed, project=project)
+    except UserError as error:
+        print(f"compose-models: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+
+
 def main() -> None:
     argv = normalise_argv(sys.argv[1:])
     if argv == ["docker-cli-plugin-metadata"]:
@@ -77,6 +97,9 @@ def main() -> None:
         return
     if argv[:1] == ["status"] and "--json" in argv:
         start_runner_quietly()
+    if argv[:1] == ["configure"] and os.environ.get("COMPOSE_PROJECT_NAME"):
+        configure_for_compose(argv[1:], os.environ["COMPOSE_PROJECT_NAME"])
+        return
     from compose_models.cli import main as cli_main
 
     cli_main(argv)

@@ -113,5 +113,6 @@ def _target(agent: str, model: Optional[str], start: bool):  # noqa: ANN202 - a 
         document = daemon.status_document(port)  # the reach probe's route
         container_url = str(document["endpoint"]).rstrip("/").removesuffix("/engines/v1")
         host_gateway = bool(document["reach"]["hostGateway"])
-    return Target(f"http://127.0.0.1:{port}", container_url, model, key, context_size, host_gateway)
+    host_url = state.host_url if state else f"http://127.0.0.1:{port}"  # https:// when the runner serves TLS
+    return Target(host_url, container_url, model, key, context_size, host_gateway)
 

@@ -128,7 +128,25 @@ def inspect(
     from compose_models.store.pull import fetch_remote_model
 
     model = fetch_remote_model(reference, insecure) if remote else ModelStore.default().get(reference)
-    typer.echo(go_marshal_indent(model.to_dmr_json(), 4).decode())
+    document = model.to_dmr_json()
+    if not remote:
+        document.update(_runner_configuration(model.id))
+    typer.echo(go_marshal_indent(document, 4).decode())
+
+
+def _runner_configuration(model_id: str) -> dict:
+    """The runner's configuration of the model, when the runner is up and the model has one: each setting with
+    where it came from, and the Compose projects that keep it loaded. Nothing (DMR's shape) otherwise."""
+    from compose_models.runner.control import daemon
+    from compose_models.runner.control.client import RunnerClient
+
+    state = daemon.running_runner()
+    if state is None:
+        return {}
+    entry = RunnerClient(state).configuration(model_id)
+    if not entry.get("Config") and not entry.get("PinnedBy"):
+        return {}
+    return {"runner_configuration": {"settings": entry["Config"], "from": entry["Sources"], "pinned_by": entry["PinnedBy"]}}
 
 
 @app.command()

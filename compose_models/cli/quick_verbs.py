@@ -9,6 +9,7 @@ typer, which parses and reports it as before.
 
 import json
 import re
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -116,15 +117,32 @@ def ps(json_output: bool) -> None:
     if json_output:
         print(json.dumps(running, indent=2))
         return
-    print(f"{'MODEL NAME':<40} {'BACKEND':<10} {'MODE':<12} LAST USED")
+    print(f"{'MODEL NAME':<40} {'BACKEND':<10} {'MODE':<12} {'LAST USED':<22} {'PINNED BY':<20} SETTINGS")
     for entry in running:
-        print(f"{entry['model_name']:<40} {entry['backend_name']:<10} {entry['mode']:<12} {entry['last_used']}")
+        pinned = ", ".join(entry.get("pinned_by", [])) or "-"
+        print(
+            f"{entry['model_name']:<40} {entry['backend_name']:<10} {entry['mode']:<12} {entry['last_used']:<22} "
+            f"{pinned:<20} {_settings_text(entry.get('settings', {}))}"
+        )
+
+
+def _settings_text(settings: dict) -> str:
+    """``context-size 2048 (compose project p), runtime-flags --temp 0 (configure)``; "defaults" when none."""
+    parts = []
+    for name, setting in settings.items():
+        value = " ".join(setting["value"]) if isinstance(setting["value"], list) else setting["value"]
+        parts.append(f"{name} {value} ({setting['from']})")
+    return ", ".join(parts) or "defaults"
 
 
 def configure(
-    model: str, context_size: int | None, keep_alive: str | None, preset: str | None, runtime_flags: list[str]
-) -> None:
-    """Set a model's context size, keep-alive and runtime flags on the runner, starting it if need be."""
+    model: str, context_size: int | None, keep_alive: str | None, preset: str | None, runtime_flags: list[str],
+    project: str | None = None, draft_model: str | None = None,
+) -> None:  # fmt: skip
+    """Set a model's context size, keep-alive, runtime flags and draft model on the runner, starting it if need be.
+
+    ``project``: the Compose project that runs this (``docker compose up`` through the plugin): the model
+    is also loaded now and kept loaded while the project is up."""
     from compose_models.runner.control import daemon
     from compose_models.runner.control.client import RunnerClient
     from compose_models.runner.control.presets import with_preset
@@ -133,7 +151,18 @@ def configure(
     if keep_alive is not None:
         check_duration(keep_alive, "--keep-alive")
     client = RunnerClient(daemon.ensure_running(default_port()))
-    client.configure(model, context_size, with_preset(preset, runtime_flags), keep_alive)
+    client.configure(
+        model, context_size, with_preset(preset, runtime_flags), keep_alive, project, draft_model=draft_model
+    )
+    if project:
+        seconds = client.load(model, project)
+        print(f"loaded {model} in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
+def reset_configuration(model: str) -> None:
+    """Forget a model's configuration: it runs with the defaults again, also after a restart."""
+    require_runner().reset(model)
+    print(f"{model}: configuration reset to the defaults")
 
 
 def check_duration(text: str, option: str) -> None:

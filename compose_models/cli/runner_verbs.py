@@ -44,6 +44,14 @@ def serve(
     upstreams: Annotated[Optional[Path], typer.Option(
         "--upstreams", help="File of remote endpoints whose models are served here (default $COMPOSE_MODELS_HOME/upstreams.yaml)"
     )] = None,
+    tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve TLS with this certificate chain (PEM)")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The private key of --tls-cert (PEM)")] = None,
+    tls_self_signed: Annotated[bool, typer.Option(
+        "--tls-self-signed", help="Serve TLS with a certificate from a local CA kept in $COMPOSE_MODELS_HOME/runner/tls/ (ca.pem)"
+    )] = False,
+    tls_for_containers: Annotated[bool, typer.Option(
+        "--tls-for-containers", help="TLS on the Docker bridge too, and https:// URLs for containers (which must trust the CA)"
+    )] = False,
 ) -> None:
     """Run the inference runner (OpenAI API under /engines/v1/)."""
     from compose_models.gateway.settings import export_gateway_options
@@ -60,6 +68,9 @@ def serve(
         os.environ[UPSTREAMS_FILE_VARIABLE] = str(upstreams.expanduser().resolve())
     load_upstreams(*configured_upstreams_path())  # a malformed file is refused here, before a detached start
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests, open_management)
+    from compose_models.runner.control.tls import export_tls_options
+
+    export_tls_options(tls_cert, tls_key, tls_self_signed, tls_for_containers)
     # The scheduler reads its settings from the environment, which a detached runner inherits.
     if memory_budget is not None:
         parse_size(memory_budget, "--memory-budget")
@@ -140,8 +151,22 @@ def configure(
     preset: Annotated[Optional[str], typer.Option(
         "--preset", help=f"Named runtime flags ({', '.join(PRESETS)}); flags after -- override it"
     )] = None,
+    draft_model: Annotated[Optional[str], typer.Option(
+        "--draft-model", "--speculative-draft-model",
+        help="A smaller model of the store with the same vocabulary, which drafts tokens (speculative decoding)",
+    )] = None,
     runtime_flags: Annotated[Optional[list[str]], typer.Argument(help="Runtime flags, after --")] = None,
+    reset: Annotated[bool, typer.Option(
+        "--reset", help="Forget the model's configuration (kept across restarts): it runs with the defaults"
+    )] = False,
 ) -> None:
-    """Set a model's context size, keep-alive and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...]."""
-    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [])
+    """Set a model's context size, keep-alive, draft model and runtime flags: configure [OPTIONS] MODEL [-- FLAGS...].
+
+    The configuration is kept across runner restarts, until the next configure or `configure --reset MODEL`."""
+    if reset:
+        if context_size is not None or keep_alive is not None or preset is not None or draft_model or runtime_flags:
+            raise UserError("configure --reset: takes only the model, no other option or flag")
+        quick_verbs.reset_configuration(model)
+        return
+    quick_verbs.configure(model, context_size, keep_alive, preset, runtime_flags or [], draft_model=draft_model)
 

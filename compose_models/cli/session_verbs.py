@@ -14,6 +14,7 @@ from compose_models.errors import UserError
 from compose_models.gateway.request_log import FILE_NAME as REQUEST_LOG_NAME
 from compose_models.home import runner_dir
 from compose_models.runner.control import daemon
+from compose_models.runner.control.local_http import local_verify
 from compose_models.runner.control.local_key import local_auth_headers
 from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
@@ -29,7 +30,8 @@ def _stream_answer(base_url: str, model: str, messages: list[dict]) -> str:
     """Print the assistant's answer as it streams; return it whole."""
     body = {"model": model, "messages": messages, "stream": True}
     answer = []
-    with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, headers=local_auth_headers(), timeout=None) as response:
+    with httpx.stream("POST", f"{base_url}/engines/v1/chat/completions", json=body, headers=local_auth_headers(), timeout=None,
+                      verify=local_verify(base_url)) as response:
         if response.status_code != 200:
             response.read()
             error = UserError if response.status_code != 400 or "context" not in response.text else _ContextFull

@@ -13,6 +13,7 @@ class PlannedModel(BaseModel):
     runtime_flags: list[str] = []
     # The runner's upstream serving it (x-upstream); then ``model`` is its name there. Not in `config`'s output.
     upstream: str | None = Field(None, exclude=True)
+    keep_alive: str | None = Field(None, exclude=True)  # x-keep-alive, checked; not in `config`'s output
 
 
 class VariableNames(BaseModel):

@@ -12,6 +12,7 @@ def run_checks() -> list[Finding]:
     checks: list[tuple[str, Callable[[], Finding | list[Finding]]]] = [
         ("Docker engine", lambda: docker_side.engine_finding(docker)),
         ("runner port", docker_side.port_finding),
+        ("runner TLS", docker_side.tls_finding),
         ("container route", lambda: docker_side.route_finding(docker)),
         ("docker-model plugin", docker_side.plugin_finding),
         ("engine builds", machine.build_findings),

@@ -1,5 +1,7 @@
 """The doctor's checks between containers and the runner: the engine, the runner's port, the route, the plugin."""
 
+from datetime import UTC
+
 from compose_models.docker_host import NO_ENGINE, DockerHost
 from compose_models.doctor.report import FAIL, OK, WARN, Finding
 from compose_models.errors import UserError
@@ -39,6 +41,34 @@ def port_finding() -> Finding:
         return Finding("runner port", OK, f"port {preferred} is free; the runner is not running")
     return Finding("runner port", WARN, f"port {preferred} is held by {holder}; the runner is not running",
                    "nothing to do: the runner takes the next free port and tells containers that one")  # fmt: skip
+
+
+def tls_finding() -> Finding:
+    """Whether the running runner serves TLS, and its certificate's names and expiry."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from compose_models.runner.control.tls import certificate_facts
+
+    state = daemon.running_runner()
+    if state is None or not state.tls_cert:
+        running = "the runner is not running" if state is None else "the runner serves plain HTTP"
+        return Finding("runner TLS", OK, f"{running}; `serve --tls-self-signed` (or --tls-cert/--tls-key) for TLS")
+    try:
+        facts = certificate_facts(Path(state.tls_cert))
+    except (OSError, ValueError) as error:
+        return Finding("runner TLS", FAIL, f"the certificate {state.tls_cert} cannot be read: {error}",
+                       "restart the runner with a valid --tls-cert, or --tls-self-signed")  # fmt: skip
+    days = (facts.not_after - datetime.now(UTC)).days
+    trust = f"; clients trust {state.tls_ca}" if state.tls_ca else ""
+    containers = "https on the Docker bridge too" if state.tls_for_containers else "plain HTTP on the Docker bridge"
+    found = (f"TLS with {state.tls_cert} for {', '.join(facts.names) or 'no names'}, valid until "
+             f"{facts.not_after:%Y-%m-%d} ({days} days){trust}; containers: {containers}")  # fmt: skip
+    if days < 0:
+        return Finding("runner TLS", FAIL, found, "renew it: restart the runner (--tls-self-signed issues a new one)")
+    if days < 30:
+        return Finding("runner TLS", WARN, found, "renew it soon: restart the runner (--tls-self-signed issues a new one)")
+    return Finding("runner TLS", OK, found)
 
 
 def route_finding(docker: DockerHost) -> Finding:

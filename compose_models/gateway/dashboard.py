@@ -29,6 +29,9 @@ pre{background:#fff;border:1px solid #ddd;padding:8px;white-space:pre-wrap;max-h
 <table id="models"><thead><tr><th>Model</th><th>Backend</th><th>Mode</th><th>Memory (weights)</th><th>Unloads in</th></tr></thead><tbody></tbody></table>
 <h2>Requests in flight: <span id="inflight">0</span></h2><div id="inflight-callers"></div>
 <h2>Tokens per caller per minute</h2><svg id="chart" width="760" height="220" role="img"></svg>
+<h2>Usage per key (UTC)</h2>
+<table id="usage"><thead><tr><th>Key</th><th>Requests today</th><th>Tokens today in/out</th><th>Budget per day</th>
+<th>Requests this month</th><th>Tokens this month in/out</th><th>Budget per month</th><th>Models</th></tr></thead><tbody></tbody></table>
 <h2>Recent requests</h2>
 <table id="recent"><thead><tr><th>Time</th><th>Caller</th><th>Model</th><th>Route</th><th>Status</th>
 <th>Tokens in/out</th><th>TTFT s</th><th>Duration s</th></tr></thead><tbody></tbody></table>
@@ -53,7 +56,7 @@ function showModels(models) {
   for (const m of models) {
     const row = body.insertRow();
     cell(row, m.model_name); cell(row, m.backend_name); cell(row, m.mode); cell(row, bytes(m.memory), "num");
-    cell(row, m.in_use ? "in use" : m.loading ? "loading" : m.unloads_in == null ? (m.keep_alive || "") : Math.round(m.unloads_in) + " s", "num");
+    cell(row, m.in_use ? "in use" : m.loading ? "loading" : m.pinned_by ? "pinned by project " + m.pinned_by.join(", ") : m.unloads_in == null ? (m.keep_alive || "") : Math.round(m.unloads_in) + " s", "num");
   }
 }
 function showChart(series) {
@@ -79,7 +82,18 @@ function pick(i) {
   const r = recent[i]; picked = r.request_id; document.getElementById("picked").textContent = r.request_id;
   document.getElementById("request").textContent = r.request; document.getElementById("response").textContent = r.response;
 }
+function showUsage(rows) {
+  const body = document.querySelector("#usage tbody"); body.replaceChildren();
+  for (const u of rows) {
+    const row = body.insertRow();
+    cell(row, u.key); cell(row, u.today.requests, "num");
+    cell(row, u.today.prompt_tokens + " / " + u.today.completion_tokens, "num"); cell(row, u.tokens_per_day ?? "none", "num");
+    cell(row, u.month.requests, "num"); cell(row, u.month.prompt_tokens + " / " + u.month.completion_tokens, "num");
+    cell(row, u.tokens_per_month ?? "none", "num"); cell(row, u.models ? u.models.join(", ") : "any");
+  }
+}
 function showActivity(a) {
+  showUsage(a.key_usage ?? []);
   const flights = Object.entries(a.in_flight);
   document.getElementById("inflight").textContent = flights.reduce((s, [, n]) => s + n, 0);
   document.getElementById("inflight-callers").textContent = flights.map(([c, n]) => c + ": " + n).join(", ");

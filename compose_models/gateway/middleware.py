@@ -14,6 +14,10 @@ from compose_models.gateway import dashboard
 from compose_models.gateway.activity import INSPECTED_BYTES, Activity
 from compose_models.gateway.activity import Exchange as Seen
 from compose_models.gateway.identity import Caller, ContainerDirectory, identify, is_loopback
+from compose_models.gateway.key_limits import budget_refusal, model_refusal
+from compose_models.gateway.key_usage import FILE_NAME as USAGE_FILE
+from compose_models.gateway.key_usage import KeyUsage
+from compose_models.gateway.key_usage_view import KeyUsageCollector, usage_document
 from compose_models.gateway.keys import presented_key
 from compose_models.gateway.limits import CallerLimits
 from compose_models.gateway.metrics import GatewayMetrics
@@ -47,6 +51,8 @@ class Gateway:
         self.serves_metrics = registry is None
         self.limits = CallerLimits(settings.limits)
         self.log = RequestLog(settings.request_log)
+        self.usage = KeyUsage(settings.request_log.parent / USAGE_FILE)
+        self.metrics.registry.register(KeyUsageCollector(self.usage, settings.keys))
         self.activity = Activity()
         self.directory = ContainerDirectory()
         self._remote_models: set[str] = set()
@@ -80,6 +86,8 @@ class Gateway:
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
         exchange.key_holder = key_name or (service.name if service else None)
+        if self.settings.keys.rules_of(key_name).models is not None:
+            exchange.models_allowed = self.settings.keys.rules_of(key_name).allows
         admin = self._is_admin(key, key_name, address)
         if exchange.route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)
@@ -89,13 +97,21 @@ class Gateway:
         elif method == "GET" and path == dashboard.ACTIVITY_PATH:
             models = self.loaded_models() if self.loaded_models else None
             only = None if admin else self._shown_caller(await identify(key_name, address, self.directory, service))
-            document = {**self.activity.document(self.limits.in_flight(), only_caller=only), "models": models}
+            document = {
+                **self.activity.document(self.limits.in_flight(), only_caller=only), "models": models,
+                "key_usage": usage_document(self.usage, self.settings.keys, None if admin else exchange.key_holder or NOBODY),
+            }  # fmt: skip
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
         elif method == "POST" and exchange.route.inference:
             caller = await identify(key_name, address, self.directory, service)
             exchange.caller = _Admitted(caller, request_id)
+            rules = self.settings.keys.rules_of(key_name)
+            spent = budget_refusal(key_name, rules, self.usage) if key_name is not None else None
+            if spent is not None:
+                await self._refuse(exchange, spent.error, scope, receive, send, spent.headers)
+                return
             refusal = self.limits.admit(caller.name)
             if refusal is not None:
                 headers = {"retry-after": str(refusal.retry_after)}
@@ -105,6 +121,13 @@ class Gateway:
             await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    def check_model(self, exchange: Exchange) -> ApiError | None:
+        """The body reader's check, once it has found the model: whether the request's key may use it."""
+        admitted = exchange.caller
+        if not isinstance(admitted, _Admitted) or admitted.caller.kind != "key":
+            return None
+        return model_refusal(admitted.caller.name, self.settings.keys.rules_of(admitted.caller.name), exchange)
 
     def _model_label(self, exchange: Exchange) -> str:
         """The runner's label for the model, "" for none it has. In front of a remote runner, which alone
@@ -167,6 +190,8 @@ class Gateway:
         caller = admitted.caller
         if not exchange.refused:
             self.limits.release(caller.name, (exchange.prompt_tokens or 0) + exchange.completion_tokens)
+            if exchange.key_holder is not None:
+                self.usage.record(exchange.key_holder, exchange.prompt_tokens or 0, exchange.completion_tokens)
         entry = _entry(caller, admitted.request_id, exchange)
         self.log.write(entry)
         model = self._model_label(exchange)

@@ -1,7 +1,7 @@
 """The Compose provider protocol, for ``provider: {type: compose-models, options: {...}}`` services.
 
 Compose runs ``compose-models compose --project-name=P up --model=M [--context-size=N]
-[--runtime-flags="..."] SERVICE`` and reads JSON messages from stdout: ``info`` lines show progress,
+[--runtime-flags="..."] [--speculative-draft-model=D] SERVICE`` and reads JSON messages from stdout: ``info`` lines show progress,
 ``setenv`` lines become ``<SERVICE>_URL`` / ``<SERVICE>_MODEL`` in every service that depends on the
 provider service, ``error`` fails the service.
 """
@@ -30,6 +30,9 @@ _UP_PARAMETERS = [
      "required": False, "type": "string"},
     {"name": "preset", "description": f"Named runtime flags: {', '.join(PRESETS)}; runtime-flags override it",
      "required": False, "type": "string"},
+    {"name": "speculative-draft-model", "description": "A smaller model with the same vocabulary that drafts tokens "
+     "(speculative decoding on llama-server), as Docker Model Runner's provider takes it", "required": False,
+     "type": "string"},
 ]
 
 METADATA = {
@@ -91,14 +94,19 @@ def _up(call: ProviderCall) -> None:
         raise UserError(f"provider service {call.service!r}: the `model` option is required")
     context_size = _context_size(call.options.get("context-size"))
     flags = with_preset(call.options.get("preset") or None, shlex.split(call.options.get("runtime-flags", "")))
+    draft = call.options.get("speculative-draft-model") or None
     store = ModelStore.default()
-    if store.find(reference) is None:
-        _emit("info", f"pulling {reference}")
-        pull_model(store, reference)
+    for needed in (reference, draft):
+        if needed is not None and store.find(needed) is None:
+            _emit("info", f"pulling {needed}")
+            pull_model(store, needed)
     _emit("info", "starting the runner")
     state = daemon.ensure_running(default_port())
     _emit("info", f"configuring {reference}")
-    RunnerClient(state).configure(reference, context_size, flags)
+    runner = RunnerClient(state)
+    runner.configure(reference, context_size, flags, project=call.project or None, draft_model=draft)
+    seconds = runner.load(reference, call.project or None)
+    _emit("info", f"{call.service}: loaded {reference} in {seconds:.1f} s")
     record = _record_path(call)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"model": reference}))
@@ -132,6 +140,8 @@ def _release(call: ProviderCall, forget: bool) -> None:
         return
     state = daemon.running_runner()
     if state is not None:
+        if call.project:
+            RunnerClient(state).release(call.project)
         count = RunnerClient(state).unload([model])
         _emit("info", f"unloaded {model}" if count else f"{model} was not loaded")
     if forget:

@@ -1,8 +1,10 @@
 """The steps shared by ``up`` and ``watch``: models present, runner configured, variables rendered."""
 
+import sys
 from dataclasses import dataclass
 
 from compose_models.compose import ComposeProject, Plan, PlannedModel, ProjectOptions, load_project, resolve_plan
+from compose_models.compose.keep_alive import X_KEEP_ALIVE, checked_keep_alive
 from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
 from compose_models.gateway.service_keys import issued_service_keys
@@ -57,6 +59,9 @@ def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
         if upstream is not None:
             upstreams = upstreams or runner_upstreams()
             model.upstream, model.model = routed_name(project.config_files[0], key, model.model, upstream, *upstreams)
+        model.keep_alive = checked_keep_alive(
+            project.models[key].extensions.get(X_KEEP_ALIVE), project.config_files[0], key
+        )
         preset = project.models[key].extensions.get("x-preset")
         if preset is not None:
             if not isinstance(preset, str) or preset not in PRESETS:
@@ -86,6 +91,14 @@ def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: Comp
         ) from None
 
 
+def warm_models(runner: RunnerClient, plan: Plan, project: str) -> None:
+    """Load each model before the services start, kept loaded while the project is up; say how long each took."""
+    for key, model in plan.models.items():
+        if model.upstream is None:
+            seconds = runner.load(model.model, project)
+            print(f"{key}: loaded {model.model} in {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def deploy(options: ProjectOptions) -> Deployment:
     """Load the project, make sure its models are present, start and configure the runner."""
     project, plan = load(options)
@@ -101,8 +114,9 @@ def deploy(options: ProjectOptions) -> Deployment:
         if model.upstream is not None:
             continue  # the upstream's own settings apply
         try:
-            runner.configure(model.model, model.context_size, model.runtime_flags)
+            runner.configure(model.model, model.context_size, model.runtime_flags, model.keep_alive, project.name)
         except UserError as error:  # the checks that need the model, such as its trained context
             raise UserError(f"{project.config_files[0]}: models.{key}: {error}") from None
+    warm_models(runner, plan, project.name)
     document = daemon.status_document(state.port)  # probes which URL a container reaches the runner at
     return Deployment(options, project, plan, runner, str(document["endpoint"]), bool(document["reach"]["hostGateway"]))

@@ -38,9 +38,9 @@ def redeploy(previous: Deployment) -> Deployment:
     loaded = {entry["model_name"] for entry in previous.runner.running()}
     for reference, model in after.items():
         if before.get(reference) != model and model.upstream is None:
-            previous.runner.configure(model.model, model.context_size, model.runtime_flags)
-            if reference in loaded:
-                previous.runner.preload(reference)
+            previous.runner.configure(model.model, model.context_size, model.runtime_flags, model.keep_alive, project.name)
+            if reference in loaded or reference not in before:
+                previous.runner.load(reference, project.name)
             say(f"configured {reference} (context size {model.context_size or 'default'}, flags {model.runtime_flags})")
     # An upstream's model is the upstream's to unload.
     dropped = [reference for reference, model in before.items() if reference not in after and model.upstream is None]

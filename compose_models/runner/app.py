@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from compose_models.home import responses_dir
+from compose_models.home import responses_dir, runner_dir
 from compose_models.runner.api.dmr.configurations import configuration_document
 from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
@@ -32,7 +32,7 @@ from compose_models.runner.upstreams.remote_models import RemoteModels
 def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = ()) -> Starlette:
     store = RunnerModelStore(store_root)
     remote_models = RemoteModels(list(upstreams))
-    scheduler = Scheduler(store.find, log_dir)
+    scheduler = Scheduler(store.find, log_dir, state_dir=runner_dir())
     timeouts = Timeouts.from_environment()
 
     @contextlib.asynccontextmanager

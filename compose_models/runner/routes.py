@@ -15,7 +15,13 @@ from compose_models.runner.api.anthropic import routes as anthropic
 from compose_models.runner.api.anthropic.schema import CountTokensRequest, MessagesRequest
 from compose_models.runner.api.dmr import models as dmr_models
 from compose_models.runner.api.dmr import routes as dmr
-from compose_models.runner.api.dmr.schema import ConfigureRequest, CreateRequest, UnloadRequest
+from compose_models.runner.api.dmr.schema import (
+    ConfigureRequest,
+    CreateRequest,
+    LoadRequest,
+    ReleaseRequest,
+    UnloadRequest,
+)
 from compose_models.runner.api.ollama import blobs as ollama_blobs
 from compose_models.runner.api.ollama import create as ollama_create
 from compose_models.runner.api.ollama import models as ollama_models
@@ -32,7 +38,12 @@ from compose_models.runner.api.ollama.schema import (
     PushRequest,
 )
 from compose_models.runner.api.openai import routes as openai
-from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from compose_models.runner.api.openai.schema import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    RerankRequest,
+)
 from compose_models.runner.api.responses import routes as responses
 from compose_models.runner.api.responses.schema import ResponsesRequest
 from compose_models.runner.http.dialects import Dialect, dialect_of
@@ -47,6 +58,9 @@ from compose_models.runner.reach.proof import REACH_PATH, reach_endpoint
 KNOWN_BACKENDS = ("llama.cpp",)
 OPENAI_PREFIXES = ("/engines/v1", "/v1", "/engines/{backend}/v1")
 ANTHROPIC_PREFIXES = ("/anthropic/v1", *OPENAI_PREFIXES)
+# Docker Model Runner's /rerank and /score (under /engines and /engines/{backend}, and at the root), and
+# llama-server's /v1/rerank under each OpenAI prefix.
+RERANK_PREFIXES = ("", "/engines", *OPENAI_PREFIXES, "/engines/{backend}")  # the pattern after /engines/v1
 OpenAI, Anthropic, Ollama, DMR = Dialect.OPENAI, Dialect.ANTHROPIC, Dialect.OLLAMA, Dialect.DMR
 
 
@@ -88,6 +102,11 @@ def _endpoints() -> Iterator[Endpoint]:
                      _under(prefix, responses.list_input_items), "A stored response's input items (OpenAI Responses)",
                      query=("order", "limit", "after")),
         )  # fmt: skip
+    for prefix in RERANK_PREFIXES:
+        for action in ("rerank", "score"):
+            yield Endpoint("POST", f"{prefix}/{action}", OpenAI, _under(prefix, openai.rerank),
+                           "Rerank documents by relevance to a query (Jina's and Cohere's shape)", RerankRequest,
+                           inference=True)  # fmt: skip
     for prefix in ANTHROPIC_PREFIXES:
         yield from (
             Endpoint("POST", f"{prefix}/messages", Anthropic, _under(prefix, anthropic.messages),
@@ -149,6 +168,10 @@ def _endpoints() -> Iterator[Endpoint]:
                  answers=(JSON, SSE), query=("model", "include_existing"), management=True),
         Endpoint("POST", "/engines/unload", DMR, dmr.unload, "Unload engines", UnloadRequest,
                  management=True),
+        Endpoint("POST", "/engines/_load", DMR, dmr.load, "Load a model now, kept while a Compose project is up",
+                 LoadRequest, management=True),
+        Endpoint("POST", "/engines/_release", DMR, dmr.release, "A Compose project is down: release its models",
+                 ReleaseRequest, management=True),
     )  # fmt: skip
     for prefix in ("/engines", "/engines/{backend}"):
         yield Endpoint("GET", f"{prefix}/_configure", DMR, dmr.configurations, "Model configurations", query=("model",))

@@ -30,15 +30,17 @@ class MemoryEstimate:
     kv_cache: int | None  # None when the header lacks the attention shape (recurrent models, non-GGUF)
     context_size: int  # the KV cache's length, shared by an engine's request slots
     compute: int
+    draft: "MemoryEstimate | None" = None  # a draft model's, loaded beside it for speculative decoding
 
     @property
     def total(self) -> int:
-        return self.weights + (self.kv_cache or 0) + self.compute
+        return self.weights + (self.kv_cache or 0) + self.compute + (self.draft.total if self.draft else 0)
 
     def describe(self) -> str:
+        draft = f" + draft model {self.draft.describe()}" if self.draft else ""
         return (
             f"{format_bytes(self.total)} (weights {format_bytes(self.weights)} + KV cache "
-            f"{format_bytes(self.kv_cache or 0)} for {self.context_size} tokens + compute {format_bytes(self.compute)})"
+            f"{format_bytes(self.kv_cache or 0)} for {self.context_size} tokens + compute {format_bytes(self.compute)}{draft})"
         )
 
 

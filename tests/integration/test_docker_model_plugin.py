@@ -2,14 +2,16 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import LOCAL_MODEL_TAG, REPO, run_cli
+from tests.conftest import LOCAL_MODEL_TAG, REPO, cli_headers, run_cli
 
 
 def _plugin_path() -> Path:
@@ -90,13 +92,32 @@ def test_provider_up_emits_variables(module_runner: str, project_flag: list[str]
     setenv = dict(message["message"].split("=", 1) for message in messages if message["type"] == "setenv")
     assert setenv["MODEL"] == LOCAL_MODEL_TAG
     assert setenv["URL"].endswith("/engines/v1/")
+    assert any(message["message"].startswith(f"llm: loaded {LOCAL_MODEL_TAG} in ") for message in messages)
     again = run_cli("compose", *project_flag, "up", f"--model={LOCAL_MODEL_TAG}", "--context-size=1024", "llm")
-    assert again.stdout == result.stdout  # idempotent: Compose calls up on every `docker compose up`
+    # idempotent: Compose calls up on every `docker compose up` (but for how long the load took)
+    assert _untimed(again.stdout) == _untimed(result.stdout)
+
+
+def _untimed(output: str) -> str:
+    return re.sub(r" in [0-9.]+ s", " in N s", output)
+
+
+def test_provider_up_configures_a_draft_model(module_runner: str) -> None:
+    run_cli("compose", "--project-name=demo", "up", f"--model={LOCAL_MODEL_TAG}",
+            f"--speculative-draft-model={LOCAL_MODEL_TAG}", "llm")  # fmt: skip
+    [entry] = httpx.get(f"{module_runner}/engines/_configure", params={"model": LOCAL_MODEL_TAG},
+                        headers=cli_headers(), timeout=10).json()  # fmt: skip
+    assert entry["Config"]["speculative"] == {"draft_model": LOCAL_MODEL_TAG}
+    refused = run_cli("compose", "--project-name=demo", "up", f"--model={LOCAL_MODEL_TAG}",
+                      "--runtime-flags=--model-draft /etc/passwd", "llm", check=False)  # fmt: skip
+    assert refused.returncode == 1 and "not a path" in refused.stdout
 
 
 def test_provider_metadata_and_errors() -> None:
     metadata = json.loads(run_cli("compose", "metadata").stdout)
-    assert [p["name"] for p in metadata["up"]["parameters"]] == ["model", "context-size", "runtime-flags", "preset"]
+    assert [p["name"] for p in metadata["up"]["parameters"]] == [
+        "model", "context-size", "runtime-flags", "preset", "speculative-draft-model",
+    ]  # fmt: skip
     assert "stop" in metadata
     failed = run_cli("compose", "--project-name=demo", "up", "llm", check=False)
     assert failed.returncode == 1

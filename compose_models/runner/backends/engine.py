@@ -35,9 +35,11 @@ class EngineSpec:
     context_size: int
     parallel: int | None = None
     embedding: bool = False
+    reranking: bool = False  # llama-server's /rerank (an embedding engine of a model that pools by rank)
     arguments: tuple[str, ...] = ()
     chat_template_path: Path | None = None
     mmproj_path: Path | None = None
+    draft_model_path: Path | None = None  # a store model's GGUF that drafts tokens (speculative decoding)
 
 
 class Engine(Protocol):

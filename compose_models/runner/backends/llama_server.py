@@ -58,6 +58,12 @@ def describe(binary: Path) -> BinaryInfo:
 
 
 @cache
+def takes_flag(binary: Path, flag: str) -> bool:
+    """Whether ``binary``'s ``--help`` lists ``flag`` (builds differ: ``--spec-type`` is recent)."""
+    return re.search(rf"(^|[\s,]){re.escape(flag)}([\s,]|$)", _output([str(binary), "--help"]), re.MULTILINE) is not None
+
+
+@cache
 def list_devices(binary: Path) -> tuple[devices.Device, ...]:
     """The GPUs ``binary --list-devices`` names, asked once per binary and process."""
     return tuple(devices.parse_devices(_output([str(binary), "--list-devices"])))
@@ -83,6 +89,16 @@ def pooling_arguments(gguf: dict[str, str]) -> tuple[str, ...]:
     return ("--pooling", "mean") if gguf.get(f"{architecture}.pooling_type", "0") == "0" else ()
 
 
+POOLING_TYPES = ("none", "mean", "cls", "last", "rank")  # llama.cpp's LLAMA_POOLING_TYPE_*, from 0
+
+
+def gguf_pooling(gguf: dict[str, str]) -> str:
+    """How the GGUF says its model pools token embeddings (``rank``: a reranker's classifier head); ``none`` if unsaid."""
+    architecture = gguf.get("general.architecture", "llama")
+    value = gguf.get(f"{architecture}.pooling_type", "0")
+    return POOLING_TYPES[int(value)] if value.isdigit() and int(value) < len(POOLING_TYPES) else "none"
+
+
 class LlamaServerEngine(ProcessEngine):
     def __init__(self, spec: EngineSpec, log_path: Path, binary: Path) -> None:
         super().__init__(spec, log_path)
@@ -106,10 +122,22 @@ class LlamaServerEngine(ProcessEngine):
             argv += ["--parallel", str(spec.parallel), "--kv-unified"]
         if spec.embedding:
             argv.append("--embeddings")
+            if spec.reranking:
+                argv.append("--reranking")
         elif spec.chat_template_path:
             argv += ["--chat-template-file", str(spec.chat_template_path)]
         argv += ["--mmproj", str(spec.mmproj_path)] if spec.mmproj_path else ["--jinja"]
-        return argv + list(spec.arguments)
+        return argv + self._draft_arguments() + list(spec.arguments)
+
+    def _draft_arguments(self) -> list[str]:
+        """The draft model; a llama-server that chooses among kinds of speculative decoding (``--spec-type``,
+        none by default) is told to draft with it."""
+        if self.spec.draft_model_path is None:
+            return []
+        arguments = ["--model-draft", str(self.spec.draft_model_path)]
+        if takes_flag(self.binary, "--spec-type"):
+            arguments += ["--spec-type", "draft-simple"]
+        return arguments
 
     def environment(self) -> dict[str, str]:
         # llama-server answers only requests with this key (its /health and /v1/models stay open).

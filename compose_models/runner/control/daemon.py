@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from compose_models.docker_host import NO_ENGINE, detect_docker_host
@@ -31,6 +32,7 @@ def running_runner() -> RunnerState | None:
 # Variables naming a file or folder: made absolute, since the runner does not start in the caller's folder.
 _PATH_VARIABLES = (
     "COMPOSE_MODELS_HOME", "COMPOSE_MODELS_API_KEYS_FILE", "COMPOSE_MODELS_UPSTREAMS_FILE", "COMPOSE_MODELS_CACHE",
+    "COMPOSE_MODELS_TLS_CERT", "COMPOSE_MODELS_TLS_KEY",
     "LLAMA_SERVER_PATH", "DOCKER_CONFIG", "XDG_CACHE_HOME",
 )
 
@@ -156,12 +158,15 @@ def status_document(port: int) -> dict[str, Any]:
         route, probed = container_route(docker, state), True
     else:
         route, probed = cached_route(docker, port) or ContainerRoute("host.docker.internal", port), False
+        route = replace(route, scheme=state.container_scheme) if state else route
     return {
         "running": state is not None,
         "backends": backends,
         "kind": docker.kind,
         "endpoint": route.base_url,
-        "endpointHost": f"http://127.0.0.1:{port}/engines/v1/",
+        "endpointHost": f"{state.host_url if state else f'http://127.0.0.1:{port}'}/engines/v1/",
+        "tls": {"ca": state.tls_ca, "certificate": state.tls_cert, "forContainers": state.tls_for_containers}
+        if state and state.tls_cert else None,
         "reach": {
             "engine": docker.endpoint,
             "context": docker.location.context,

@@ -95,6 +95,20 @@ def _tensor_split(text: str) -> str:
     return text
 
 
+# A model reference as the store takes one: [registry[:port]/]name[/name...][:tag][@sha256:digest]
+_REFERENCE = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*(?::[0-9]+)?(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*(?::[A-Za-z0-9._-]+)?(?:@sha256:[0-9a-f]{64})?"
+)
+DRAFT_SPELLINGS = ("--model-draft", "-md", "--spec-draft-model")
+
+
+def _model_reference(text: str) -> str:
+    """A model of the store, which the runner resolves to its file: never a path, which would reach the engine."""
+    if not _REFERENCE.fullmatch(text) or ".." in text:
+        raise ValueError("a model reference from the store (e.g. ai/smollm2:135M-Q4_K_M), not a path")
+    return text
+
+
 def _word(text: str) -> str:
     if not text.replace("-", "").replace("_", "").replace(".", "").replace(",", "").isalnum():
         raise ValueError("a name of letters, digits, '-', '_' and '.'")
@@ -107,7 +121,7 @@ class _Flag:
     parse: Callable[[str], object] | None  # None: a switch
     python: Callable[[object], list[str]] | None = None  # llama_cpp.server arguments; None: no effect there
     sampling: str | None = None  # a request field instead of an engine argument
-    reserved: str | None = None  # read by the scheduler: "context", "parallel", "embedding"
+    reserved: str | None = None  # read by the scheduler: "context", "parallel", "embedding", "reranking", "draft"
 
     @property
     def name(self) -> str:
@@ -130,6 +144,11 @@ _FLAGS: tuple[_Flag, ...] = (
     _Flag(("--ctx-size", "-c"), _integer(0), reserved="context"),  # against the trained context: the scheduler
     _Flag(("--parallel", "-np"), _integer(1, MAX_PARALLEL), reserved="parallel"),
     _Flag(("--embeddings", "--embedding"), None, reserved="embedding"),
+    _Flag(("--reranking", "--rerank"), None, reserved="reranking"),  # the model is a reranker (``/rerank``)
+    _Flag(DRAFT_SPELLINGS, _model_reference, reserved="draft"),  # resolved to its file by the scheduler
+    _Flag(("--spec-draft-n-max", "--draft-max", "--draft-n"), _integer(0)),
+    _Flag(("--spec-draft-n-min", "--draft-min"), _integer(0)),
+    _Flag(("--spec-draft-p-min", "--draft-p-min"), _number(0, 1)),
     _Flag(("--n-gpu-layers", "-ngl", "--gpu-layers"), _integer(-1), _python("n_gpu_layers")),
     _Flag(("--threads", "-t"), _integer(1, MAX_THREADS), _python("n_threads")),
     _Flag(("--threads-batch", "-tb"), _integer(1, MAX_THREADS), _python("n_threads_batch")),
@@ -185,6 +204,9 @@ class RuntimeOptions:
     context_size: int | None = None
     parallel: int | None = None
     embedding: bool = False
+    reranking: bool = False
+    pooling: str | None = None
+    draft_model: str | None = None  # a model reference, never a path
     kv_cache_types: tuple[str, str] = ("f16", "f16")
     sampling_defaults: dict[str, object] = field(default_factory=dict)
     engine_flags: list[tuple[_Flag, object, str | None]] = field(default_factory=list)  # flag, value, its text
@@ -203,6 +225,8 @@ class RuntimeOptions:
 def parse_runtime_flags(flags: list[str], backend: str = LLAMA_SERVER) -> RuntimeOptions:
     """Check ``flags`` against ``backend``'s allow-list and say what they mean; UserError names a refused flag."""
     for index, token in enumerate(flags):
+        if _is_draft_model(flags, index):
+            continue  # a model reference (ai/smollm2): checked as one, and resolved to a path by the runner
         if "/" in token or "\\" in token:
             owner = token if token.startswith("-") or index == 0 else flags[index - 1]
             raise UserError(
@@ -242,6 +266,12 @@ def parse_runtime_flags(flags: list[str], backend: str = LLAMA_SERVER) -> Runtim
     return options
 
 
+def _is_draft_model(flags: list[str], index: int) -> bool:
+    """Whether ``flags[index]`` is a draft model's reference, inline (``--model-draft=REF``) or after its flag."""
+    name, inline, _ = flags[index].partition("=")
+    return (name in DRAFT_SPELLINGS and bool(inline)) or (index > 0 and flags[index - 1] in DRAFT_SPELLINGS)
+
+
 def _record(options: RuntimeOptions, flag: _Flag, value: Any, text: str | None, backend: str) -> None:
     if flag.sampling:
         options.sampling_defaults[flag.sampling] = value
@@ -251,9 +281,15 @@ def _record(options: RuntimeOptions, flag: _Flag, value: Any, text: str | None, 
         options.parallel = int(value)
     elif flag.reserved == "embedding":
         options.embedding = True
+    elif flag.reserved == "reranking":
+        options.reranking = True
+    elif flag.reserved == "draft":
+        options.draft_model = str(value)
     elif backend == MLX:
         raise UserError(f"runtime flag {flag.name!r} is not allowed for the mlx backend (it takes sampling flags only)")
     else:
+        if flag.name == "--pooling":
+            options.pooling = str(value)
         if flag.name == "--cache-type-k":
             options.kv_cache_types = (str(value), options.kv_cache_types[1])
         if flag.name == "--cache-type-v":

@@ -27,10 +27,21 @@ class RunnerState:
     reach_secret: str = ""
     preferred_port: int | None = None
     preferred_port_holder: str | None = None
+    tls_cert: str | None = None  # the certificate chain it serves over TLS, which the CLI pins; None: plain HTTP
+    tls_ca: str | None = None  # the local CA's certificate, for others to trust (``--tls-self-signed``)
+    tls_for_containers: bool = False  # the Docker bridge serves TLS too; containers get https:// URLs
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     @property
     def host_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def container_scheme(self) -> str:
+        return "https" if self.tls_for_containers else "http"
 
 
 def _state_path() -> Path:

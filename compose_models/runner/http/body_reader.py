@@ -12,12 +12,14 @@ from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.exchange import Exchange, exchange_of
 
 Resolve = Callable[[str], tuple[Any, str] | None]  # a model name -> (the model, its label), or None
+Check = Callable[[Exchange], ApiError | None]  # refuses a request once its model is known (a key's models)
 
 
 class BodyReader:
     def __init__(self, app: ASGIApp, resolve: Resolve | None = None) -> None:
         self.app = app
         self.resolve = resolve
+        self.check: Check | None = None  # the gateway's, set where the two are composed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = exchange_of(scope) if scope["type"] == "http" else None
@@ -35,6 +37,10 @@ class BodyReader:
         except ApiError as error:  # the model could not be looked up (a corrupt store index)
             exchange.error = error.message
             await error_response(exchange.route.dialect, error)(scope, receive, send)
+            return
+        refusal = self.check(exchange) if self.check else None
+        if refusal is not None:
+            await error_response(exchange.route.dialect, refusal)(scope, receive, send)
             return
         await self.app(scope, _replaying(exchange.body, receive), send)
 

@@ -4,6 +4,7 @@ the tap at the front, then read, not re-parsed, by every layer behind it.
 The tap puts the ``Exchange`` in the scope; the gateway, the handlers and the engine call take what
 they need from it and leave what they learn (the caller, the token counts the engine reported)."""
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ class Exchange:
     key_holder: str | None = None  # the key's (or service's) name the gateway admitted it under; None without one
     refused: bool = False  # the gateway answered it (no key, over a limit): the runner never saw it
     cut_off: bool = False  # the client left before the answer's last byte (status then says 499)
+    # Whether the caller's key may use a model with any of these names; None: any model (listings show all).
+    models_allowed: Callable[[Iterable[str]], bool] | None = None
 
     headers: dict[str, str] = field(default_factory=dict)  # decoded once, names in lower case
     query: str = ""
@@ -63,3 +66,9 @@ def headers_of(scope: Scope) -> dict[str, str]:
 
 def exchange_of(scope: Scope) -> Exchange | None:
     return scope.get(_SCOPE_KEY)
+
+
+def may_list(scope: Scope, names: Iterable[str]) -> bool:
+    """Whether a listing shows a model by these names to this request's caller (a key may name its models)."""
+    exchange = exchange_of(scope)
+    return exchange is None or exchange.models_allowed is None or exchange.models_allowed(list(names))

@@ -10,7 +10,7 @@ Compose asks for it several times in one ``docker compose up``, and each probe i
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +31,8 @@ class RunnerState(Protocol):
     def hosts(self) -> list[str]: ...
     @property
     def reach_secret(self) -> str: ...
+    @property
+    def container_scheme(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,12 @@ class ContainerRoute:
     host: str
     port: int
     host_gateway: bool = False
+    scheme: str = "http"  # https only when the runner serves TLS on the Docker bridge (``--tls-for-containers``)
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/engines/v1/"
+        return f"{self.scheme}://{host}:{self.port}/engines/v1/"
 
 
 class Unreachable(UserError):
@@ -128,18 +131,20 @@ def container_route(docker: DockerHost, state: RunnerState, fresh: bool = False)
             f"the runner (pid {state.pid}) predates the reach probe: restart it with `compose-models stop` once its models are idle"
         )
     cached = cached_route(docker, state.port)
+    scheme = state.container_scheme
     if cached is not None:
+        cached = replace(cached, scheme=scheme)
         if not fresh and _recently_checked(docker, state, cached):
             return cached
-        attempts = probe(docker, state.port, state.reach_secret, [Candidate(cached.host, cached.host_gateway)])
+        attempts = probe(docker, state.port, state.reach_secret, [Candidate(cached.host, cached.host_gateway)], scheme)
         if attempts[-1].outcome == ANSWERED:
             _note_checked(docker, state, cached)
             return cached
-    attempts = probe(docker, state.port, state.reach_secret, candidates(docker, state.hosts))
+    attempts = probe(docker, state.port, state.reach_secret, candidates(docker, state.hosts), scheme)
     if not attempts or attempts[-1].outcome != ANSWERED:
         raise Unreachable(docker, state, attempts)
     winner = attempts[-1].candidate
-    route = ContainerRoute(winner.host, state.port, winner.host_gateway)
+    route = ContainerRoute(winner.host, state.port, winner.host_gateway, scheme)
     _remember(docker, route)
     _note_checked(docker, state, route)
     return route

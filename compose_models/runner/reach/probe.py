@@ -110,18 +110,18 @@ done
 """.replace("{ticks}", str(PROBE_SECONDS * 5))
 
 
-def probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
+def probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate], scheme: str = "http") -> list[Attempt]:
     """Try ``tried`` in order and return what each did, stopping at the first that answered."""
     import docker as docker_sdk
     import requests
 
     try:
-        return _probe(docker, port, secret, tried)
+        return _probe(docker, port, secret, tried, scheme)
     except (docker_sdk.errors.DockerException, requests.exceptions.RequestException) as error:  # the engine went away, or refused the network
         raise UserError(f"the reach probe could not run on the Docker engine at {docker.endpoint}: {error}") from None
 
 
-def _probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -> list[Attempt]:
+def _probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate], scheme: str) -> list[Attempt]:
     client = docker_client(docker.location, timeout=30)
     network = None
     try:
@@ -132,7 +132,7 @@ def _probe(docker: DockerHost, port: int, secret: str, tried: list[Candidate]) -
         mapped = [candidate for candidate in tried if candidate.host_gateway]
         for group in (plain, mapped):
             if group and not any(attempt.outcome == ANSWERED for attempt in attempts):
-                attempts += _probe_group(client, network.name, port, secret, group)
+                attempts += _probe_group(client, network.name, port, secret, group, scheme)
         return _up_to_first_answer(attempts)
     finally:
         if network is not None:
@@ -168,12 +168,15 @@ def _require_image(client: "DockerClient") -> None:
         ) from None
 
 
-def _probe_group(client: "DockerClient", network: str, port: int, secret: str, group: list[Candidate]) -> list[Attempt]:
+def _probe_group(
+    client: "DockerClient", network: str, port: int, secret: str, group: list[Candidate], scheme: str = "http"
+) -> list[Attempt]:
     import docker
 
     challenge = new_challenge()
     expected = reach_answer(secret, challenge)
-    urls = [f"http://{_url_host(candidate.host)}:{port}{REACH_PATH}?challenge={challenge}" for candidate in group]
+    # Over TLS busybox's wget checks no certificate; the reach proof is what shows it reached this runner.
+    urls = [f"{scheme}://{_url_host(candidate.host)}:{port}{REACH_PATH}?challenge={challenge}" for candidate in group]
     extra_hosts = {HOST_GATEWAY_NAME: "host-gateway"} if any(candidate.host_gateway for candidate in group) else None
     try:
         finished = run_to_end(

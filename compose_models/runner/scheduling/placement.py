@@ -2,7 +2,7 @@
 
 A pure decision, kept apart from processes and locks so it can be tested as a table: fit within the
 memory budget and the maximum number of loaded models, evicting least-recently-used idle models
-only, never one that is serving requests.
+only (unpinned ones first), never one that is serving requests.
 """
 
 from collections.abc import Hashable
@@ -22,6 +22,7 @@ class Resident:
     memory: int
     busy: bool  # serving or loading: never evicted
     last_used: float
+    pinned: bool = False  # by a Compose project that is up: evicted only after every unpinned idle model
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def plan_placement(
     used = sum(resident.memory for resident in residents)
     count = len(residents)
     evict: list[Hashable] = []
-    for resident in sorted((r for r in residents if not r.busy), key=lambda r: r.last_used):
+    for resident in sorted((r for r in residents if not r.busy), key=lambda r: (r.pinned, r.last_used)):
         if used + needed <= budget and count < max_loaded:
             break
         evict.append(resident.key)

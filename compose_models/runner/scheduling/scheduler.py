@@ -14,13 +14,17 @@ is replaced, never under a request: an idle one stops at once; a busy one drains
 on it while new ones wait for the engine of the new configuration, started once the last has ended.
 
 Context size precedence: ``configure`` > runtime flag ``--ctx-size`` > the artifact's ``context_size`` > 4096.
+
+Configurations are saved in the runner's state folder and restored (and checked again) at start. A model
+pinned by a Compose project that is up (``pins.py``) is not stopped for idleness; memory pressure may
+still evict it, after every unpinned idle model.
 """
 
 import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -31,14 +35,19 @@ from compose_models.runner.backends import catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
+from compose_models.runner.scheduling import pins
+from compose_models.runner.scheduling.compose_projects import running_projects
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
 from compose_models.runner.scheduling.placement import InsufficientMemory, Resident, explain_refusal, plan_placement
+from compose_models.runner.scheduling.saved_configurations import load_configurations, save_configurations
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from compose_models.store.gguf_metadata import read_gguf_config
+from compose_models.store.gguf_vocabulary import mismatch, read_vocabulary
 from compose_models.store.memory_estimate import DEFAULT_CONTEXT_SIZE, MemoryEstimate, estimate, file_bytes
 
 COMPLETION = "completion"
 EMBEDDING = "embedding"
+RERANKING = "reranking"
 CRASH_LIMIT = 3
 CRASH_WINDOW = 60.0  # seconds
 
@@ -79,6 +88,13 @@ class ModelConfiguration:
     context_size: int | None = None
     runtime_flags: list[str] = field(default_factory=list)
     keep_alive: float | None = None  # seconds; None = the runner's default, negative = never unload
+    draft_model: str | None = None  # a store reference: the model that drafts tokens for speculative decoding
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> who set it ("configure", "compose project P")
+
+    def source_of(self, setting: str) -> str:
+        """Where ``setting`` (context_size, runtime_flags, keep_alive, ...) came from: "default" when unset."""
+        value = getattr(self, setting, None)
+        return self.sources.get(setting, "configure") if value not in (None, [], "") else "default"
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,8 @@ class LoadedEngine:
     last_used: float  # Unix seconds at the end of its last request
     keep_alive: float | None  # the model's configured keep-alive, seconds; None = the runner's default
     unloads_after: float  # the keep-alive in force: seconds idle before it stops; negative = never
+    pinned_by: tuple[str, ...] = ()  # Compose projects that are up and declared it: not unloaded for idleness
+    configuration: ModelConfiguration = field(default_factory=ModelConfiguration)
 
 
 @dataclass
@@ -130,17 +148,26 @@ class _Plan:
 
 
 class Scheduler:
-    def __init__(self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None) -> None:
+    def __init__(
+        self, lookup: ModelLookup, log_dir: Path, settings: SchedulerSettings | None = None, state_dir: Path | None = None
+    ) -> None:
+        """``state_dir``: where configurations and pins are kept across restarts (None: only in memory)."""
         self._lookup = lookup
         self._log_dir = log_dir
         self.settings = settings or SchedulerSettings.from_environment()
+        self._configurations_file = state_dir / "configurations.json" if state_dir else None
         self._configurations: dict[str, ModelConfiguration] = {}
+        self._pins = pins.Pins(state_dir / "pins.json" if state_dir else None)
+        self._project_check_interval = pins.check_interval()
+        self._pin_grace = pins.grace()
+        self._project_checker: asyncio.Task[None] | None = None
         self._slots: dict[tuple[str, str], _Slot] = {}  # (model id, mode)
         self._plans: dict[tuple[str, str], _Plan] = {}  # the last plan of each slot, until a configure
         self._placement_lock = asyncio.Lock()
         self._capacity_freed = asyncio.Event()
         self._reaper_wake = asyncio.Event()
         self._reaper: asyncio.Task[None] | None = None
+        self._configurations = self._restored_configurations()
 
     def find(self, reference: str) -> LocalModel:
         model = self._lookup(reference)
@@ -171,18 +198,48 @@ class Scheduler:
     def configuration(self, model: LocalModel) -> ModelConfiguration:
         return self._configurations.get(model.id, ModelConfiguration())
 
+    def _restored_configurations(self) -> dict[str, ModelConfiguration]:
+        """The saved configurations whose model is still here and whose values still pass the checks."""
+        if self._configurations_file is None:
+            return {}
+        restored = {}
+        for model_id, configuration in load_configurations(self._configurations_file, ModelConfiguration).items():
+            model = self._lookup(model_id)
+            if model is None:
+                continue  # deleted since
+            try:
+                if not isinstance(configuration.sources, dict) or not isinstance(configuration.runtime_flags, list):
+                    raise UserError("malformed")
+                self._checked_plans(model, configuration)
+            except (UserError, TypeError, ValueError) as error:
+                say(f"the saved configuration of {model_id} is not restored: {error}")
+                continue
+            restored[model_id] = configuration
+        return restored
+
+    def _save_configurations(self) -> None:
+        if self._configurations_file is not None:
+            save_configurations(self._configurations_file, self._configurations)
+
     async def configure(
         self, reference: str, context_size: int | None, runtime_flags: list[str],
-        keep_alive: float | None = None, preset: str | None = None,
+        keep_alive: float | None = None, preset: str | None = None, source: str = "configure",
+        draft_model: str | None = None,
     ) -> None:  # fmt: skip
         """Store a model's configuration; engines started with another one stop now if idle, else drain.
 
+        ``source`` says who set it (``configure``, ``compose project P``), as ``ps`` shows it.
         UserError for an invalid value or an unknown preset, and then nothing has changed.
         """
         model = self.find(reference)
-        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive)
+        configuration = ModelConfiguration(context_size, with_preset(preset, runtime_flags), keep_alive, draft_model)
+        configuration.sources = {
+            name: source for name in ("context_size", "runtime_flags", "keep_alive", "draft_model")
+            if configuration.source_of(name) != "default"
+        }  # fmt: skip
         plans = self._checked_plans(model, configuration)
         self._configurations[model.id] = configuration
+        self._save_configurations()
         self._forget_plans(model.id)
         self._plans.update(plans)
         for slot in self._slots_of(model.id):
@@ -199,6 +256,7 @@ class Scheduler:
             trained = trained_context(self._gguf_metadata(model, backend))
             check_context_size(configuration.context_size, trained, "context-size")
             check_context_size(options.context_size, trained, "runtime flag '--ctx-size'")
+            self._draft(model, backend, configuration.draft_model or options.draft_model)
             return {
                 (model.id, slot.mode): self._plan(model, slot.mode, configuration)
                 for slot in self._slots_of(model.id)
@@ -207,12 +265,85 @@ class Scheduler:
         except EngineError as error:
             raise UserError(str(error)) from None
 
+    def rerank_refusal(self, model: LocalModel, reference: str) -> str | None:
+        """Why ``model`` cannot serve ``/rerank``, or None when it can.
+
+        A model reranks when llama.cpp would: its GGUF pools by rank (``<arch>.pooling_type`` 4, a
+        cross-encoder with a classifier head, as the converter writes for rerankers), or its configuration
+        says so with ``--reranking`` (or ``--pooling rank``). Only llama-server has a rerank endpoint.
+        """
+        try:
+            backend = catalog.backend_for_format(_format_of(model))
+            options = parse_runtime_flags(self.configuration(model).runtime_flags, backend)
+        except (EngineError, UserError) as error:
+            return str(error)
+        if backend != llama_server.NAME:
+            return (
+                f"model {reference!r} cannot be reranked by the {backend} engine: only llama-server has a rerank "
+                "endpoint; install it with `compose-models install-runner --backend llama-server`"
+            )
+        pooling = llama_server.gguf_pooling(self._gguf_metadata(model, backend))
+        if options.pooling not in (None, "rank"):
+            return f"model {reference!r} is configured with '--pooling {options.pooling}'; reranking needs '--pooling rank'"
+        if pooling == "rank" or options.reranking or options.pooling == "rank":
+            return None
+        return (
+            f"model {reference!r} is not a reranker: its GGUF pools by {pooling!r}, and a reranker's pools by "
+            f"'rank' (a classifier head); if it is one, configure it with `compose-models configure {reference} -- --reranking`"
+        )
+
     def set_keep_alive(self, reference: str, keep_alive: float) -> None:
         """Change only the keep-alive of a model (Ollama's per-request ``keep_alive``); seconds, negative = never."""
         model = self.find(reference)
         current = self.configuration(model)
-        self._configurations[model.id] = ModelConfiguration(current.context_size, current.runtime_flags, keep_alive)
+        sources = {**current.sources, "keep_alive": "a request's keep_alive"}
+        self._configurations[model.id] = replace(current, keep_alive=keep_alive, sources=sources)
+        self._save_configurations()
         self._reaper_wake.set()
+
+    async def reset(self, reference: str) -> bool:
+        """Forget a model's configuration (saved too); its engines restart with the defaults. Whether it had one."""
+        model = self.find(reference)
+        had = self._configurations.pop(model.id, None) is not None
+        if had:
+            self._save_configurations()
+            self._forget_plans(model.id)
+            for slot in self._slots_of(model.id):
+                slot.crash_times, slot.crash_loop = [], None
+                if slot.is_idle and slot.engine is not None:
+                    await self._stop(slot)
+            self._reaper_wake.set()
+        return had
+
+    def pin(self, reference: str, project: str) -> None:
+        """Keep the model loaded, idle or not, while the Compose project ``project`` is up."""
+        model = self.find(reference)
+        self._pins.pin(project, model.id, reference)
+        self._reaper_wake.set()
+
+    def release(self, project: str) -> list[str]:
+        """The project went down: its models unload after their keep-alive, counted from now. The model IDs."""
+        released = self._pins.release(project)
+        now = time.time()
+        for model_id in released:
+            for slot in self._slots_of(model_id):
+                if slot.is_idle:
+                    slot.last_used = now
+        if released:
+            say(f"Compose project {project!r} is down: released {len(released)} model(s)")
+        self._reaper_wake.set()
+        return released
+
+    def pinned_by(self, model: LocalModel) -> list[str]:
+        return self._pins.projects_of(model.id)
+
+    async def preload(self, reference: str, mode: str | None = None) -> float:
+        """Load the model now rather than on its first request; the seconds it took (0 when it was loaded)."""
+        model = self.find(reference)
+        started = time.monotonic()
+        async with self.use(reference, mode or _preload_mode(model), model):
+            pass
+        return time.monotonic() - started
 
     def _forget_plans(self, model_id: str) -> None:
         for key in [key for key in self._plans if key[0] == model_id]:
@@ -240,6 +371,9 @@ class Scheduler:
         arguments = options.arguments_for(backend)
         if mode == EMBEDDING and backend == llama_server.NAME and "--pooling" not in arguments:
             arguments += llama_server.pooling_arguments(gguf)
+        if mode == RERANKING and "--pooling" not in arguments:
+            arguments += ("--pooling", "rank")
+        draft = self._draft(model, backend, configuration.draft_model or options.draft_model) if mode == COMPLETION else None
         spec = EngineSpec(
             backend=backend,
             model_path=self._model_path(model, backend),
@@ -247,14 +381,49 @@ class Scheduler:
             context_size=context_size,
             # The other backends serve one request at a time.
             parallel=options.parallel if backend == llama_server.NAME else 1,
-            embedding=mode == EMBEDDING,
+            embedding=mode in (EMBEDDING, RERANKING),
+            reranking=mode == RERANKING,
             arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
+            draft_model_path=draft.gguf_paths[0] if draft else None,
         )
         weights = self._weight_files(model, backend)
         memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
+        if draft is not None:  # llama-server gives the draft a KV cache as long as the model's
+            draft_memory = estimate(file_bytes(draft.gguf_paths), self._gguf_metadata(draft, backend), context_size)
+            memory = replace(memory, draft=draft_memory)
         return _Plan(spec, memory, dict(options.sampling_defaults))
+
+    def _draft(self, model: LocalModel, backend: str, reference: str | None) -> LocalModel | None:
+        """The store model ``reference`` names, once it can draft for ``model``; EngineError saying why not.
+
+        Only a store reference is taken, and the engine gets the store's own file for it: no path from a
+        request or a compose file reaches the command line.
+        """
+        if reference is None:
+            return None
+        name = model.tags[0] if model.tags else model.id
+        if backend != llama_server.NAME:
+            raise EngineError(
+                f"draft model {reference!r} for {name!r}: only llama-server decodes with a draft model, and {name!r} "
+                f"runs on {backend} here (`compose-models install-runner --backend llama-server`)"
+            )
+        draft = self._lookup(reference)
+        if draft is None:
+            raise EngineError(f"draft model {reference!r} for {name!r} is not in the store (`compose-models pull {reference}`)")
+        if _format_of(draft) != "gguf" or not draft.gguf_paths or not model.gguf_paths:
+            raise EngineError(f"draft model {reference!r} for {name!r}: both need GGUF weights")
+        try:
+            problem = mismatch(read_vocabulary(model.gguf_paths[0]), read_vocabulary(draft.gguf_paths[0]))
+        except UserError as error:
+            raise EngineError(f"draft model {reference!r} for {name!r}: {error}") from None
+        if problem is not None:
+            raise EngineError(
+                f"draft model {reference!r} cannot draft for {name!r}: {problem}; a draft model needs the model's "
+                "vocabulary (a smaller model of the same family)"
+            )
+        return draft
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
         if backend == mlx.NAME:
@@ -405,7 +574,10 @@ class Scheduler:
 
     def _residents(self, excluding: _Slot) -> list[Resident]:
         return [
-            Resident(key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used)
+            Resident(
+                key, slot.reference, slot.memory.total if slot.memory else 0, not slot.is_idle, slot.last_used,
+                pinned=bool(self._pins.projects_of(slot.model.id)),
+            )
             for key, slot in self._slots.items()
             if slot is not excluding and slot.holds_memory
         ]
@@ -443,6 +615,8 @@ class Scheduler:
                 last_used=slot.last_used,
                 keep_alive=self.configuration(slot.model).keep_alive,
                 unloads_after=self.keep_alive_of(slot.model),
+                pinned_by=tuple(self._pins.projects_of(slot.model.id)),
+                configuration=self.configuration(slot.model),
             )
             for slot in self._slots.values()
             if slot.holds_memory
@@ -456,6 +630,33 @@ class Scheduler:
         """Start the keep-alive reaper if it is not running (idempotent; needs a running event loop)."""
         if self._reaper is None or self._reaper.done():
             self._reaper = asyncio.get_running_loop().create_task(self._reap_idle_engines())
+        if self._project_checker is None or self._project_checker.done():
+            self._project_checker = asyncio.get_running_loop().create_task(self._check_projects())
+
+    async def _check_projects(self) -> None:
+        """Release the pins of projects no longer up, as the engine's running containers show; at the first
+        answer (after a restart) load again the models of the pinning projects that are still up."""
+        warmed = False
+        while True:
+            if self._pins.projects():
+                running = await asyncio.to_thread(running_projects)
+                if running is not None:
+                    for project in self._pins.gone(running, time.time(), self._pin_grace):
+                        self.release(project)
+                    if not warmed:
+                        warmed = True
+                        await self._warm(self._pins.models_of(running))
+            await asyncio.sleep(self._project_check_interval)
+
+    async def _warm(self, models: dict[str, str]) -> None:
+        """Load the pinned models of projects that are up, as ``up`` did before the runner restarted."""
+        for reference in models.values():
+            try:
+                seconds = await self.preload(reference)
+            except (ModelNotFound, EngineError) as error:
+                say(f"could not load {reference} again for its Compose project: {error}")
+            else:
+                say(f"loaded {reference} again for its Compose project in {seconds:.1f} s")
 
     async def _reap_idle_engines(self) -> None:
         while True:
@@ -467,7 +668,7 @@ class Scheduler:
                     await self._stop(slot)
                     continue
                 keep_alive = self.keep_alive_of(slot.model)
-                if not slot.is_idle or slot.engine is None or keep_alive < 0:
+                if not slot.is_idle or slot.engine is None or keep_alive < 0 or self._pins.projects_of(slot.model.id):
                     continue
                 deadline = slot.last_used + keep_alive
                 if deadline <= now or not slot.engine.is_running():
@@ -482,10 +683,11 @@ class Scheduler:
                     await self._reaper_wake.wait()
 
     async def shutdown(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        for task in (self._reaper, self._project_checker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await _stop_all(list(self._slots.values()))
 
     async def discard(self, engine: Engine, reason: str) -> None:
@@ -505,6 +707,17 @@ async def _stop_all(slots: list[_Slot]) -> None:
         if engine is not None:
             engines.append(engine)
     await asyncio.gather(*(engine.stop() for engine in engines))
+
+
+_EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "jina-bert-v2", "t5encoder", "xlm-roberta", "modern-bert"}
+
+
+def _preload_mode(model: LocalModel) -> str:
+    """The mode a preload starts: embedding for an encoder-only (or pooling) model, else completion."""
+    gguf = model.config.get("gguf") or {}
+    architecture = str(gguf.get("general.architecture", model.config.get("architecture", ""))).lower()
+    pooling = f"{architecture}.pooling_type" in gguf
+    return EMBEDDING if architecture in _EMBEDDING_ARCHITECTURES or pooling else COMPLETION
 
 
 def _format_of(model: LocalModel) -> str:

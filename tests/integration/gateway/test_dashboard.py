@@ -47,6 +47,8 @@ def test_the_dashboard_shows_the_loaded_model_and_recent_requests(guarded_runner
     assert LOCAL_MODEL_TAG in models_table and " s</td>" in models_table  # time until it unloads
     recent_table = dom.split('id="recent"')[1].split("</table>")[0]
     assert "alice" in recent_table and "bob" in recent_table
+    usage_table = dom.split('id="usage"')[1].split("</table>")[0]  # each key's requests today, kept across restarts
+    assert "<td>alice</td>" in usage_table and "<td>bob</td>" in usage_table
     assert "Hello dashboard" in dom.split('id="request"')[1]  # the latest request's body, for inspection
     assert 'data-caller="alice"' in dom and 'data-caller="bob"' in dom  # a line per caller in the chart
     assert screenshot.stat().st_size > 10_000

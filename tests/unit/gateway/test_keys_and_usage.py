@@ -16,7 +16,7 @@ def test_keys_have_names_and_are_presented_either_way() -> None:
     assert presented_key({"authorization": "Bearer sk-a"}) == "sk-a"
     assert presented_key({"x-api-key": "sk-b"}) == "sk-b"
     assert presented_key({"authorization": "Basic xyz"}) is None
-    with pytest.raises(UserError, match="expected `name: key`"):
+    with pytest.raises(UserError, match="expected `name: key "):
         parse_keys(["alice sk-a"], "keys")
     with pytest.raises(UserError, match="also the key of"):
         parse_keys(["a: k", "b: k"], "keys")

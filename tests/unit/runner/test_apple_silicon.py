@@ -9,13 +9,14 @@ device-list parsing, the budget, doctor's findings, the refusal) is the real cod
 
 import platform
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from compose_models.docker_host import DESKTOP, LINUX, DockerHost, EngineLocation
 from compose_models.doctor import machine
-from compose_models.runner.backends import apple, devices, llama_cpp_python, llama_server
+from compose_models.runner.backends import apple, devices, llama_cpp_python, llama_server, llama_server_build
 from compose_models.runner.scheduling import memory
 from compose_models.runner.scheduling.settings import SchedulerSettings
 from tests.stand_in_llama_server import CPU_DEVICES, CRASH_ON_FIRST_ANSWER, METAL_DEVICES, METAL_WORKING_SET, write_stand_in
@@ -25,16 +26,19 @@ RAM = 16 * GIB
 
 
 @pytest.fixture
-def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """PATH holds only this directory (no llama-server, no sysctl unless a test puts one there); no cached
-    build, no budget from the environment."""
+    build, no budget from the environment. The accelerator a build would use is asked afresh before and
+    after: a stand-in Mac's Metal, kept in its cache, would have later tests look for a Metal build."""
     directory = tmp_path / "bin"
     directory.mkdir()
     monkeypatch.setenv("PATH", str(directory))
     monkeypatch.setenv("COMPOSE_MODELS_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.delenv(llama_server.PATH_VARIABLE, raising=False)
     monkeypatch.delenv(memory.BUDGET_VARIABLE, raising=False)
-    return directory
+    llama_server_build.build_accelerator.cache_clear()
+    yield directory
+    llama_server_build.build_accelerator.cache_clear()
 
 
 def _sysctl(directory: Path, translated: str) -> None:

@@ -58,3 +58,10 @@ def test_refusals_say_where_the_budget_came_from() -> None:
     assert f"10.0 GiB ({origin}) memory budget" in message, message
     with pytest.raises(InsufficientMemory, match=r"budget of 10\.0 GiB \(two thirds of RAM: Metal's working set"):
         plan_placement("new", 12 * GIB, "12 GiB", [], 10 * GIB, 8, "two thirds of RAM: Metal's working set could not be read")
+
+
+def test_models_pinned_by_a_running_project_go_only_after_every_unpinned_idle_model() -> None:
+    pinned = Resident("pinned", "pinned", 3 * GIB, False, 0.0, pinned=True)  # the least recently used
+    residents = [pinned, resident("idle", 3, last_used=5), resident("idler", 3, last_used=4)]
+    assert place(3, residents).evict == ("idler",)
+    assert place(8, residents).evict == ("idler", "idle", "pinned")  # memory pressure still wins

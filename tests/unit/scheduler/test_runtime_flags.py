@@ -103,3 +103,35 @@ def test_values_at_the_ends_of_their_ranges_are_accepted() -> None:
     assert options.sampling_defaults == {"temperature": 0.0, "top_p": 1.0, "min_p": 0.0, "seed": -1}
     assert options.parallel == 64
     assert options.arguments_for(LLAMA_SERVER) == ("--threads", "256", "--tensor-split", "3,1")
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--model-draft", "ai/smollm2"], ["-md", "localhost:5000/team/draft:q4"], ["--model-draft=ai/smollm2:135M"],
+     ["--spec-draft-model", "smollm2"]],
+)  # fmt: skip
+def test_a_draft_model_is_a_store_reference_kept_off_the_command_line(flags: list[str]) -> None:
+    options = parse_runtime_flags([*flags, "--spec-draft-n-max", "8"], LLAMA_SERVER)
+    assert options.draft_model == flags[-1].rpartition("=")[2]
+    assert options.arguments_for(LLAMA_SERVER) == ("--spec-draft-n-max", "8")  # the scheduler adds the file
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--model-draft", "/etc/passwd"], ["--model-draft=../x.gguf"], ["-md", "a/../b"], ["-md", "C:\\x.gguf"],
+     ["-md", "~/x.gguf"], ["--model-draft", "./x"]],
+)  # fmt: skip
+def test_a_draft_model_that_is_a_path_is_refused(flags: list[str]) -> None:
+    with pytest.raises(UserError, match="not a path"):
+        parse_runtime_flags(flags)
+
+
+def test_a_path_after_a_draft_reference_is_still_refused() -> None:
+    with pytest.raises(UserError, match="looks like a path"):
+        parse_runtime_flags(["--model-draft", "ai/smollm2", "--chat-template", "a/b"])
+
+
+def test_reranking_and_pooling_are_read_for_the_scheduler() -> None:
+    options = parse_runtime_flags(["--reranking", "--pooling", "rank"], LLAMA_SERVER)
+    assert options.reranking and options.pooling == "rank"
+    assert options.arguments_for(LLAMA_SERVER) == ("--pooling", "rank")  # --reranking goes with the mode

@@ -348,7 +348,9 @@ async def test_running_is_in_docker_model_runners_shape(started, models, tmp_pat
     async with runner.use("ai/a"):
         [entry] = engines_ps(runner)
         assert entry == {"backend_name": "llama.cpp", "model_name": "ai/a", "mode": "completion",
-                         "last_used": "0001-01-01T00:00:00Z", "in_use": True, "keep_alive": "10m0s"}  # fmt: skip
+                         "last_used": "0001-01-01T00:00:00Z", "in_use": True, "keep_alive": "10m0s",
+                         # ours, beside DMR's fields: each setting that is not a default, and who set it
+                         "settings": {"keep_alive": {"value": "10m0s", "from": "configure"}}}  # fmt: skip
     [entry] = engines_ps(runner)
     assert "in_use" not in entry and entry["last_used"].endswith("Z")
     await runner.shutdown()

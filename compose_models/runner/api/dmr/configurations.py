@@ -1,4 +1,4 @@
-"""A model's runner configuration (context size, runtime flags, keep-alive) as JSON documents."""
+"""A model's runner configuration (context size, runtime flags, keep-alive, draft model) as JSON documents."""
 
 from typing import Any
 
@@ -19,7 +19,27 @@ def configuration_json(configuration: ModelConfiguration) -> dict[str, Any]:
         document["runtime-flags"] = list(configuration.runtime_flags)
     if configuration.keep_alive is not None:
         document["keep_alive"] = format_duration(configuration.keep_alive)
+    if configuration.draft_model:
+        document["speculative"] = {"draft_model": configuration.draft_model}
     return document
+
+
+SETTINGS = {"context-size": "context_size", "runtime-flags": "runtime_flags", "keep_alive": "keep_alive"}
+
+
+def configuration_sources(configuration: ModelConfiguration) -> dict[str, str]:
+    """Where each setting came from: ``configure``, ``compose project P``, a request's keep_alive, or ``default``."""
+    return {name: configuration.source_of(attribute) for name, attribute in SETTINGS.items()}
+
+
+def configured_settings(configuration: ModelConfiguration) -> dict[str, dict[str, Any]]:
+    """The settings that are not defaults, each with its value and where it came from (``ps``)."""
+    values = configuration_json(configuration)
+    return {
+        name: {"value": values[name], "from": configuration.source_of(attribute)}
+        for name, attribute in SETTINGS.items()
+        if name in values
+    }
 
 
 def configuration_document(scheduler: Scheduler, reference: str) -> dict[str, Any] | None:

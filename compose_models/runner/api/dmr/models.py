@@ -24,6 +24,7 @@ from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.exchange import may_list
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
@@ -34,7 +35,8 @@ from compose_models.store.transfer_progress import Transfers
 
 
 async def list_models(request: Request) -> Response:
-    return JSONResponse([model.to_dmr_json() for model in request.app.state.store.models()])
+    models = request.app.state.store.models()
+    return JSONResponse([model.to_dmr_json() for model in models if may_list(request.scope, model.tags)])
 
 
 async def get_model(request: Request) -> Response:

@@ -6,9 +6,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from compose_models import __version__
 from compose_models.errors import UserError
-from compose_models.runner.api.dmr.configurations import configuration_document, configuration_json
-from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
+from compose_models.runner.api.dmr.configurations import (
+    configuration_document,
+    configuration_json,
+    configuration_sources,
+)
+from compose_models.runner.api.dmr.schema import ConfigureRequest, LoadRequest, ReleaseRequest, UnloadRequest
 from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
+from compose_models.runner.backends.engine import EngineError
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
@@ -40,8 +45,16 @@ async def configure(request: Request) -> Response:
     """Accepted (202) once every value is valid; engines serving requests drain before they restart."""
     parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
+    scheduler: Scheduler = request.app.state.scheduler
+    source = f"compose project {parsed.project}" if parsed.project else "configure"
     try:
-        await request.app.state.scheduler.configure(parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds)
+        if parsed.reset:
+            await scheduler.reset(parsed.model)
+        else:
+            await scheduler.configure(
+                parsed.model, context_size, parsed.flags, parsed.keep_alive_seconds, source=source,
+                draft_model=parsed.draft_model,
+            )
     except ModelNotFound:
         remote = request.app.state.remote_models.find(parsed.model)
         if remote is not None:
@@ -53,6 +66,27 @@ async def configure(request: Request) -> Response:
     return Response(status_code=202)
 
 
+async def load(request: Request) -> Response:
+    """``POST /engines/_load``: load a model now (and pin it to a Compose project); how long it took."""
+    parsed = await read_request(request, LoadRequest)
+    scheduler: Scheduler = request.app.state.scheduler
+    try:
+        if parsed.project:
+            scheduler.pin(parsed.model, parsed.project)
+        seconds = await scheduler.preload(parsed.model)
+    except ModelNotFound:
+        raise UnknownModel(parsed.model) from None
+    except (UserError, EngineError) as error:
+        raise ApiError(400 if isinstance(error, UserError) else 503, str(error)) from None
+    return JSONResponse({"model": parsed.model, "seconds": round(seconds, 3), "pinned_by": parsed.project})
+
+
+async def release(request: Request) -> Response:
+    """``POST /engines/_release``: the Compose project is down; its models unload after their keep-alive."""
+    parsed = await read_request(request, ReleaseRequest)
+    return JSONResponse({"released": request.app.state.scheduler.release(parsed.project)})
+
+
 async def configurations(request: Request) -> Response:
     """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
     scheduler: Scheduler = request.app.state.scheduler
@@ -62,10 +96,12 @@ async def configurations(request: Request) -> Response:
     models = [scheduler.find(wanted)] if wanted else request.app.state.store.models()
     entries = []
     for model in models:
-        document = configuration_json(scheduler.configuration(model))
+        configuration = scheduler.configuration(model)
+        document = configuration_json(configuration)
         if document or wanted:
             entries.append({"Backend": "llama.cpp", "Model": model_label(model), "ModelID": model.id,
-                            "Mode": "completion", "Config": document})
+                            "Mode": "completion", "Config": document, "Sources": configuration_sources(configuration),
+                            "PinnedBy": scheduler.pinned_by(model)})
     return JSONResponse(entries)
 
 

@@ -3,6 +3,7 @@
 import time
 from typing import Any
 
+from compose_models.runner.api.dmr.configurations import configured_settings
 from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.runner.upstreams.remote_models import RemoteModel, RemoteModels
 from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
@@ -22,6 +23,11 @@ def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
         entry["loading"] = True
     if engine.keep_alive is not None:
         entry["keep_alive"] = format_duration(engine.keep_alive)
+    if engine.pinned_by:
+        entry["pinned_by"] = list(engine.pinned_by)
+    settings = configured_settings(engine.configuration)
+    if settings:
+        entry["settings"] = settings
     return entry
 
 
@@ -50,7 +56,7 @@ def dashboard_row(engine: LoadedEngine) -> dict[str, Any]:
     """Its ``/engines/ps`` entry (the page reads those in front of a remote runner), with the seconds
     until it unloads when idle and the model's size."""
     unloads_in = None
-    if engine.unloads_after >= 0 and not engine.in_use and not engine.loading:
+    if engine.unloads_after >= 0 and not engine.in_use and not engine.loading and not engine.pinned_by:
         unloads_in = max(0.0, engine.last_used + engine.unloads_after - time.time())
     size = getattr(engine.model, "size", None)
     return {**loaded_engine_json(engine), "unloads_in": unloads_in, "memory": size if isinstance(size, int) else None}

@@ -14,6 +14,7 @@ from compose_models.runner.api.ollama.transfers import check_insecure, transfer_
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.exchange import may_list
 from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.runner.upstreams.remote_models import RemoteModel
 from compose_models.store.model import StoredModel
@@ -59,10 +60,12 @@ async def tags(request: Request) -> Response:
         {**_summary(model, ollama_name(tag)), "modified_at": rfc3339_nano(model.created * 1_000_000_000)}
         for model in request.app.state.store.models()
         for tag in model.tags
+        if may_list(request.scope, [tag, ollama_name(tag)])
     ]
     store = request.app.state.store
     entries += [_remote_summary(model) for model in await request.app.state.remote_models.models()
-                if store.find(model.name) is None]  # a spill-over replica of a local model is listed once
+                if store.find(model.name) is None  # a spill-over replica of a local model is listed once
+                and may_list(request.scope, [model.name])]
     return JSONResponse({"models": entries})
 
 

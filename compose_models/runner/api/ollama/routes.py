@@ -137,7 +137,9 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
     try:
         if num_ctx is not None and num_ctx != current.context_size:
             keep_alive_now = current.keep_alive if seconds is None else seconds
-            await scheduler.configure(reference, num_ctx, list(current.runtime_flags), keep_alive_now)
+            await scheduler.configure(
+                reference, num_ctx, list(current.runtime_flags), keep_alive_now, draft_model=current.draft_model
+            )
         elif seconds is not None and seconds != current.keep_alive:
             scheduler.set_keep_alive(reference, seconds)
     except UserError as error:

@@ -6,29 +6,42 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from compose_models.runner.api.openai.context_full import marked_body
-from compose_models.runner.api.openai.schema import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, Sampling
+from compose_models.runner.api.openai.schema import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    RerankRequest,
+    Sampling,
+)
 from compose_models.runner.api.openai.stream import relay_openai_stream
 from compose_models.runner.http.body import as_payload, read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.exchange import may_list
 from compose_models.runner.inference.embeddings import as_base64, embed
 from compose_models.runner.inference.engine_call import CHAT_PATH, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
+from compose_models.runner.inference.rerank import rerank as rank_documents
 
 
 async def list_models(request: Request) -> Response:
-    data = [model.openai_entry() for model in request.app.state.store.models()]
     store = request.app.state.store
+    data = []
+    for model in store.models():
+        entry = model.openai_entry()
+        if may_list(request.scope, [*model.tags, entry["id"]]):
+            data.append(entry)
     # A spill-over replica of a local model is not listed again.
     remote_models = await request.app.state.remote_models.models()
-    data += [model.openai_entry() for model in remote_models if store.find(model.name) is None]
+    data += [model.openai_entry() for model in remote_models
+             if store.find(model.name) is None and may_list(request.scope, [model.name])]  # fmt: skip
     return JSONResponse({"object": "list", "data": data})
 
 
 async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
     model = request.app.state.store.find(name) or request.app.state.remote_models.find(name)
-    if model is None:
+    if model is None or not may_list(request.scope, [name, *getattr(model, "tags", ())]):
         raise UnknownModel(name)
     return JSONResponse(model.openai_entry())
 
@@ -65,3 +78,19 @@ async def embeddings(request: Request) -> Response:
     data = [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(result.vectors)]
     usage = {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens}
     return JSONResponse({"object": "list", "data": data, "model": parsed.model, "usage": usage})
+
+
+@stop_when_client_leaves
+async def rerank(request: Request) -> Response:
+    """``/rerank`` and ``/score``: Jina's and Cohere's answer, as llama-server gives it, most relevant first."""
+    parsed = await read_request(request, RerankRequest)
+    ranking = await rank_documents(request, parsed.model, parsed.query, parsed.documents)
+    kept = ranking.results[: parsed.top_n] if parsed.top_n else ranking.results
+    results = []
+    for ranked in kept:
+        result: dict[str, Any] = {"index": ranked.index, "relevance_score": ranked.relevance_score}
+        if parsed.return_documents:
+            result["document"] = {"text": parsed.documents[ranked.index]}
+        results.append(result)
+    usage = {"prompt_tokens": ranking.prompt_tokens, "total_tokens": ranking.prompt_tokens}
+    return JSONResponse({"object": "list", "model": parsed.model, "results": results, "usage": usage})

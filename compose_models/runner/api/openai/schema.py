@@ -187,3 +187,16 @@ class EmbeddingRequest(Open):
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: Annotated[int, Field(ge=1)] | None = None
     user: str | None = None
+
+
+MAX_RERANK_DOCUMENTS = 1000  # each is one pass of the model; the batch a caller may ask for at once
+
+
+class RerankRequest(Open):
+    """Jina's and Cohere's rerank body, as llama-server and Docker Model Runner take it (``/rerank``, ``/score``)."""
+
+    model: NonEmpty
+    query: NonEmpty
+    documents: Annotated[list[str], Field(min_length=1, max_length=MAX_RERANK_DOCUMENTS)]
+    top_n: Annotated[int, Field(ge=1)] | None = None
+    return_documents: bool | None = None

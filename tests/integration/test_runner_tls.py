@@ -1,0 +1,106 @@
+"""A runner serving TLS: the official OpenAI SDK verifies its self-signed chain through the CA file, a
+plain-HTTP client is told to use https://, the CLI trusts the certificate its runner serves (also one the
+user brings, for another name), containers keep plain HTTP on the local Docker bridge, and doctor shows
+the certificate."""
+
+import json
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import LOCAL_MODEL_TAG, free_port, run_cli
+
+
+@pytest.fixture
+def tls_runner(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    port = free_port()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach", "--tls-self-signed")
+    try:
+        yield port
+    finally:
+        run_cli("stop", check=False)
+
+
+def test_clients_verify_the_self_signed_chain_and_plain_http_is_told_to_use_https(
+    tls_runner: int, isolated_home: Path
+) -> None:
+    ca = isolated_home / "runner" / "tls" / "ca.pem"
+    with httpx.Client(verify=ssl.create_default_context(cafile=ca)) as verified:
+        client = openai.OpenAI(base_url=f"https://localhost:{tls_runner}/engines/v1", api_key="unused", http_client=verified)
+        answer = client.chat.completions.create(
+            model=LOCAL_MODEL_TAG, max_tokens=2, temperature=0, messages=[{"role": "user", "content": "Hi"}]
+        )
+        assert answer.choices[0].message.content
+        assert verified.get(f"https://127.0.0.1:{tls_runner}/engines/status").status_code == 200
+
+    unverified = openai.OpenAI(base_url=f"https://localhost:{tls_runner}/engines/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.APIConnectionError):  # the system's CAs do not vouch for it
+        unverified.models.list()
+
+    plain = httpx.get(f"http://127.0.0.1:{tls_runner}/engines/v1/models")
+    assert plain.status_code == 400 and "this port speaks TLS: use https://" in plain.text
+
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["endpointHost"] == f"https://127.0.0.1:{tls_runner}/engines/v1/"
+    assert status["tls"]["ca"] == str(ca) and status["tls"]["forContainers"] is False
+    state = json.loads((isolated_home / "runner" / "state.json").read_text())
+    for bridge in state["hosts"][1:]:  # a local engine's bridge: containers keep plain HTTP there
+        assert httpx.get(f"http://{bridge}:{tls_runner}/engines/status").status_code == 200
+        assert status["endpoint"].startswith("http://")
+    assert LOCAL_MODEL_TAG in run_cli("ps").stdout
+    run_cli("run", LOCAL_MODEL_TAG, "Say Hi")  # the CLI's own chat goes over TLS too
+
+    from compose_models.doctor.docker_side import tls_finding
+
+    finding = tls_finding()
+    assert finding.status == "ok", finding
+    assert "localhost, 127.0.0.1" in finding.found and "host.docker.internal" in finding.found
+    assert "valid until" in finding.found and str(ca) in finding.found
+
+
+def test_the_cli_trusts_a_certificate_the_user_brings_for_another_name(
+    isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compose_models.runner.control.tls import issue_self_signed
+
+    own = issue_self_signed(["gpu-box.lan"], tmp_path / "own-ca")  # not 127.0.0.1, where the CLI calls
+    port = free_port()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach", "--tls-cert", str(own.cert), "--tls-key", str(own.key))
+    try:
+        assert run_cli("ps", "--json").stdout.strip() == "[]"
+        assert "host: https://127.0.0.1" in run_cli("status").stdout
+    finally:
+        run_cli("stop", check=False)
+
+    refused = run_cli("serve", "--tls-cert", str(own.cert), check=False)
+    assert refused.returncode != 0 and "--tls-cert and --tls-key go together" in refused.stderr
+    mismatched = run_cli("serve", "--tls-cert", str(own.cert), "--tls-key", str(own.ca), check=False)
+    assert mismatched.returncode != 0 and "not a PEM certificate and its private key" in mismatched.stderr
+
+
+def test_with_tls_for_containers_a_container_reaches_the_runner_over_https(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import require_docker_and_busybox
+
+    require_docker_and_busybox()
+    port = free_port()
+    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
+    run_cli("serve", "--detach", "--tls-self-signed", "--tls-for-containers")
+    try:
+        # The reach probe's container fetched the runner's proof over https (busybox's wget, TLS 1.2).
+        status = json.loads(run_cli("status", "--json").stdout)
+        assert status["endpoint"].startswith("https://") and status["reach"]["probed"] is True
+        assert status["tls"]["forContainers"] is True
+        state = json.loads((isolated_home / "runner" / "state.json").read_text())
+        for bridge in state["hosts"][1:]:  # plain HTTP is refused there too now
+            plain = httpx.get(f"http://{bridge}:{port}/engines/status")
+            assert plain.status_code == 400 and "use https://" in plain.text
+    finally:
+        run_cli("stop", check=False)
