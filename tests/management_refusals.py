@@ -24,6 +24,7 @@ MANAGEMENT: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/engines/_configure", {"model": LOCAL_MODEL_TAG, "context-size": 1024}, "dmr"),
     ("POST", "/engines/unload", {"all": True}, "dmr"),
     ("GET", "/engines/requests", None, "dmr"),
+    ("GET", "/engines/ps?engine", None, "dmr"),  # where each engine listens, and its key
 ]
 
 

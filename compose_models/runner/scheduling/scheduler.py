@@ -84,6 +84,7 @@ class LoadedEngine:
     last_used: float  # Unix seconds at the end of its last request
     keep_alive: float | None  # the model's configured keep-alive, seconds; None = the runner's default
     unloads_after: float  # the keep-alive in force: seconds idle before it stops; negative = never
+    engine: Engine | None = None  # the process serving it, for management callers (``/engines/ps?engine``)
 
 
 @dataclass
@@ -433,6 +434,7 @@ class Scheduler:
                 last_used=slot.last_used,
                 keep_alive=self.configuration(slot.model).keep_alive,
                 unloads_after=self.keep_alive_of(slot.model),
+                engine=slot.engine,
             )
             for slot in self._slots.values()
             if slot.holds_memory

@@ -10,6 +10,7 @@ from compose_models.runner.api.dmr.configurations import configuration_document,
 from compose_models.runner.api.dmr.schema import ConfigureRequest, UnloadRequest
 from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
 from compose_models.runner.http.body import read_request
+from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import ModelNotFound, Scheduler
@@ -28,7 +29,8 @@ async def engines_status(request: Request) -> Response:
 
 
 async def engines_ps(request: Request) -> Response:
-    local = [loaded_engine_json(engine) for engine in request.app.state.scheduler.running()]
+    with_engine = flag_set(request.query_params, "engine")  # the route table then made it management
+    local = [loaded_engine_json(engine, with_engine) for engine in request.app.state.scheduler.running()]
     return JSONResponse(local + remote_models_json(request.app.state.remote_models))
 
 
