@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from compose_models.errors import UserError
-from compose_models.runner.backends import catalog, llama_server, mlx
+from compose_models.runner.backends import batched, catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
@@ -151,12 +151,13 @@ class Scheduler:
             parallel = plan.spec.parallel
         else:  # not planned yet (its first request is starting it): as its configuration asks
             backend = catalog.backend_for_format(_format_of(model))
-            if backend != llama_server.NAME:
+            if backend not in (llama_server.NAME, batched.NAME):
                 return 1
             try:
                 parallel = parse_runtime_flags(self.configuration(model).runtime_flags, backend).parallel
             except UserError:
                 return 1
+            parallel = parallel or (batched.default_slots() if backend == batched.NAME else None)
         return parallel or llama_server.AUTO_PARALLEL
 
     def configuration(self, model: LocalModel) -> ModelConfiguration:
@@ -236,15 +237,16 @@ class Scheduler:
             model_path=self._model_path(model, backend),
             alias=model.tags[0] if model.tags else model.id,
             context_size=context_size,
-            # The other backends serve one request at a time.
-            parallel=options.parallel if backend == llama_server.NAME else 1,
+            parallel=_parallel(backend, options.parallel, mode),
             embedding=mode == EMBEDDING,
             arguments=arguments,
             chat_template_path=model.chat_template_path,
             mmproj_path=model.mmproj_path,
         )
         weights = self._weight_files(model, backend)
-        memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
+        # The batched engine gives each slot a KV cache of its own.
+        cached_tokens = context_size * spec.parallel if backend == batched.NAME and spec.parallel else context_size
+        memory = estimate(file_bytes(weights), gguf, cached_tokens, options.kv_cache_types)
         return _Plan(spec, memory, dict(options.sampling_defaults))
 
     def _model_path(self, model: LocalModel, backend: str) -> Path:
@@ -497,6 +499,16 @@ async def _stop_all(slots: list[_Slot]) -> None:
         if engine is not None:
             engines.append(engine)
     await asyncio.gather(*(engine.stop() for engine in engines))
+
+
+def _parallel(backend: str, asked: int | None, mode: str) -> int | None:
+    """The engine's request slots: llama-server's as asked (None: its own choice); the batched engine's as
+    asked, else its default (one when it embeds); the other backends serve one request at a time."""
+    if backend == llama_server.NAME:
+        return asked
+    if backend == batched.NAME:
+        return 1 if mode == EMBEDDING else asked or batched.default_slots()
+    return 1
 
 
 def _format_of(model: LocalModel) -> str:
