@@ -2,7 +2,9 @@
 timed client side (time to first token, whole request, tokens the engine counted).
 
 Each level sends its requests through ``concurrency`` workers that take them one after another, so
-exactly that many streams are open until the last requests. Tokens are the engine's own count
+exactly that many streams are open until the last requests. Every request's prompt begins with a mark of
+its own (the run, the target, the level, its number), so no engine answers it from the cached prompt of an
+earlier one: the runner and the engine straight, measured in turns, pay the same prefill. Tokens are the engine's own count
 (``usage.completion_tokens``, asked for with ``stream_options.include_usage``), or the content chunks
 received when an engine reports none.
 """
@@ -10,6 +12,7 @@ received when an engine reports none.
 import asyncio
 import json
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 import httpx
 
 PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
+RUN = secrets.token_hex(4)  # this run's mark, in every prompt
 _ERROR_TEXT = 300  # characters of an error answer kept for the report
 
 
@@ -89,9 +93,10 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-async def _one(client: httpx.AsyncClient, target: Target, max_tokens: int) -> Outcome:
+async def _one(client: httpx.AsyncClient, target: Target, max_tokens: int, mark: str) -> Outcome:
+    content = f"({RUN} {mark}) {PROMPT}"
     body = {
-        "model": target.model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens,
+        "model": target.model, "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens,
         "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
     }  # fmt: skip
     outcome = Outcome()
@@ -142,8 +147,8 @@ async def run_level(target: Target, concurrency: int, requests: int, max_tokens:
 
         async def worker() -> None:
             while not queue.empty():
-                queue.get_nowait()
-                outcomes.append(await _one(client, target, max_tokens))
+                index = queue.get_nowait()
+                outcomes.append(await _one(client, target, max_tokens, f"{target.name} {concurrency}-{index}"))
                 advance()
 
         started = time.perf_counter()
@@ -155,4 +160,4 @@ async def run_level(target: Target, concurrency: int, requests: int, max_tokens:
 async def warm_up(target: Target) -> str | None:
     """One short request, so that loading the model is not measured; the error, if it failed."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0), trust_env=False) as client:
-        return (await _one(client, target, 4)).error
+        return (await _one(client, target, 4, "warm-up")).error

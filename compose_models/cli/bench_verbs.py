@@ -149,7 +149,7 @@ def _print_table(document: dict) -> None:
     if document["engine"]:
         title += f" (engine: {document['engine']})"
     table = Table(title=title)
-    for header in ("target", "streams", "requests", "failed", "tok/s", "tok/s/stream", "TTFT p50", "TTFT p95",
+    for header in ("target", "streams", "reqs", "failed", "tok/s", "tok/s/stream", "TTFT p50", "TTFT p95",
                    "latency p50", "latency p95"):  # fmt: skip
         table.add_column(header, justify="left" if header == "target" else "right", no_wrap=True)
     runner_rate: dict[int, float] = {}
@@ -163,6 +163,8 @@ def _print_table(document: dict) -> None:
             shown(level["latency_ms_p50"], 0), shown(level["latency_ms_p95"], 0),
         )  # fmt: skip
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 120))  # piped: rich would assume 80 columns and cut the headers
     console.print(table)
     direct = {level["concurrency"]: level["tokens_per_second"] for level in document["results"] if level["target"] == "direct"}
     ratios = [f"{streams}: {runner_rate[streams] / rate:.2f}" for streams, rate in direct.items() if rate and streams in runner_rate]
