@@ -1,7 +1,7 @@
 """The bench verb: tokens per second and time to first token at several concurrent streams, through the
 runner as a container calls it and, with ``--direct``, straight to the model's engine."""
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,7 +16,7 @@ MAX_TOKENS = 8192
 
 @app.command()
 def bench(
-    model: Annotated[Optional[str], typer.Argument(help="Model reference (default: the embedded model, else the first `ls` lists)")] = None,
+    model: Annotated[str | None, typer.Argument(help="Model reference (default: the embedded model, else the first `ls` lists)")] = None,
     concurrency: Annotated[str, typer.Option(
         "--concurrency", "-c", help="Concurrent streams of each level, comma-separated")] = DEFAULT_CONCURRENCY,
     requests: Annotated[int, typer.Option(
@@ -74,7 +74,13 @@ def _model_to_measure(model: str | None) -> str:
 async def _measure(model: str, levels: list[int], requests: int, max_tokens: int, direct: bool,
                    quiet: bool) -> dict[str, object]:  # fmt: skip
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from compose_models.cli.bench_load import Target, run_level, warm_up
     from compose_models.runner.control import daemon
@@ -98,7 +104,7 @@ async def _measure(model: str, levels: list[int], requests: int, max_tokens: int
             for target in targets:  # in turns, so that other work on the machine falls on both alike
                 count = max(requests, level)
                 task = progress.add_task(f"{target.name}: {level} stream(s)", total=count)
-                measured = await run_level(target, level, count, max_tokens, lambda: progress.advance(task))
+                measured = await run_level(target, level, count, max_tokens, lambda task=task: progress.advance(task))
                 progress.remove_task(task)
                 if not quiet and not console.is_terminal:
                     console.print(f"{target.name}: {level} stream(s) done", highlight=False)

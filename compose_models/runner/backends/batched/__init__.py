@@ -2,7 +2,8 @@
 
 The default engine for GGUF models when llama-server is not installed (``backends/catalog.py``). Its
 slots are the model's ``--parallel`` runtime flag, else ``$COMPOSE_MODELS_BATCHED_SLOTS`` (default 4);
-its CPU threads the ``--threads`` flag, else ``$COMPOSE_MODELS_BATCHED_THREADS`` (default: every CPU).
+its CPU threads the ``--threads`` flag, else ``$COMPOSE_MODELS_BATCHED_THREADS`` (default: half the CPUs,
+as llama-cpp-python's server).
 Each slot has ``context_size`` tokens of KV cache of its own, so the engine's cache is ``slots`` times
 one sequence's (the scheduler's memory estimate counts them all).
 """
