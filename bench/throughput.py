@@ -10,7 +10,10 @@ adds: one-token requests sent alternately to the runner and straight to its llam
     .venv/bin/python bench/throughput.py [--tokens 128] [--rounds 3] [--threads N] [--engines llama-server]
 
 ``--engines llama-server`` runs only the runner on llama-server and direct llama-server (minutes, not
-tens of minutes); ``all`` (the default) adds the batched runner and llama-cpp-python.
+tens of minutes); ``all`` (the default) adds the batched runner and llama-cpp-python. ``--engines defaults``
+compares the engines the runner may choose by default for a GGUF model, each called directly (no
+runner): llama-cpp-python's server, the batched engine (8 slots) and llama-server when it is built,
+with each one's ratio to llama-cpp-python's server.
 
 For each runner, the CPU time of its ``compose-models serve`` process (utime + stime from
 ``/proc/PID/stat``, every thread, not its llama-server children) over the throughput measurements,
@@ -57,6 +60,7 @@ class Target:
     url: str  # OpenAI base, ending in /v1
     model: str
     pid: int | None = None  # the runner's own process, whose CPU time is measured; None for a direct engine
+    headers: dict[str, str] = field(default_factory=dict)  # what every request carries (an engine's key)
     rates: dict[int, list[float]] = field(default_factory=dict)  # streams -> total tokens/s per round
     first_tokens: dict[int, list[float]] = field(default_factory=dict)  # streams -> seconds
     cpu_seconds: dict[int, float] = field(default_factory=dict)  # streams -> runner CPU summed over rounds
@@ -116,6 +120,18 @@ def direct_llama_cpp_python(gguf: Path, threads: int | None) -> Iterator[Target]
 
 
 @contextlib.contextmanager
+def direct_batched(gguf: Path, threads: int | None) -> Iterator[Target]:
+    port, key = free_port(), "bench"
+    argv = [sys.executable, "-m", "compose_models.runner.backends.batched.server", "--model", str(gguf),
+            "--alias", "model", "--port", str(port), "--context-size", str(CONTEXT_SIZE),
+            "--slots", str(max(CONCURRENCY))]  # fmt: skip
+    if threads:
+        argv += ["--threads", str(threads)]
+    with _process(argv, f"http://127.0.0.1:{port}/health", {**os.environ, batched.KEY_VARIABLE: key}):
+        yield Target("batched", f"http://127.0.0.1:{port}/v1", "model", headers={"Authorization": f"Bearer {key}"})
+
+
+@contextlib.contextmanager
 def runner(gguf: Path, home: Path, threads: int | None, backend: str) -> Iterator[Target]:
     env = {**os.environ, "COMPOSE_MODELS_HOME": str(home), "COMPOSE_MODELS_LLAMA_BACKEND": backend,
            batched.SLOTS_VARIABLE: str(max(CONCURRENCY))}  # fmt: skip
@@ -138,7 +154,7 @@ async def _stream(client: httpx.AsyncClient, target: Target, tokens: int) -> tup
     started = time.perf_counter()
     first = None
     count = 0
-    async with client.stream("POST", f"{target.url}/chat/completions", json=body) as response:
+    async with client.stream("POST", f"{target.url}/chat/completions", json=body, headers=target.headers) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -204,10 +220,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--threads", type=int, help="CPU threads of every engine (default: each engine's own)")
-    parser.add_argument("--engines", choices=("all", "llama-server"), default="all",
-                        help="llama-server: only the runner on llama-server and direct llama-server")  # fmt: skip
+    parser.add_argument("--engines", choices=("all", "llama-server", "defaults"), default="all",
+                        help="llama-server: only the runner on llama-server and direct llama-server; "
+                        "defaults: the engines a GGUF model may get by default, direct")  # fmt: skip
     options = parser.parse_args()
     binary = llama_server.find_binary()
+    if options.engines == "defaults":
+        default_choices(binary, options)
+        return
     if binary is None:
         raise SystemExit("llama-server is not built: run scripts/build-llama-server.sh")
     gguf = default_gguf_path()
@@ -230,6 +250,40 @@ def main() -> None:
                     asyncio.run(measure_streams(target, streams, options.tokens))
         p50, p99 = asyncio.run(added_latency(targets[0], runner_engine_url(targets[0]), options.latency_samples))
     report(targets, options, llama_server.describe(binary).version, p50, p99)
+
+
+def default_choices(binary: Path | None, options: argparse.Namespace) -> None:
+    """llama-cpp-python's server, the batched engine and llama-server (when built), direct, in turns."""
+    gguf = default_gguf_path()
+    with contextlib.ExitStack() as stack:
+        targets = [stack.enter_context(direct_llama_cpp_python(gguf, options.threads)),
+                   stack.enter_context(direct_batched(gguf, options.threads))]  # fmt: skip
+        if binary is not None:
+            targets.append(stack.enter_context(direct_llama_server(binary, gguf, options.threads)))
+        for target in targets:  # warm up: first-request allocations
+            asyncio.run(measure_streams(target, 1, 8))
+            target.rates.clear()
+            target.first_tokens.clear()
+        for streams in CONCURRENCY:
+            for _ in range(options.rounds):
+                for target in targets:
+                    asyncio.run(measure_streams(target, streams, options.tokens))
+    base = targets[0]
+    version = llama_server.describe(binary).version if binary else "not built"
+    print(f"# {platform.node()}: {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
+          f"llama-server {version}; SmolLM2-135M Q4_1, {options.tokens} tokens, {options.rounds} rounds, "
+          f"context {CONTEXT_SIZE}, threads {options.threads or 'default'}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    others = targets[1:]
+    print("| streams | " + " | ".join(f"{target.name} tok/s" for target in targets)
+          + "".join(f" | {target.name} / {base.name}" for target in others)
+          + " | TTFT p50 " + " / ".join(target.name for target in targets) + " (ms) |")  # fmt: skip
+    print("|---" * (len(targets) + len(others) + 2) + "|")
+    for streams in CONCURRENCY:
+        rate = {target.name: statistics.median(target.rates[streams]) for target in targets}
+        ttft = {target.name: statistics.median(target.first_tokens[streams]) * 1000 for target in targets}
+        print(f"| {streams} | " + " | ".join(f"{rate[target.name]:.1f}" for target in targets)
+              + "".join(f" | {rate[target.name] / rate[base.name]:.2f}" for target in others)
+              + " | " + " / ".join(f"{ttft[target.name]:.0f}" for target in targets) + " |")  # fmt: skip
 
 
 def report(targets: list[Target], options: argparse.Namespace, version: str, p50: float, p99: float) -> None:

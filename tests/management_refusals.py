@@ -26,6 +26,7 @@ MANAGEMENT: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/engines/_load", {"model": LOCAL_MODEL_TAG, "project": "shop"}, "dmr"),
     ("POST", "/engines/_release", {"project": "shop"}, "dmr"),
     ("GET", "/engines/requests", None, "dmr"),
+    ("GET", "/engines/ps?engine", None, "dmr"),  # where each engine listens, and its key
 ]
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 # In the order ``--help`` lists them: catalog_verbs imports model_verbs, compose_verbs config_verbs.
-VERB_MODULES = ("backend_verbs", "catalog_verbs", "compose_verbs", "config_verbs", "doctor_verbs",
+VERB_MODULES = ("backend_verbs", "bench_verbs", "catalog_verbs", "compose_verbs", "config_verbs", "doctor_verbs",
                 "gateway_verbs", "integration_verbs", "launch_verbs", "model_verbs", "runner_verbs", "session_verbs",
                 "template_verbs")  # fmt: skip
 
@@ -26,6 +26,7 @@ VERB_MODULES = ("backend_verbs", "catalog_verbs", "compose_verbs", "config_verbs
 # missing here still works, at the cost of importing every module.
 VERB_MODULE = {
     "install-runner": "backend_verbs",
+    "bench": "bench_verbs",
     **dict.fromkeys(("pull", "push", "package", "ls", "inspect", "tag", "rm", "df"), "model_verbs"),
     "config": "config_verbs",
     **dict.fromkeys(("up", "watch", "down"), "compose_verbs"),

@@ -32,8 +32,9 @@ def build_findings() -> list[Finding]:
     binary = llama_server.find_binary()
     if binary is None:
         findings.append(Finding(
-            "llama-server build", WARN, "not installed: models run on llama-cpp-python, one request at a time",
-            "`compose-models install-runner --backend llama-server` (about 5 minutes)",
+            "llama-server build", WARN, "not installed: models run on the batched engine (on llama-cpp-python), which "
+            "answers concurrent requests together; llama-server also runs vision models and takes every runtime flag",
+            "`compose-models install-runner --backend llama-server` (about 10 minutes on 2 cores)",
         ))  # fmt: skip
     else:
         info = llama_server.describe(binary)

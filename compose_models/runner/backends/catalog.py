@@ -1,8 +1,9 @@
 """Which backend runs a model, how its engine is made, and what ``status`` says about each backend.
 
-GGUF models run on llama-server when it is present, else on llama-cpp-python;
-``$COMPOSE_MODELS_LLAMA_BACKEND`` (``llama-server``, ``llama-cpp-python`` or the opt-in ``batched``)
-pins the choice.
+GGUF models run on llama-server when it is present, else on the batched engine, which answers
+concurrent requests together (llama-cpp-python's own server answers one at a time, and is no faster at
+one stream: docs/benchmarks.md); ``$COMPOSE_MODELS_LLAMA_BACKEND`` (``llama-server``,
+``llama-cpp-python`` or ``batched``) pins the choice.
 Safetensors models run on MLX, which exists only on macOS with Apple silicon.
 """
 
@@ -35,7 +36,7 @@ def llama_backend() -> str:
         return llama_server.NAME
     if pinned:
         raise BackendUnavailable(f"{BACKEND_VARIABLE}=llama-server but no llama-server was found: {_INSTALL_HINT}")
-    return llama_cpp_python.NAME
+    return batched.NAME
 
 
 def backend_for_format(model_format: str) -> str:
@@ -110,7 +111,12 @@ def backend_status() -> dict[str, str]:
     else:
         server_status = f"Not Installed: {_INSTALL_HINT}"
     try:
-        active = server_line if llama_backend() == llama_server.NAME else python_line
+        chosen = llama_backend()
+        active = python_line
+        if chosen == llama_server.NAME:
+            active = server_line
+        elif chosen == batched.NAME:
+            active = f"batched engine on {python_line}"
         llama_status = f"Running: {active}"
     except BackendUnavailable as error:
         llama_status = f"Error: {error}"

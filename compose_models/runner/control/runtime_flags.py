@@ -8,7 +8,8 @@ separator, and any value outside its flag's range (NaN and infinity included) - 
 error that names the flag and what it expects, so nothing from a compose file or a request reaches
 a command line or a request default unchecked. A llama-server tuning flag that llama-cpp-python has no
 equivalent for (``--parallel``, ``--cont-batching``...) is accepted and has no effect there, so
-one compose file runs on either backend.
+one compose file runs on either backend. The batched engine takes ``--threads`` (and ``--parallel``, read
+by the scheduler, as its slots); its other tuning flags have no effect there.
 """
 
 import math
@@ -22,6 +23,8 @@ from compose_models.errors import UserError
 LLAMA_SERVER = "llama-server"
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 MLX = "mlx"
+BATCHED = "batched"
+_BATCHED_ARGUMENTS = ("--threads",)  # the batched engine's own spelling is llama-server's
 
 # llama-cpp-python takes KV cache types as GGML type numbers.
 _GGML_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30}
@@ -219,6 +222,8 @@ class RuntimeOptions:
                 arguments += [flag.name] if text is None else [flag.name, text]
             elif backend == LLAMA_CPP_PYTHON and flag.python is not None:
                 arguments += flag.python(value)
+            elif backend == BATCHED and flag.name in _BATCHED_ARGUMENTS:
+                arguments += [flag.name, str(value)]
         return tuple(arguments)
 
 

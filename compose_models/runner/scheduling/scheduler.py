@@ -31,7 +31,7 @@ from typing import Any, Protocol, cast
 
 from compose_models.errors import UserError
 from compose_models.log import say
-from compose_models.runner.backends import catalog, llama_server, mlx
+from compose_models.runner.backends import batched, catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
@@ -112,6 +112,7 @@ class LoadedEngine:
     unloads_after: float  # the keep-alive in force: seconds idle before it stops; negative = never
     pinned_by: tuple[str, ...] = ()  # Compose projects that are up and declared it: not unloaded for idleness
     configuration: ModelConfiguration = field(default_factory=ModelConfiguration)
+    engine: Engine | None = None  # the process serving it, for management callers (``/engines/ps?engine``)
 
 
 @dataclass
@@ -187,12 +188,13 @@ class Scheduler:
             parallel = plan.spec.parallel
         else:  # not planned yet (its first request is starting it): as its configuration asks
             backend = catalog.backend_for_format(_format_of(model))
-            if backend != llama_server.NAME:
+            if backend not in (llama_server.NAME, batched.NAME):
                 return 1
             try:
                 parallel = parse_runtime_flags(self.configuration(model).runtime_flags, backend).parallel
             except UserError:
                 return 1
+            parallel = parallel or (batched.default_slots() if backend == batched.NAME else None)
         return parallel or llama_server.AUTO_PARALLEL
 
     def configuration(self, model: LocalModel) -> ModelConfiguration:
@@ -379,8 +381,7 @@ class Scheduler:
             model_path=self._model_path(model, backend),
             alias=model.tags[0] if model.tags else model.id,
             context_size=context_size,
-            # The other backends serve one request at a time.
-            parallel=options.parallel if backend == llama_server.NAME else 1,
+            parallel=_parallel(backend, options.parallel, mode),
             embedding=mode in (EMBEDDING, RERANKING),
             reranking=mode == RERANKING,
             arguments=arguments,
@@ -389,7 +390,9 @@ class Scheduler:
             draft_model_path=draft.gguf_paths[0] if draft else None,
         )
         weights = self._weight_files(model, backend)
-        memory = estimate(file_bytes(weights), gguf, context_size, options.kv_cache_types)
+        # The batched engine gives each slot a KV cache of its own.
+        cached_tokens = context_size * spec.parallel if backend == batched.NAME and spec.parallel else context_size
+        memory = estimate(file_bytes(weights), gguf, cached_tokens, options.kv_cache_types)
         if draft is not None:  # llama-server gives the draft a KV cache as long as the model's
             draft_memory = estimate(file_bytes(draft.gguf_paths), self._gguf_metadata(draft, backend), context_size)
             memory = replace(memory, draft=draft_memory)
@@ -617,6 +620,7 @@ class Scheduler:
                 unloads_after=self.keep_alive_of(slot.model),
                 pinned_by=tuple(self._pins.projects_of(slot.model.id)),
                 configuration=self.configuration(slot.model),
+                engine=slot.engine,
             )
             for slot in self._slots.values()
             if slot.holds_memory
@@ -718,6 +722,16 @@ def _preload_mode(model: LocalModel) -> str:
     architecture = str(gguf.get("general.architecture", model.config.get("architecture", ""))).lower()
     pooling = f"{architecture}.pooling_type" in gguf
     return EMBEDDING if architecture in _EMBEDDING_ARCHITECTURES or pooling else COMPLETION
+
+
+def _parallel(backend: str, asked: int | None, mode: str) -> int | None:
+    """The engine's request slots: llama-server's as asked (None: its own choice); the batched engine's as
+    asked, else its default (one when it embeds); the other backends serve one request at a time."""
+    if backend == llama_server.NAME:
+        return asked
+    if backend == batched.NAME:
+        return 1 if mode in (EMBEDDING, RERANKING) else asked or batched.default_slots()
+    return 1
 
 
 def _format_of(model: LocalModel) -> str:

@@ -1,4 +1,4 @@
-"""Backend choice: llama-server when present (or pinned), llama-cpp-python otherwise, MLX for safetensors on Apple silicon."""
+"""Backend choice: llama-server when present (or pinned), the batched engine otherwise, MLX for safetensors on Apple silicon."""
 
 import re
 from pathlib import Path
@@ -26,8 +26,9 @@ def no_llama_server_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("COMPOSE_MODELS_CACHE", str(tmp_path / "empty-cache"))
 
 
-def test_llama_cpp_python_without_llama_server() -> None:
-    assert catalog.backend_for_format("gguf") == "llama-cpp-python"
+def test_the_batched_engine_without_llama_server() -> None:
+    assert catalog.backend_for_format("gguf") == "batched"
+    assert re.fullmatch(r"Running: batched engine on llama-cpp-python 0\.3\.\S+, .+", catalog.backend_status()["llama.cpp"])
     assert catalog.backend_status()["llama-server"].startswith("Not Installed: run `compose-models install-runner")
 
 

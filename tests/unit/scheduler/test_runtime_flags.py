@@ -3,7 +3,7 @@
 import pytest
 
 from compose_models.errors import UserError
-from compose_models.runner.control.runtime_flags import LLAMA_CPP_PYTHON, LLAMA_SERVER, MLX, parse_runtime_flags
+from compose_models.runner.control.runtime_flags import BATCHED, LLAMA_CPP_PYTHON, LLAMA_SERVER, MLX, parse_runtime_flags
 
 
 @pytest.mark.parametrize(
@@ -54,6 +54,13 @@ def test_llama_cpp_python_gets_settings_and_ignores_server_only_tuning() -> None
     )  # fmt: skip
     assert options.parallel == 4
     assert options.kv_cache_types == ("q8_0", "f16")
+
+
+def test_the_batched_engine_gets_its_threads_and_ignores_other_tuning() -> None:
+    flags = ["-t", "2", "--parallel", "3", "--cont-batching", "--no-mmap", "-fa", "on"]
+    options = parse_runtime_flags(flags, BATCHED)
+    assert options.arguments_for(BATCHED) == ("--threads", "2")
+    assert options.parallel == 3
 
 
 def test_scheduler_settings_are_read_not_passed() -> None:

@@ -15,6 +15,7 @@ from compose_models.runner.api.dmr.schema import ConfigureRequest, LoadRequest, 
 from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
 from compose_models.runner.backends.engine import EngineError
 from compose_models.runner.http.body import read_request
+from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import ModelNotFound, Scheduler
@@ -33,7 +34,8 @@ async def engines_status(request: Request) -> Response:
 
 
 async def engines_ps(request: Request) -> Response:
-    local = [loaded_engine_json(engine) for engine in request.app.state.scheduler.running()]
+    with_engine = flag_set(request.query_params, "engine")  # the route table then made it management
+    local = [loaded_engine_json(engine, with_engine) for engine in request.app.state.scheduler.running()]
     return JSONResponse(local + remote_models_json(request.app.state.remote_models))
 
 

@@ -9,8 +9,10 @@ from compose_models.runner.upstreams.remote_models import RemoteModel, RemoteMod
 from compose_models.units import GO_ZERO_TIME, format_duration, rfc3339
 
 
-def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
-    """One entry of ``GET /engines/ps``; while in use, ``last_used`` is Go's zero time, as DMR shows it."""
+def loaded_engine_json(engine: LoadedEngine, with_engine: bool = False) -> dict[str, Any]:
+    """One entry of ``GET /engines/ps``; while in use, ``last_used`` is Go's zero time, as DMR shows it.
+    ``with_engine`` (``?engine``, management only): where its engine answers and with which key, so that
+    ``compose-models bench --direct`` can call it past the runner."""
     entry: dict[str, Any] = {
         "backend_name": engine.backend_name,
         "model_name": engine.reference,
@@ -28,6 +30,10 @@ def loaded_engine_json(engine: LoadedEngine) -> dict[str, Any]:
     settings = configured_settings(engine.configuration)
     if settings:
         entry["settings"] = settings
+    if with_engine and engine.engine is not None and engine.engine.is_running() and not engine.loading:
+        spec = engine.engine.spec
+        entry["engine"] = {"backend": spec.backend, "url": engine.engine.base_url, "alias": spec.alias,
+                           "key": engine.engine.api_key}  # fmt: skip
     return entry
 
 

@@ -71,7 +71,9 @@ def load(model_path: Path, context_size: int, slots: int, threads: int | None, c
         if metadata.get(f"{architecture}.pooling_type", "0") == "0":
             # No pooling layer of its own (a chat model): averaged over its tokens, as by llama-server.
             context_params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_MEAN
-    context_params.n_threads = context_params.n_threads_batch = threads or os.cpu_count() or 1
+    # By default half the CPUs, as llama-cpp-python's server (the engine this one replaced as the default):
+    # on a machine whose other work takes a core, threads spinning at ggml's barriers stall every step.
+    context_params.n_threads = context_params.n_threads_batch = threads or max(1, (os.cpu_count() or 2) // 2)
     context = LlamaContext(model=model, params=context_params, verbose=False)
     template = chat_template or metadata.get("tokenizer.chat_template") or _CHATML
     formatter = Jinja2ChatFormatter(
