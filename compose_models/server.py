@@ -32,6 +32,8 @@ from compose_models.runner.routes import RouteTable
 from compose_models.runner.upstreams.config import configured_upstreams_path, load_upstreams
 from compose_models.store.leftovers import sweep_leftovers
 
+PURE_PYTHON_VARIABLE = "COMPOSE_MODELS_PURE_PYTHON_HTTP"  # "1": asyncio's own loop and h11, even when uvloop is here
+
 
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
@@ -91,10 +93,11 @@ def serve(hosts: list[str], port: int) -> None:
     ))
     try:
         # No proxy headers: a caller is the socket's peer, never what its ``X-Forwarded-For`` claims.
+        loop, http = event_loop_and_parser()
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, timeout_graceful_shutdown=5, proxy_headers=False,
-            **tls_options(tls, bound),
-        )
+            **(tls_options(tls, bound, http) or {"loop": loop, "http": http}),
+        )  # fmt: skip
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         clear_state(os.getpid())
@@ -113,12 +116,13 @@ def _unspecified(name: str) -> bool:
         return False
 
 
-def tls_options(tls: TlsFiles | None, listening: list[str]) -> dict[str, Any]:
+def tls_options(tls: TlsFiles | None, listening: list[str], http: str | type) -> dict[str, Any]:
     """uvicorn's options for TLS on every socket, except that the local Docker bridge keeps plain HTTP for
-    containers (which could not verify the certificate) unless ``--tls-for-containers``."""
+    containers (which could not verify the certificate) unless ``--tls-for-containers``; ``http`` is the
+    protocol (event_loop_and_parser's) each connection is served with."""
     if tls is None:
         return {}
-    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     from compose_models.docker_host import detect_docker_host
     from compose_models.runner.http.tls_port import tls_port_protocol
@@ -131,4 +135,26 @@ def tls_options(tls: TlsFiles | None, listening: list[str]) -> dict[str, Any]:
         return small if address in bridge else context
 
     # asyncio's loop: the connection's first byte is peeked on a duplicate socket, which uvloop refuses.
-    return {"http": tls_port_protocol(AutoHTTPProtocol, context_for, plain.__contains__), "loop": "asyncio"}
+    return {"http": tls_port_protocol(http if isinstance(http, type) else H11Protocol, context_for, plain.__contains__), "loop": "asyncio"}
+
+
+def event_loop_and_parser() -> tuple[str, str | type]:
+    """uvloop and httptools (with a bound on a request's head) where they are installed: they relay a
+    stream for a fraction of the CPU time. Else asyncio's loop and h11, which is also what
+    ``COMPOSE_MODELS_PURE_PYTHON_HTTP=1`` asks for."""
+    if os.environ.get(PURE_PYTHON_VARIABLE) == "1":
+        return "asyncio", "h11"
+    loop = "uvloop" if _importable("uvloop") else "asyncio"
+    if not _importable("httptools"):
+        return loop, "h11"
+    from compose_models.runner.http.bounded_httptools import BoundedHttpToolsProtocol
+
+    return loop, BoundedHttpToolsProtocol
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True

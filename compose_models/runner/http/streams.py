@@ -87,17 +87,14 @@ def json_line(payload: object) -> bytes:
     return (json.dumps(payload, separators=(",", ":")) + "\n").encode()
 
 
-class _ClientStoppedReading(Exception):
-    pass
-
-
 class BoundedStreamingResponse(StreamingResponse):
     """A stream whose client must take each chunk within ``send_timeout`` seconds, or is dropped.
 
     Once a client stops reading, its socket's buffers fill and every send waits on it; unbounded, it
     would hold what feeds the stream (an engine's slot) for as long as it liked. When a send waits
     too long the stream stops as if the client had left: its body is closed and the background task
-    (which releases the engine) runs, whatever ended the stream.
+    (which releases the engine) runs, whatever ended the stream. One watchdog per stream times the
+    sends (a timeout per chunk would cost a timer for each one).
     """
 
     def __init__(self, *args: Any, send_timeout: float, **kwargs: Any) -> None:
@@ -106,20 +103,39 @@ class BoundedStreamingResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         release, self.background = self.background, None
+        loop = asyncio.get_running_loop()
+        streaming = asyncio.current_task()
+        assert streaming is not None
+        sending_since: list[float] = []  # when the send under way began; empty between sends
+        dropped: list[bool] = []
 
-        async def bounded_send(message: Message) -> None:
+        async def timed_send(message: Message) -> None:
+            sending_since.append(loop.time())
             try:
-                async with asyncio.timeout(self.send_timeout):
-                    await send(message)
-            except TimeoutError:
-                raise _ClientStoppedReading from None
+                await send(message)
+            finally:
+                sending_since.clear()
 
+        async def watch() -> None:
+            while True:
+                waited = loop.time() - sending_since[0] if sending_since else 0.0
+                if waited >= self.send_timeout:
+                    dropped.append(True)
+                    streaming.cancel()
+                    return
+                await asyncio.sleep(self.send_timeout - waited)
+
+        watchdog = asyncio.create_task(watch())
         try:
-            await super().__call__(scope, receive, bounded_send)
-        except _ClientStoppedReading:
+            await super().__call__(scope, receive, timed_send)
+        except asyncio.CancelledError:
+            if not dropped:
+                raise
+            streaming.uncancel()
             client = scope.get("client") or ("?", 0)
             say(f"{client[0]}:{client[1]} left {scope['path']}'s stream unread for {self.send_timeout:g}s: it is dropped")
         finally:
+            watchdog.cancel()
             close = getattr(self.body_iterator, "aclose", None)
             if close is not None:
                 await close()
