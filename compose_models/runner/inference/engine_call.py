@@ -22,7 +22,15 @@ from compose_models.runner.backends.engine import Engine, EngineCrashLoop, Engin
 from compose_models.runner.http.capped_read import ANSWER_BYTES, ERROR_BYTES, AnswerTooLarge, cut, read_capped, read_head
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.exchange import exchange_of
-from compose_models.runner.http.streams import BoundedStreamingResponse, FrameTooLarge, SseFrame, data_frame, split_frames
+from compose_models.runner.http.streams import (
+    BoundedStreamingResponse,
+    FrameTooLarge,
+    SseFrame,
+    data_frame,
+    split_blocks,
+    split_frames,
+    tokens_in,
+)
 from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
@@ -150,6 +158,30 @@ class EngineCall:
                     for chunk in self._target.chosen.finish_stream(last_chunk):
                         yield SseFrame(data_frame(chunk), json.dumps(chunk))
                 yield frame
+        except httpx.TransportError as error:
+            raise await self._failure(error) from None
+        except FrameTooLarge as error:
+            raise ApiError(502, f"{self._source()}: {error}; the stream was dropped") from None
+
+    async def relayed(self) -> AsyncIterator[bytes | SseFrame]:
+        """The stream for relaying as it is: each read's whole frames as bytes, except the frames that may
+        need a change (usage, tool calls, an error, the end), parsed in their place. A stream whose every
+        chunk is rewritten (tool calls the runner forces or finds), or with several choices, comes as
+        frames(). Usage and the first token are observed as in frames()."""
+        if self._target.forced or self._target.chosen or self._target.payload.get("n", 1) != 1:
+            async for frame in self.frames():
+                yield frame
+            return
+        try:
+            async for item in split_blocks(self.response.aiter_raw()):
+                if isinstance(item, bytes):
+                    self.usage.counted_chunks += tokens_in(item)
+                else:
+                    self.usage.observe(item.payload)
+                if self.timings.first_token is None and self.usage.counted_chunks:
+                    self.timings.first_token = time.monotonic()
+                    self._metrics().first_token(self.model, self.timings.first_token - self.timings.started)
+                yield item
         except httpx.TransportError as error:
             raise await self._failure(error) from None
         except FrameTooLarge as error:

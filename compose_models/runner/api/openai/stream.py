@@ -1,6 +1,7 @@
-"""Relaying an engine's OpenAI stream to the client, frame by frame as it arrives.
+"""Relaying an engine's OpenAI stream to the client as it arrives.
 
-Frames pass through as they are, except that tool-call fragments are put in OpenAI's form (the id,
+The engine's bytes pass through as they come, several frames in one write when one read brought them;
+only frames that may need a change are parsed (``EngineCall.relayed``). Frames pass through as they are, except that tool-call fragments are put in OpenAI's form (the id,
 type and name only in a call's first fragment; llama-cpp-python repeats them, which makes clients
 concatenate names), and usage is given exactly when the client asked for it with
 ``stream_options.include_usage``: the engine's usage chunk, or one counted here. A chunk ending the
@@ -14,21 +15,25 @@ from typing import Any
 
 from compose_models.runner.api.openai.context_full import ended_for_length, marked
 from compose_models.runner.http.errors import ApiError
-from compose_models.runner.http.streams import data_frame
+from compose_models.runner.http.streams import data_frame, last_payload
 from compose_models.runner.inference.engine_call import EngineCall
 
 
 async def relay_openai_stream(call: EngineCall, include_usage: bool) -> AsyncIterator[bytes]:
     tool_calls_seen: set[int] = set()
-    last_chunk: dict[str, Any] = {}
+    last_chunk: dict[str, Any] | bytes = {}  # the last chunk, or the last block passed on unread
     usage_sent = False
     held: dict[str, Any] | None = None  # the chunk that ended the answer for length
     try:
-        async for frame in call.frames():
-            chunk = frame.payload
+        async for frame in call.relayed():
             if held is not None:
                 yield data_frame(await marked(call, held))
                 held = None
+            if isinstance(frame, bytes):  # frames that need no change
+                last_chunk = frame
+                yield frame
+                continue
+            chunk = frame.payload
             if isinstance(chunk, dict) and ended_for_length(chunk) and not _has_tool_calls(chunk):
                 last_chunk = held = chunk
                 continue
@@ -78,8 +83,9 @@ def _normalized_tool_calls(chunk: dict[str, Any], seen: set[int]) -> dict[str, A
     return chunk
 
 
-async def _usage_chunk(call: EngineCall, last_chunk: dict[str, Any]) -> dict[str, Any]:
+async def _usage_chunk(call: EngineCall, last: dict[str, Any] | bytes) -> dict[str, Any]:
     await call.prompt_tokens()
+    last_chunk = (last_payload(last) or {}) if isinstance(last, bytes) else last
     return {
         "id": last_chunk.get("id", ""),
         "object": last_chunk.get("object", "chat.completion.chunk"),
