@@ -18,6 +18,7 @@ from compose_models.runner.api.responses.store import ResponseStore
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
 from compose_models.runner.http.errors import ApiError, render_api_error, render_os_error
+from compose_models.runner.inference.engine_client import EngineClients
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.observability.records import RequestRecords
 from compose_models.runner.observability.tap import Listener, Tap
@@ -43,6 +44,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
         timeout = httpx.Timeout(timeouts.engine_read, connect=timeouts.engine_connect, pool=None)
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
             app.state.http = http
+            app.state.engine_clients = EngineClients(timeouts.engine_connect, timeouts.engine_read)
             await remote_models.start(http)
             scheduler.start_background()  # unloads engines idle past their keep-alive
             try:
@@ -50,6 +52,7 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
             finally:
                 await remote_models.stop()
                 await scheduler.shutdown()
+                app.state.engine_clients.close()
 
     app = Starlette(
         routes=[Route(endpoint.path, endpoint.handler, methods=[endpoint.method]) for endpoint in ENDPOINTS],

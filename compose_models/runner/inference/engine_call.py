@@ -32,6 +32,7 @@ from compose_models.runner.http.streams import (
     tokens_in,
 )
 from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
+from compose_models.runner.inference.engine_client import EngineClients, EngineResponse
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
@@ -81,7 +82,7 @@ class EngineCall:
     """An engine's answer being read; holds the engine until ``close``."""
 
     def __init__(self, request: Request, target: _Target, stack: contextlib.AsyncExitStack,
-                 response: httpx.Response, timings: Timings) -> None:
+                 response: httpx.Response | EngineResponse, timings: Timings) -> None:
         self._request = request
         self._target = target
         self._stack = stack
@@ -288,7 +289,6 @@ async def start_engine_call(
     what the context has left is lowered to it (``EngineCall.max_tokens_clamped``); a prompt that fills the
     context alone is refused with a 400."""
     timings = Timings(started=time.monotonic())
-    client: httpx.AsyncClient = request.app.state.http
     reference = payload["model"]
     model = requested_model(request, reference)
     if not isinstance(model, RemoteModel) and not request.app.state.scheduler.has_free_slot(model, mode):
@@ -322,7 +322,7 @@ async def start_engine_call(
     # Nothing was translated: the client's own bytes go on, rather than the same JSON serialised again.
     as_sent = exchange.body if exchange is not None and exchange.payload == payload else None
     try:
-        response = await _send(client, engine, path, payload, as_sent)
+        response = await _send_to_engine(request, engine, path, payload, as_sent)
     except httpx.TransportError as error:
         failure = await engine_failure(request, engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
@@ -361,7 +361,7 @@ async def _fit_to_context(
     return prompt, None
 
 
-async def _read_refusal(response: httpx.Response, stack: contextlib.AsyncExitStack) -> bytes:
+async def _read_refusal(response: httpx.Response | EngineResponse, stack: contextlib.AsyncExitStack) -> bytes:
     """The start of a refusing answer (its error is passed on), read before letting go of the call's
     engine or replica; a connection that fails meanwhile leaves what was read."""
     try:
@@ -476,7 +476,7 @@ def upstream_error(model: RemoteModel, response: httpx.Response, content: bytes)
     return ApiError(502, f"upstream {model.upstream.name!r} answered {status}: {error.message}", code=error.code)
 
 
-def engine_error(response: httpx.Response, content: bytes) -> ApiError:
+def engine_error(response: httpx.Response | EngineResponse, content: bytes) -> ApiError:
     """An engine's error answer (the start of its body in ``content``) as ours, keeping its message, param
     and code; the message cut to ``ERROR_TEXT`` characters."""
     try:
@@ -497,6 +497,19 @@ def engine_error(response: httpx.Response, content: bytes) -> ApiError:
     if status >= 500 and "validation error" in message:
         status = 400  # llama-cpp-python's server answers 500 when its request model rejects the body
     return ApiError(status, message.strip() or f"engine answered {status}", param=param, code=code)
+
+
+async def _send_to_engine(
+    request: Request, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None
+) -> httpx.Response | EngineResponse:
+    """POST ``payload`` to one of the runner's engines: by the engine client (engine_client.py) when the
+    engine is on plain HTTP, else as to an upstream."""
+    clients: EngineClients | None = getattr(request.app.state, "engine_clients", None)
+    if clients is None or clients.pool_for(engine.base_url) is None:
+        return await _send(request.app.state.http, engine, path, payload, as_sent)
+    body = as_sent if as_sent is not None else json.dumps(payload).encode()
+    headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
+    return await clients.post(engine.base_url, path, body, headers)
 
 
 async def _send(
