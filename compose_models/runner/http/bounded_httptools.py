@@ -18,12 +18,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes: int | None = 0  # received of the coming request's head; None while its body comes
-        self._events = 0  # a message begun, a head or a message completed
+        self._events = 0  # heads and messages completed
 
     def data_received(self, data: bytes) -> None:
         events = self._events
         super().data_received(data)
-        if self._head_bytes is None or self._events != events:  # a head began or ended in ``data``: one read
+        if self._head_bytes is None or self._events != events:  # a head ended in ``data``: the rest is one read
             return
         self._head_bytes += len(data)
         if self._head_bytes > HEAD_BYTES and not self.transport.is_closing():
@@ -35,7 +35,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_bytes, self._events = 0, self._events + 1
+        self._head_bytes = 0
 
     def on_headers_complete(self) -> None:
         self._head_bytes, self._events = None, self._events + 1
