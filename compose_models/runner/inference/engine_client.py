@@ -21,6 +21,7 @@ KEEP_IDLE = 2.0  # seconds an idle connection is kept
 KEEP_COUNT = 32  # idle connections kept per engine
 HEAD_BYTES = 64 * 1024  # the largest status line and headers an engine may send
 READ_BYTES = 1024 * 1024  # buffered before the socket is no longer read (the relay is behind)
+CHUNK_BYTES = 64 * 1024 * 1024  # the largest chunk of a chunked answer (a whole answer may come as one)
 
 
 class _Connection(asyncio.Protocol):
@@ -141,12 +142,16 @@ class EngineResponse:
         while True:
             line_end = buffer.find(b"\r\n", start)
             if line_end < 0:
+                if len(buffer) - start > 1024:
+                    raise httpx.RemoteProtocolError("the engine sent a chunk size line longer than 1 KiB")
                 break
             size_text = bytes(buffer[start:line_end]).split(b";", 1)[0].strip()
             try:
                 size = int(size_text, 16)
             except ValueError:
                 raise httpx.RemoteProtocolError(f"the engine sent a bad chunk size {size_text[:20]!r}") from None
+            if size > CHUNK_BYTES:
+                raise httpx.RemoteProtocolError(f"the engine announced a chunk of {size} bytes, more than 64 MiB")
             if size == 0:  # the last chunk; no trailers from an engine
                 trailer_end = buffer.find(b"\r\n", line_end + 2)
                 if trailer_end < 0:
@@ -159,8 +164,6 @@ class EngineResponse:
             pieces.append(bytes(buffer[line_end + 2 : line_end + 2 + size]))
             start = line_end + 2 + size + 2
         del buffer[:start]
-        if len(buffer) > READ_BYTES + HEAD_BYTES and not pieces:  # a chunk larger than anything an engine sends
-            raise httpx.RemoteProtocolError("the engine sent a chunk larger than 1 MiB")
         return b"".join(pieces)
 
     async def aread(self) -> bytes:
