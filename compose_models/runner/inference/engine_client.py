@@ -11,6 +11,7 @@ proxies, redirects).
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -173,6 +174,9 @@ class EngineResponse:
         connection, self._connection = self._connection, None  # type: ignore[assignment]
         if connection is None:
             return
+        if not self._done and connection.buffer:  # the end may have come already, unread: then the connection is kept
+            with contextlib.suppress(httpx.RemoteProtocolError):
+                self._take()
         if self._done and self._keep and not connection.closed and not connection.buffer:
             self._pool.keep(connection)
         else:

@@ -9,6 +9,7 @@ answer for length is held until the engine's usage has come, to say whether the 
 (context_full.py).
 """
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,36 +26,39 @@ async def relay_openai_stream(call: EngineCall, include_usage: bool) -> AsyncIte
     usage_sent = False
     held: dict[str, Any] | None = None  # the chunk that ended the answer for length
     try:
-        async for frame in call.relayed():
-            if held is not None:
-                yield data_frame(await marked(call, held))
-                held = None
-            if isinstance(frame, bytes):  # frames that need no change
-                last_chunk = frame
-                yield frame
-                continue
-            chunk = frame.payload
-            if isinstance(chunk, dict) and ended_for_length(chunk) and not _has_tool_calls(chunk):
-                last_chunk = held = chunk
-                continue
-            if frame.is_done:
-                if include_usage and not usage_sent:
-                    yield data_frame(await _usage_chunk(call, last_chunk))
-                yield frame.raw
-                continue
-            if not isinstance(chunk, dict):
-                yield frame.raw
-                continue
-            last_chunk = chunk
-            if _is_usage_only(chunk):
-                if include_usage:
-                    usage_sent = True
+        async with contextlib.aclosing(call.relayed()) as relayed:
+            async for frame in relayed:
+                if held is not None:
+                    yield data_frame(await marked(call, held))
+                    held = None
+                if isinstance(frame, bytes):  # frames that need no change
+                    last_chunk = frame
+                    yield frame
+                    continue
+                chunk = frame.payload
+                if isinstance(chunk, dict) and ended_for_length(chunk) and not _has_tool_calls(chunk):
+                    last_chunk = held = chunk
+                    continue
+                if frame.is_done:
+                    if include_usage and not usage_sent:
+                        yield data_frame(await _usage_chunk(call, last_chunk))
                     yield frame.raw
-                continue
-            if _has_tool_calls(chunk):
-                yield data_frame(_normalized_tool_calls(chunk, tool_calls_seen))
-            else:
-                yield frame.raw
+                    # The answer is whole: it ends now, not once the engine's connection has ended too, which a
+                    # client that hangs up at [DONE] could otherwise beat (and the stream be logged as cut off).
+                    return
+                if not isinstance(chunk, dict):
+                    yield frame.raw
+                    continue
+                last_chunk = chunk
+                if _is_usage_only(chunk):
+                    if include_usage:
+                        usage_sent = True
+                        yield frame.raw
+                    continue
+                if _has_tool_calls(chunk):
+                    yield data_frame(_normalized_tool_calls(chunk, tool_calls_seen))
+                else:
+                    yield frame.raw
         if held is not None:
             yield data_frame(await marked(call, held))
     except ApiError as error:
