@@ -171,12 +171,13 @@ class EngineResponse:
         return b"".join([data async for data in self.aiter_raw()])
 
     async def aclose(self) -> None:
-        connection, self._connection = self._connection, None  # type: ignore[assignment]
+        connection = self._connection
         if connection is None:
             return
         if not self._done and connection.buffer:  # the end may have come already, unread: then the connection is kept
             with contextlib.suppress(httpx.RemoteProtocolError):
                 self._take()
+        self._connection = None  # type: ignore[assignment]
         if self._done and self._keep and not connection.closed and not connection.buffer:
             self._pool.keep(connection)
         else:

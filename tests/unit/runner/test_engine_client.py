@@ -118,3 +118,29 @@ def test_a_stream_cut_before_its_end_is_a_protocol_error_and_no_engine_is_a_conn
         clients.close()
 
     _with_server(engine, test)
+
+
+def test_an_answer_closed_before_its_end_closes_the_engines_connection_at_once() -> None:
+    """As when a client leaves mid-stream: the engine's next write fails, so it stops generating."""
+    write_failed = asyncio.Event()
+
+    async def engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        part = b"x" * 100_000
+        try:
+            while True:  # more than the client reads: its buffers fill, as a stalled relay's do
+                writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+                await writer.drain()
+        except ConnectionError:
+            write_failed.set()
+
+    async def test(url: str) -> None:
+        clients = EngineClients(connect_timeout=5, read_timeout=5)
+        response = await clients.post(url, "/v1/chat/completions", b"{}", {})
+        await response.aiter_raw().__anext__()
+        await response.aclose()
+        await asyncio.wait_for(write_failed.wait(), 5)
+        clients.close()
+
+    _with_server(engine, test)
