@@ -1,7 +1,8 @@
 """Reading an answer's body with a bound on its size: an upstream is another machine, and its answer must
 not grow the runner's memory without limit (``aread`` keeps whatever it is sent)."""
 
-import httpx
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 MIB = 1024 * 1024
 ANSWER_BYTES = 16 * MIB  # the largest whole (not streamed) answer an upstream may send
@@ -10,13 +11,19 @@ ERROR_TEXT = 4096  # characters of an upstream's error message passed on to the 
 LIST_BYTES = 4 * MIB  # the largest model list (or health answer) an upstream may send
 
 
+class Body(Protocol):
+    """An answer whose body is read as it comes: httpx's, or the engine client's."""
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+
 class AnswerTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"its answer is larger than {_size(limit)}")
         self.limit = limit
 
 
-async def read_capped(response: httpx.Response, limit: int) -> bytes:
+async def read_capped(response: Body, limit: int) -> bytes:
     """The whole body of ``response``; AnswerTooLarge as soon as it passes ``limit`` bytes."""
     body = bytearray()
     async for chunk in response.aiter_bytes():
@@ -26,7 +33,7 @@ async def read_capped(response: httpx.Response, limit: int) -> bytes:
     return bytes(body)
 
 
-async def read_head(response: httpx.Response, limit: int) -> bytes:
+async def read_head(response: Body, limit: int) -> bytes:
     """The first ``limit`` bytes of the body of ``response``; the rest is left unread."""
     body = bytearray()
     async for chunk in response.aiter_bytes():

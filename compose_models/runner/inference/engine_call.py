@@ -10,7 +10,7 @@ stopped, so that the next request starts a fresh one.
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -164,7 +164,7 @@ class EngineCall:
         except FrameTooLarge as error:
             raise ApiError(502, f"{self._source()}: {error}; the stream was dropped") from None
 
-    async def relayed(self) -> AsyncIterator[bytes | SseFrame]:
+    async def relayed(self) -> AsyncGenerator[bytes | SseFrame, None]:
         """The stream for relaying as it is: each read's whole frames as bytes, except the frames that may
         need a change (usage, tool calls, an error, the end), parsed in their place. A stream whose every
         chunk is rewritten (tool calls the runner forces or finds), or with several choices, comes as
