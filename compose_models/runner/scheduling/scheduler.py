@@ -642,14 +642,17 @@ class Scheduler:
         answer (after a restart) load again the models of the pinning projects that are still up."""
         warmed = False
         while True:
-            if self._pins.projects():
-                running = await asyncio.to_thread(running_projects)
-                if running is not None:
-                    for project in self._pins.gone(running, time.time(), self._pin_grace):
-                        self.release(project)
-                    if not warmed:
-                        warmed = True
-                        await self._warm(self._pins.models_of(running))
+            try:
+                if self._pins.projects():
+                    running = await asyncio.to_thread(running_projects)
+                    if running is not None:
+                        for project in self._pins.gone(running, time.time(), self._pin_grace):
+                            self.release(project)
+                        if not warmed:
+                            warmed = True
+                            await self._warm(self._pins.models_of(running))
+            except Exception as error:  # noqa: BLE001 (a failed check must not end the checks: pins would never be released)
+                say(f"checking which Compose projects are up failed ({type(error).__name__}: {error}); trying again later")
             await asyncio.sleep(self._project_check_interval)
 
     async def _warm(self, models: dict[str, str]) -> None:
