@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: package the embedded SmolLM2 model into the local store, then run the hello stack,
 # whose container asks the host runner a question through $LLM_URL and prints the answer.
-# Exits with the container's exit status (non-zero when it got no answer), saying so.
+# Exits non-zero, saying so, when the model does not load (up loads it before the container starts) or the
+# container gets no answer (its exit status).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -17,7 +18,7 @@ status=0
 compose-models up -f "$stack" -- --exit-code-from hello || status=$?
 if [ "$status" -ne 0 ]; then
     compose-models down -f "$stack" || true
-    echo "demo: the container got no answer from the runner (exit $status); see \`compose-models logs\`" >&2
+    echo "demo: compose-models up failed (exit $status): the model did not load, or the container got no answer from the runner; see the error above and \`compose-models logs\`" >&2
     exit "$status"
 fi
 compose-models down -f "$stack"
