@@ -53,7 +53,10 @@ def test_clients_verify_the_self_signed_chain_and_plain_http_is_told_to_use_http
         assert httpx.get(f"http://{bridge}:{tls_runner}/engines/status").status_code == 200
         assert status["endpoint"].startswith("http://")
     assert LOCAL_MODEL_TAG in run_cli("ps").stdout
-    run_cli("run", LOCAL_MODEL_TAG, "Say Hi")  # the CLI's own chat goes over TLS too
+    # The CLI's own chat goes over TLS too. `run` asks for no max_tokens, and a sampled SmolLM2 may go on to
+    # its context's end (8192 tokens: minutes): the model's configuration bounds it.
+    run_cli("configure", LOCAL_MODEL_TAG, "--", "--n-predict", "16")
+    assert run_cli("run", LOCAL_MODEL_TAG, "Say Hi").stdout.strip()
 
     from compose_models.doctor.docker_side import tls_finding
 

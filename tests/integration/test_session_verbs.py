@@ -10,11 +10,14 @@ pytestmark = pytest.mark.model
 def test_run_answers_one_prompt_and_starts_the_runner(packaged_smollm2: str, isolated_home, monkeypatch) -> None:
     monkeypatch.setenv("COMPOSE_MODELS_PORT", str(free_port()))
     try:
+        # `run` asks for no max_tokens, and a sampled SmolLM2 may answer until its context is full (8192
+        # tokens: minutes on a loaded machine): a saved configuration bounds each answer, and the runner
+        # `run` starts after `stop` restores it.
+        run_cli("configure", LOCAL_MODEL_TAG, "--context-size", "1024", "--", "--n-predict", "48")
+        run_cli("stop")
         answer = run_cli("run", LOCAL_MODEL_TAG, "Name one colour.")
         assert answer.stdout.strip()
-        # SmolLM2 may answer "Say hello." until its context is full: a small context bounds that (and the
-        # chat then goes on without its first exchange) instead of 8192 tokens on a loaded machine.
-        run_cli("configure", LOCAL_MODEL_TAG, "--context-size", "1024")
+        assert "running" in run_cli("status").stdout
         chat = run_cli("run", LOCAL_MODEL_TAG, input="Say hello.\n\nSay goodbye.\n/bye\nnever sent\n")
         assert len([line for line in chat.stdout.splitlines() if line.strip()]) >= 2
         engine_logs = list((isolated_home / "runner/logs").glob("engine-*.log"))

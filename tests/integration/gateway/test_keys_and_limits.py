@@ -39,6 +39,7 @@ def test_without_a_valid_key_each_api_answers_401_in_its_own_shape_and_this_mach
     )
     assert by_header.status_code == 200 and by_header.headers["x-request-id"] == "my-id-1"
 
+    run_cli("configure", LOCAL_MODEL_TAG, "--", "--n-predict", "16")  # `run` asks for no max_tokens: bounded here
     run_cli("run", LOCAL_MODEL_TAG, "Say hi")
     assert LOCAL_MODEL_TAG in run_cli("ps", "--json").stdout
     assert request_log(isolated_home, 3)[-1]["caller"] == "local-cli"

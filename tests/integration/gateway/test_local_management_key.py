@@ -82,7 +82,8 @@ def test_a_process_on_loopback_without_the_key_may_not_manage(environment: dict[
 
 
 def test_this_machines_cli_still_manages(environment: dict[str, str]) -> None:
-    run_cli("configure", "--context-size", "1024", LOCAL_MODEL_TAG, env=environment)
+    # `run` asks for no max_tokens: --n-predict bounds its answer
+    run_cli("configure", "--context-size", "1024", LOCAL_MODEL_TAG, "--", "--n-predict", "16", env=environment)
     configured = httpx.get(f"{_url(environment)}/engines/_configure", params={"model": LOCAL_MODEL_TAG}).json()
     assert "1024" in json.dumps(configured), configured
     run_cli("run", LOCAL_MODEL_TAG, "Hi", env=environment, timeout=300)
