@@ -39,7 +39,6 @@ class RemoteModel:
     name: str  # as callers name it
     remote_name: str  # as the upstream names it
     upstream: Upstream
-    mmproj_path: None = None  # images are the upstream's to refuse
 
     @property
     def base_url(self) -> str:
