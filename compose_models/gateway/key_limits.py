@@ -23,20 +23,21 @@ def model_refusal(key_name: str, rules: KeyRules, exchange: Exchange) -> ApiErro
     if rules.models is None:
         return None
     allowed = ", ".join(rules.models)
-    if not exchange.model:
+    if not exchange.body.model:
         return ApiError(403, f"the key {key_name!r} may use only the models {allowed}; this request names none",
                         param="model", code="model_not_allowed")  # fmt: skip
     if rules.allows(model_names(exchange)):
         return None
-    return ApiError(403, f"the key {key_name!r} may not use the model {exchange.model!r}; it may use only {allowed}",
+    return ApiError(403, f"the key {key_name!r} may not use the model {exchange.body.model!r}; it may use only {allowed}",
                     param="model", code="model_not_allowed")  # fmt: skip
 
 
 def model_names(exchange: Exchange) -> list[str]:
     """The name a request sent and the names of the model it found: its label (as ``docker model ls``
     shows it), its tags as stored, or a remote model's name."""
-    resolved: Any = exchange.resolved
-    names = [exchange.model or "", *([exchange.model_label] if exchange.model_label else [])]
+    read = exchange.body
+    resolved: Any = read.target
+    names = [read.model or "", *([read.model_label] if read.model_label else [])]
     names += [tag for tag in getattr(resolved, "tags", None) or () if isinstance(tag, str)]
     if isinstance(getattr(resolved, "name", None), str):
         names.append(resolved.name)

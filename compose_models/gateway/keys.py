@@ -10,7 +10,7 @@ import fnmatch
 import hmac
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +141,7 @@ def load_keys_file(path: Path) -> ApiKeys:
     return keys
 
 
-def presented_key(headers: dict[str, str]) -> str | None:
+def presented_key(headers: Mapping[str, str]) -> str | None:
     """The key a request carries, from ``Authorization: Bearer`` or ``x-api-key``."""
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():

@@ -27,7 +27,7 @@ from compose_models.gateway.settings import GatewaySettings
 from compose_models.runner.control.local_key import is_local_key, local_key_path
 from compose_models.runner.http.dialects import dialect_of
 from compose_models.runner.http.errors import ApiError, error_response
-from compose_models.runner.http.exchange import Exchange, RouteKind, exchange_of, headers_of
+from compose_models.runner.http.exchange import Exchange, Inbound, RouteKind, exchange_of, headers_of
 
 REMOTE_MODEL_LABELS = 32
 NOBODY = ""  # no caller's name: the dashboard's data shown to a caller whose own requests are not knowable
@@ -63,9 +63,10 @@ class Gateway:
             return
         # Behind no tap (a composition error), keys still apply; nothing is then known to be inference.
         exchange = exchange_of(scope) or Exchange(
-            scope["method"], scope["path"], RouteKind(dialect_of(scope["path"])), 0.0, headers=headers_of(scope)
+            Inbound(scope["method"], scope["path"], RouteKind(dialect_of(scope["path"])), 0.0, headers_of(scope))
         )
-        headers = exchange.headers
+        route, outcome = exchange.inbound.route, exchange.outcome
+        headers = exchange.inbound.headers
         request_id = request_id_for(headers)
         scope = scope_with_request_id(scope, request_id)
         send = returning_request_id(send, request_id)
@@ -75,7 +76,7 @@ class Gateway:
         key_name = None
         address = (scope.get("client") or ("",))[0]
         # The dashboard's page needs no key (its data does), nor do the routes the table marks keyless.
-        keyless = exchange.route.keyless or path == dashboard.PAGE_PATH
+        keyless = route.keyless or path == dashboard.PAGE_PATH
         if self.settings.keys and method != "OPTIONS" and not keyless:
             key_name = self.settings.keys.name_of(key) if key and service is None else None
             if key_name is None and service is None:
@@ -85,11 +86,11 @@ class Gateway:
                 )
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
-        exchange.key_holder = key_name or (service.name if service else None)
+        outcome.key_holder = key_name or (service.name if service else None)
         if self.settings.keys.rules_of(key_name).models is not None:
-            exchange.models_allowed = self.settings.keys.rules_of(key_name).allows
+            outcome.models_allowed = self.settings.keys.rules_of(key_name).allows
         admin = self._is_admin(key, key_name, address)
-        if exchange.route.management and not admin:
+        if route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)
             return
         if method == "GET" and path == dashboard.PAGE_PATH:
@@ -99,14 +100,14 @@ class Gateway:
             only = None if admin else self._shown_caller(await identify(key_name, address, self.directory, service))
             document = {
                 **self.activity.document(self.limits.in_flight(), only_caller=only), "models": models,
-                "key_usage": usage_document(self.usage, self.settings.keys, None if admin else exchange.key_holder or NOBODY),
+                "key_usage": usage_document(self.usage, self.settings.keys, None if admin else outcome.key_holder or NOBODY),
             }  # fmt: skip
             await JSONResponse(document)(scope, receive, send)
         elif method == "GET" and path == "/metrics" and self.serves_metrics:
             await self.metrics.response()(scope, receive, send)
-        elif method == "POST" and exchange.route.inference:
+        elif method == "POST" and route.inference:
             caller = await identify(key_name, address, self.directory, service)
-            exchange.caller = _Admitted(caller, request_id)
+            outcome.caller = _Admitted(caller, request_id)
             rules = self.settings.keys.rules_of(key_name)
             spent = budget_refusal(key_name, rules, self.usage) if key_name is not None else None
             if spent is not None:
@@ -124,7 +125,7 @@ class Gateway:
 
     def check_model(self, exchange: Exchange) -> ApiError | None:
         """The body reader's check, once it has found the model: whether the request's key may use it."""
-        admitted = exchange.caller
+        admitted = exchange.outcome.caller
         if not isinstance(admitted, _Admitted) or admitted.caller.kind != "key":
             return None
         return model_refusal(admitted.caller.name, self.settings.keys.rules_of(admitted.caller.name), exchange)
@@ -132,9 +133,9 @@ class Gateway:
     def _model_label(self, exchange: Exchange) -> str:
         """The runner's label for the model, "" for none it has. In front of a remote runner, which alone
         knows its models, the first ``REMOTE_MODEL_LABELS`` names seen, then "other"."""
-        if exchange.model_label is not None or not self.serves_metrics:
-            return exchange.model_label or ""
-        name = exchange.model or ""
+        if exchange.body.model_label is not None or not self.serves_metrics:
+            return exchange.body.model_label or ""
+        name = exchange.body.model or ""
         if name in self._remote_models or len(self._remote_models) < REMOTE_MODEL_LABELS:
             self._remote_models.add(name)
             return name
@@ -177,29 +178,30 @@ class Gateway:
         exchange: Exchange, error: ApiError, scope: Scope, receive: Receive, send: Send, headers: dict[str, str] | None = None
     ) -> None:
         """Answer in the called API's shape, without reading the request's body."""
-        exchange.refused = True
-        response = error_response(exchange.route.dialect, error)
+        exchange.outcome.refused = True
+        response = error_response(exchange.inbound.route.dialect, error)
         response.headers.update(headers or {})
         await response(scope, receive, send)
 
     def finished(self, exchange: Exchange) -> None:
         """The tap's listener: log, meter and show an inference request this gateway let through or refused."""
-        admitted = exchange.caller
+        outcome = exchange.outcome
+        admitted = outcome.caller
         if not isinstance(admitted, _Admitted):
             return  # refused before it was identified (no key), or not inference
         caller = admitted.caller
-        if not exchange.refused:
-            self.limits.release(caller.name, (exchange.prompt_tokens or 0) + exchange.completion_tokens)
-            if exchange.key_holder is not None:
-                self.usage.record(exchange.key_holder, exchange.prompt_tokens or 0, exchange.completion_tokens)
+        if not outcome.refused:
+            self.limits.release(caller.name, (outcome.prompt_tokens or 0) + outcome.completion_tokens)
+            if outcome.key_holder is not None:
+                self.usage.record(outcome.key_holder, outcome.prompt_tokens or 0, outcome.completion_tokens)
         entry = _entry(caller, admitted.request_id, exchange)
         self.log.write(entry)
         model = self._model_label(exchange)
-        if exchange.refused:
+        if outcome.refused:
             self.metrics.refused(entry, model)
         else:
             self.metrics.finished(entry, model)
-        self.activity.finished(Seen(entry, _text(exchange.body), _text(exchange.response_head)))
+        self.activity.finished(Seen(entry, _text(exchange.body.raw), _text(outcome.response_head)))
 
 
 class _Admitted:
@@ -215,7 +217,8 @@ def _text(body: bytes | bytearray) -> str:
 
 
 def _entry(caller: Caller, request_id: str, exchange: Exchange) -> RequestEntry:
-    first_byte = exchange.first_byte if not exchange.refused else None
+    outcome = exchange.outcome
+    first_byte = outcome.first_byte if not outcome.refused else None
     return RequestEntry(
         time=datetime.now(UTC).isoformat(timespec="milliseconds"),
         request_id=request_id,
@@ -225,12 +228,12 @@ def _entry(caller: Caller, request_id: str, exchange: Exchange) -> RequestEntry:
         service=caller.service,
         container=caller.container,
         address=caller.address,
-        route=exchange.path,
-        model=exchange.model,
-        status=exchange.status,
-        prompt_tokens=exchange.prompt_tokens if not exchange.refused else 0,
-        completion_tokens=exchange.completion_tokens,
+        route=exchange.inbound.path,
+        model=exchange.body.model,
+        status=outcome.status,
+        prompt_tokens=outcome.prompt_tokens if not outcome.refused else 0,
+        completion_tokens=outcome.completion_tokens,
         time_to_first_token=round(first_byte, 4) if first_byte is not None else None,
-        duration=round(exchange.duration, 4),
-        cut_off=exchange.cut_off,
+        duration=round(outcome.duration, 4),
+        cut_off=outcome.cut_off,
     )

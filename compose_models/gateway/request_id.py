@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from collections.abc import Mapping
 
 from starlette.types import Message, Scope, Send
 
@@ -9,7 +10,7 @@ HEADER = b"x-request-id"
 _ACCEPTED = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 
 
-def request_id_for(headers: dict[str, str]) -> str:
+def request_id_for(headers: Mapping[str, str]) -> str:
     offered = headers.get("x-request-id", "")
     return offered if _ACCEPTED.fullmatch(offered) else uuid.uuid4().hex
 

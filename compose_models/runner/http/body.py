@@ -27,11 +27,12 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object: as the tap at the front read it, or read here (routes the tap does
     not read); 413 past the limit (without reading further), 400 if not an object."""
     exchange = exchange_of(request.scope)
-    if exchange is not None and (exchange.payload is not None or exchange.body_error is not None):
+    read = exchange.body if exchange is not None else None
+    if read is not None and (read.payload is not None or read.error is not None):
         mark_body_read(request)
-        if exchange.payload is None:
-            raise ApiError(400, str(exchange.body_error))
-        return exchange.payload
+        if read.payload is None:
+            raise ApiError(400, str(read.error))
+        return read.payload
     body = await read_body(request.headers.get("content-length", ""), request.receive)
     mark_body_read(request)
     payload, problem = parse_object(body)

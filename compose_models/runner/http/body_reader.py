@@ -9,9 +9,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compose_models.runner.http.body import parse_object, read_body
 from compose_models.runner.http.errors import ApiError, error_response
-from compose_models.runner.http.exchange import Exchange, exchange_of
+from compose_models.runner.http.exchange import Exchange, RequestBody, exchange_of
 
-Resolve = Callable[[str], tuple[Any, str] | None]  # a model name -> (the model, its label), or None
+Resolve = Callable[[str], tuple[object, str] | None]  # a model name -> (the model, its label), or None
 Check = Callable[[Exchange], ApiError | None]  # refuses a request once its model is known (a key's models)
 
 
@@ -23,37 +23,38 @@ class BodyReader:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = exchange_of(scope) if scope["type"] == "http" else None
-        if exchange is None or not (exchange.route.inference and exchange.method == "POST"):
+        if exchange is None or not (exchange.inbound.route.inference and exchange.inbound.method == "POST"):
             await self.app(scope, receive, send)
             return
+        dialect = exchange.inbound.route.dialect
         try:
-            exchange.body = await read_body(exchange.headers.get("content-length", ""), receive)
+            raw = await read_body(exchange.inbound.headers.get("content-length", ""), receive)
         except ApiError as error:
-            exchange.body_error = error.message
-            await error_response(exchange.route.dialect, error)(scope, receive, send)
+            exchange.body_read(RequestBody(error=error.message))
+            await error_response(dialect, error)(scope, receive, send)
             return
+        payload, problem = parse_object(raw)
+        name = _model_name(payload)
         try:
-            self._parse(exchange)
-        except ApiError as error:  # the model could not be looked up (a corrupt store index)
-            exchange.error = error.message
-            await error_response(exchange.route.dialect, error)(scope, receive, send)
+            found = self.resolve(name) if self.resolve and name else None
+        except ApiError as failure:  # the model could not be looked up (a corrupt store index)
+            exchange.body_read(RequestBody(raw, payload, problem, name))
+            exchange.outcome.error = failure.message
+            await error_response(dialect, failure)(scope, receive, send)
             return
+        target, label = found if found is not None else (None, None)
+        exchange.body_read(RequestBody(raw, payload, problem, name, target, label))
         refusal = self.check(exchange) if self.check else None
         if refusal is not None:
-            await error_response(exchange.route.dialect, refusal)(scope, receive, send)
+            await error_response(dialect, refusal)(scope, receive, send)
             return
-        await self.app(scope, _replaying(exchange.body, receive), send)
+        await self.app(scope, _replaying(raw, receive), send)
 
-    def _parse(self, exchange: Exchange) -> None:
-        exchange.payload, exchange.body_error = parse_object(exchange.body)
-        if exchange.payload is None:
-            return
-        name = exchange.payload.get("model") or exchange.payload.get("name")
-        if isinstance(name, str):
-            exchange.model = name
-            found = self.resolve(name) if self.resolve and name else None
-            if found is not None:
-                exchange.resolved, exchange.model_label = found
+
+def _model_name(payload: dict[str, Any] | None) -> str | None:
+    """The model a request names: ``model``, or Ollama's ``name``."""
+    name = (payload.get("model") or payload.get("name")) if payload is not None else None
+    return name if isinstance(name, str) else None
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -104,4 +104,4 @@ async def render_api_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         exc = ApiError(status, f"{request.method} {request.url.path}: {getattr(exc, 'detail', 'internal error')}")
     exchange = exchange_of(request.scope)
-    return error_response(exchange.route.dialect if exchange else dialect_of(request.url.path), exc)
+    return error_response(exchange.inbound.route.dialect if exchange else dialect_of(request.url.path), exc)

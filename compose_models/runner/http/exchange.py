@@ -1,10 +1,11 @@
 """One request and its answer as they pass through the runner (or the gateway's proxy): read once by
 the tap at the front, then read, not re-parsed, by every layer behind it.
 
-The tap puts the ``Exchange`` in the scope; the gateway, the handlers and the engine call take what
-they need from it and leave what they learn (the caller, the token counts the engine reported)."""
+The tap puts the ``Exchange`` in the scope with the request as it arrived (``Inbound``, frozen); the body
+reader adds the body once (``RequestBody``, frozen); the gateway, the handlers and the engine call read
+those and leave what they learn in the ``Outcome`` (the caller, the status, the token counts)."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,18 +27,39 @@ class RouteKind:
     management: bool = False
 
 
-@dataclass
-class Exchange:
+@dataclass(frozen=True)
+class Inbound:
+    """The request as it arrived, fixed by the tap before any layer runs."""
+
     method: str
     path: str
     route: RouteKind
-    started: float
-    body: bytes = b""  # the whole request body of an inference request, read once
-    payload: dict[str, Any] | None = None  # ``body`` parsed, when it is a JSON object
-    body_error: str | None = None  # why ``body`` could not be read or parsed
+    started: float  # time.monotonic() when the tap saw it
+    headers: Mapping[str, str] = field(default_factory=dict)  # decoded once, names in lower case
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    """An inference request's body, as the body reader read it, once."""
+
+    raw: bytes = b""  # the whole body, read once
+    payload: dict[str, Any] | None = None  # ``raw`` parsed, when it is a JSON object
+    error: str | None = None  # why ``raw`` could not be read or parsed
     model: str | None = None  # the name the client sent
-    resolved: Any = None  # what the runner's store found for ``model``
-    model_label: str | None = None  # how records and metrics name ``resolved``
+    # What the runner's store or upstreams found for ``model``: a scheduling.LocalModel or an
+    # upstreams.RemoteModel, which this folder may not import (the inference layer narrows it).
+    target: object = None
+    model_label: str | None = None  # how records and metrics name ``target``
+
+
+NO_BODY = RequestBody()
+
+
+@dataclass
+class Outcome:
+    """What the layers learn while the request is served, for the tap's listeners."""
+
     status: int = 500
     first_byte: float | None = None  # seconds after ``started``
     duration: float = 0.0
@@ -53,8 +75,27 @@ class Exchange:
     # Whether the caller's key may use a model with any of these names; None: any model (listings show all).
     models_allowed: Callable[[Iterable[str]], bool] | None = None
 
-    headers: dict[str, str] = field(default_factory=dict)  # decoded once, names in lower case
-    query: str = ""
+
+class Exchange:
+    """The request as it came in (``inbound``, then ``body`` once the body reader has read it), and what
+    became of it (``outcome``)."""
+
+    __slots__ = ("_body", "inbound", "outcome")
+
+    def __init__(self, inbound: Inbound) -> None:
+        self.inbound = inbound
+        self.outcome = Outcome()
+        self._body: RequestBody | None = None
+
+    @property
+    def body(self) -> RequestBody:
+        """The body as read; empty before (or without) the body reader."""
+        return self._body or NO_BODY
+
+    def body_read(self, body: RequestBody) -> None:
+        if self._body is not None:
+            raise RuntimeError("an exchange's body is read once")
+        self._body = body
 
     def put_in(self, scope: Scope) -> None:
         scope[_SCOPE_KEY] = self
@@ -71,4 +112,5 @@ def exchange_of(scope: Scope) -> Exchange | None:
 def may_list(scope: Scope, names: Iterable[str]) -> bool:
     """Whether a listing shows a model by these names to this request's caller (a key may name its models)."""
     exchange = exchange_of(scope)
-    return exchange is None or exchange.models_allowed is None or exchange.models_allowed(list(names))
+    allowed = exchange.outcome.models_allowed if exchange is not None else None
+    return allowed is None or allowed(list(names))

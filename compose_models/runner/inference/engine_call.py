@@ -124,7 +124,7 @@ def _client_bytes(request: Request, payload: dict[str, Any], sent: dict[str, Any
     if sent is not payload:
         return None
     exchange = exchange_of(request.scope)
-    return exchange.body if exchange is not None and exchange.payload == payload else None
+    return exchange.body.raw if exchange is not None and exchange.body.payload == payload else None
 
 
 async def _send_leased(

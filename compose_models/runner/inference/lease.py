@@ -60,8 +60,9 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     """The model ``reference`` names: as the tap found it for this request, else asked of the scheduler,
     then of the upstreams."""
     exchange = exchange_of(request.scope)
-    if exchange is not None and exchange.resolved is not None and exchange.model == reference:
-        return cast("LocalModel | RemoteModel", exchange.resolved)
+    found = exchange.body if exchange is not None else None
+    if found is not None and found.target is not None and found.model == reference:
+        return cast("LocalModel | RemoteModel", found.target)
     try:
         return cast("LocalModel | RemoteModel", request.app.state.scheduler.find(reference))
     except ModelNotFound:

@@ -180,7 +180,7 @@ class EngineCall:
             await self._stack.aclose()
             exchange = exchange_of(self._request.scope)
             if exchange is not None:  # the tap meters the request with what the engine counted
-                exchange.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
+                exchange.outcome.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
 
     def _metrics(self) -> RunnerMetrics:
         return cast("RunnerMetrics", self._request.app.state.metrics)

@@ -66,14 +66,15 @@ class RunnerMetrics:
 
     def observe(self, exchange: Exchange) -> None:
         """A finished inference exchange, labelled with the model found for it ("" when none was)."""
-        if exchange.refused:
+        outcome, dialect = exchange.outcome, exchange.inbound.route.dialect.value
+        if outcome.refused:
             return  # the gateway's metrics count refusals per caller
-        model = exchange.model_label or ""
-        self._requests.labels(exchange.route.dialect.value, model, str(exchange.status)).inc()
-        self._latency.labels(exchange.route.dialect.value, model).observe(exchange.duration)
-        if exchange.model_label is not None:
-            self._prompt_tokens.labels(model).inc(exchange.prompt_tokens or 0)
-            self._completion_tokens.labels(model).inc(exchange.completion_tokens)
+        model = exchange.body.model_label or ""
+        self._requests.labels(dialect, model, str(outcome.status)).inc()
+        self._latency.labels(dialect, model).observe(outcome.duration)
+        if exchange.body.model_label is not None:
+            self._prompt_tokens.labels(model).inc(outcome.prompt_tokens or 0)
+            self._completion_tokens.labels(model).inc(outcome.completion_tokens)
 
     def first_token(self, model: str, seconds: float) -> None:
         self._first_token.labels(model).observe(seconds)

@@ -41,9 +41,9 @@ class RequestRecord:
 
 
 def _why_cut_off(exchange: Exchange) -> str | None:
-    if not exchange.cut_off:
+    if not exchange.outcome.cut_off:
         return None
-    return f"cut off: the client closed the stream after {exchange.completion_tokens} completion tokens"
+    return f"cut off: the client closed the stream after {exchange.outcome.completion_tokens} completion tokens"
 
 
 def shorten_media(text: str) -> str:
@@ -68,23 +68,23 @@ class RequestRecords:
 
     def observe(self, exchange: Exchange) -> None:
         """A finished inference exchange becomes a record, when it named a model this runner has."""
-        if exchange.model_label is None or exchange.refused:
+        inbound, outcome = exchange.inbound, exchange.outcome
+        if exchange.body.model_label is None or outcome.refused:
             return
-        headers = exchange.headers
-        query = exchange.query
+        query = inbound.query
         self.add(
             RequestRecord(
                 id=self.next_id(),
-                model=exchange.model_label,
-                method=exchange.method,
-                url=exchange.path + (f"?{query}" if query else ""),
-                request=shorten_media(exchange.body.decode("utf-8", errors="replace")),
-                response=exchange.response_head.decode("utf-8", errors="replace"),
-                error=exchange.error or _why_cut_off(exchange) or (_error_message(bytes(exchange.response_head)) if exchange.status >= 400 else None),
+                model=exchange.body.model_label,
+                method=inbound.method,
+                url=inbound.path + (f"?{query}" if query else ""),
+                request=shorten_media(exchange.body.raw.decode("utf-8", errors="replace")),
+                response=outcome.response_head.decode("utf-8", errors="replace"),
+                error=outcome.error or _why_cut_off(exchange) or (_error_message(bytes(outcome.response_head)) if outcome.status >= 400 else None),
                 timestamp=int(time.time()),
-                status_code=exchange.status,
-                user_agent=headers.get("user-agent", ""),
-                origin=exchange.route.dialect.value,
+                status_code=outcome.status,
+                user_agent=inbound.headers.get("user-agent", ""),
+                origin=inbound.route.dialect.value,
             )
         )
 

@@ -1,8 +1,8 @@
 """The tap: pure ASGI at the very front, the one place that watches a request and its answer.
 
-It puts the request's ``Exchange`` in the scope (its route's kind, its headers decoded once), for
-the layers behind: the gateway, the body reader (which fills in the body, the payload and the
-model), the handlers and the engine call. For an inference route it watches the answer as it passes
+It puts the request's ``Exchange`` in the scope (its ``Inbound`` part: its route's kind, its headers
+decoded once), for the layers behind: the gateway, the body reader (which adds the body, the payload
+and the model, once), the handlers and the engine call, which leave what they learn in its ``Outcome``. For an inference route it watches the answer as it passes
 (status, first byte, the start of the body), never delaying a byte, and when the answer is done hands
 the finished exchange to each of its listeners: the request records, the metrics and the gateway's log.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compose_models.log import say
-from compose_models.runner.http.exchange import Exchange, RouteKind, headers_of
+from compose_models.runner.http.exchange import Exchange, Inbound, RouteKind, headers_of
 from compose_models.runner.observability.token_count import TokenCount
 
 RECORDED_BYTES = 1024 * 1024  # of each answer, for the records
@@ -36,41 +36,44 @@ class Tap:
             return
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
-        exchange = Exchange(method, path, self.classify(method, path, query), time.monotonic(), headers=headers_of(scope))
+        route = self.classify(method, path, query)
+        exchange = Exchange(Inbound(method, path, route, time.monotonic(), headers_of(scope), query))
         exchange.put_in(scope)
-        if not (exchange.route.inference and method == "POST"):
+        if not (route.inference and method == "POST"):
             await self.app(scope, receive, send)
             return
-        exchange.query = query
+        outcome = exchange.outcome
         counter = TokenCount() if self.count_tokens else None
         ended: list[bool] = []  # the answer's last body message went out
         try:
             await self.app(scope, receive, self._watching(exchange, send, counter, ended))
         except Exception as raised:
-            exchange.error = f"{type(raised).__name__}: {raised}"
+            outcome.error = f"{type(raised).__name__}: {raised}"
             raise
         finally:
-            if exchange.first_byte is not None and not ended and exchange.error is None and exchange.status < 400:
+            if outcome.first_byte is not None and not ended and outcome.error is None and outcome.status < 400:
                 # Begun and never finished, with nothing raised: the client closed the stream. It is
                 # logged as cut off (Nginx's 499), with the tokens generated up to then.
-                exchange.cut_off, exchange.status = True, 499
+                outcome.cut_off, outcome.status = True, 499
             self._finish(exchange, counter)
 
     @staticmethod
     def _watching(exchange: Exchange, send: Send, counter: TokenCount | None, ended: list[bool]) -> Send:
+        outcome, started = exchange.outcome, exchange.inbound.started
+
         async def watching_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                exchange.status = message["status"]
+                outcome.status = message["status"]
                 if counter is not None:
                     counter.expect(dict(message.get("headers", [])).get(b"content-type", b"").decode("latin-1"))
             elif kind == "http.response.body":
                 chunk = message.get("body", b"")
                 if chunk:
-                    if exchange.first_byte is None:
-                        exchange.first_byte = time.monotonic() - exchange.started
-                    if len(exchange.response_head) < RECORDED_BYTES:
-                        exchange.response_head += chunk[: RECORDED_BYTES - len(exchange.response_head)]
+                    if outcome.first_byte is None:
+                        outcome.first_byte = time.monotonic() - started
+                    if len(outcome.response_head) < RECORDED_BYTES:
+                        outcome.response_head += chunk[: RECORDED_BYTES - len(outcome.response_head)]
                     if counter is not None:
                         counter.feed(chunk)
                 if not message.get("more_body"):
@@ -80,11 +83,12 @@ class Tap:
         return watching_send
 
     def _finish(self, exchange: Exchange, counter: TokenCount | None) -> None:
-        exchange.duration = time.monotonic() - exchange.started
-        if exchange.engine_usage is not None:
-            exchange.prompt_tokens, exchange.completion_tokens = exchange.engine_usage
+        outcome = exchange.outcome
+        outcome.duration = time.monotonic() - exchange.inbound.started
+        if outcome.engine_usage is not None:
+            outcome.prompt_tokens, outcome.completion_tokens = outcome.engine_usage
         elif counter is not None:
-            exchange.prompt_tokens, exchange.completion_tokens = counter.prompt_tokens, counter.completion_tokens
+            outcome.prompt_tokens, outcome.completion_tokens = counter.prompt_tokens, counter.completion_tokens
         for listener in self.listeners:
             try:
                 listener(exchange)

@@ -10,7 +10,7 @@ from compose_models.gateway.key_usage import KEPT_DAYS, KeyUsage
 from compose_models.gateway.key_usage_view import usage_document
 from compose_models.gateway.keys import KeyRules, parse_keys
 from compose_models.runner.http.dialects import Dialect
-from compose_models.runner.http.exchange import Exchange, RouteKind
+from compose_models.runner.http.exchange import Exchange, Inbound, RequestBody, RouteKind
 
 
 def test_a_keys_file_line_names_models_and_budgets_and_a_wrong_option_is_named() -> None:
@@ -35,8 +35,8 @@ def test_a_keys_file_line_names_models_and_budgets_and_a_wrong_option_is_named()
 
 
 def _exchange(model: str | None, label: str | None = None) -> Exchange:
-    exchange = Exchange("POST", "/v1/chat/completions", RouteKind(Dialect.OPENAI, inference=True), 0.0)
-    exchange.model, exchange.model_label = model, label
+    exchange = Exchange(Inbound("POST", "/v1/chat/completions", RouteKind(Dialect.OPENAI, inference=True), 0.0))
+    exchange.body_read(RequestBody(model=model, model_label=label))
     return exchange
 
 

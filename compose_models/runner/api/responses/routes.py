@@ -66,7 +66,7 @@ async def create_response(request: Request) -> Response:
 def _owner(request: Request) -> str | None:
     """The key (or service) the gateway let the request in under, whose stored responses alone it sees."""
     exchange = exchange_of(request.scope)
-    return exchange.key_holder if exchange else None
+    return exchange.outcome.key_holder if exchange else None
 
 
 def _previous(store: ResponseStore, response_id: str | None, owner: str | None) -> StoredResponse | None:
