@@ -74,7 +74,7 @@ async def start_engine_call(
             await stack.aclose()
             raise
         sent = _with_max_tokens(sent, clamped)
-    response = await _send_leased(request, engine, path, sent, _client_bytes(request, payload, sent), stack)
+    response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, payload, sent), stack)
     if response.status_code >= 400:
         raise engine_error(response, await _read_refusal(response, stack))
     chosen = ChosenToolCalls.of(sent, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
@@ -128,14 +128,14 @@ def _client_bytes(request: Request, payload: dict[str, Any], sent: dict[str, Any
 
 
 async def _send_leased(
-    request: Request, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None,
+    request: Request, engine: Engine, reference: str, path: str, payload: dict[str, Any], as_sent: bytes | None,
     stack: contextlib.AsyncExitStack,
 ) -> httpx.Response | EngineResponse:
     """Send to the leased engine; on failure the lease (``stack``) is let go after the failure is known."""
     try:
         return await _send_to_engine(request, engine, path, payload, as_sent)
     except httpx.TransportError as error:
-        failure = await engine_failure(request, engine, payload["model"], error)
+        failure = await engine_failure(request, engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
         raise failure from None
     except BaseException:  # cancelled: the client has gone

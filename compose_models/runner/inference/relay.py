@@ -35,22 +35,22 @@ class Timings:
 class EngineCall:
     """An engine's answer being read; holds the engine until ``close``."""
 
-    def __init__(self, request: Request, target: ResolvedCall, stack: contextlib.AsyncExitStack,
+    def __init__(self, request: Request, call: ResolvedCall, stack: contextlib.AsyncExitStack,
                  response: httpx.Response | EngineResponse, timings: Timings) -> None:
         self._request = request
-        self._target = target
+        self._call = call
         self._stack = stack
         self.response = response
         self.timings = timings
         self.usage = Usage()
-        self.model = target.target.label
+        self.model = call.target.label
         self._answer: dict[str, Any] | None = None
         self._closed = False
         self.max_tokens_clamped: int | None = None  # the max_tokens sent, when the client's did not fit
 
     @property
     def context_size(self) -> int | None:
-        return self._target.target.context_size
+        return self._call.target.context_size
 
     async def context_full(self, finish_reason: str | None) -> bool:
         """Whether an answer that ended with ``finish_reason`` stopped because the context was full: it
@@ -66,22 +66,22 @@ class EngineCall:
         return "text/event-stream" in self.response.headers.get("content-type", "")
 
     async def body(self) -> bytes:
-        limit = self._target.target.answer_limit
+        limit = self._call.target.answer_limit
         try:
             content = await (read_capped(self.response, limit) if limit is not None else self.response.aread())
         except httpx.TransportError as error:
-            raise await self._target.target.transport_failure(error) from None
+            raise await self._call.target.transport_failure(error) from None
         except AnswerTooLarge as error:
-            raise ApiError(502, f"{self._target.target.describe()}: {error}; it was dropped") from None
+            raise ApiError(502, f"{self._call.target.describe()}: {error}; it was dropped") from None
         try:
             answer = json.loads(content)
         except (ValueError, RecursionError):
             return content
-        if isinstance(answer, dict) and self._target.forced:
-            answer = self._target.forced.rewrite_answer(answer)
+        if isinstance(answer, dict) and self._call.forced:
+            answer = self._call.forced.rewrite_answer(answer)
             content = json.dumps(answer).encode()
-        elif isinstance(answer, dict) and self._target.chosen:
-            answer = self._target.chosen.rewrite_answer(answer)
+        elif isinstance(answer, dict) and self._call.chosen:
+            answer = self._call.chosen.rewrite_answer(answer)
             content = json.dumps(answer).encode()
         self.usage.observe(answer)
         self._answer = answer if isinstance(answer, dict) else None
@@ -105,21 +105,21 @@ class EngineCall:
                     for rewritten in self._rewritten(frame):
                         yield rewritten
                     continue
-                if frame.is_done and self._target.chosen:
-                    for chunk in self._target.chosen.finish_stream(last_chunk):
+                if frame.is_done and self._call.chosen:
+                    for chunk in self._call.chosen.finish_stream(last_chunk):
                         yield SseFrame(data_frame(chunk), json.dumps(chunk))
                 yield frame
         except httpx.TransportError as error:
-            raise await self._target.target.transport_failure(error) from None
+            raise await self._call.target.transport_failure(error) from None
         except FrameTooLarge as error:
-            raise ApiError(502, f"{self._target.target.describe()}: {error}; the stream was dropped") from None
+            raise ApiError(502, f"{self._call.target.describe()}: {error}; the stream was dropped") from None
 
     async def relayed(self) -> AsyncGenerator[bytes | SseFrame, None]:
         """The stream for relaying as it is: each read's whole frames as bytes, except the frames that may
         need a change (usage, tool calls, an error, the end), parsed in their place. A stream whose every
         chunk is rewritten (tool calls the runner forces or finds), or with several choices, comes as
         frames(). Usage and the first token are observed as in frames()."""
-        if self._target.rewrites_chunks or self._target.payload.get("n", 1) != 1:
+        if self._call.rewrites_chunks or self._call.payload.get("n", 1) != 1:
             async for frame in self.frames():
                 yield frame
             return
@@ -132,9 +132,9 @@ class EngineCall:
                 self._see_first_token()
                 yield item
         except httpx.TransportError as error:
-            raise await self._target.target.transport_failure(error) from None
+            raise await self._call.target.transport_failure(error) from None
         except FrameTooLarge as error:
-            raise ApiError(502, f"{self._target.target.describe()}: {error}; the stream was dropped") from None
+            raise ApiError(502, f"{self._call.target.describe()}: {error}; the stream was dropped") from None
 
     def _see_first_token(self) -> None:
         if self.timings.first_token is None and self.usage.counted_chunks:
@@ -143,10 +143,10 @@ class EngineCall:
 
     def _rewritten(self, frame: SseFrame) -> list[SseFrame]:
         """The frames to pass on for one of the engine's chunks, with tool calls put in OpenAI's form."""
-        if self._target.forced:
-            chunks = [self._target.forced.rewrite_chunk(frame.payload)]
-        elif self._target.chosen:
-            chunks = self._target.chosen.rewrite_chunk(frame.payload)
+        if self._call.forced:
+            chunks = [self._call.forced.rewrite_chunk(frame.payload)]
+        elif self._call.chosen:
+            chunks = self._call.chosen.rewrite_chunk(frame.payload)
         else:
             return [frame]
         return [SseFrame(data_frame(chunk), json.dumps(chunk)) for chunk in chunks]
@@ -160,7 +160,7 @@ class EngineCall:
     async def prompt_tokens(self) -> int:
         """The prompt's token count: reported by the engine, or asked of it with a one-token request."""
         if self.usage.prompt_tokens is None:
-            self.usage.prompt_tokens = await _count_tokens(self._request, self._target)
+            self.usage.prompt_tokens = await _count_tokens(self._request, self._call)
         return self.usage.prompt_tokens
 
     async def read_whole(self, work: Awaitable[T]) -> T:
