@@ -65,15 +65,8 @@ async def start_engine_call(
     engine, sampling_defaults = await acquire_engine(request, reference, mode, stack)
     timings.engine_ready = time.monotonic()
     sent = _with_sampling_defaults(sent, sampling_defaults)
-    prompt_tokens: int | None = None
-    clamped: int | None = None
-    if fit_to_context:
-        try:
-            prompt_tokens, clamped = await _fit_to_context(request, engine, path, sent, reference)
-        except BaseException:
-            await stack.aclose()
-            raise
-        sent = _with_max_tokens(sent, clamped)
+    prompt_tokens, clamped = await _fitted(request, engine, path, sent, reference, stack) if fit_to_context else (None, None)
+    sent = _with_max_tokens(sent, clamped)
     response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, payload, sent), stack)
     if response.status_code >= 400:
         raise engine_error(response, await _read_refusal(response, stack))
@@ -139,6 +132,17 @@ async def _send_leased(
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
         raise failure from None
     except BaseException:  # cancelled: the client has gone
+        await stack.aclose()
+        raise
+
+
+async def _fitted(
+    request: Request, engine: Engine, path: str, payload: dict[str, Any], reference: str, stack: contextlib.AsyncExitStack
+) -> tuple[int | None, int | None]:
+    """``_fit_to_context`` for the leased engine; the lease (``stack``) let go if it fails."""
+    try:
+        return await _fit_to_context(request, engine, path, payload, reference)
+    except BaseException:
         await stack.aclose()
         raise
 
