@@ -1,7 +1,7 @@
 """Ollama's inference routes (``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/embeddings``),
 translated to the engines' OpenAI API on the fly and streamed back as NDJSON.
 
-What ``/api/create`` stored with the model (system prompt, parameters) is applied first (defaults.py).
+What ``/api/create`` stored with the model (system prompt, parameters) is applied first (translation.py).
 ``options.num_ctx`` and ``keep_alive`` reconfigure the model, as they do in Ollama and Docker Model
 Runner; an empty prompt (or message list) only loads the model, or unloads it with ``keep_alive: 0``.
 """
@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import check_context_size
-from compose_models.runner.api.ollama.defaults import with_model_defaults
 from compose_models.runner.api.ollama.schema import (
     ChatRequest,
     EmbeddingsRequest,
@@ -24,7 +23,13 @@ from compose_models.runner.api.ollama.schema import (
     Generation,
     Options,
 )
-from compose_models.runner.api.ollama.translation import OllamaStream, chat_payload, generate_payload, nanoseconds
+from compose_models.runner.api.ollama.translation import (
+    OllamaStream,
+    chat_payload,
+    generate_payload,
+    nanoseconds,
+    with_model_defaults,
+)
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError, UnknownModel
