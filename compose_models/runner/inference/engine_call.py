@@ -18,9 +18,10 @@ import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
-from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
+from compose_models.runner.backends.engine import Engine
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.capped_read import ANSWER_BYTES, ERROR_BYTES, AnswerTooLarge, cut, read_capped, read_head
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import (
     BoundedStreamingResponse,
@@ -39,7 +40,7 @@ from compose_models.runner.inference.required_tool_calls import RequiredToolCall
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.observability.usage import Usage
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, Scheduler
 from compose_models.runner.scheduling.settings import (
     ENGINE_CONNECT_TIMEOUT_VARIABLE,
     ENGINE_READ_TIMEOUT_VARIABLE,
@@ -254,24 +255,18 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     except ModelNotFound:
         remote = request.app.state.remote_models.find(reference)
         if remote is None:
-            raise UnknownModel(reference) from None
+            raise
         return cast("LocalModel | RemoteModel", remote)
 
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
-    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
+    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; the scheduler's errors propagate
+    (the runner's table answers them)."""
     scheduler: Scheduler = request.app.state.scheduler
     model = requested_model(request, reference)
     if isinstance(model, RemoteModel):
         raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
-    try:
-        return await stack.enter_async_context(scheduler.use(reference, mode, model))
-    except ModelNotFound:
-        raise UnknownModel(reference) from None
-    except EngineCrashLoop as error:
-        raise ApiError(503, str(error), code=ENGINE_CRASHED) from None
-    except EngineError as error:
-        raise ApiError(500, f"unable to load runner: {error}") from None
+    return await stack.enter_async_context(scheduler.use(reference, mode, model))
 
 
 async def preload(request: Request, reference: str, mode: str = COMPLETION) -> None:
@@ -386,10 +381,10 @@ async def _start_upstream_call(
         stack = contextlib.AsyncExitStack()
         try:
             replica = stack.enter_context(request.app.state.remote_models.serving(model, tried))  # chosen now
-        except NoHealthyReplica as error:
+        except NoHealthyReplica:
             if failure is not None:  # no other replica to send it to
                 raise failure from None
-            raise ApiError(503, str(error), code="upstream_unavailable") from None
+            raise
         sent = {**payload, "model": replica.remote_name}
         timings.engine_ready = time.monotonic()
         try:

@@ -23,13 +23,13 @@ from compose_models.runner.api.ollama.schema import CreateModelRequest, Options
 from compose_models.runner.api.ollama.translation import checked_parameters
 from compose_models.runner.http.body import read_request, validated
 from compose_models.runner.http.disconnect import mark_body_read
-from compose_models.runner.http.errors import ApiError, UnknownModel, storage_failure
+from compose_models.runner.http.errors import ApiError, storage_failure
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
-from compose_models.store.blobs import BlobUpload, DigestMismatch
+from compose_models.store.blobs import BlobUpload
 from compose_models.store.create import Check, Recipe, create_model, stored_settings
 from compose_models.store.reference import parse_reference
-from compose_models.store.store import ModelNotFound, ModelStore
+from compose_models.store.store import ModelStore
 
 _GO_TEMPLATE = re.compile(r"\{\{-?\s*(?:\.|(?:if|range|with|else|end|template|define|block)\b)")
 GO_TEMPLATE_NOTE = ("the template is in Ollama's Go template syntax, which the engines cannot apply: it is kept, "
@@ -41,16 +41,11 @@ async def create(request: Request) -> Response:
     store: ModelStore = request.app.state.store
     try:
         parse_reference(parsed.model)
-    except UserError as error:
+    except UserError as error:  # by hand: the message names the request's field
         raise ApiError(400, f"model: {error}") from None
     statuses = ["parsing modelfile"] if parsed.modelfile is not None else []
     recipe = _recipe(parsed, store, statuses)
-    try:
-        await asyncio.to_thread(create_model, store, recipe, parsed.model, statuses.append, _context_check(recipe))
-    except ModelNotFound:  # deleted meanwhile
-        raise UnknownModel(recipe.base_model or parsed.model) from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    await asyncio.to_thread(create_model, store, recipe, parsed.model, statuses.append, _context_check(recipe))
     statuses.append("success")
     if not parsed.stream:
         return JSONResponse({"status": "success"})
@@ -308,10 +303,7 @@ async def upload_blob(request: Request) -> Response:
     try:
         with store.blobs.upload(digest) as upload:
             await _receive(request, upload, store)
-            try:
-                await asyncio.to_thread(upload.finish)  # its fsync of a large file takes a while
-            except DigestMismatch as error:
-                raise ApiError(400, str(error)) from None
+            await asyncio.to_thread(upload.finish)  # its fsync of a large file takes a while
     except OSError as error:
         raise storage_failure(error, f"cannot store blob {digest}") from None
     return Response(status_code=201)

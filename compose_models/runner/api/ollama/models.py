@@ -13,13 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from compose_models.errors import UserError
 from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, TransferResponse, run_transfer
 from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest, PushRequest
 from compose_models.runner.api.ollama.translation import parameters_text
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import trained_context
@@ -32,7 +32,6 @@ from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
 from compose_models.store.reference import listed_name, parse_reference
 from compose_models.store.registry_client import is_loopback_registry
-from compose_models.store.store import ModelConflict, ModelNotFound
 from compose_models.store.transfer_progress import Transfers
 from compose_models.units import rfc3339_nano
 
@@ -113,7 +112,7 @@ async def show(request: Request) -> Response:
     parsed = await read_request(request, Named)
     model = request.app.state.store.find(parsed.model)
     if model is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     metadata = dict(model.config.get("gguf") or {})
     metadata.pop("tokenizer.chat_template", None)
     return JSONResponse({
@@ -127,25 +126,15 @@ async def delete(request: Request) -> Response:
     parsed = await read_request(request, Named)
     store = request.app.state.store
     if store.find(parsed.model) is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     await request.app.state.scheduler.unload([parsed.model])
-    try:
-        store.remove(parsed.model)
-    except ModelConflict as error:
-        raise ApiError(409, str(error)) from None
-    except ModelNotFound:
-        raise UnknownModel(parsed.model) from None
+    store.remove(parsed.model)
     return Response(status_code=200)
 
 
 async def copy(request: Request) -> Response:
     parsed = await read_request(request, CopyRequest)
-    try:
-        request.app.state.store.tag(parsed.source, parsed.destination)
-    except ModelNotFound:
-        raise UnknownModel(parsed.source) from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    request.app.state.store.tag(parsed.source, parsed.destination)
     return Response(status_code=200)
 
 
@@ -168,7 +157,7 @@ async def push(request: Request) -> Response:
     parsed = await read_request(request, PushRequest)
     store = request.app.state.store
     if store.find(parsed.model) is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     if parsed.insecure:
         check_insecure(parsed.model, "push")
     return await transfer_answer(
@@ -267,10 +256,7 @@ def _statuses(event: TransferEvent, verb: str, closing: Sequence[str]) -> list[d
 def check_insecure(model: str, verb: str) -> None:
     """A request may not make a registry elsewhere plain HTTP: anyone who can reach the runner could
     then read or change what it transfers, and see the credentials it sends."""
-    try:
-        registry = parse_reference(model).registry
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    registry = parse_reference(model).registry
     if not is_loopback_registry(registry):
         raise ApiError(
             400,
