@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             _register_verbs(args[0] if args else None)
             typer_app()(args=argv, prog_name="compose-models")
     except UserError as error:
-        print(f"compose-models: error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        from compose_models.cli.exit_codes import exit_with
+
+        exit_with(error)
     if status:
         sys.exit(status)

@@ -72,6 +72,7 @@ def configure_for_compose(args: list[str], project: str) -> None:
     """Compose's ``configure`` during ``docker compose up`` of ``project``: configure the model, load it
     before the services start, and keep it loaded while the project is up."""
     from compose_models.cli import quick_verbs
+    from compose_models.cli.exit_codes import exit_with
     from compose_models.errors import UserError
 
     parsed = quick_verbs._parse_configure(args)
@@ -83,8 +84,7 @@ def configure_for_compose(args: list[str], project: str) -> None:
     try:
         quick_verbs.configure(*parsed, project=project)
     except UserError as error:
-        print(f"compose-models: error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        exit_with(error)
 
 
 def main() -> None:

@@ -90,7 +90,7 @@ def _target(agent: str, model: Optional[str], start: bool):  # noqa: ANN202 - a 
     from compose_models.runner.control import daemon
     from compose_models.runner.control.state import default_port
     from compose_models.store import ModelStore, listed_name
-    from compose_models.store.store import ModelNotFound
+    from compose_models.store.errors import ModelNotFound
 
     store = ModelStore.default()
     if model is None:

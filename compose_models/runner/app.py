@@ -12,12 +12,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from compose_models.errors import UserError
 from compose_models.home import responses_dir, runner_dir
 from compose_models.runner.api.dmr.configurations import configuration_document
 from compose_models.runner.api.responses.store import ResponseStore
+from compose_models.runner.errors import RunnerError
 from compose_models.runner.http.body_reader import BodyReader
 from compose_models.runner.http.cors import Cors, configured_origins
-from compose_models.runner.http.errors import ApiError, render_api_error, render_os_error
+from compose_models.runner.http.errors import ApiError, render_api_error, render_error, render_os_error
 from compose_models.runner.inference.engine_client import EngineClients
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.observability.records import RequestRecords
@@ -59,7 +61,8 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
         middleware=[Middleware(Cors, extra_origins=configured_origins())],
         lifespan=lifespan,
         exception_handlers={
-            ApiError: render_api_error, OSError: render_os_error, 404: render_api_error, 405: render_api_error
+            ApiError: render_api_error, RunnerError: render_error, UserError: render_error, OSError: render_os_error,
+            404: render_api_error, 405: render_api_error,
         },
     )
     app.state.endpoints = ENDPOINTS

@@ -22,7 +22,6 @@ from compose_models.runner.api.dmr.schema import (
     ReleaseRequest,
     UnloadRequest,
 )
-from compose_models.runner.api.ollama import blobs as ollama_blobs
 from compose_models.runner.api.ollama import create as ollama_create
 from compose_models.runner.api.ollama import models as ollama_models
 from compose_models.runner.api.ollama import routes as ollama
@@ -132,9 +131,9 @@ def _endpoints() -> Iterator[Endpoint]:
                  answers=(JSON, NDJSON), management=True),
         Endpoint("POST", "/api/create", Ollama, ollama_create.create, "Create a model (Ollama)", CreateModelRequest,
                  answers=(JSON, NDJSON), management=True),
-        Endpoint("HEAD", "/api/blobs/{digest}", Ollama, ollama_blobs.has_blob, "Whether a blob exists (Ollama)",
+        Endpoint("HEAD", "/api/blobs/{digest}", Ollama, ollama_create.has_blob, "Whether a blob exists (Ollama)",
                  answers=(), management=True),
-        Endpoint("POST", "/api/blobs/{digest}", Ollama, ollama_blobs.upload_blob, "Upload a blob (Ollama)",
+        Endpoint("POST", "/api/blobs/{digest}", Ollama, ollama_create.upload_blob, "Upload a blob (Ollama)",
                  answers=(), status="201", management=True),
         Endpoint("DELETE", "/api/delete", Ollama, ollama_models.delete, "Delete a model (Ollama)", Named,
                  management=True),

@@ -4,15 +4,16 @@ Public API::
 
     from compose_models.store import ModelStore, StoredModel, normalize_reference, package_gguf
     store = ModelStore.default()            # $COMPOSE_MODELS_HOME/models
-    model = store.get("ai/smollm2")         # any tag spelling, full or 12-hex ID; UserError if missing
+    model = store.get("ai/smollm2")         # any tag spelling, full or 12-hex ID; ModelNotFound if missing
     model.gguf_paths[0], model.context_size, model.to_dmr_json(), model.openai_entry()
 """
 
 from typing import TYPE_CHECKING
 
+from compose_models.store.errors import ModelConflict, ModelNotFound
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import display_name, listed_name, looks_like_id, normalize_reference, parse_reference
-from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
+from compose_models.store.store import ModelStore
 
 if TYPE_CHECKING:
     from compose_models.store.packaging import package_gguf

@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from compose_models.errors import UserError
 from compose_models.store.atomic import write_atomic
+from compose_models.store.errors import DigestMismatch, InvalidReference
 from compose_models.store.leftovers import temporary_prefix
 
 CHUNK_SIZE = 1 << 20
@@ -23,7 +23,7 @@ def digest_hex(digest: str) -> str:
     """The hex part of a ``sha256:`` digest; refuses anything else so it is safe as a file name."""
     match = _DIGEST.fullmatch(digest)
     if not match:
-        raise UserError(f"invalid blob digest {digest!r}: expected sha256:<64 lower-case hex characters>")
+        raise InvalidReference(f"invalid blob digest {digest!r}: expected sha256:<64 lower-case hex characters>")
     return match[1]
 
 
@@ -89,10 +89,6 @@ class BlobStore:
         if not self.directory.is_dir():
             return 0
         return sum(entry.stat().st_size for entry in self.directory.iterdir() if entry.is_file())
-
-
-class DigestMismatch(UserError):
-    """The bytes sent are not the blob their digest names."""
 
 
 class BlobUpload:

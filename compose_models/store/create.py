@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, file_annotations
+from compose_models.store.errors import InvalidArtifact
 from compose_models.store.gguf_metadata import is_gguf_file, read_gguf_config
 from compose_models.store.leftovers import temporary_prefix
 from compose_models.store.model import StoredModel
@@ -79,7 +79,7 @@ def stored_settings(model: StoredModel) -> dict[str, Any]:
 
 def _from_model(model: StoredModel, recipe: Recipe) -> tuple[dict[str, Any], list[Layer]]:
     if model.is_cncf:
-        raise UserError(f"cannot create a model from {model.tags[0] if model.tags else model.id}: "
+        raise InvalidArtifact(f"cannot create a model from {model.tags[0] if model.tags else model.id}: "
                         "it is a CNCF ModelPack artifact")  # fmt: skip
     layers = model.layers
     if recipe.chat_template is not None:  # the new template replaces the old
@@ -89,21 +89,21 @@ def _from_model(model: StoredModel, recipe: Recipe) -> tuple[dict[str, Any], lis
 
 def _from_blobs(store: ModelStore, files: dict[str, str], scratch: Path) -> tuple[dict[str, Any], list[Layer]]:
     if not files:
-        raise UserError("files: give at least one GGUF file (name -> sha256 digest of an uploaded blob)")
+        raise InvalidArtifact("files: give at least one GGUF file (name -> sha256 digest of an uploaded blob)")
     weights: list[tuple[str, str, Path]] = []
     projectors: list[tuple[str, str, Path]] = []
     for name, digest in files.items():
         if not _FILE_NAME.fullmatch(name) or not name.lower().endswith(".gguf"):
-            raise UserError(f"files: {name!r} is not a supported file name: expected a plain name ending in .gguf "
+            raise InvalidArtifact(f"files: {name!r} is not a supported file name: expected a plain name ending in .gguf "
                             "(this runner creates models from GGUF files only)")  # fmt: skip
         path = store.blobs.path(digest)  # refuses a malformed digest
         if not path.is_file():
-            raise UserError(f"files: {name}: blob {digest} not found: upload it first with POST /api/blobs/{digest}")
+            raise InvalidArtifact(f"files: {name}: blob {digest} not found: upload it first with POST /api/blobs/{digest}")
         if not is_gguf_file(path):
-            raise UserError(f"files: {name} (blob {digest}) is not a GGUF file: it lacks the GGUF magic bytes")
+            raise InvalidArtifact(f"files: {name} (blob {digest}) is not a GGUF file: it lacks the GGUF magic bytes")
         (projectors if "mmproj" in name.lower() else weights).append((name, digest, path))
     if len(weights) != 1 or len(projectors) > 1:
-        raise UserError(f"files: expected one model GGUF (and at most one mmproj GGUF), got {', '.join(files)}")
+        raise InvalidArtifact(f"files: expected one model GGUF (and at most one mmproj GGUF), got {', '.join(files)}")
     [(name, digest, path)] = weights
     config = read_gguf_config(path)
     layers = [_blob_layer(scratch, name, digest, path, media_types.GGUF)]

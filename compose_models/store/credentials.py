@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from compose_models.errors import UserError
+from compose_models.store.errors import RegistryError
 
 DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io")
 _TOKEN_USERNAME = "<token>"
@@ -41,7 +41,7 @@ def registry_credentials(registry: str) -> Credentials | None:
     except FileNotFoundError:
         return None
     except ValueError as error:
-        raise UserError(f"{path} is not valid JSON ({error}); fix or remove it") from error
+        raise RegistryError(f"{path} is not valid JSON ({error}); fix or remove it") from error
     keys = DOCKER_HUB_KEYS if registry == "docker.io" else (registry,)
     helper = _lookup(config.get("credHelpers") or {}, keys)
     if helper:
@@ -76,7 +76,7 @@ def _from_auth_entry(entry: dict[str, object], path: Path, registry: str) -> Cre
         try:
             username, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")
         except ValueError as error:
-            raise UserError(f"{path}: auths[{registry!r}].auth is not base64 of user:password") from error
+            raise RegistryError(f"{path}: auths[{registry!r}].auth is not base64 of user:password") from error
         return Credentials(username, password)
     if entry.get("username"):
         return Credentials(str(entry["username"]), str(entry.get("password", "")))
@@ -88,11 +88,11 @@ def _from_helper(helper: str, server_url: str) -> Credentials | None:
     try:
         result = subprocess.run([program, "get"], input=server_url, capture_output=True, text=True, timeout=30)
     except FileNotFoundError as error:
-        raise UserError(f"credential helper {program} (named in {docker_config_path()}) is not installed") from error
+        raise RegistryError(f"credential helper {program} (named in {docker_config_path()}) is not installed") from error
     if result.returncode != 0:
         return None  # e.g. "credentials not found in native keychain": pull anonymously
     try:
         answer = json.loads(result.stdout)
     except ValueError as error:
-        raise UserError(f"{program} get printed something that is not JSON: {result.stdout[:200]!r}") from error
+        raise RegistryError(f"{program} get printed something that is not JSON: {result.stdout[:200]!r}") from error
     return Credentials(answer.get("Username", ""), answer.get("Secret", "")) if answer.get("Secret") else None

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType
 
-from compose_models.errors import UserError
+from compose_models.store.errors import InvalidArtifact
 from compose_models.units import gguf_parameters, gguf_size
 
 GGUF_MAGIC = b"GGUF"
@@ -40,7 +40,7 @@ def discover_shards(path: Path) -> list[Path]:
     shards = [path.with_name(f"{match['prefix']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
     missing = [shard.name for shard in shards if not shard.is_file()]
     if missing:
-        raise UserError(f"sharded GGUF {path} is incomplete: missing {', '.join(missing)} beside it")
+        raise InvalidArtifact(f"sharded GGUF {path} is incomplete: missing {', '.join(missing)} beside it")
     return shards
 
 
@@ -71,11 +71,11 @@ def read_gguf_config(path: Path) -> dict[str, Any]:
 
 def _open(path: Path) -> GGUFReader:
     if not is_gguf_file(path):
-        raise UserError(f"{path} is not a GGUF file: it does not start with the GGUF magic bytes")
+        raise InvalidArtifact(f"{path} is not a GGUF file: it does not start with the GGUF magic bytes")
     try:
         return GGUFReader(path)
     except (ValueError, IndexError, OSError) as error:
-        raise UserError(f"{path} is not a readable GGUF file: {error}") from error
+        raise InvalidArtifact(f"{path} is not a readable GGUF file: {error}") from error
 
 
 def _scalar(reader: GGUFReader, key: str) -> Any:

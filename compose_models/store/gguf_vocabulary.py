@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from compose_models.errors import UserError
+from compose_models.store.errors import InvalidArtifact
 
 MAX_SIZE_DIFFERENCE = 128
 _CHECK_FROM = 5
@@ -42,7 +42,7 @@ def read_vocabulary(path: Path) -> Vocabulary:
         with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
             found = _tokenizer_keys(data)
     except (OSError, ValueError, struct.error, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is not a readable GGUF file: {error}") from None
+        raise InvalidArtifact(f"{path} is not a readable GGUF file: {error}") from None
     tokens, bos, eos = found.get("tokenizer.ggml.tokens"), found.get("tokenizer.ggml.bos_token_id"), found.get("tokenizer.ggml.eos_token_id")
     return Vocabulary(
         kind=str(found.get("tokenizer.ggml.model") or "none"),

@@ -18,9 +18,9 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.hf_api import RepoSibling
 
-from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer
+from compose_models.store.errors import DigestMismatch, InvalidReference, RegistryError
 from compose_models.store.gguf_metadata import read_gguf_config
 from compose_models.store.hf_selection import HfSelection, RepoFile, select_files
 from compose_models.store.model import StoredModel
@@ -42,7 +42,7 @@ def pull_from_hugging_face(store: ModelStore, reference: str, transfers: Transfe
     """Download the files ``reference`` selects and store them as a model tagged with that reference."""
     ref = parse_reference(reference)
     if ref.digest:
-        raise UserError(f"{reference.strip()}: Hugging Face models are pulled by tag (the quantisation), not digest")
+        raise InvalidReference(f"{reference.strip()}: Hugging Face models are pulled by tag (the quantisation), not digest")
     repository = hugging_face_repository(reference)
     staging = store.root / "huggingface" / ref.repository.replace("/", "--")
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +84,13 @@ def _from_hub(repository: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except GatedRepoError as error:
-        raise UserError(f"Hugging Face repository {repository} is gated: accept its terms, then set HF_TOKEN") from error
+        raise RegistryError(f"Hugging Face repository {repository} is gated: accept its terms, then set HF_TOKEN") from error
     except RepositoryNotFoundError as error:
-        raise UserError(
+        raise RegistryError(
             f"Hugging Face repository {repository} not found (if it is private, set HF_TOKEN to a token that can read it)"
         ) from error
     except _HUB_ERRORS as error:
-        raise UserError(f"cannot fetch {repository} from Hugging Face ({_endpoint() or 'huggingface.co'}): {error}") from error
+        raise RegistryError(f"cannot fetch {repository} from Hugging Face ({_endpoint() or 'huggingface.co'}): {error}") from error
 
 
 def _repo_file(sibling: RepoSibling) -> RepoFile:
@@ -100,7 +100,7 @@ def _repo_file(sibling: RepoSibling) -> RepoFile:
 
 def _nanoseconds(moment: datetime | None) -> int:
     if moment is None:
-        raise UserError("the Hugging Face API gave no lastModified time for the repository")
+        raise RegistryError("the Hugging Face API gave no lastModified time for the repository")
     return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
 
 
@@ -169,4 +169,4 @@ def _ingest(store: ModelStore, file: RepoFile, path: Path, media_type: str, rela
     path.unlink()
     if not any(layer.digest in entry.files for entry in store.index.read()):
         store.blobs.remove(layer.digest)
-    raise UserError(f"{file.path} from Hugging Face does not match its sha256 {file.sha256}; it was not kept")
+    raise DigestMismatch(f"{file.path} from Hugging Face does not match its sha256 {file.sha256}; it was not kept")

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from compose_models.errors import UserError
+from compose_models.store.errors import InvalidArtifact
 
 DEFAULT_QUANTIZATION = "Q4_K_M"
 _DEFAULT_TAGS = ("", "latest", "main")
@@ -50,14 +50,14 @@ class HfSelection:
 
 
 def select_files(repo_files: list[RepoFile], tag: str, repository: str) -> HfSelection:
-    """The files to download for ``repository:tag``; UserError when the repository holds no weights."""
+    """The files to download for ``repository:tag``; InvalidArtifact when the repository holds no weights."""
     top_level = [file for file in repo_files if "/" not in file.path]
     weights, configs = _split(top_level)
     if not weights and tag not in _DEFAULT_TAGS:  # some repos keep each quantisation in a folder named after it
         folder = [file for file in repo_files if PurePosixPath(file.path).parent.as_posix().lower() == tag.lower()]
         weights, configs = _split(folder)
     if not weights:
-        raise UserError(f"no model weight files (GGUF or safetensors) found in Hugging Face repository {repository}")
+        raise InvalidArtifact(f"no model weight files (GGUF or safetensors) found in Hugging Face repository {repository}")
     weights = sorted(weights, key=lambda file: file.path)
     configs = sorted(configs, key=lambda file: file.path)
     ggufs = [file for file in weights if file.name.lower().endswith(".gguf")]

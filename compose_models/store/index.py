@@ -12,8 +12,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from compose_models.errors import UserError
 from compose_models.store.atomic import write_atomic
+from compose_models.store.errors import CorruptIndex
 from compose_models.store.gojson import go_marshal_indent
 
 
@@ -25,10 +25,6 @@ class IndexEntry:
 
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "tags": self.tags, "files": self.files}
-
-
-class CorruptIndex(UserError):
-    """``models.json`` cannot be read as an index; the message names it, and its backup when that is good."""
 
 
 class ModelIndex:

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer, config_blob, file_annotations, manifest_bytes, new_config_blob
 from compose_models.store.blobs import sha256_digest
+from compose_models.store.errors import InvalidArtifact
 from compose_models.store.gguf_metadata import discover_shards, is_gguf_file, read_gguf_config
 from compose_models.store.model import StoredModel
 from compose_models.store.modelpack import cncf_config_blob, cncf_layer
@@ -47,7 +47,7 @@ def package_gguf(
     tag = str(parse_reference(target))
     gguf_path = _existing_file(gguf_path, "--gguf")
     if not is_gguf_file(gguf_path):
-        raise UserError(f"--gguf {gguf_path} is not a GGUF file: it does not start with the GGUF magic bytes")
+        raise InvalidArtifact(f"--gguf {gguf_path} is not a GGUF file: it does not start with the GGUF magic bytes")
     extras = _extra_files(PackageOptions(context_size, licenses, chat_template, mmproj, cncf))
     shards = discover_shards(gguf_path)
     config = read_gguf_config(shards[0])
@@ -65,13 +65,13 @@ def package_safetensors_dir(
     tag = str(parse_reference(target))
     directory = Path(directory).expanduser().absolute()
     if not directory.is_dir():
-        raise UserError(f"--safetensors-dir {directory}: no such directory")
+        raise InvalidArtifact(f"--safetensors-dir {directory}: no such directory")
     files = sorted(_visible_files(directory), key=lambda path: (classify_file(path) != media_types.SAFETENSORS, path))
     weights = [path for path in files if classify_file(path) == media_types.SAFETENSORS]
     if not weights:
-        raise UserError(f"--safetensors-dir {directory} holds no .safetensors file")
+        raise InvalidArtifact(f"--safetensors-dir {directory} holds no .safetensors file")
     if options.mmproj is not None:
-        raise UserError("--mmproj goes with --gguf, not --safetensors-dir")
+        raise InvalidArtifact("--mmproj goes with --gguf, not --safetensors-dir")
     extras = _extra_files(options)
     config = read_safetensors_config(weights, directory)
     if options.context_size is not None:
@@ -86,7 +86,7 @@ def repackage(store: ModelStore, source: str, target: str, options: PackageOptio
     tag = str(parse_reference(target))
     model = store.get(source)
     if model.is_cncf or options.cncf:
-        raise UserError(f"--from {source}: repackaging from or to a CNCF ModelPack artifact is not supported")
+        raise InvalidArtifact(f"--from {source}: repackaging from or to a CNCF ModelPack artifact is not supported")
     added = [ingest_layer(store, path, media_type) for path, media_type in _extra_files(options)]
     config = dict(model.config_file.get("config") or {})
     if options.context_size is not None:
@@ -103,9 +103,9 @@ def repackage(store: ModelStore, source: str, target: str, options: PackageOptio
 def _extra_files(options: PackageOptions) -> list[tuple[Path, str]]:
     """Validated options, as (file, media type) in DMR's layer order: licenses, template, projector."""
     if options.context_size is not None and options.context_size <= 0:
-        raise UserError(f"--context-size must be a positive number of tokens, got {options.context_size}")
+        raise InvalidArtifact(f"--context-size must be a positive number of tokens, got {options.context_size}")
     if options.context_size is not None and options.cncf:
-        raise UserError("--context-size cannot be used with --format cncf: ModelPack configs have no context size")
+        raise InvalidArtifact("--context-size cannot be used with --format cncf: ModelPack configs have no context size")
     extras = [(_existing_file(path, "--license"), media_types.LICENSE) for path in options.licenses]
     if options.chat_template is not None:
         extras.append((_existing_file(options.chat_template, "--chat-template"), media_types.CHAT_TEMPLATE))
@@ -170,5 +170,5 @@ def store_artifact(
 def _existing_file(path: Path, option: str) -> Path:
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"{option} {path}: no such file")
+        raise InvalidArtifact(f"{option} {path}: no such file")
     return path.absolute()

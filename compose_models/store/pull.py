@@ -21,11 +21,11 @@ from typing import Any, BinaryIO
 
 from filelock import FileLock
 
-from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.artifact import Layer
 from compose_models.store.blobs import CHUNK_SIZE, digest_hex, sha256_digest
 from compose_models.store.bounded_read import MAX_CONFIG_BYTES, MAX_LAYERS, MiB
+from compose_models.store.errors import DigestMismatch, RegistryError, StoreFull
 from compose_models.store.hf_pull import pull_from_hugging_face
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import ModelReference, looks_like_digest, parse_reference
@@ -36,10 +36,6 @@ from compose_models.store.transfer_progress import SILENT, Advance, Transfers
 PARALLEL_LAYERS = 4
 # Left free on the store's disk by a pull, beyond its layers: the store's index, manifests and the runner's logs.
 PULL_RESERVE_BYTES = 64 * MiB
-
-
-class StoreFull(UserError):
-    """The store's disk has no room for what a pull brings (HTTP 507 from the runner)."""
 
 
 @dataclass(frozen=True)
@@ -102,27 +98,27 @@ def fetch_model_manifest(client: RegistryClient, ref: ModelReference) -> bytes:
     descriptors and no more than MAX_LAYERS layers."""
     raw, media_type = client.get_manifest(ref.repository, ref.digest or ref.tag or "latest")
     if ref.digest and sha256_digest(raw) != ref.digest:
-        raise UserError(f"the registry returned a manifest for {ref} whose digest is not {ref.digest}")
+        raise DigestMismatch(f"the registry returned a manifest for {ref} whose digest is not {ref.digest}")
     try:
         manifest = json.loads(raw)
     except (ValueError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict):
-        raise UserError(f"the manifest of {ref} is not a JSON object")
+        raise RegistryError(f"the manifest of {ref} is not a JSON object")
     if (media_type or manifest.get("mediaType")) == media_types.OCI_INDEX:
-        raise UserError(f"{ref} is an image index (a multi-platform image?), not a model artifact")
+        raise RegistryError(f"{ref} is an image index (a multi-platform image?), not a model artifact")
     config = manifest.get("config")
     config_type = config.get("mediaType", "") if isinstance(config, dict) else ""
     if config_type not in media_types.SUPPORTED_CONFIGS:
-        raise UserError(
+        raise RegistryError(
             f"{ref} has config media type {config_type!r}, which is not a model artifact: "
             f"expected one of {', '.join(media_types.SUPPORTED_CONFIGS)}"
         )
     layers = manifest.get("layers")
     if not isinstance(layers, list):
-        raise UserError(f"the manifest of {ref} has no list of layers")
+        raise RegistryError(f"the manifest of {ref} has no list of layers")
     if len(layers) > MAX_LAYERS:
-        raise UserError(f"{ref} has {len(layers)} layers, more than the {MAX_LAYERS} a model may have; refused")
+        raise RegistryError(f"{ref} has {len(layers)} layers, more than the {MAX_LAYERS} a model may have; refused")
     for index, descriptor in enumerate([config, *layers]):
         _check_descriptor(descriptor, ref, "config" if index == 0 else f"layers[{index - 1}]")
     return raw
@@ -130,21 +126,21 @@ def fetch_model_manifest(client: RegistryClient, ref: ModelReference) -> bytes:
 
 def _check_descriptor(descriptor: object, ref: ModelReference, where: str) -> None:
     if not isinstance(descriptor, dict):
-        raise UserError(f"the manifest of {ref} has no descriptor object in {where}")
+        raise RegistryError(f"the manifest of {ref} has no descriptor object in {where}")
     size, digest = descriptor.get("size"), descriptor.get("digest")
     if type(size) is not int or size < 0:
-        raise UserError(f"the manifest of {ref} has no valid size in {where}: {size!r}")
+        raise RegistryError(f"the manifest of {ref} has no valid size in {where}: {size!r}")
     if not isinstance(descriptor.get("mediaType"), str):
-        raise UserError(f"the manifest of {ref} has no mediaType in {where}")
+        raise RegistryError(f"the manifest of {ref} has no mediaType in {where}")
     if not isinstance(digest, str) or not looks_like_digest(digest):
-        raise UserError(f"the manifest of {ref} has an invalid digest in {where}: expected sha256:<64 hex characters>")
+        raise RegistryError(f"the manifest of {ref} has an invalid digest in {where}: expected sha256:<64 hex characters>")
 
 
 def fetch_config(client: RegistryClient, ref: ModelReference, manifest: dict[str, Any]) -> bytes:
     """The config blob, refused when it declares more than MAX_CONFIG_BYTES or sends more than it declares."""
     digest, size = manifest["config"]["digest"], manifest["config"]["size"]
     if size > MAX_CONFIG_BYTES:
-        raise UserError(
+        raise RegistryError(
             f"the config of {ref} declares {size} bytes, more than the {MAX_CONFIG_BYTES // MiB} MiB a model config "
             "may have; refused"
         )
@@ -183,13 +179,13 @@ def download_blob(
                     ) from None
                 if not complete:
                     partial.unlink(missing_ok=True)
-                    raise UserError(
+                    raise RegistryError(
                         f"blob {layer.digest} of {ref} sent more than its declared {layer.size} bytes; "
                         "the download was stopped there and nothing was kept"
                     )
         if "sha256:" + hasher.hexdigest() != layer.digest:
             partial.unlink(missing_ok=True)
-            raise UserError(
+            raise RegistryError(
                 f"blob {layer.digest} of {ref} does not match its digest (corrupt or tampered); it was not kept"
             )
         os.replace(partial, store.blobs.path(layer.digest))

@@ -3,9 +3,9 @@
 from collections.abc import Iterator
 from pathlib import Path
 
-from compose_models.errors import UserError
 from compose_models.store.artifact import Layer
 from compose_models.store.blobs import CHUNK_SIZE
+from compose_models.store.errors import InvalidReference, RegistryError
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import ModelReference, looks_like_id, parse_reference
 from compose_models.store.registry_client import RegistryClient
@@ -16,10 +16,10 @@ from compose_models.store.transfer_progress import SILENT, Advance, Transfers
 def push_model(store: ModelStore, reference: str, insecure: bool = False, transfers: Transfers = SILENT) -> str:
     """Push the model tagged ``reference`` to that reference's registry; returns the manifest digest."""
     if looks_like_id(reference.strip()):
-        raise UserError(f"push needs a tag naming the registry and repository, not the ID {reference.strip()!r}")
+        raise InvalidReference(f"push needs a tag naming the registry and repository, not the ID {reference.strip()!r}")
     ref = parse_reference(reference)
     if ref.digest or ref.is_hugging_face:
-        raise UserError(f"cannot push to {ref}: expected a registry tag such as localhost:5000/team/model:v1")
+        raise InvalidReference(f"cannot push to {ref}: expected a registry tag such as localhost:5000/team/model:v1")
     model = store.get(reference)
     raw_manifest = store.raw_manifest(model.id)
     with RegistryClient(ref.registry, insecure) as client:
@@ -28,7 +28,7 @@ def push_model(store: ModelStore, reference: str, insecure: bool = False, transf
             _push_blob(client, ref, layer, store.blobs.path(layer.digest), _mount_sources(store, ref, layer), transfers)
         digest = client.put_manifest(ref.repository, ref.tag or "latest", raw_manifest, model.manifest["mediaType"])
     if digest != model.id:
-        raise UserError(f"registry {ref.registry} stored the manifest as {digest}, expected {model.id}")
+        raise RegistryError(f"registry {ref.registry} stored the manifest as {digest}, expected {model.id}")
     return digest
 
 

@@ -8,7 +8,7 @@ the store resolves them against what it holds.
 import re
 from dataclasses import dataclass
 
-from compose_models.errors import UserError
+from compose_models.store.errors import InvalidReference
 
 DEFAULT_REGISTRY = "docker.io"
 DEFAULT_NAMESPACE = "ai"
@@ -55,12 +55,12 @@ def looks_like_digest(text: str) -> bool:
 
 
 def parse_reference(reference: str) -> ModelReference:
-    """Parse and normalise a tag or digest reference. Raises UserError on a malformed one or an ID."""
+    """Parse and normalise a tag or digest reference. Raises InvalidReference on a malformed one or an ID."""
     text = reference.strip()
     if not text:
-        raise UserError("empty model reference: expected a name such as ai/smollm2 or ai/smollm2:360M")
+        raise InvalidReference("empty model reference: expected a name such as ai/smollm2 or ai/smollm2:360M")
     if looks_like_id(text):
-        raise UserError(f"{reference!r} is a model ID, not a name: expected a reference such as ai/smollm2:latest")
+        raise InvalidReference(f"{reference!r} is a model ID, not a name: expected a reference such as ai/smollm2:latest")
     if text.startswith("hf.co/"):
         text = HUGGING_FACE_REGISTRY + text[len("hf.co") :]
 
@@ -68,7 +68,7 @@ def parse_reference(reference: str) -> ModelReference:
     if "@" in text:
         text, digest = text.split("@", 1)
         if not looks_like_digest(digest):
-            raise UserError(f"invalid digest in model reference {reference!r}: expected sha256:<64 hex characters>")
+            raise InvalidReference(f"invalid digest in model reference {reference!r}: expected sha256:<64 hex characters>")
 
     tag = DEFAULT_TAG
     last_colon, last_slash = text.rfind(":"), text.rfind("/")
@@ -130,14 +130,14 @@ def _split_registry(name: str) -> tuple[str, str]:
 
 def _validate(reference: str, registry: str, repository: str, tag: str) -> None:
     if not _DOMAIN.fullmatch(registry):
-        raise UserError(f"invalid registry {registry!r} in model reference {reference!r}")
+        raise InvalidReference(f"invalid registry {registry!r} in model reference {reference!r}")
     for component in repository.split("/"):
         if not _PATH_COMPONENT.fullmatch(component):
-            raise UserError(
+            raise InvalidReference(
                 f"invalid model reference {reference!r}: path component {component!r} must be lower-case "
                 "letters and digits separated by '.', '_' or '-'"
             )
     if not _TAG.fullmatch(tag):
-        raise UserError(
+        raise InvalidReference(
             f"invalid tag {tag!r} in model reference {reference!r}: expected letters, digits, '_', '.' or '-'"
         )

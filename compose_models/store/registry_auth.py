@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from compose_models.errors import UserError
 from compose_models.store.bounded_read import MAX_SMALL_BYTES, read_at_most
 from compose_models.store.credentials import Credentials
+from compose_models.store.errors import RegistryError
 
 _PARAMETER = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
@@ -36,7 +36,7 @@ def fetch_bearer_token(
     """Get a token from the challenge's realm for these scopes (anonymously when no credentials)."""
     realm = parameters.get("realm")
     if not realm:
-        raise UserError("the registry asked for a bearer token but named no realm to get it from")
+        raise RegistryError("the registry asked for a bearer token but named no realm to get it from")
     _check_realm(realm, httpx.URL(registry_url))
     service = parameters.get("service", "")
     if credentials and credentials.is_identity_token:
@@ -56,24 +56,24 @@ def fetch_bearer_token(
         finally:
             response.close()
     except httpx.HTTPError as error:
-        raise UserError(f"cannot reach the registry's token server {realm}: {error}") from error
+        raise RegistryError(f"cannot reach the registry's token server {realm}: {error}") from error
     # The token server's own words are not repeated: a hostile one could put anything there.
     if response.status_code in (401, 403):
-        raise UserError(
+        raise RegistryError(
             f"the token server {realm} refused the credentials (HTTP {response.status_code}): "
             "check `docker login` for this registry"
         )
     if response.status_code != 200:
-        raise UserError(f"the token server {realm} answered HTTP {response.status_code}")
+        raise RegistryError(f"the token server {realm} answered HTTP {response.status_code}")
     if body is None:
-        raise UserError(f"the token server {realm} answered more than {MAX_SMALL_BYTES // 1024} KiB; refused")
+        raise RegistryError(f"the token server {realm} answered more than {MAX_SMALL_BYTES // 1024} KiB; refused")
     try:
         answer = json.loads(body)
         token = answer.get("token") or answer.get("access_token")
     except (ValueError, RecursionError, AttributeError):
-        raise UserError(f"the token server {realm} answered something that is not a JSON object") from None
+        raise RegistryError(f"the token server {realm} answered something that is not a JSON object") from None
     if not token or not isinstance(token, str):
-        raise UserError(f"the token server {realm} answered without a token")
+        raise RegistryError(f"the token server {realm} answered without a token")
     return f"Bearer {token}"
 
 
@@ -88,7 +88,7 @@ def _check_realm(realm: str, registry_url: httpx.URL) -> None:
         return
     if url is not None and url.scheme == "http" and registry_url.scheme == "http" and url.host == registry_url.host:
         return
-    raise UserError(
+    raise RegistryError(
         f"the registry at {registry_url} sent its clients to the token server {realm!r}; refused: a token server "
         f"must be https, or plain HTTP only on the registry's own host ({registry_url.host}). No credentials were sent"
     )

@@ -19,18 +19,14 @@ from urllib.parse import urljoin
 import httpx
 
 from compose_models import __version__
-from compose_models.errors import UserError
 from compose_models.store import media_types
 from compose_models.store.blobs import sha256_digest
 from compose_models.store.bounded_read import MAX_MANIFEST_BYTES, MAX_SMALL_BYTES, MiB, read_at_most
 from compose_models.store.credentials import Credentials, registry_credentials
+from compose_models.store.errors import RegistryError, RegistryNotFound
 from compose_models.store.registry_auth import basic_authorization, fetch_bearer_token, parse_challenge
 
 MANIFEST_ACCEPT = ", ".join((media_types.OCI_MANIFEST, media_types.DOCKER_MANIFEST, media_types.OCI_INDEX))
-
-
-class RegistryNotFound(UserError):
-    pass
 
 
 def is_loopback_registry(registry: str) -> bool:
@@ -85,7 +81,7 @@ class RegistryClient:
             raw = read_at_most(response, MAX_MANIFEST_BYTES)
         if raw is None:
             name = f"{self.registry}/{repository}{'@' if reference.startswith('sha256:') else ':'}{reference}"
-            raise UserError(f"the manifest of {name} is larger than {MAX_MANIFEST_BYTES // MiB} MiB "
+            raise RegistryError(f"the manifest of {name} is larger than {MAX_MANIFEST_BYTES // MiB} MiB "
                             "(the most a registry accepts); refused")  # fmt: skip
         return raw, response.headers.get("content-type", "").split(";")[0]
 
@@ -121,9 +117,9 @@ class RegistryClient:
         with self.stream_blob(repository, digest) as response:
             data = read_at_most(response, size)
         if data is None:
-            raise UserError(f"{what} ({digest}) sent more than its declared {size} bytes; not kept")
+            raise RegistryError(f"{what} ({digest}) sent more than its declared {size} bytes; not kept")
         if sha256_digest(data) != digest:
-            raise UserError(f"{what} ({digest}) does not match its digest; not kept")
+            raise RegistryError(f"{what} ({digest}) does not match its digest; not kept")
         return data
 
     def mount_blob(self, repository: str, digest: str, source_repository: str) -> bool:
@@ -167,11 +163,11 @@ class RegistryClient:
                 page = read_at_most(response, MAX_SMALL_BYTES)
                 link = _NEXT_LINK.search(response.headers.get("link", ""))
             if page is None:
-                raise UserError(f"registry {self.registry} sent a page of {key} larger than 1 MiB; refused")
+                raise RegistryError(f"registry {self.registry} sent a page of {key} larger than 1 MiB; refused")
             try:
                 found = json.loads(page).get(key) or []
             except (ValueError, RecursionError, AttributeError):
-                raise UserError(f"registry {self.registry} sent a list of {key} that is not a JSON object") from None
+                raise RegistryError(f"registry {self.registry} sent a list of {key} that is not a JSON object") from None
             items += [item for item in found if isinstance(item, str)]
             next_path = link.group(1) if link else None
         return items
@@ -207,7 +203,7 @@ class RegistryClient:
         try:
             return self._http.send(request, stream=True)
         except httpx.HTTPError as error:
-            raise UserError(
+            raise RegistryError(
                 f"cannot reach registry {self.registry} at {self.base_url}: {error or type(error).__name__}; "
                 "is it running and is the address right? (use --insecure for a plain-HTTP registry)"
             ) from error
@@ -234,20 +230,20 @@ class RegistryClient:
         detail = _registry_error(read_at_most(response, MAX_SMALL_BYTES) or b"")
         if response.status_code == 401:
             hint = "no credentials found" if self._credentials is None else "the credentials were refused"
-            raise UserError(
+            raise RegistryError(
                 f"{self.registry} requires authentication for {what} ({hint}): run `docker login {self.registry}` "
                 f"or add it to {os.environ.get('DOCKER_CONFIG', '~/.docker')}/config.json{detail}"
             )
         if response.status_code == 403:
-            raise UserError(f"{self.registry} denied access to {what}{detail}")
+            raise RegistryError(f"{self.registry} denied access to {what}{detail}")
         if response.status_code == 404:
             raise RegistryNotFound(f"{what} not found in registry {self.registry}{detail}")
-        raise UserError(f"registry {self.registry} answered HTTP {response.status_code} for {what}{detail}")
+        raise RegistryError(f"registry {self.registry} answered HTTP {response.status_code} for {what}{detail}")
 
     def _location(self, response: httpx.Response) -> str:
         location = response.headers.get("location")
         if not location:
-            raise UserError(f"registry {self.registry} started an upload without giving its Location")
+            raise RegistryError(f"registry {self.registry} started an upload without giving its Location")
         return cast(str, urljoin(str(response.url), location))
 
     def _cancel_upload(self, response: httpx.Response, repository: str) -> None:

@@ -7,7 +7,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from compose_models.errors import UserError
+from compose_models.store.errors import InvalidArtifact
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 _CONTEXT_KEYS = ("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length",
@@ -39,16 +39,16 @@ def _header(path: Path) -> dict[str, Any]:
     with path.open("rb") as file:
         prefix = file.read(8)
         if len(prefix) != 8:
-            raise UserError(f"{path} is not a safetensors file: shorter than its 8-byte header length")
+            raise InvalidArtifact(f"{path} is not a safetensors file: shorter than its 8-byte header length")
         (length,) = struct.unpack("<Q", prefix)
         if length > MAX_HEADER_BYTES:
-            raise UserError(f"{path} is not a safetensors file: header length {length} is implausible")
+            raise InvalidArtifact(f"{path} is not a safetensors file: header length {length} is implausible")
         try:
             header = json.loads(file.read(length))
         except ValueError as error:
-            raise UserError(f"{path} is not a safetensors file: its header is not JSON ({error})") from error
+            raise InvalidArtifact(f"{path} is not a safetensors file: its header is not JSON ({error})") from error
     if not isinstance(header, dict):
-        raise UserError(f"{path} is not a safetensors file: its header is not a JSON object")
+        raise InvalidArtifact(f"{path} is not a safetensors file: its header is not a JSON object")
     return header
 
 

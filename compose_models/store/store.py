@@ -8,28 +8,16 @@ import json
 import shutil
 from pathlib import Path
 
-from compose_models.errors import UserError
 from compose_models.home import store_dir
 from compose_models.store.atomic import write_atomic
 from compose_models.store.blobs import BlobStore, digest_hex, sha256_digest
+from compose_models.store.errors import InvalidArtifact, InvalidReference, ModelConflict, ModelNotFound
 from compose_models.store.gojson import go_marshal_indent
 from compose_models.store.index import IndexEntry, ModelIndex
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import looks_like_digest, looks_like_id, normalize_reference, parse_reference
 
 LAYOUT_VERSION = "1.0.0"
-
-
-class ModelNotFound(UserError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(
-            f"model {reference!r} is not in the local store: run `compose-models pull {reference}`, "
-            f"or `compose-models package --gguf FILE {reference}` to add a local GGUF file"
-        )
-
-
-class ModelConflict(UserError):
-    """The request is valid but clashes with the store's state (HTTP 409 in DMR)."""
 
 
 class ModelStore:
@@ -92,13 +80,13 @@ class ModelStore:
         model_id = sha256_digest(raw_manifest)
         config_digest = self.blobs.write_bytes(raw_config)
         if config_digest != manifest["config"]["digest"]:
-            raise UserError(f"config blob of {model_id} does not match its manifest descriptor")
+            raise InvalidArtifact(f"config blob of {model_id} does not match its manifest descriptor")
         layer_digests = [layer["digest"] for layer in manifest["layers"]]
         normalized_tags = [normalize_reference(tag) for tag in tags]
         with self.index.update() as entries:
             missing = [digest for digest in layer_digests if not self.blobs.has(digest)]
             if missing:
-                raise UserError(f"cannot record model {model_id}: blobs {', '.join(missing)} are not in the store")
+                raise InvalidArtifact(f"cannot record model {model_id}: blobs {', '.join(missing)} are not in the store")
             write_atomic(self.manifest_path(model_id), raw_manifest)
             if not any(entry.id == model_id for entry in entries):
                 entries.append(IndexEntry(model_id, [], [*dict.fromkeys(layer_digests), config_digest]))
@@ -195,7 +183,7 @@ def _normalized_tags(entry: IndexEntry) -> list[str]:
     for tag in entry.tags:
         try:
             normalized.append(normalize_reference(tag))
-        except UserError:
+        except InvalidReference:
             normalized.append(tag)
     return normalized
 

@@ -11,15 +11,16 @@ import os
 from pathlib import Path
 
 from compose_models.runner.backends import batched, llama_cpp_python, llama_server, mlx, smoke_test
-from compose_models.runner.backends.engine import EngineError, EngineSpec
+from compose_models.runner.backends.engine import EngineSpec
 from compose_models.runner.backends.process import ProcessEngine
+from compose_models.runner.errors import EngineUnavailable
 
 BACKEND_VARIABLE = "COMPOSE_MODELS_LLAMA_BACKEND"
 LLAMA_CPP = "llama.cpp"  # Docker Model Runner's name for both llama backends
 _INSTALL_HINT = "run `compose-models install-runner --backend llama-server`"
 
 
-class BackendUnavailable(EngineError):
+class BackendUnavailable(EngineUnavailable):
     """The model's format needs a backend that this machine cannot run or does not have."""
 
 

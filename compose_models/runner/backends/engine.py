@@ -12,14 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 
-class EngineError(Exception):
-    """The engine could not start or stopped unexpectedly; the message carries its log tail."""
-
-
-class EngineCrashLoop(EngineError):
-    """The model's engine crashed too often in a short time; it is not started again until reconfigured."""
-
-
 @dataclass(frozen=True)
 class EngineSpec:
     """Everything that decides how an engine is started; equal specs share one engine.

@@ -32,8 +32,9 @@ from typing import cast
 import httpx
 
 from compose_models.runner.backends import watchdog
-from compose_models.runner.backends.engine import EngineError, EngineSpec
+from compose_models.runner.backends.engine import EngineSpec
 from compose_models.runner.backends.leftovers import EngineRecords
+from compose_models.runner.errors import EngineError
 
 NO_PDEATHSIG_VARIABLE = "COMPOSE_MODELS_NO_PDEATHSIG"  # "1": no PDEATHSIG, for tests of the watchdog alone
 _PR_SET_PDEATHSIG = 1

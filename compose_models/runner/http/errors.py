@@ -1,8 +1,9 @@
 """HTTP error bodies in the shape of the API that was called.
 
-Handlers raise ``ApiError``; the app renders it for the dialect the route table gives the request
-(or, for a path it does not have, the path's prefix), so a handler never has to know which error
-envelope its callers expect.
+Handlers raise ``ApiError``, or let an error of the runner's tree or the store's propagate
+(``runner/errors.py`` gives its status, code and message); the app renders either for the dialect the
+route table gives the request (or, for a path it does not have, the path's prefix), so a handler never
+has to know which error envelope its callers expect.
 """
 
 import errno
@@ -11,6 +12,7 @@ import uuid
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from compose_models.runner.errors import answer_for
 from compose_models.runner.http.dialects import Dialect, dialect_of
 from compose_models.runner.http.exchange import exchange_of
 
@@ -36,9 +38,10 @@ class ApiError(Exception):
         self.code = code
 
 
-class UnknownModel(ApiError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(404, f"model {reference!r} not found", param="model", code="model_not_found")
+def api_error(error: Exception) -> ApiError:
+    """``error`` (of the runner's tree, the store's, or any ``UserError``) as the runner answers it."""
+    answer = answer_for(error)
+    return ApiError(answer.status, answer.message(error), param=answer.param, code=answer.code)
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -96,6 +99,11 @@ async def render_os_error(request: Request, exc: Exception) -> Response:
     disk is a 507, anything else a 500, both in the called API's shape instead of plain text."""
     assert isinstance(exc, OSError)
     return await render_api_error(request, storage_failure(exc, f"{request.method} {request.url.path}"))
+
+
+async def render_error(request: Request, exc: Exception) -> Response:
+    """Starlette exception handler for the runner's errors, the store's and any ``UserError``."""
+    return await render_api_error(request, api_error(exc))
 
 
 async def render_api_error(request: Request, exc: Exception) -> Response:

@@ -9,13 +9,14 @@ from typing import Any, cast
 import httpx
 from starlette.requests import Request
 
-from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError
+from compose_models.runner.backends.engine import Engine
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.capped_read import cut
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.inference.engine_client import EngineClients, EngineResponse
 from compose_models.runner.inference.target import _send
-from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, Scheduler
 from compose_models.runner.scheduling.settings import (
     ENGINE_CONNECT_TIMEOUT_VARIABLE,
     ENGINE_READ_TIMEOUT_VARIABLE,
@@ -68,24 +69,18 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     except ModelNotFound:
         remote = request.app.state.remote_models.find(reference)
         if remote is None:
-            raise UnknownModel(reference) from None
+            raise
         return cast("LocalModel | RemoteModel", remote)
 
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
-    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
+    """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; the scheduler's errors propagate
+    (the runner's table answers them)."""
     scheduler: Scheduler = request.app.state.scheduler
     model = requested_model(request, reference)
     if isinstance(model, RemoteModel):
         raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
-    try:
-        return await stack.enter_async_context(scheduler.use(reference, mode, model))
-    except ModelNotFound:
-        raise UnknownModel(reference) from None
-    except EngineCrashLoop as error:
-        raise ApiError(503, str(error), code=ENGINE_CRASHED) from None
-    except EngineError as error:
-        raise ApiError(500, f"unable to load runner: {error}") from None
+    return await stack.enter_async_context(scheduler.use(reference, mode, model))
 
 
 async def preload(request: Request, reference: str, mode: str = COMPLETION) -> None:

@@ -59,10 +59,10 @@ async def _start_upstream_call(
         stack = contextlib.AsyncExitStack()
         try:
             replica = stack.enter_context(request.app.state.remote_models.serving(model, tried))  # chosen now
-        except NoHealthyReplica as error:
+        except NoHealthyReplica:
             if failure is not None:  # no other replica to send it to
                 raise failure from None
-            raise ApiError(503, str(error), code="upstream_unavailable") from None
+            raise
         sent = {**payload, "model": replica.remote_name}
         timings.engine_ready = time.monotonic()
         try:

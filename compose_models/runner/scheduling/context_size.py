@@ -7,7 +7,7 @@ a huge one fails to load long after the configure that asked for it was accepted
 from collections.abc import Mapping
 from typing import Any
 
-from compose_models.errors import UserError
+from compose_models.runner.errors import InvalidConfiguration
 
 SMALLEST_CONTEXT = 64
 
@@ -19,9 +19,9 @@ def trained_context(gguf: Mapping[str, Any]) -> int | None:
 
 
 def check_context_size(size: int | None, trained: int | None, name: str) -> None:
-    """UserError naming ``name`` unless ``size`` is unset or between SMALLEST_CONTEXT and ``trained``."""
+    """InvalidConfiguration (a UserError) naming ``name`` unless ``size`` is unset or between SMALLEST_CONTEXT and ``trained``."""
     if size is None:
         return
     if size < SMALLEST_CONTEXT or (trained and size > trained):
         upper = f" and {trained} (the context the model was trained with)" if trained else ""
-        raise UserError(f"{name}: {size} is out of range: use between {SMALLEST_CONTEXT}{upper}")
+        raise InvalidConfiguration(f"{name}: {size} is out of range: use between {SMALLEST_CONTEXT}{upper}")

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Protocol
 
 from compose_models.errors import UserError
-from compose_models.runner.http.errors import ApiError
-from compose_models.store.index import CorruptIndex, IndexEntry, ModelIndex
+from compose_models.runner.http.errors import api_error
+from compose_models.store.errors import CorruptIndex
+from compose_models.store.index import IndexEntry, ModelIndex
 from compose_models.store.model import StoredModel
 from compose_models.store.reference import display_name
 from compose_models.store.store import ModelStore
@@ -66,8 +67,8 @@ class _ServedIndex(ModelIndex):
     def read(self) -> list[IndexEntry]:
         try:
             return super().read()
-        except CorruptIndex as error:
-            raise ApiError(503, f"the model store cannot be read: {error}", code="corrupt_index") from None
+        except CorruptIndex as error:  # by hand, as the table answers it: an ApiError passes the handlers' `except UserError`
+            raise api_error(error) from None
 
 
 def model_label(model: NamedModel) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from compose_models.runner.backends.engine import EngineError
+from compose_models.runner.errors import EngineUnavailable
 from compose_models.units import format_bytes
 
 
@@ -32,7 +32,7 @@ class Placement:
     evict: tuple[Any, ...]  # the residents' keys
 
 
-class InsufficientMemory(EngineError):
+class InsufficientMemory(EngineUnavailable):
     """A model does not fit in the memory budget; the message gives the numbers."""
 
 

@@ -32,9 +32,10 @@ from typing import Any, Protocol, cast
 from compose_models.errors import UserError
 from compose_models.log import say
 from compose_models.runner.backends import batched, catalog, llama_server, mlx
-from compose_models.runner.backends.engine import Engine, EngineCrashLoop, EngineError, EngineSpec
+from compose_models.runner.backends.engine import Engine, EngineSpec
 from compose_models.runner.control.presets import with_preset
 from compose_models.runner.control.runtime_flags import parse_runtime_flags
+from compose_models.runner.errors import EngineCrashLoop, EngineError, InvalidConfiguration, ModelNotFound
 from compose_models.runner.scheduling import pins
 from compose_models.runner.scheduling.compose_projects import running_projects
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
@@ -75,12 +76,6 @@ class LocalModel(Protocol):
 
 
 ModelLookup = Callable[[str], LocalModel | None]
-
-
-class ModelNotFound(Exception):
-    def __init__(self, reference: str) -> None:
-        super().__init__(f"model {reference!r} not found")
-        self.reference = reference
 
 
 @dataclass
@@ -265,7 +260,7 @@ class Scheduler:
                 if slot.engine is not None and slot.engine.is_running()
             }
         except EngineError as error:
-            raise UserError(str(error)) from None
+            raise InvalidConfiguration(str(error)) from None
 
     def rerank_refusal(self, model: LocalModel, reference: str) -> str | None:
         """Why ``model`` cannot serve ``/rerank``, or None when it can.

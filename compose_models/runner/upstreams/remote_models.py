@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from compose_models.log import say
+from compose_models.runner.errors import UpstreamUnavailable
 from compose_models.runner.http.capped_read import LIST_BYTES, AnswerTooLarge, read_capped
 from compose_models.runner.upstreams.config import ALL_MODELS, Upstream, strip_credentials
 from compose_models.runner.upstreams.health import UpstreamHealth
@@ -63,7 +64,7 @@ class RemoteModel:
                 "upstream": self.upstream.name, "remote_id": self.remote_name}  # fmt: skip
 
 
-class NoHealthyReplica(Exception):
+class NoHealthyReplica(UpstreamUnavailable):
     """Every replica of a model not yet tried for this request is ejected (or none is left to try)."""
 
     def __init__(self, name: str, ejected: list[Upstream]) -> None:

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from compose_models.store import ModelStore, StoredModel, package_gguf
-from compose_models.store.pull import PULL_RESERVE_BYTES, StoreFull, pull_model
+from compose_models.store.errors import StoreFull
+from compose_models.store.pull import PULL_RESERVE_BYTES, pull_model
 from tests.conftest import cli_headers, run_cli
 from tests.integration.full_disk import fill, small_tmpfs
 from tests.integration.store.hostile_registry import HostileRegistry, hostile_registry

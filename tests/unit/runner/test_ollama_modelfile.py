@@ -2,8 +2,8 @@
 
 import pytest
 
-from compose_models.runner.api.ollama.modelfile import parse_modelfile
-from compose_models.runner.api.ollama.parameters import checked_parameters, parameters_text
+from compose_models.runner.api.ollama.create import parse_modelfile
+from compose_models.runner.api.ollama.translation import checked_parameters, parameters_text
 from compose_models.runner.http.errors import ApiError
 
 

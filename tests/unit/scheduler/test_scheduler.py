@@ -12,7 +12,8 @@ import pytest
 from compose_models.errors import UserError
 from compose_models.runner.api.dmr.wire import loaded_engine_json
 from compose_models.runner.backends import catalog
-from compose_models.runner.backends.engine import EngineCrashLoop, EngineError, EngineSpec
+from compose_models.runner.backends.engine import EngineSpec
+from compose_models.runner.errors import EngineCrashLoop, EngineError
 from compose_models.runner.scheduling.placement import InsufficientMemory
 from compose_models.runner.scheduling.scheduler import CRASH_LIMIT, CRASH_WINDOW, EMBEDDING, Scheduler
 from compose_models.runner.scheduling.settings import SchedulerSettings

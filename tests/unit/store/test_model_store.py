@@ -5,7 +5,8 @@ import pytest
 
 from compose_models.errors import UserError
 from compose_models.store import ModelConflict, ModelNotFound, ModelStore, StoredModel, package_gguf
-from compose_models.store.blobs import BlobStore, DigestMismatch, sha256_digest
+from compose_models.store.blobs import BlobStore, sha256_digest
+from compose_models.store.errors import DigestMismatch
 from tests.unit.store.ggufs import write_gguf
 
 

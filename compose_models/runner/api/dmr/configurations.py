@@ -3,9 +3,10 @@
 from typing import Any
 
 from compose_models.errors import UserError
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.scheduling import context_size
-from compose_models.runner.scheduling.scheduler import ModelConfiguration, ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import ModelConfiguration, Scheduler
 from compose_models.store.model import StoredModel
 from compose_models.units import format_duration
 
@@ -54,5 +55,5 @@ def check_context_size(model: StoredModel, size: int | None, field: str) -> None
     """400 naming ``field`` unless ``size`` is unset or within the context the model was trained with."""
     try:
         context_size.check_context_size(size, context_size.trained_context(model.config.get("gguf") or {}), field)
-    except UserError as error:
+    except UserError as error:  # by hand: the answer names the request's field as OpenAI's ``param``
         raise ApiError(400, str(error), param=field) from None

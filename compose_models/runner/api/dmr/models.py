@@ -20,17 +20,17 @@ from compose_models.runner.api.dmr.transfer_stream import (
     in_transfer_thread,
     run_transfer,
 )
+from compose_models.runner.errors import ModelNotFound as RunnerModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
 from compose_models.runner.http.streams import json_line
-from compose_models.runner.scheduling.scheduler import ModelNotFound as SchedulerModelNotFound
+from compose_models.store.errors import ModelConflict, ModelNotFound, RegistryNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
-from compose_models.store.registry_client import RegistryNotFound
-from compose_models.store.store import ModelConflict, ModelNotFound, ModelStore
+from compose_models.store.store import ModelStore
 from compose_models.store.transfer_progress import Transfers
 
 
@@ -47,10 +47,8 @@ async def get_model(request: Request) -> Response:
             model = await in_transfer_thread(lambda: fetch_remote_model(name))
         else:
             model = request.app.state.store.get(name)
-    except (ModelNotFound, RegistryNotFound):
+    except RegistryNotFound:  # by hand: the answer names the model, as a local lookup's does, not the registry's reply
         raise ApiError(404, f"model {name!r} not found") from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
     document = model.to_dmr_json()
     if remote:
         document.pop("tags", None)
@@ -63,9 +61,9 @@ async def delete_model(request: Request) -> Response:
     try:
         await request.app.state.scheduler.unload([name])
         return JSONResponse(request.app.state.store.remove(name, force=force))
-    except ModelConflict as error:
-        raise ApiError(409, str(error)) from None
-    except (ModelNotFound, SchedulerModelNotFound, UserError):
+    except ModelConflict:
+        raise  # the runner's table answers it: 409
+    except (RunnerModelNotFound, UserError):  # by hand: any name it cannot resolve is a 404 here, as in DMR
         raise ApiError(404, f"model {name!r} not found") from None
 
 
@@ -82,7 +80,7 @@ async def push(request: Request) -> Response:
     name = request.path_params["name"]
     store: ModelStore = request.app.state.store
     if store.find(name) is None:
-        raise ApiError(404, f"model {name!r} not found")
+        raise ModelNotFound(name)
     return await _progress_response(request, lambda transfers: push_model(store, name, transfers=transfers), "push")
 
 
@@ -92,12 +90,7 @@ async def tag(request: Request) -> Response:
     if not repository or not tag_name:
         raise ApiError(400, "missing repo or tag query parameter")
     target = f"{repository}:{tag_name}"
-    try:
-        request.app.state.store.tag(name, target)
-    except ModelNotFound:
-        raise ApiError(404, f"model {name!r} not found") from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    request.app.state.store.tag(name, target)
     return JSONResponse({"message": f'Model tagged successfully with "{target}"', "target": target}, status_code=201)
 
 

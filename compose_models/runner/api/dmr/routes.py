@@ -5,7 +5,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from compose_models import __version__
-from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import (
     configuration_document,
     configuration_json,
@@ -13,12 +12,12 @@ from compose_models.runner.api.dmr.configurations import (
 )
 from compose_models.runner.api.dmr.schema import ConfigureRequest, LoadRequest, ReleaseRequest, UnloadRequest
 from compose_models.runner.api.dmr.wire import loaded_engine_json, remote_models_json
-from compose_models.runner.backends.engine import EngineError
+from compose_models.runner.errors import EngineError, ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.endpoint import flag_set
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import ModelNotFound, Scheduler
+from compose_models.runner.scheduling.scheduler import Scheduler
 
 
 async def root(request: Request) -> Response:
@@ -62,9 +61,7 @@ async def configure(request: Request) -> Response:
         if remote is not None:
             raise ApiError(400, f"model {parsed.model!r} is served by upstream {remote.upstream.name!r}: "
                            "configure it there") from None  # fmt: skip
-        raise UnknownModel(parsed.model) from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+        raise
     return Response(status_code=202)
 
 
@@ -76,10 +73,8 @@ async def load(request: Request) -> Response:
         if parsed.project:
             scheduler.pin(parsed.model, parsed.project)
         seconds = await scheduler.preload(parsed.model)
-    except ModelNotFound:
-        raise UnknownModel(parsed.model) from None
-    except (UserError, EngineError) as error:
-        raise ApiError(400 if isinstance(error, UserError) else 503, str(error)) from None
+    except EngineError as error:  # by hand: 503 with the engine's own message, which `up` prints, not a request's 500
+        raise ApiError(503, str(error)) from None
     return JSONResponse({"model": parsed.model, "seconds": round(seconds, 3), "pinned_by": parsed.project})
 
 
@@ -94,7 +89,7 @@ async def configurations(request: Request) -> Response:
     scheduler: Scheduler = request.app.state.scheduler
     wanted = request.query_params.get("model")
     if wanted and configuration_document(scheduler, wanted) is None:
-        raise UnknownModel(wanted)
+        raise ModelNotFound(wanted)
     models = [scheduler.find(wanted)] if wanted else request.app.state.store.models()
     entries = []
     for model in models:
@@ -109,8 +104,5 @@ async def configurations(request: Request) -> Response:
 
 async def unload(request: Request) -> Response:
     parsed = await read_request(request, UnloadRequest)
-    try:
-        count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
-    except ModelNotFound as error:
-        raise ApiError(404, str(error)) from None
+    count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
     return JSONResponse({"unloaded_runners": count})

@@ -18,10 +18,8 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from compose_models.errors import UserError
+from compose_models.runner.errors import answer_for
 from compose_models.runner.http.errors import storage_failure
-from compose_models.store.pull import StoreFull
-from compose_models.store.registry_client import RegistryNotFound
-from compose_models.store.store import ModelNotFound
 from compose_models.store.transfer_progress import Advance, Transfers
 
 Result = TypeVar("Result")
@@ -104,12 +102,8 @@ async def run_transfer(work: Callable[[Transfers], Result]) -> AsyncGenerator[Tr
             outcome: TransferEvent = Finished(work(transfers))
         except TransferCancelled:
             outcome = Failed("the client closed the request", 499)
-        except (RegistryNotFound, ModelNotFound) as error:
-            outcome = Failed(str(error), 404)
-        except StoreFull as error:
-            outcome = Failed(str(error), 507)
-        except UserError as error:
-            outcome = Failed(str(error), 400)
+        except UserError as error:  # the store's errors: the status is the runner's table's, the message the store's own
+            outcome = Failed(str(error), answer_for(error).status)
         except OSError as error:  # writing the store: a full disk is a 507
             failure = storage_failure(error, "the transfer could not be written to the store")
             outcome = Failed(failure.message, failure.status)

@@ -1,27 +1,38 @@
 """Ollama's model routes: version, tags, ps, show, pull and push (NDJSON progress), delete and
-copy. (Create and blobs: create.py and blobs.py.)"""
+copy. (Create and blobs: create.py.)
+
+Also here: the fields of ``/api/show`` that come from how a model was created, and the NDJSON
+answer of pull and push.
+"""
 
 import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from compose_models.errors import UserError
+from compose_models.runner.api.dmr.transfer_stream import Failed, Finished, LayerProgress, TransferEvent, TransferResponse, run_transfer
 from compose_models.runner.api.ollama.schema import CopyRequest, Named, PullRequest, PushRequest
-from compose_models.runner.api.ollama.show_fields import show_fields
-from compose_models.runner.api.ollama.transfers import check_insecure, transfer_answer
+from compose_models.runner.api.ollama.translation import parameters_text
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
+from compose_models.runner.http.streams import json_line
+from compose_models.runner.scheduling.context_size import trained_context
 from compose_models.runner.scheduling.scheduler import LoadedEngine
 from compose_models.runner.upstreams.remote_models import RemoteModel
+from compose_models.store import media_types
+from compose_models.store.create import stored_settings
 from compose_models.store.model import StoredModel
 from compose_models.store.pull import pull_model
 from compose_models.store.push import push_model
-from compose_models.store.reference import listed_name
-from compose_models.store.store import ModelConflict, ModelNotFound
+from compose_models.store.reference import listed_name, parse_reference
+from compose_models.store.registry_client import is_loopback_registry
+from compose_models.store.transfer_progress import Transfers
 from compose_models.units import rfc3339_nano
 
 OLLAMA_VERSION = "0.1.0"  # what Docker Model Runner reports
@@ -101,7 +112,7 @@ async def show(request: Request) -> Response:
     parsed = await read_request(request, Named)
     model = request.app.state.store.find(parsed.model)
     if model is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     metadata = dict(model.config.get("gguf") or {})
     metadata.pop("tokenizer.chat_template", None)
     return JSONResponse({
@@ -115,25 +126,15 @@ async def delete(request: Request) -> Response:
     parsed = await read_request(request, Named)
     store = request.app.state.store
     if store.find(parsed.model) is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     await request.app.state.scheduler.unload([parsed.model])
-    try:
-        store.remove(parsed.model)
-    except ModelConflict as error:
-        raise ApiError(409, str(error)) from None
-    except ModelNotFound:
-        raise UnknownModel(parsed.model) from None
+    store.remove(parsed.model)
     return Response(status_code=200)
 
 
 async def copy(request: Request) -> Response:
     parsed = await read_request(request, CopyRequest)
-    try:
-        request.app.state.store.tag(parsed.source, parsed.destination)
-    except ModelNotFound:
-        raise UnknownModel(parsed.source) from None
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    request.app.state.store.tag(parsed.source, parsed.destination)
     return Response(status_code=200)
 
 
@@ -156,10 +157,110 @@ async def push(request: Request) -> Response:
     parsed = await read_request(request, PushRequest)
     store = request.app.state.store
     if store.find(parsed.model) is None:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     if parsed.insecure:
         check_insecure(parsed.model, "push")
     return await transfer_answer(
         lambda transfers: push_model(store, parsed.model, transfers=transfers),
         parsed.stream, "retrieving manifest", "pushing", ("pushing manifest",),
     )
+
+
+# --- show fields ---
+# The fields of ``/api/show`` that come from what a model was created with: its template, system prompt,
+# parameters, licenses and messages, and a Modelfile that would create it again.
+
+
+MAX_TEXT_BYTES = 1 << 20  # of a license or template file, read for the answer
+
+
+def show_fields(model: StoredModel, name: str) -> dict[str, Any]:
+    settings = stored_settings(model)
+    gguf = model.config.get("gguf") or {}
+    parameters = dict(settings.get("parameters") or {})
+    if model.context_size and model.context_size != trained_context(gguf):
+        parameters = {"num_ctx": model.context_size, **parameters}
+    template = settings.get("template") or _text(model.chat_template_path) or gguf.get("tokenizer.chat_template", "")
+    licenses = [_text(path) for path in model.paths_of(media_types.LICENSE)] or [gguf.get("general.license", "")]
+    system, messages = settings.get("system", ""), settings.get("messages") or []
+    fields = {"modelfile": _modelfile(name, template, system, parameters, licenses, messages),
+              "parameters": parameters_text(parameters), "template": template, "license": "\n".join(licenses)}
+    if system:
+        fields["system"] = system
+    if messages:
+        fields["messages"] = messages
+    return fields
+
+
+def _modelfile(name: str, template: str, system: str, parameters: dict[str, Any], licenses: list[str],
+               messages: list[dict[str, str]]) -> str:  # fmt: skip
+    lines = ["# Modelfile generated by compose-models", f"FROM {name}"]
+    if template:
+        lines.append(f'TEMPLATE """{template}"""')
+    if system:
+        lines.append(f'SYSTEM """{system}"""')
+    lines += [f"PARAMETER {line}" for line in parameters_text(parameters).splitlines()]
+    lines += [f'LICENSE """{text}"""' for text in licenses if text]
+    lines += [f'MESSAGE {message["role"]} """{message["content"]}"""' for message in messages]
+    return "\n".join(lines) + "\n"
+
+
+def _text(path: Path | None) -> str:
+    if path is None:
+        return ""
+    with open(path, "rb") as file:
+        return file.read(MAX_TEXT_BYTES).decode("utf-8", errors="replace")
+
+
+# --- transfers ---
+# Ollama's answer to a registry pull or push: NDJSON status lines as it goes (``stream``, the default),
+# or one ``{"status": "success"}``; and the rule for ``insecure``, which both take.
+
+
+async def transfer_answer(
+    work: Callable[[Transfers], object], stream: bool, opening: str, verb: str, closing: Sequence[str]
+) -> Response:
+    """Run ``work`` in a transfer thread: a line per layer's progress (``{verb} <digest>``) between the
+    ``opening`` status and the ``closing`` ones, then ``success``; or the outcome alone without ``stream``."""
+    events = run_transfer(work)
+    if not stream:
+        outcome = [event async for event in events][-1]
+        if isinstance(outcome, Failed):
+            raise ApiError(outcome.status, outcome.message)
+        return JSONResponse({"status": "success"})
+    return TransferResponse(_lines(events, opening, verb, closing), media_type="application/x-ndjson")
+
+
+async def _lines(
+    events: AsyncGenerator[TransferEvent, None], opening: str, verb: str, closing: Sequence[str]
+) -> AsyncGenerator[bytes, None]:
+    try:
+        yield json_line({"status": opening})
+        async for event in events:
+            for status in _statuses(event, verb, closing):
+                yield json_line(status)
+    finally:
+        await events.aclose()
+
+
+def _statuses(event: TransferEvent, verb: str, closing: Sequence[str]) -> list[dict[str, Any]]:
+    if isinstance(event, LayerProgress):
+        return [{"status": f"{verb} {event.layer}", "digest": f"sha256:{event.layer}",
+                 "total": event.total, "completed": event.done}]
+    if isinstance(event, Failed):
+        return [{"error": event.message}]
+    assert isinstance(event, Finished)
+    return [{"status": status} for status in (*closing, "success")]
+
+
+def check_insecure(model: str, verb: str) -> None:
+    """A request may not make a registry elsewhere plain HTTP: anyone who can reach the runner could
+    then read or change what it transfers, and see the credentials it sends."""
+    registry = parse_reference(model).registry
+    if not is_loopback_registry(registry):
+        raise ApiError(
+            400,
+            f"insecure {verb}{'es' if verb.endswith('sh') else 's'} are refused here for {registry}, which is not on "
+            f"this machine: plain HTTP is used for loopback registries only. To {verb} over plain HTTP anyway, run "
+            f"`compose-models {verb} --insecure {model}`",
+        )

@@ -1,7 +1,7 @@
 """Ollama's inference routes (``/api/chat``, ``/api/generate``, ``/api/embed``, ``/api/embeddings``),
 translated to the engines' OpenAI API on the fly and streamed back as NDJSON.
 
-What ``/api/create`` stored with the model (system prompt, parameters) is applied first (defaults.py).
+What ``/api/create`` stored with the model (system prompt, parameters) is applied first (translation.py).
 ``options.num_ctx`` and ``keep_alive`` reconfigure the model, as they do in Ollama and Docker Model
 Runner; an empty prompt (or message list) only loads the model, or unloads it with ``keep_alive: 0``.
 """
@@ -13,9 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from compose_models.errors import UserError
 from compose_models.runner.api.dmr.configurations import check_context_size
-from compose_models.runner.api.ollama.defaults import with_model_defaults
 from compose_models.runner.api.ollama.schema import (
     ChatRequest,
     EmbeddingsRequest,
@@ -24,10 +22,17 @@ from compose_models.runner.api.ollama.schema import (
     Generation,
     Options,
 )
-from compose_models.runner.api.ollama.translation import OllamaStream, chat_payload, generate_payload, nanoseconds
+from compose_models.runner.api.ollama.translation import (
+    OllamaStream,
+    chat_payload,
+    generate_payload,
+    nanoseconds,
+    with_model_defaults,
+)
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.inference.embeddings import embed
 from compose_models.runner.inference.engine_call import (
@@ -97,7 +102,7 @@ async def _load_or_unload(request: Request, parsed: Generation, chat: bool) -> R
     local = request.app.state.store.find(parsed.model) is not None
     remote = not local and request.app.state.remote_models.find(parsed.model) is not None
     if not local and not remote:
-        raise UnknownModel(parsed.model)
+        raise ModelNotFound(parsed.model)
     keep_alive = _seconds(parsed.keep_alive)
     if remote:
         reason = "unload" if keep_alive == 0 else "load"  # an upstream loads and unloads its models itself
@@ -130,20 +135,17 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
     if stored is None and request.app.state.remote_models.find(reference) is not None:
         return  # an upstream's model has the upstream's settings
     if stored is None:
-        raise UnknownModel(reference)
+        raise ModelNotFound(reference)
     check_context_size(stored, num_ctx, "options.num_ctx")
     scheduler = request.app.state.scheduler
     current = scheduler.configuration(stored)
-    try:
-        if num_ctx is not None and num_ctx != current.context_size:
-            keep_alive_now = current.keep_alive if seconds is None else seconds
-            await scheduler.configure(
-                reference, num_ctx, list(current.runtime_flags), keep_alive_now, draft_model=current.draft_model
-            )
-        elif seconds is not None and seconds != current.keep_alive:
-            scheduler.set_keep_alive(reference, seconds)
-    except UserError as error:
-        raise ApiError(400, str(error)) from None
+    if num_ctx is not None and num_ctx != current.context_size:
+        keep_alive_now = current.keep_alive if seconds is None else seconds
+        await scheduler.configure(
+            reference, num_ctx, list(current.runtime_flags), keep_alive_now, draft_model=current.draft_model
+        )
+    elif seconds is not None and seconds != current.keep_alive:
+        scheduler.set_keep_alive(reference, seconds)
 
 
 @stop_when_client_leaves

@@ -1,13 +1,23 @@
 """Ollama chat and generate requests as OpenAI requests, and OpenAI stream chunks as Ollama's NDJSON
-objects (``done: false`` pieces, then one ``done: true`` object with counts and durations)."""
+objects (``done: false`` pieces, then one ``done: true`` object with counts and durations).
+
+Also here: a created model's stored defaults applied to its requests, and Ollama's model parameters
+(checked, and written back as Ollama shows them).
+"""
 
 import json
+import math
 import time
-from typing import Any
+from typing import Any, TypeVar
+
+import pydantic
 
 from compose_models.runner.api.ollama.schema import ChatMessage, ChatRequest, GenerateRequest, Generation, Options
 from compose_models.runner.http.body import as_payload
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall
+from compose_models.store.create import stored_settings
+from compose_models.store.model import StoredModel
 from compose_models.units import rfc3339_nano
 
 _SAMPLING = ("temperature", "top_p", "top_k", "min_p", "seed", "repeat_penalty", "presence_penalty", "frequency_penalty")
@@ -146,3 +156,107 @@ async def _statistics(call: EngineCall) -> dict[str, int]:
 def nanoseconds(seconds: float) -> int:
     """Ollama reports durations in nanoseconds."""
     return int(seconds * 1e9)
+
+
+# --- defaults ---
+# What ``/api/create`` stored with a model, applied to its Ollama requests as Ollama does: the system
+# prompt unless the conversation starts with its own, the stored messages before the conversation, and
+# the stored parameters as defaults of ``options`` (the request's own options win).
+
+
+Request = TypeVar("Request", ChatRequest, GenerateRequest)
+
+
+def with_model_defaults(model: StoredModel | None, request: Request) -> Request:
+    settings = stored_settings(model) if model is not None else {}
+    if not settings:
+        return request
+    update: dict[str, Any] = {"options": _options(request.options, settings.get("parameters") or {})}
+    system = settings.get("system")
+    if isinstance(request, GenerateRequest):
+        if request.system is None and system:
+            update["system"] = system
+        return request.model_copy(update=update)
+    head = [ChatMessage.model_validate(message) for message in settings.get("messages") or []]
+    if system and not (request.messages and request.messages[0].role == "system"):
+        head.insert(0, ChatMessage(role="system", content=system))
+    update["messages"] = head + list(request.messages)
+    return request.model_copy(update=update)
+
+
+def _options(options: Options | None, defaults: dict[str, Any]) -> Options | None:
+    if not defaults:
+        return options
+    given = options.model_dump(exclude_unset=True) if options is not None else {}
+    try:
+        return Options.model_validate({**defaults, **given})
+    except pydantic.ValidationError:  # checked when the model was created; a hand-edited config is skipped
+        return options
+
+
+# --- parameters ---
+# Ollama's model parameters (``PARAMETER`` lines, ``parameters`` of ``/api/create``): their names and
+# types, checked; and written back as ``/api/show`` and ``ollama show --parameters`` print them.
+#
+# ``num_ctx`` becomes the artifact's context size (so every API gets it); the others are stored with
+# the model and are the defaults of its Ollama requests' ``options``.
+
+
+_INTEGER, _NUMBER, _BOOLEAN, _STRINGS = "an integer", "a number", "true or false", "a string or a list of strings"
+TYPES = {
+    "num_ctx": _INTEGER, "num_batch": _INTEGER, "num_gpu": _INTEGER, "main_gpu": _INTEGER, "num_thread": _INTEGER,
+    "num_keep": _INTEGER, "seed": _INTEGER, "num_predict": _INTEGER, "top_k": _INTEGER, "repeat_last_n": _INTEGER,
+    "mirostat": _INTEGER, "top_p": _NUMBER, "min_p": _NUMBER, "typical_p": _NUMBER, "temperature": _NUMBER,
+    "repeat_penalty": _NUMBER, "presence_penalty": _NUMBER, "frequency_penalty": _NUMBER, "mirostat_tau": _NUMBER,
+    "mirostat_eta": _NUMBER, "tfs_z": _NUMBER, "numa": _BOOLEAN, "low_vram": _BOOLEAN, "vocab_only": _BOOLEAN,
+    "use_mmap": _BOOLEAN, "use_mlock": _BOOLEAN, "penalize_newline": _BOOLEAN, "stop": _STRINGS,
+}  # fmt: skip
+
+
+def checked_parameters(given: dict[str, Any], where: str) -> dict[str, Any]:
+    """``given`` with each value of its parameter's type (Modelfile text converted), sorted by name;
+    a 400 naming ``where`` and the parameter for an unknown name or a value of the wrong type."""
+    checked = {}
+    for name, value in given.items():
+        expected = TYPES.get(name)
+        if expected is None:
+            raise ApiError(400, f"{where}: unknown parameter {name!r}: expected one of {', '.join(sorted(TYPES))}")
+        converted = _converted(value, expected)
+        if converted is None:
+            raise ApiError(400, f"{where}: parameter {name!r} must be {expected}, got {value!r}")
+        checked[name] = converted
+    return dict(sorted(checked.items()))
+
+
+def _converted(value: Any, expected: str) -> Any:
+    if expected == _STRINGS:
+        values = [value] if isinstance(value, str) else value
+        return list(values) if isinstance(values, list) and all(isinstance(v, str) for v in values) else None
+    if isinstance(value, str):
+        value = _parsed_text(value.strip(), expected)
+    if expected == _BOOLEAN:
+        return value if isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if expected == _INTEGER:
+        return int(value) if float(value).is_integer() else None
+    return float(value) if math.isfinite(value) else None
+
+
+def _parsed_text(text: str, expected: str) -> Any:
+    if expected == _BOOLEAN:
+        return {"true": True, "false": False}.get(text.lower())
+    try:
+        return int(text) if expected == _INTEGER else float(text)
+    except ValueError:
+        return None
+
+
+def parameters_text(parameters: dict[str, Any]) -> str:
+    """One ``name value`` line per value, stop strings quoted, as Ollama shows them."""
+    lines = []
+    for name, value in parameters.items():
+        for item in value if isinstance(value, list) else [value]:
+            shown = f'"{item}"' if isinstance(item, str) else str(item).lower() if isinstance(item, bool) else item
+            lines.append(f"{name:<30} {shown}")
+    return "\n".join(lines)

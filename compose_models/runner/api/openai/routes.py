@@ -14,9 +14,10 @@ from compose_models.runner.api.openai.schema import (
     Sampling,
 )
 from compose_models.runner.api.openai.stream import relay_openai_stream
+from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.body import as_payload, read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
-from compose_models.runner.http.errors import ApiError, UnknownModel
+from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
 from compose_models.runner.inference.embeddings import as_base64, embed
 from compose_models.runner.inference.engine_call import CHAT_PATH, start_engine_call, streaming_response
@@ -42,7 +43,7 @@ async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
     model = request.app.state.store.find(name) or request.app.state.remote_models.find(name)
     if model is None or not may_list(request.scope, [name, *getattr(model, "tags", ())]):
-        raise UnknownModel(name)
+        raise ModelNotFound(name)
     return JSONResponse(model.openai_entry())
 
 
