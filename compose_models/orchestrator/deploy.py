@@ -12,10 +12,10 @@ from compose_models.orchestrator.caller_keys import caller_key_environment
 from compose_models.orchestrator.invocation import compose_arguments
 from compose_models.orchestrator.model_upstream import X_UPSTREAM, routed_name, runner_upstreams
 from compose_models.orchestrator.override import service_environment
+from compose_models.runner.configuration.presets import PRESETS, with_preset
+from compose_models.runner.configuration.runtime_flags import parse_runtime_flags
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
-from compose_models.runner.control.presets import PRESETS, with_preset
-from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model
