@@ -32,7 +32,7 @@ from compose_models.runner.http.streams import (
     tokens_in,
 )
 from compose_models.runner.inference.chosen_tool_calls import ChosenToolCalls
-from compose_models.runner.inference.engine_client import EngineClients, EngineResponse
+from compose_models.runner.inference.engine_client import EngineResponse
 from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
@@ -45,6 +45,7 @@ from compose_models.runner.scheduling.settings import (
     ENGINE_READ_TIMEOUT_VARIABLE,
     Timeouts,
 )
+from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.config import strip_credentials
 from compose_models.runner.upstreams.remote_models import NoHealthyReplica, RemoteModel
 
@@ -240,7 +241,7 @@ class EngineCall:
         return await engine_failure(self._request, self._target.engine, self._target.payload["model"], error)
 
     def _metrics(self) -> RunnerMetrics:
-        return cast("RunnerMetrics", self._request.app.state.metrics)
+        return services_of(self._request).metrics
 
 
 def requested_model(request: Request, reference: str) -> LocalModel | RemoteModel:
@@ -250,9 +251,9 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     if exchange is not None and exchange.resolved is not None and exchange.model == reference:
         return cast("LocalModel | RemoteModel", exchange.resolved)
     try:
-        return cast("LocalModel | RemoteModel", request.app.state.scheduler.find(reference))
+        return cast("LocalModel | RemoteModel", services_of(request).scheduler.find(reference))
     except ModelNotFound:
-        remote = request.app.state.remote_models.find(reference)
+        remote = services_of(request).remote_models.find(reference)
         if remote is None:
             raise UnknownModel(reference) from None
         return cast("LocalModel | RemoteModel", remote)
@@ -260,7 +261,7 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
     """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; scheduler errors as ApiError."""
-    scheduler: Scheduler = request.app.state.scheduler
+    scheduler: Scheduler = services_of(request).scheduler
     model = requested_model(request, reference)
     if isinstance(model, RemoteModel):
         raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
@@ -291,10 +292,10 @@ async def start_engine_call(
     timings = Timings(started=time.monotonic())
     reference = payload["model"]
     model = requested_model(request, reference)
-    if not isinstance(model, RemoteModel) and not request.app.state.scheduler.has_free_slot(model, mode):
+    if not isinstance(model, RemoteModel) and not services_of(request).scheduler.has_free_slot(model, mode):
         # Decided here, with no await before the scheduler counts this request, so that concurrent
         # requests see each other.
-        model = request.app.state.remote_models.spill_over(reference) or model
+        model = services_of(request).remote_models.spill_over(reference) or model
     if isinstance(model, RemoteModel):
         return await _start_upstream_call(request, model, payload, path, timings)
     if uses_images(payload) and getattr(model, "mmproj_path", None) is None:
@@ -385,7 +386,7 @@ async def _start_upstream_call(
     while True:
         stack = contextlib.AsyncExitStack()
         try:
-            replica = stack.enter_context(request.app.state.remote_models.serving(model, tried))  # chosen now
+            replica = stack.enter_context(services_of(request).remote_models.serving(model, tried))  # chosen now
         except NoHealthyReplica as error:
             if failure is not None:  # no other replica to send it to
                 raise failure from None
@@ -393,7 +394,7 @@ async def _start_upstream_call(
         sent = {**payload, "model": replica.remote_name}
         timings.engine_ready = time.monotonic()
         try:
-            response = await _send(request.app.state.http, replica, path, sent, None, timeout=replica.timeout)
+            response = await _send(services_of(request).http, replica, path, sent, None, timeout=replica.timeout)
         except httpx.TransportError as error:
             await stack.aclose()
             if failure is not None or isinstance(error, httpx.ReadTimeout):  # it may still be working on it
@@ -427,7 +428,7 @@ def streaming_response(
 ) -> BoundedStreamingResponse:
     """Stream ``body`` to the client; the engine is released when the stream ends, the client leaves, or
     the client stops reading for longer than the send timeout."""
-    timeouts: Timeouts = call._request.app.state.timeouts
+    timeouts: Timeouts = services_of(call._request).timeouts
     return BoundedStreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
                                     headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})},
                                     send_timeout=timeouts.send)  # fmt: skip
@@ -437,12 +438,12 @@ async def engine_failure(request: Request, engine: Engine, reference: str, error
     """A failed connection to ``engine`` as an ApiError: 504 when it timed out (it is then stopped as
     hung), else 502 with its crash report if it died."""
     if isinstance(error, httpx.TimeoutException):
-        timeouts: Timeouts = request.app.state.timeouts
+        timeouts: Timeouts = services_of(request).timeouts
         if isinstance(error, httpx.ConnectTimeout):
             what = f"did not accept a connection within {timeouts.engine_connect:g}s ({ENGINE_CONNECT_TIMEOUT_VARIABLE})"
         else:
             what = f"did not answer within {timeouts.engine_read:g}s ({ENGINE_READ_TIMEOUT_VARIABLE})"
-        scheduler: Scheduler = request.app.state.scheduler
+        scheduler: Scheduler = services_of(request).scheduler
         await scheduler.discard(engine, f"the engine for {reference!r} {what}")
         return ApiError(504, f"engine for {reference!r} {what}; it is restarted for the next request")
     report = await engine.crashed(within=_EXIT_GRACE)
@@ -504,9 +505,9 @@ async def _send_to_engine(
 ) -> httpx.Response | EngineResponse:
     """POST ``payload`` to one of the runner's engines: by the engine client (engine_client.py) when the
     engine is on plain HTTP, else as to an upstream."""
-    clients: EngineClients | None = getattr(request.app.state, "engine_clients", None)
-    if clients is None or clients.pool_for(engine.base_url) is None:
-        return await _send(request.app.state.http, engine, path, payload, as_sent)
+    clients = services_of(request).engine_clients
+    if clients.pool_for(engine.base_url) is None:
+        return await _send(services_of(request).http, engine, path, payload, as_sent)
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
     return await clients.post(engine.base_url, path, body, headers)
@@ -549,7 +550,7 @@ async def _probe_tokens(request: Request, engine: Engine | RemoteModel, path: st
     probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     url = f"{engine.base_url}{path}"
-    http: httpx.AsyncClient = request.app.state.http
+    http: httpx.AsyncClient = services_of(request).http
     async with http.stream("POST", url, json=probe, headers=engine.auth_headers) as response:
         try:
             answer = json.loads(await read_capped(response, ERROR_BYTES))

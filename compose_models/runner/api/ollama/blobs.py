@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from compose_models.runner.http.disconnect import mark_body_read
 from compose_models.runner.http.errors import ApiError, storage_failure
+from compose_models.runner.services import services_of
 from compose_models.store.blobs import BlobUpload, DigestMismatch
 from compose_models.store.store import ModelStore
 
@@ -40,7 +41,7 @@ def blob_digest(request: Request) -> str:
 
 async def has_blob(request: Request) -> Response:
     digest = blob_digest(request)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     if not store.blobs.has(digest):
         raise ApiError(404, f"blob {digest} not found")
     return Response(status_code=200)
@@ -49,7 +50,7 @@ async def has_blob(request: Request) -> Response:
 async def upload_blob(request: Request) -> Response:
     """201 once stored; 200 without reading the body if the store already has the blob."""
     digest = blob_digest(request)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     if store.blobs.has(digest):
         return Response(status_code=200)
     declared = request.headers.get("content-length", "")

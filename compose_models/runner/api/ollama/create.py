@@ -23,6 +23,7 @@ from compose_models.runner.http.body import read_request, validated
 from compose_models.runner.http.errors import ApiError, UnknownModel
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
+from compose_models.runner.services import services_of
 from compose_models.store.create import Check, Recipe, create_model, stored_settings
 from compose_models.store.reference import parse_reference
 from compose_models.store.store import ModelNotFound, ModelStore
@@ -34,7 +35,7 @@ GO_TEMPLATE_NOTE = ("the template is in Ollama's Go template syntax, which the e
 
 async def create(request: Request) -> Response:
     parsed = await read_request(request, CreateModelRequest)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     try:
         parse_reference(parsed.model)
     except UserError as error:
