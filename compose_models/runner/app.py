@@ -85,7 +85,8 @@ def _upstream_client(timeouts: Timeouts) -> httpx.AsyncClient:
 def body_reader(runner: Starlette) -> BodyReader:
     """``runner`` behind the reader of inference bodies, which finds their models in its store, else
     among its upstreams' models."""
-    store, remote_models = services_of(runner).store, services_of(runner).remote_models
+    services = services_of(runner)
+    store, remote_models = services.store, services.remote_models
 
     def resolve(name: str) -> tuple[Any, str] | None:
         model = store.find(name)
@@ -100,7 +101,8 @@ def body_reader(runner: Starlette) -> BodyReader:
 def tapped(runner: Starlette, inner: ASGIApp | None = None, listeners: Iterable[Listener] = ()) -> Tap:
     """``runner`` behind the tap, with ``inner`` (an app wrapping ``body_reader(runner)``: the gateway)
     between them; the tap's finished exchanges go to the records, the metrics and ``listeners``."""
+    services = services_of(runner)
     return Tap(
         inner or body_reader(runner), RouteTable().kind,
-        listeners=[services_of(runner).records.observe, services_of(runner).metrics.observe, *listeners],
+        listeners=[services.records.observe, services.metrics.observe, *listeners],
     )  # fmt: skip
