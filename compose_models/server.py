@@ -29,6 +29,7 @@ from compose_models.runner.observability.tap import Tap
 from compose_models.runner.reach.host_names import allowed_host_names
 from compose_models.runner.reach.proof import new_secret
 from compose_models.runner.routes import RouteTable
+from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.config import configured_upstreams_path, load_upstreams
 from compose_models.store.leftovers import sweep_leftovers
 
@@ -37,12 +38,12 @@ PURE_PYTHON_VARIABLE = "COMPOSE_MODELS_PURE_PYTHON_HTTP"  # "1": asyncio's own l
 
 def runner_front(runner: Starlette, settings: GatewaySettings) -> ASGIApp:
     """The runner's app behind the gateway, both behind the tap."""
-    scheduler = runner.state.scheduler
+    services = services_of(runner)
     reader = body_reader(runner)
     gateway = Gateway(
-        reader, settings, registry=runner.state.metrics.registry,
-        loaded_models=lambda: [dashboard_row(engine) for engine in scheduler.running()]
-        + [{**row, "memory": None, "unloads_in": None} for row in remote_models_json(runner.state.remote_models)],
+        reader, settings, registry=services.metrics.registry,
+        loaded_models=lambda: [dashboard_row(engine) for engine in services.scheduler.running()]
+        + [{**row, "memory": None, "unloads_in": None} for row in remote_models_json(services.remote_models)],
     )  # fmt: skip
     reader.check = gateway.check_model  # a key's models, once the reader has found the request's
     return tapped(runner, inner=gateway, listeners=[gateway.finished])
@@ -79,8 +80,7 @@ def serve(hosts: list[str], port: int) -> None:
     secret = new_secret()
     for leftover in sweep_leftovers(store_dir()):
         say(f"removed {leftover}, left by a store writer that is gone")
-    runner_app = create_app(store_dir(), logs, upstreams)
-    runner_app.state.reach_secret = secret
+    runner_app = create_app(store_dir(), logs, upstreams, reach_secret=secret)
     app = only_its_hosts(runner_front(runner_app, gateway_settings), bound)
     tls = configured_tls(certificate_names(bound))
     if tls is not None:

@@ -37,7 +37,7 @@ def up(
         from compose_models.orchestrator.watch import watch as run_watch
 
         raise typer.Exit(run_watch(options, list(ctx.args)))
-    from compose_models.orchestrator.up import up as run_up
+    from compose_models.orchestrator.deploy import up as run_up
 
     raise typer.Exit(run_up(options, detach=detach, extra_args=list(ctx.args)))
 
@@ -69,7 +69,7 @@ def down(
     profiles: ProfileOption = None,
 ) -> None:
     """Run `docker compose down` on the project (the runner keeps serving other projects)."""
-    from compose_models.orchestrator.down import down as run_down
+    from compose_models.orchestrator.deploy import down as run_down
 
     options = project_options(files, project_name, project_directory, env_files, profiles)
     raise typer.Exit(run_down(options, extra_args=list(ctx.args)))

@@ -143,9 +143,9 @@ def configure(
 
     ``project``: the Compose project that runs this (``docker compose up`` through the plugin): the model
     is also loaded now and kept loaded while the project is up."""
+    from compose_models.runner.configuration.presets import with_preset
     from compose_models.runner.control import daemon
     from compose_models.runner.control.client import RunnerClient
-    from compose_models.runner.control.presets import with_preset
     from compose_models.runner.control.state import default_port
 
     if keep_alive is not None:

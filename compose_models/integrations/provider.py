@@ -14,9 +14,9 @@ from pathlib import Path
 
 from compose_models.errors import UserError
 from compose_models.home import home_dir
+from compose_models.runner.configuration.presets import PRESETS, with_preset
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
-from compose_models.runner.control.presets import PRESETS, with_preset
 from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
 from compose_models.store.pull import pull_model

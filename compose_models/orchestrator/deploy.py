@@ -1,4 +1,9 @@
-"""The steps shared by ``up`` and ``watch``: models present, runner configured, variables rendered."""
+"""``compose-models up`` and ``down``, and the steps ``up`` shares with ``watch``.
+
+``up``: plan -> models present -> runner configured -> models loaded -> variables injected ->
+``docker compose up`` (``deploy`` is every step before the last, which ``watch`` repeats on each edit).
+``down``: ``docker compose down`` with the same files ``up`` used, then the project's models released.
+"""
 
 import sys
 from dataclasses import dataclass
@@ -9,17 +14,16 @@ from compose_models.docker_host import NO_ENGINE, detect_docker_host
 from compose_models.errors import UserError
 from compose_models.gateway.service_keys import issued_service_keys
 from compose_models.orchestrator.caller_keys import caller_key_environment
+from compose_models.orchestrator.docker_compose import run_compose
 from compose_models.orchestrator.invocation import compose_arguments
 from compose_models.orchestrator.model_upstream import X_UPSTREAM, routed_name, runner_upstreams
 from compose_models.orchestrator.override import service_environment
+from compose_models.runner.configuration.presets import PRESETS, with_preset
+from compose_models.runner.configuration.runtime_flags import parse_runtime_flags
 from compose_models.runner.control import daemon
 from compose_models.runner.control.client import RunnerClient
-from compose_models.runner.control.presets import PRESETS, with_preset
-from compose_models.runner.control.runtime_flags import parse_runtime_flags
 from compose_models.runner.control.state import default_port
 from compose_models.store import ModelStore
-from compose_models.store.pull import pull_model
-from compose_models.store.transfer_progress import transfer_display
 
 
 @dataclass
@@ -80,6 +84,10 @@ def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: Comp
     """Pull a model that is not in the store; fail with how to get it when that is impossible."""
     if model.upstream is not None or store.find(model.model) is not None:
         return  # an upstream's model is the upstream's to have
+    # imported here: pulling's machinery (Hugging Face, progress bars) would slow every `down` by a quarter second
+    from compose_models.store.pull import pull_model
+    from compose_models.store.transfer_progress import transfer_display
+
     try:
         with transfer_display() as transfers:
             pull_model(store, model.model, transfers=transfers)
@@ -120,3 +128,44 @@ def deploy(options: ProjectOptions) -> Deployment:
     warm_models(runner, plan, project.name)
     document = daemon.status_document(state.port)  # probes which URL a container reaches the runner at
     return Deployment(options, project, plan, runner, str(document["endpoint"]), bool(document["reach"]["hostGateway"]))
+
+
+def up(options: ProjectOptions, *, detach: bool, extra_args: list[str]) -> int:
+    deployment = deploy(options)
+    _warn_about_plugin(deployment.project)
+    arguments = deployment.compose_arguments() + ["up"]
+    if detach:
+        arguments.append("-d")
+    return run_compose(arguments + extra_args)
+
+
+def _warn_about_plugin(project: ComposeProject) -> None:
+    """Say so when Docker runs another docker-model plugin than ours and that matters (``plugin_warning``)."""
+    from compose_models.integrations.plugin_install import plugin_warning
+
+    provider_services = [
+        name
+        for name, service in project.services.items()
+        if isinstance(service.get("provider"), dict) and service["provider"].get("type") == "model"
+    ]
+    warning = plugin_warning(provider_services)
+    if warning is not None:
+        print(warning, file=sys.stderr)
+
+
+def down(options: ProjectOptions, extra_args: list[str]) -> int:
+    """``docker compose down`` with the files ``up`` used; once it succeeded, the project's models are released."""
+    project = load_project(options)
+    code = run_compose(compose_arguments(project, options, {}) + ["down", *extra_args])
+    if code == 0:
+        release_models(project.name)
+    return code
+
+
+def release_models(project: str) -> None:
+    """The project's models are no longer kept loaded: they unload after their keep-alive."""
+    state = daemon.running_runner()
+    if state is not None:
+        released = RunnerClient(state).release(project)
+        if released:
+            print(f"released {len(released)} model(s) of project {project}", file=sys.stderr)

@@ -28,33 +28,39 @@ from compose_models.runner.routes import ENDPOINTS, RouteTable
 from compose_models.runner.scheduling.model_names import RunnerModelStore, model_label
 from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.scheduling.settings import Timeouts
+from compose_models.runner.services import RunnerServices, services_of
 from compose_models.runner.upstreams.config import Upstream
 from compose_models.runner.upstreams.remote_models import RemoteModels
 
 
-def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = ()) -> Starlette:
+def create_app(
+    store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = (), reach_secret: str | None = None
+) -> Starlette:
+    """The runner's app, with its parts (services.py) built once here; ``reach_secret`` is what
+    ``/engines/reach`` proves this runner by (None: it proves nothing)."""
     store = RunnerModelStore(store_root)
     remote_models = RemoteModels(list(upstreams))
     scheduler = Scheduler(store.find, log_dir, state_dir=runner_dir())
     timeouts = Timeouts.from_environment()
+    services = RunnerServices(
+        store=store, scheduler=scheduler, remote_models=remote_models, http=_upstream_client(timeouts),
+        engine_clients=EngineClients(timeouts.engine_connect, timeouts.engine_read), timeouts=timeouts,
+        metrics=RunnerMetrics(scheduler),
+        records=RequestRecords(configuration_of=lambda label: configuration_document(scheduler, label) or {}),
+        responses=ResponseStore.from_environment(responses_dir()), endpoints=ENDPOINTS, reach_secret=reach_secret,
+    )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Engine connections are kept for less time than llama-server keeps them open (5 s).
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=2.0)
-        # No pool timeout: there is no connection limit to wait for.
-        timeout = httpx.Timeout(timeouts.engine_read, connect=timeouts.engine_connect, pool=None)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
-            app.state.http = http
-            app.state.engine_clients = EngineClients(timeouts.engine_connect, timeouts.engine_read)
-            await remote_models.start(http)
+        async with services.http:
+            await remote_models.start(services.http)
             scheduler.start_background()  # unloads engines idle past their keep-alive
             try:
                 yield
             finally:
                 await remote_models.stop()
                 await scheduler.shutdown()
-                app.state.engine_clients.close()
+                services.engine_clients.close()
 
     app = Starlette(
         routes=[Route(endpoint.path, endpoint.handler, methods=[endpoint.method]) for endpoint in ENDPOINTS],
@@ -65,22 +71,25 @@ def create_app(store_root: Path, log_dir: Path, upstreams: Iterable[Upstream] = 
             404: render_api_error, 405: render_api_error,
         },
     )
-    app.state.endpoints = ENDPOINTS
-    app.state.store = store
-    app.state.scheduler = scheduler
-    app.state.remote_models = remote_models
-    app.state.timeouts = timeouts
-    app.state.metrics = RunnerMetrics(scheduler)
-    app.state.records = RequestRecords(configuration_of=lambda label: configuration_document(scheduler, label) or {})
-    app.state.responses = ResponseStore.from_environment(responses_dir())
+    app.state.services = services  # the one thing kept in the app's state: read it with services_of
     return app
+
+
+def _upstream_client(timeouts: Timeouts) -> httpx.AsyncClient:
+    """The HTTP pool for upstreams (and engines not on plain HTTP); it opens no connection until used, so
+    it is built outside the event loop, and closed when the app's lifespan ends."""
+    # Engine connections are kept for less time than llama-server keeps them open (5 s).
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=2.0)
+    # No pool timeout: there is no connection limit to wait for.
+    timeout = httpx.Timeout(timeouts.engine_read, connect=timeouts.engine_connect, pool=None)
+    return httpx.AsyncClient(timeout=timeout, limits=limits)
 
 
 def body_reader(runner: Starlette) -> BodyReader:
     """``runner`` behind the reader of inference bodies, which finds their models in its store, else
     among its upstreams' models."""
-    store: RunnerModelStore = runner.state.store
-    remote_models: RemoteModels = runner.state.remote_models
+    services = services_of(runner)
+    store, remote_models = services.store, services.remote_models
 
     def resolve(name: str) -> tuple[Any, str] | None:
         model = store.find(name)
@@ -95,7 +104,8 @@ def body_reader(runner: Starlette) -> BodyReader:
 def tapped(runner: Starlette, inner: ASGIApp | None = None, listeners: Iterable[Listener] = ()) -> Tap:
     """``runner`` behind the tap, with ``inner`` (an app wrapping ``body_reader(runner)``: the gateway)
     between them; the tap's finished exchanges go to the records, the metrics and ``listeners``."""
+    services = services_of(runner)
     return Tap(
         inner or body_reader(runner), RouteTable().kind,
-        listeners=[runner.state.records.observe, runner.state.metrics.observe, *listeners],
+        listeners=[services.records.observe, services.metrics.observe, *listeners],
     )  # fmt: skip

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from compose_models import __version__
 from compose_models.runner.http.dialects import Dialect
 from compose_models.runner.http.endpoint import JSON, TEXT, Endpoint
+from compose_models.runner.services import services_of
 
 
 def _error_schema(dialect: Dialect) -> dict[str, Any]:
@@ -71,4 +72,4 @@ def openapi_document(operations: tuple[Endpoint, ...]) -> dict[str, Any]:
 
 
 async def openapi_endpoint(request: Request) -> Response:
-    return JSONResponse(openapi_document(request.app.state.endpoints))
+    return JSONResponse(openapi_document(services_of(request).endpoints))

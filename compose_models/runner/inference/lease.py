@@ -14,7 +14,7 @@ from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.capped_read import cut
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
-from compose_models.runner.inference.engine_client import EngineClients, EngineResponse
+from compose_models.runner.inference.engine_client import EngineResponse
 from compose_models.runner.inference.target import _send
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, Scheduler
 from compose_models.runner.scheduling.settings import (
@@ -22,6 +22,7 @@ from compose_models.runner.scheduling.settings import (
     ENGINE_READ_TIMEOUT_VARIABLE,
     Timeouts,
 )
+from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
 ENGINE_CRASHED = "engine_crashed"  # the OpenAI error ``code`` of a crash report
@@ -65,9 +66,9 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     if found is not None and found.target is not None and found.model == reference:
         return cast("LocalModel | RemoteModel", found.target)
     try:
-        return cast("LocalModel | RemoteModel", request.app.state.scheduler.find(reference))
+        return cast("LocalModel | RemoteModel", services_of(request).scheduler.find(reference))
     except ModelNotFound:
-        remote = request.app.state.remote_models.find(reference)
+        remote = services_of(request).remote_models.find(reference)
         if remote is None:
             raise
         return cast("LocalModel | RemoteModel", remote)
@@ -76,7 +77,7 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
     """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; the scheduler's errors propagate
     (the runner's table answers them)."""
-    scheduler: Scheduler = request.app.state.scheduler
+    scheduler: Scheduler = services_of(request).scheduler
     model = requested_model(request, reference)
     if isinstance(model, RemoteModel):
         raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
@@ -94,9 +95,9 @@ async def _send_to_engine(
 ) -> httpx.Response | EngineResponse:
     """POST ``payload`` to one of the runner's engines: by the engine client (engine_client.py) when the
     engine is on plain HTTP, else as to an upstream."""
-    clients: EngineClients | None = getattr(request.app.state, "engine_clients", None)
-    if clients is None or clients.pool_for(engine.base_url) is None:
-        return await _send(request.app.state.http, engine, path, payload, as_sent)
+    clients = services_of(request).engine_clients
+    if clients.pool_for(engine.base_url) is None:
+        return await _send(services_of(request).http, engine, path, payload, as_sent)
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
     return await clients.post(engine.base_url, path, body, headers)
@@ -106,12 +107,12 @@ async def engine_failure(request: Request, engine: Engine, reference: str, error
     """A failed connection to ``engine`` as an ApiError: 504 when it timed out (it is then stopped as
     hung), else 502 with its crash report if it died."""
     if isinstance(error, httpx.TimeoutException):
-        timeouts: Timeouts = request.app.state.timeouts
+        timeouts: Timeouts = services_of(request).timeouts
         if isinstance(error, httpx.ConnectTimeout):
             what = f"did not accept a connection within {timeouts.engine_connect:g}s ({ENGINE_CONNECT_TIMEOUT_VARIABLE})"
         else:
             what = f"did not answer within {timeouts.engine_read:g}s ({ENGINE_READ_TIMEOUT_VARIABLE})"
-        scheduler: Scheduler = request.app.state.scheduler
+        scheduler: Scheduler = services_of(request).scheduler
         await scheduler.discard(engine, f"the engine for {reference!r} {what}")
         return ApiError(504, f"engine for {reference!r} {what}; it is restarted for the next request")
     report = await engine.crashed(within=_EXIT_GRACE)

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 from starlette.requests import Request
@@ -19,6 +19,7 @@ from compose_models.runner.inference.engine_client import EngineResponse
 from compose_models.runner.inference.target import Endpoint, ResolvedCall
 from compose_models.runner.observability.metrics import RunnerMetrics
 from compose_models.runner.observability.usage import Usage
+from compose_models.runner.services import services_of
 
 T = TypeVar("T")
 
@@ -183,7 +184,7 @@ class EngineCall:
                 exchange.outcome.engine_usage = (self.usage.prompt_tokens, self.usage.completion)
 
     def _metrics(self) -> RunnerMetrics:
-        return cast("RunnerMetrics", self._request.app.state.metrics)
+        return services_of(self._request).metrics
 
 
 async def _count_tokens(request: Request, call: ResolvedCall) -> int:
@@ -201,7 +202,7 @@ async def _probe_tokens(request: Request, engine: Endpoint, path: str, payload: 
     probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     url = f"{engine.base_url}{path}"
-    http: httpx.AsyncClient = request.app.state.http
+    http: httpx.AsyncClient = services_of(request).http
     async with http.stream("POST", url, json=probe, headers=engine.auth_headers) as response:
         try:
             answer = json.loads(await read_capped(response, ERROR_BYTES))

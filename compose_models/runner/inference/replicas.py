@@ -14,6 +14,7 @@ from compose_models.runner.http.errors import ApiError
 from compose_models.runner.inference.lease import engine_error
 from compose_models.runner.inference.relay import EngineCall, Timings
 from compose_models.runner.inference.target import ResolvedCall, _read_refusal, _send
+from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.config import strip_credentials
 from compose_models.runner.upstreams.remote_models import NoHealthyReplica, RemoteModel
 
@@ -58,7 +59,7 @@ async def _start_upstream_call(
     while True:
         stack = contextlib.AsyncExitStack()
         try:
-            replica = stack.enter_context(request.app.state.remote_models.serving(model, tried))  # chosen now
+            replica = stack.enter_context(services_of(request).remote_models.serving(model, tried))  # chosen now
         except NoHealthyReplica:
             if failure is not None:  # no other replica to send it to
                 raise failure from None
@@ -66,7 +67,7 @@ async def _start_upstream_call(
         sent = {**payload, "model": replica.remote_name}
         timings.engine_ready = time.monotonic()
         try:
-            response = await _send(request.app.state.http, replica, path, sent, None, timeout=replica.timeout)
+            response = await _send(services_of(request).http, replica, path, sent, None, timeout=replica.timeout)
         except httpx.TransportError as error:
             await stack.aclose()
             if failure is not None or isinstance(error, httpx.ReadTimeout):  # it may still be working on it

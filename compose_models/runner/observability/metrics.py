@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from compose_models.runner.http.exchange import Exchange
+from compose_models.runner.services import services_of
 
 
 class _Engine(Protocol):
@@ -81,4 +82,4 @@ class RunnerMetrics:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(services_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)

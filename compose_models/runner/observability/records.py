@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from compose_models.runner.http.exchange import Exchange
 from compose_models.runner.http.streams import event_frame
+from compose_models.runner.services import services_of
 
 RECORDS_PER_MODEL = 10
 FOLLOWER_BACKLOG = 100  # records a follower may fall behind by before it is let go
@@ -139,7 +140,7 @@ def _group(records: list[RequestRecord], configuration_of: Callable[[str], dict[
 
 
 async def requests_endpoint(request: Request) -> Response:
-    records: RequestRecords = request.app.state.records
+    records: RequestRecords = services_of(request).records
     model = request.query_params.get("model") or None
     configurations = records.configuration_of
     if "text/event-stream" not in request.headers.get("accept", ""):

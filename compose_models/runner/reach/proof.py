@@ -36,8 +36,9 @@ async def reach_endpoint(request: "Request") -> "Response":
     from starlette.responses import PlainTextResponse
 
     from compose_models.runner.http.errors import ApiError
+    from compose_models.runner.services import services_of
 
-    secret = getattr(request.app.state, "reach_secret", None)
+    secret = services_of(request).reach_secret
     if not secret:
         raise ApiError(404, "this runner was started without a reach secret")
     challenge = request.query_params.get("challenge", "")

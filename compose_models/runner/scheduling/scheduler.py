@@ -33,8 +33,8 @@ from compose_models.errors import UserError
 from compose_models.log import say
 from compose_models.runner.backends import batched, catalog, llama_server, mlx
 from compose_models.runner.backends.engine import Engine, EngineSpec
-from compose_models.runner.control.presets import with_preset
-from compose_models.runner.control.runtime_flags import parse_runtime_flags
+from compose_models.runner.configuration.presets import with_preset
+from compose_models.runner.configuration.runtime_flags import parse_runtime_flags
 from compose_models.runner.errors import EngineCrashLoop, EngineError, InvalidConfiguration, ModelNotFound
 from compose_models.runner.scheduling import pins
 from compose_models.runner.scheduling.compose_projects import running_projects

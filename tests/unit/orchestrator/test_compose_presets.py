@@ -8,7 +8,7 @@ import pytest
 from compose_models.compose import ProjectOptions
 from compose_models.errors import UserError
 from compose_models.orchestrator.deploy import load
-from compose_models.runner.control.presets import PRESETS
+from compose_models.runner.configuration.presets import PRESETS
 from tests.conftest import run_cli
 
 STACK = """\

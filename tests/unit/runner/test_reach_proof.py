@@ -13,9 +13,7 @@ from compose_models.server import runner_front
 
 
 def _client(tmp_path: Path, secret: str | None, keys: dict[str, str] | None = None) -> TestClient:
-    runner = create_app(tmp_path / "models", tmp_path / "logs")
-    if secret is not None:
-        runner.state.reach_secret = secret
+    runner = create_app(tmp_path / "models", tmp_path / "logs", reach_secret=secret)
     return TestClient(runner_front(runner, GatewaySettings(ApiKeys(keys or {}), Limits(), tmp_path / "requests.jsonl")))
 
 

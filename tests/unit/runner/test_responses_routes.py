@@ -13,6 +13,7 @@ from compose_models.runner.api.responses.store import new_response_id
 from compose_models.runner.app import create_app
 from compose_models.runner.http.dialects import Dialect
 from compose_models.runner.routes import RouteTable
+from compose_models.runner.services import services_of
 from compose_models.server import runner_front
 
 ITEMS = [{"type": "message", "id": f"msg_{n}", "role": "user", "content": []} for n in range(5)]
@@ -36,7 +37,7 @@ def test_creating_is_inference_and_reading_is_neither_inference_nor_management()
 
 def test_input_items_are_paged_in_either_order(client: TestClient) -> None:
     response_id = new_response_id()
-    client.app.state.responses.save({"id": response_id, "object": "response", "output": []}, ITEMS)
+    services_of(client.app).responses.save({"id": response_id, "object": "response", "output": []}, ITEMS)
     assert client.get(f"/v1/responses/{response_id}").json()["id"] == response_id
     newest = client.get(f"/engines/v1/responses/{response_id}/input_items", params={"limit": 2}).json()
     assert [item["id"] for item in newest["data"]] == ["msg_4", "msg_3"] and newest["has_more"]
@@ -65,7 +66,7 @@ def test_unknown_and_malformed_ids_are_refused_in_openais_shape(client: TestClie
                                               ({"order": "up"}, "order"), ({"after": "msg_9"}, "after")])  # fmt: skip
 def test_bad_paging_names_the_parameter(client: TestClient, query: dict, param: str) -> None:
     response_id = new_response_id()
-    client.app.state.responses.save({"id": response_id, "output": []}, ITEMS)
+    services_of(client.app).responses.save({"id": response_id, "output": []}, ITEMS)
     answer = client.get(f"/v1/responses/{response_id}/input_items", params=query)
     assert answer.status_code == 400 and answer.json()["error"]["param"] == param
 
@@ -83,7 +84,7 @@ def test_a_stored_response_is_seen_only_under_the_key_that_created_it(tmp_path: 
     settings = GatewaySettings(ApiKeys({"alice-key": "alice", "bob-key": "bob"}), Limits(), tmp_path / "requests.jsonl")
     with TestClient(runner_front(runner, settings)) as client:
         response_id = new_response_id()
-        runner.state.responses.save({"id": response_id, "object": "response", "output": []}, ITEMS, owner="alice")
+        services_of(runner).responses.save({"id": response_id, "object": "response", "output": []}, ITEMS, owner="alice")
         alice, bob = ({"Authorization": f"Bearer {name}-key"} for name in ("alice", "bob"))
         for method, path in (("GET", ""), ("GET", "/input_items"), ("DELETE", "")):
             assert client.request(method, f"/v1/responses/{response_id}{path}", headers=bob).status_code == 404

@@ -3,8 +3,8 @@
 import pytest
 
 from compose_models.errors import UserError
-from compose_models.runner.control.presets import PRESETS, with_preset
-from compose_models.runner.control.runtime_flags import LLAMA_CPP_PYTHON, LLAMA_SERVER, parse_runtime_flags
+from compose_models.runner.configuration.presets import PRESETS, with_preset
+from compose_models.runner.configuration.runtime_flags import LLAMA_CPP_PYTHON, LLAMA_SERVER, parse_runtime_flags
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

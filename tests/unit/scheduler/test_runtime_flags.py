@@ -3,7 +3,7 @@
 import pytest
 
 from compose_models.errors import UserError
-from compose_models.runner.control.runtime_flags import BATCHED, LLAMA_CPP_PYTHON, LLAMA_SERVER, MLX, parse_runtime_flags
+from compose_models.runner.configuration.runtime_flags import BATCHED, LLAMA_CPP_PYTHON, LLAMA_SERVER, MLX, parse_runtime_flags
 
 
 @pytest.mark.parametrize(

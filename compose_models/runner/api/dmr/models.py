@@ -27,6 +27,7 @@ from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
 from compose_models.runner.http.streams import json_line
+from compose_models.runner.services import services_of
 from compose_models.store.errors import ModelConflict, ModelNotFound, RegistryNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
@@ -35,7 +36,7 @@ from compose_models.store.transfer_progress import Transfers
 
 
 async def list_models(request: Request) -> Response:
-    models = request.app.state.store.models()
+    models = services_of(request).store.models()
     return JSONResponse([model.to_dmr_json() for model in models if may_list(request.scope, model.tags)])
 
 
@@ -46,7 +47,7 @@ async def get_model(request: Request) -> Response:
         if remote:
             model = await in_transfer_thread(lambda: fetch_remote_model(name))
         else:
-            model = request.app.state.store.get(name)
+            model = services_of(request).store.get(name)
     except RegistryNotFound:  # by hand: the answer names the model, as a local lookup's does, not the registry's reply
         raise ApiError(404, f"model {name!r} not found") from None
     document = model.to_dmr_json()
@@ -59,8 +60,8 @@ async def delete_model(request: Request) -> Response:
     name = request.path_params["name"]
     force = request.query_params.get("force", "").lower() in ("1", "true")
     try:
-        await request.app.state.scheduler.unload([name])
-        return JSONResponse(request.app.state.store.remove(name, force=force))
+        await services_of(request).scheduler.unload([name])
+        return JSONResponse(services_of(request).store.remove(name, force=force))
     except ModelConflict:
         raise  # the runner's table answers it: 409
     except (RunnerModelNotFound, UserError):  # by hand: any name it cannot resolve is a 404 here, as in DMR
@@ -71,14 +72,14 @@ async def delete_model(request: Request) -> Response:
 async def create_model(request: Request) -> Response:
     parsed = await read_request(request, CreateRequest)
     reference = parsed.source
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")
 
 
 @stop_when_client_leaves
 async def push(request: Request) -> Response:
     name = request.path_params["name"]
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     if store.find(name) is None:
         raise ModelNotFound(name)
     return await _progress_response(request, lambda transfers: push_model(store, name, transfers=transfers), "push")
@@ -90,7 +91,7 @@ async def tag(request: Request) -> Response:
     if not repository or not tag_name:
         raise ApiError(400, "missing repo or tag query parameter")
     target = f"{repository}:{tag_name}"
-    request.app.state.store.tag(name, target)
+    services_of(request).store.tag(name, target)
     return JSONResponse({"message": f'Model tagged successfully with "{target}"', "target": target}, status_code=201)
 
 

@@ -18,6 +18,7 @@ from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import Scheduler
+from compose_models.runner.services import services_of
 
 
 async def root(request: Request) -> Response:
@@ -29,24 +30,24 @@ async def version(request: Request) -> Response:
 
 
 async def engines_status(request: Request) -> Response:
-    return JSONResponse(request.app.state.scheduler.backend_status())
+    return JSONResponse(services_of(request).scheduler.backend_status())
 
 
 async def engines_ps(request: Request) -> Response:
     with_engine = flag_set(request.query_params, "engine")  # the route table then made it management
-    local = [loaded_engine_json(engine, with_engine) for engine in request.app.state.scheduler.running()]
-    return JSONResponse(local + remote_models_json(request.app.state.remote_models))
+    local = [loaded_engine_json(engine, with_engine) for engine in services_of(request).scheduler.running()]
+    return JSONResponse(local + remote_models_json(services_of(request).remote_models))
 
 
 async def engines_df(request: Request) -> Response:
-    return JSONResponse({"models_disk_usage": request.app.state.store.disk_usage(), "default_backend_disk_usage": 0})
+    return JSONResponse({"models_disk_usage": services_of(request).store.disk_usage(), "default_backend_disk_usage": 0})
 
 
 async def configure(request: Request) -> Response:
     """Accepted (202) once every value is valid; engines serving requests drain before they restart."""
     parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
-    scheduler: Scheduler = request.app.state.scheduler
+    scheduler: Scheduler = services_of(request).scheduler
     source = f"compose project {parsed.project}" if parsed.project else "configure"
     try:
         if parsed.reset:
@@ -57,7 +58,7 @@ async def configure(request: Request) -> Response:
                 draft_model=parsed.draft_model,
             )
     except ModelNotFound:
-        remote = request.app.state.remote_models.find(parsed.model)
+        remote = services_of(request).remote_models.find(parsed.model)
         if remote is not None:
             raise ApiError(400, f"model {parsed.model!r} is served by upstream {remote.upstream.name!r}: "
                            "configure it there") from None  # fmt: skip
@@ -68,7 +69,7 @@ async def configure(request: Request) -> Response:
 async def load(request: Request) -> Response:
     """``POST /engines/_load``: load a model now (and pin it to a Compose project); how long it took."""
     parsed = await read_request(request, LoadRequest)
-    scheduler: Scheduler = request.app.state.scheduler
+    scheduler: Scheduler = services_of(request).scheduler
     try:
         if parsed.project:
             scheduler.pin(parsed.model, parsed.project)
@@ -81,16 +82,16 @@ async def load(request: Request) -> Response:
 async def release(request: Request) -> Response:
     """``POST /engines/_release``: the Compose project is down; its models unload after their keep-alive."""
     parsed = await read_request(request, ReleaseRequest)
-    return JSONResponse({"released": request.app.state.scheduler.release(parsed.project)})
+    return JSONResponse({"released": services_of(request).scheduler.release(parsed.project)})
 
 
 async def configurations(request: Request) -> Response:
     """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
-    scheduler: Scheduler = request.app.state.scheduler
+    scheduler: Scheduler = services_of(request).scheduler
     wanted = request.query_params.get("model")
     if wanted and configuration_document(scheduler, wanted) is None:
         raise ModelNotFound(wanted)
-    models = [scheduler.find(wanted)] if wanted else request.app.state.store.models()
+    models = [scheduler.find(wanted)] if wanted else services_of(request).store.models()
     entries = []
     for model in models:
         configuration = scheduler.configuration(model)
@@ -104,5 +105,5 @@ async def configurations(request: Request) -> Response:
 
 async def unload(request: Request) -> Response:
     parsed = await read_request(request, UnloadRequest)
-    count = await request.app.state.scheduler.unload(None if parsed.all else parsed.models)
+    count = await services_of(request).scheduler.unload(None if parsed.all else parsed.models)
     return JSONResponse({"unloaded_runners": count})

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, field_validator
 
 from compose_models.runner.api.openai.schema import NonEmpty, Open
-from compose_models.runner.control.runtime_flags import INT32_MAX
+from compose_models.runner.configuration.runtime_flags import INT32_MAX
 from compose_models.units import parse_duration
 
 # Compose's own rule for project names: lowercase letters, digits, dashes and underscores.

@@ -26,6 +26,7 @@ from compose_models.runner.http.disconnect import mark_body_read
 from compose_models.runner.http.errors import ApiError, storage_failure
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import check_context_size, trained_context
+from compose_models.runner.services import services_of
 from compose_models.store.blobs import BlobUpload
 from compose_models.store.create import Check, Recipe, create_model, stored_settings
 from compose_models.store.reference import parse_reference
@@ -38,7 +39,7 @@ GO_TEMPLATE_NOTE = ("the template is in Ollama's Go template syntax, which the e
 
 async def create(request: Request) -> Response:
     parsed = await read_request(request, CreateModelRequest)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     try:
         parse_reference(parsed.model)
     except UserError as error:  # by hand: the message names the request's field
@@ -285,7 +286,7 @@ def blob_digest(request: Request) -> str:
 
 async def has_blob(request: Request) -> Response:
     digest = blob_digest(request)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     if not store.blobs.has(digest):
         raise ApiError(404, f"blob {digest} not found")
     return Response(status_code=200)
@@ -294,7 +295,7 @@ async def has_blob(request: Request) -> Response:
 async def upload_blob(request: Request) -> Response:
     """201 once stored; 200 without reading the body if the store already has the blob."""
     digest = blob_digest(request)
-    store: ModelStore = request.app.state.store
+    store: ModelStore = services_of(request).store
     if store.blobs.has(digest):
         return Response(status_code=200)
     declared = request.headers.get("content-length", "")

@@ -24,6 +24,7 @@ from compose_models.runner.http.exchange import may_list
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import trained_context
 from compose_models.runner.scheduling.scheduler import LoadedEngine
+from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 from compose_models.store import media_types
 from compose_models.store.create import stored_settings
@@ -69,12 +70,12 @@ async def version(request: Request) -> Response:
 async def tags(request: Request) -> Response:
     entries = [
         {**_summary(model, ollama_name(tag)), "modified_at": rfc3339_nano(model.created * 1_000_000_000)}
-        for model in request.app.state.store.models()
+        for model in services_of(request).store.models()
         for tag in model.tags
         if may_list(request.scope, [tag, ollama_name(tag)])
     ]
-    store = request.app.state.store
-    entries += [_remote_summary(model) for model in await request.app.state.remote_models.models()
+    store = services_of(request).store
+    entries += [_remote_summary(model) for model in await services_of(request).remote_models.models()
                 if store.find(model.name) is None  # a spill-over replica of a local model is listed once
                 and may_list(request.scope, [model.name])]
     return JSONResponse({"models": entries})
@@ -89,9 +90,9 @@ def _remote_summary(model: RemoteModel) -> dict[str, Any]:
 
 
 async def ps(request: Request) -> Response:
-    store = request.app.state.store
+    store = services_of(request).store
     entries: dict[str, dict[str, Any]] = {}
-    for engine in request.app.state.scheduler.running():
+    for engine in services_of(request).scheduler.running():
         model = store.find(engine.reference)
         if model is None or model.id in entries:
             continue
@@ -110,7 +111,7 @@ def _expires_at(engine: LoadedEngine) -> str:
 
 async def show(request: Request) -> Response:
     parsed = await read_request(request, Named)
-    model = request.app.state.store.find(parsed.model)
+    model = services_of(request).store.find(parsed.model)
     if model is None:
         raise ModelNotFound(parsed.model)
     metadata = dict(model.config.get("gguf") or {})
@@ -124,24 +125,24 @@ async def show(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     parsed = await read_request(request, Named)
-    store = request.app.state.store
+    store = services_of(request).store
     if store.find(parsed.model) is None:
         raise ModelNotFound(parsed.model)
-    await request.app.state.scheduler.unload([parsed.model])
+    await services_of(request).scheduler.unload([parsed.model])
     store.remove(parsed.model)
     return Response(status_code=200)
 
 
 async def copy(request: Request) -> Response:
     parsed = await read_request(request, CopyRequest)
-    request.app.state.store.tag(parsed.source, parsed.destination)
+    services_of(request).store.tag(parsed.source, parsed.destination)
     return Response(status_code=200)
 
 
 @stop_when_client_leaves
 async def pull(request: Request) -> Response:
     parsed = await read_request(request, PullRequest)
-    store = request.app.state.store
+    store = services_of(request).store
     if parsed.insecure:
         check_insecure(parsed.model, "pull")
     # Plain HTTP is for loopback registries, which get it without asking, or for the user's own command.
@@ -155,7 +156,7 @@ async def pull(request: Request) -> Response:
 async def push(request: Request) -> Response:
     """The stored model to the registry its name names, as a Docker Model Runner artifact."""
     parsed = await read_request(request, PushRequest)
-    store = request.app.state.store
+    store = services_of(request).store
     if store.find(parsed.model) is None:
         raise ModelNotFound(parsed.model)
     if parsed.insecure:

@@ -43,6 +43,7 @@ from compose_models.runner.inference.engine_call import (
     streaming_response,
 )
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
+from compose_models.runner.services import services_of
 from compose_models.units import parse_duration, rfc3339_nano
 
 NDJSON = "application/x-ndjson"
@@ -53,7 +54,7 @@ async def chat(request: Request) -> Response:
     parsed = await read_request(request, ChatRequest)
     if not parsed.messages:
         return await _load_or_unload(request, parsed, chat=True)
-    parsed = with_model_defaults(request.app.state.store.find(parsed.model), parsed)
+    parsed = with_model_defaults(services_of(request).store.find(parsed.model), parsed)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     payload = chat_payload_for_engine(chat_payload(parsed))
     return await _generate(request, parsed, CHAT_PATH, payload, chat=True)
@@ -64,7 +65,7 @@ async def generate(request: Request) -> Response:
     parsed = await read_request(request, GenerateRequest)
     if not parsed.prompt and not parsed.images:
         return await _load_or_unload(request, parsed, chat=False)
-    parsed = with_model_defaults(request.app.state.store.find(parsed.model), parsed)
+    parsed = with_model_defaults(services_of(request).store.find(parsed.model), parsed)
     await _apply_model_settings(request, parsed.model, parsed.options, _seconds(parsed.keep_alive))
     path, payload = generate_payload(parsed)
     adapt = chat_payload_for_engine if "messages" in payload else completion_payload_for_engine
@@ -99,15 +100,15 @@ async def _lines(call: EngineCall, translator: OllamaStream) -> AsyncIterator[by
 async def _load_or_unload(request: Request, parsed: Generation, chat: bool) -> Response:
     """An empty prompt: unload the model now with ``keep_alive: 0``, else load it (keeping it as asked)."""
     started = time.monotonic()
-    local = request.app.state.store.find(parsed.model) is not None
-    remote = not local and request.app.state.remote_models.find(parsed.model) is not None
+    local = services_of(request).store.find(parsed.model) is not None
+    remote = not local and services_of(request).remote_models.find(parsed.model) is not None
     if not local and not remote:
         raise ModelNotFound(parsed.model)
     keep_alive = _seconds(parsed.keep_alive)
     if remote:
         reason = "unload" if keep_alive == 0 else "load"  # an upstream loads and unloads its models itself
     elif keep_alive == 0:
-        await request.app.state.scheduler.unload([parsed.model])
+        await services_of(request).scheduler.unload([parsed.model])
         reason = "unload"
     else:
         await _apply_model_settings(request, parsed.model, parsed.options, keep_alive)
@@ -131,13 +132,13 @@ async def _apply_model_settings(request: Request, reference: str, options: Optio
     num_ctx = options.num_ctx if options else None
     if num_ctx is None and seconds is None:
         return
-    stored = request.app.state.store.find(reference)
-    if stored is None and request.app.state.remote_models.find(reference) is not None:
+    stored = services_of(request).store.find(reference)
+    if stored is None and services_of(request).remote_models.find(reference) is not None:
         return  # an upstream's model has the upstream's settings
     if stored is None:
         raise ModelNotFound(reference)
     check_context_size(stored, num_ctx, "options.num_ctx")
-    scheduler = request.app.state.scheduler
+    scheduler = services_of(request).scheduler
     current = scheduler.configuration(stored)
     if num_ctx is not None and num_ctx != current.context_size:
         keep_alive_now = current.keep_alive if seconds is None else seconds

@@ -23,17 +23,18 @@ from compose_models.runner.inference.embeddings import as_base64, embed
 from compose_models.runner.inference.engine_call import CHAT_PATH, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine, completion_payload_for_engine
 from compose_models.runner.inference.rerank import rerank as rank_documents
+from compose_models.runner.services import services_of
 
 
 async def list_models(request: Request) -> Response:
-    store = request.app.state.store
+    store = services_of(request).store
     data = []
     for model in store.models():
         entry = model.openai_entry()
         if may_list(request.scope, [*model.tags, entry["id"]]):
             data.append(entry)
     # A spill-over replica of a local model is not listed again.
-    remote_models = await request.app.state.remote_models.models()
+    remote_models = await services_of(request).remote_models.models()
     data += [model.openai_entry() for model in remote_models
              if store.find(model.name) is None and may_list(request.scope, [model.name])]  # fmt: skip
     return JSONResponse({"object": "list", "data": data})
@@ -41,7 +42,7 @@ async def list_models(request: Request) -> Response:
 
 async def get_model(request: Request) -> Response:
     name = request.path_params["name"]
-    model = request.app.state.store.find(name) or request.app.state.remote_models.find(name)
+    model = services_of(request).store.find(name) or services_of(request).remote_models.find(name)
     if model is None or not may_list(request.scope, [name, *getattr(model, "tags", ())]):
         raise ModelNotFound(name)
     return JSONResponse(model.openai_entry())

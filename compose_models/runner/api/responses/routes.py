@@ -22,6 +22,7 @@ from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.http.streams import event_frame
 from compose_models.runner.inference.engine_call import CHAT_PATH, EngineCall, start_engine_call, streaming_response
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
+from compose_models.runner.services import services_of
 
 MAX_LISTED_ITEMS = 100
 Keep = Callable[[dict[str, Any]], None]  # stores a finished Response (or does nothing, for ``store: false``)
@@ -30,7 +31,7 @@ Keep = Callable[[dict[str, Any]], None]  # stores a finished Response (or does n
 @stop_when_client_leaves
 async def create_response(request: Request) -> Response:
     parsed = await read_request(request, ResponsesRequest)
-    store: ResponseStore = request.app.state.responses
+    store: ResponseStore = services_of(request).responses
     owner = _owner(request)
     previous = _previous(store, parsed.previous_response_id, owner)
     model = parsed.model or (previous.response.get("model") if previous else None)
@@ -110,7 +111,7 @@ async def retrieve_response(request: Request) -> Response:
 
 async def delete_response(request: Request) -> Response:
     response_id = _checked_id(request)
-    if not request.app.state.responses.delete(response_id, _owner(request)):
+    if not services_of(request).responses.delete(response_id, _owner(request)):
         raise _not_found(response_id)
     return JSONResponse({"id": response_id, "object": "response.deleted", "deleted": True})
 
@@ -148,7 +149,7 @@ def _checked_id(request: Request) -> str:
 
 def _stored(request: Request) -> StoredResponse:
     response_id = _checked_id(request)
-    found = request.app.state.responses.find(response_id, _owner(request))
+    found = services_of(request).responses.find(response_id, _owner(request))
     if found is None:
         raise _not_found(response_id)
     return cast("StoredResponse", found)
