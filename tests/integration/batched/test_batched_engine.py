@@ -136,6 +136,17 @@ def test_a_request_that_fails_on_the_decode_thread_gets_an_error_at_once_and_the
     assert _answer(prompt, "Say hello.", temperature=0)
 
 
+def test_a_schema_that_makes_no_grammar_is_a_400_in_openais_shape(client: openai.OpenAI) -> None:
+    unanchored = {"type": "object", "properties": {"zip": {"type": "string", "pattern": "[0-9]{5}"}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "A zip code?"}], max_tokens=4,
+            response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": unanchored}},
+        )  # fmt: skip
+    assert refused.value.status_code == 400
+    assert "its JSON schema cannot be turned into a grammar: Pattern must start with" in refused.value.message
+
+
 def test_greedy_tokens_come_with_their_logprobs_as_the_most_likely(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
         model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Say hello."}], max_tokens=6, temperature=0,
