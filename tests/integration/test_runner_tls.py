@@ -5,6 +5,7 @@ the certificate."""
 
 import json
 import os
+import shutil
 import ssl
 import stat
 import textwrap
@@ -87,8 +88,10 @@ NODE_STAND_IN = textwrap.dedent("""\
 def test_launch_hands_node_and_python_agents_the_local_ca_and_they_reach_the_runner_over_tls(
     tls_runner: int, isolated_home: Path, tmp_path: Path
 ) -> None:
+    from tests.conftest import require
     from tests.integration.api.test_launch import _stand_in
 
+    require(shutil.which("node") is not None, "Node.js (scripts/setup.sh), the runtime of Claude Code and opencode")
     ca = str(isolated_home / "runner" / "tls" / "ca.pem")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
