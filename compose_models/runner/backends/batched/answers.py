@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from starlette.requests import Request
@@ -82,11 +82,13 @@ async def answer(request: Request, body: dict[str, Any], generation: Generation,
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         pieces = generation.pieces()
         # As llama-server: the status waits for the first piece, so a job that fails before it gets an error answer.
-        first = await anext(pieces, None)
-        if first is None and generation.failure is not None:
+        first = await _unless_gone(request, anext(pieces, ""))  # "": it ended before any text
+        if first is None:
+            return Response(status_code=499)
+        if not first and generation.failure is not None:
             return _failed(generation.failure)
-        return StreamingResponse(_events(generation, pieces, first, shape, include_usage), media_type="text/event-stream")
-    text = await _until_done_or_gone(request, generation)
+        return StreamingResponse(_events(generation, pieces, first or None, shape, include_usage), media_type="text/event-stream")
+    text = await _unless_gone(request, _whole_text(generation))
     if text is None:
         return Response(status_code=499)
     if generation.failure is not None:
@@ -95,22 +97,20 @@ async def answer(request: Request, body: dict[str, Any], generation: Generation,
     return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [choice], "usage": generation.usage.as_openai()})
 
 
-async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
-    """The whole text, or None when the client disconnected first (its job is then cancelled)."""
-    collected: list[str] = []
+async def _whole_text(generation: Generation) -> str:
+    return "".join([text async for text in generation.pieces()])
 
-    async def collect() -> None:
-        async for text in generation.pieces():
-            collected.append(text)
 
-    task = asyncio.ensure_future(collect())
+async def _unless_gone(request: Request, waited: Awaitable[str]) -> str | None:
+    """What ``waited`` gives, or None when the client disconnected first (it is then cancelled, and with it
+    the generation it waits on: its job leaves its slot)."""
+    task = asyncio.ensure_future(waited)
     while not task.done():
         await asyncio.wait([task], timeout=_DISCONNECT_POLL)
         if not task.done() and await request.is_disconnected():
             task.cancel()
             return None
-    task.result()
-    return "".join(collected)
+    return task.result()
 
 
 def _error(failure: Finished) -> dict[str, Any]:
