@@ -62,13 +62,15 @@ fi
 os=$(uname -s)
 
 # Debian packages: the Docker engine, and what the tests use (a registry, skopeo, busybox, chromium,
-# and for the VM engine stand-in in tests/vmengine: dnsmasq, socat, ip).
+# Node.js for a stand-in of the Node agents launch starts, and for the VM engine stand-in in
+# tests/vmengine: dnsmasq, socat, ip).
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v dnsmasq >/dev/null 2>&1 || missing+=(dnsmasq-base)
 command -v socat >/dev/null 2>&1 || missing+=(socat)

@@ -114,5 +114,8 @@ def _target(agent: str, model: Optional[str], start: bool):  # noqa: ANN202 - a 
         container_url = str(document["endpoint"]).rstrip("/").removesuffix("/engines/v1")
         host_gateway = bool(document["reach"]["hostGateway"])
     host_url = state.host_url if state else f"http://127.0.0.1:{port}"  # https:// when the runner serves TLS
-    return Target(host_url, container_url, model, key, context_size, host_gateway)
+    # The local CA (--tls-self-signed) is trusted by nothing but what is told of it; a user's own certificate
+    # (tls_ca None) is taken to chain to a CA the agent's runtime already trusts.
+    ca_file = state.tls_ca if state and state.scheme == "https" else None
+    return Target(host_url, container_url, model, key, context_size, host_gateway, ca_file)
 

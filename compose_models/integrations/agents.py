@@ -29,6 +29,20 @@ class Target:
     key: str | None  # an inference key when the runner has keys on
     context_size: int | None
     host_gateway: bool = False  # the container route needs --add-host host.docker.internal:host-gateway
+    ca_file: str | None = None  # the local CA that issued the certificate of an https host_url, which no system trusts
+
+
+# Where each runtime takes a CA to trust from. Node adds NODE_EXTRA_CA_CERTS to its own roots; Codex's core
+# is Rust, which reads CODEX_CA_CERTIFICATE; Python's ssl (httpx, requests) reads SSL_CERT_FILE or
+# REQUESTS_CA_BUNDLE instead of its roots: an agent launched here talks to this runner only.
+NODE_TRUST = ("NODE_EXTRA_CA_CERTS",)
+CODEX_TRUST = ("CODEX_CA_CERTIFICATE", "NODE_EXTRA_CA_CERTS")
+PYTHON_TRUST = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def _trusting(target: Target, variables: tuple[str, ...]) -> dict[str, str]:
+    """The runtime's variables naming the runner's local CA, when the agent is to reach it over TLS."""
+    return {name: target.ca_file for name in variables} if target.ca_file else {}
 
 
 @dataclass
@@ -73,7 +87,7 @@ def _codex(target: Target, arguments: list[str]) -> Launch:
     ]
     return Launch(
         argv=["codex", *arguments],
-        environment={"CODEX_HOME": "{dir}", "COMPOSE_MODELS_API_KEY": _key(target)},
+        environment={"CODEX_HOME": "{dir}", "COMPOSE_MODELS_API_KEY": _key(target), **_trusting(target, CODEX_TRUST)},
         files={"config.toml": "\n".join(lines) + "\n"},
     )
 
@@ -91,6 +105,7 @@ def _claude(target: Target, arguments: list[str]) -> Launch:
             # A small model writes until its context is full; Claude Code answers a much smaller cap's stop by
             # asking it to resume, then gives up.
             "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str((target.context_size or CLAUDE_CONTEXT) // 8),
+            **_trusting(target, NODE_TRUST),
         },
     )
 
@@ -115,7 +130,7 @@ def _opencode(target: Target, arguments: list[str]) -> Launch:
     }
     return Launch(
         argv=["opencode", *arguments],
-        environment={"OPENCODE_CONFIG": "{dir}/opencode.json"},
+        environment={"OPENCODE_CONFIG": "{dir}/opencode.json", **_trusting(target, NODE_TRUST)},  # Bun reads Node's variable
         files={"opencode.json": json.dumps(config, indent=2) + "\n"},
     )
 
@@ -132,7 +147,7 @@ def _aider(target: Target, arguments: list[str]) -> Launch:
         argv += ["--model-metadata-file", "{dir}/model-metadata.json"]
     return Launch(
         argv=[*argv, *arguments],
-        environment={"OPENAI_API_BASE": f"{target.host_url}/v1", "OPENAI_API_KEY": _key(target)},
+        environment={"OPENAI_API_BASE": f"{target.host_url}/v1", "OPENAI_API_KEY": _key(target), **_trusting(target, PYTHON_TRUST)},
         files=files,
     )
 

@@ -17,11 +17,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compose_models.atomic_file import replace_file
 from compose_models.docker_host import docker_config_dir
 from compose_models.errors import UserError
 from compose_models.home import home_dir
@@ -98,23 +98,10 @@ def write_atomically(path: Path, data: bytes) -> None:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o600  # as the Docker CLI creates it: it may hold credentials
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
+        replace_file(target, data, mode, sync_folder=True)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise UserError(f"cannot write {target}: {error.strerror}; it was left as it was") from None
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _save_record(config: Config, record: dict[str, Any]) -> None:

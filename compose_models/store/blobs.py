@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from compose_models.store.atomic import write_atomic
+from compose_models.atomic_file import replace_file
 from compose_models.store.errors import DigestMismatch, InvalidReference
 from compose_models.store.leftovers import temporary_prefix
 
@@ -46,7 +46,7 @@ class BlobStore:
     def write_bytes(self, data: bytes) -> str:
         digest = sha256_digest(data)
         if not self.has(digest):
-            write_atomic(self.path(digest), data)
+            replace_file(self.path(digest), data, 0o644)
         return digest
 
     def read_bytes(self, digest: str) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from compose_models.store.atomic import write_atomic
+from compose_models.atomic_file import replace_file
 from compose_models.store.errors import CorruptIndex
 from compose_models.store.gojson import go_marshal_indent
 
@@ -69,8 +69,8 @@ class ModelIndex:
     def write(self, entries: list[IndexEntry]) -> None:
         """The index, and a copy of it as the backup: if the index is ever damaged, the backup is what it held."""
         data = go_marshal_indent({"models": [entry.to_json() for entry in entries]}, 2)
-        write_atomic(self.backup, data)
-        write_atomic(self.path, data)
+        replace_file(self.backup, data, 0o644)
+        replace_file(self.path, data, 0o644)
 
 
 def _entries(raw: str) -> list[IndexEntry]:

@@ -8,8 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+from compose_models.atomic_file import replace_file
 from compose_models.home import store_dir
-from compose_models.store.atomic import write_atomic
 from compose_models.store.blobs import BlobStore, digest_hex, sha256_digest
 from compose_models.store.errors import InvalidArtifact, InvalidReference, ModelConflict, ModelNotFound
 from compose_models.store.gojson import go_marshal_indent
@@ -38,7 +38,7 @@ class ModelStore:
         self.manifests_directory.mkdir(parents=True, exist_ok=True)
         layout = self.root / "layout.json"
         if not layout.exists():
-            write_atomic(layout, go_marshal_indent({"version": LAYOUT_VERSION}, 2))
+            replace_file(layout, go_marshal_indent({"version": LAYOUT_VERSION}, 2), 0o644)
         if not self.index.path.exists():
             with self.index.locked():
                 if not self.index.path.exists():
@@ -87,7 +87,7 @@ class ModelStore:
             missing = [digest for digest in layer_digests if not self.blobs.has(digest)]
             if missing:
                 raise InvalidArtifact(f"cannot record model {model_id}: blobs {', '.join(missing)} are not in the store")
-            write_atomic(self.manifest_path(model_id), raw_manifest)
+            replace_file(self.manifest_path(model_id), raw_manifest, 0o644)
             if not any(entry.id == model_id for entry in entries):
                 entries.append(IndexEntry(model_id, [], [*dict.fromkeys(layer_digests), config_digest]))
             for tag in normalized_tags:

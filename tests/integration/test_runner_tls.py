@@ -4,7 +4,11 @@ user brings, for another name), containers keep plain HTTP on the local Docker b
 the certificate."""
 
 import json
+import os
+import shutil
 import ssl
+import stat
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +70,51 @@ def test_clients_verify_the_self_signed_chain_and_plain_http_is_told_to_use_http
     assert "valid until" in finding.found and str(ca) in finding.found
 
 
+# A stand-in for Claude Code on Node, as the real one runs: it asks the runner at the URL launch gave it, with
+# Node's own fetch, which trusts the system's CAs and NODE_EXTRA_CA_CERTS' only.
+NODE_STAND_IN = textwrap.dedent("""\
+    #!/usr/bin/env node
+    const fs = require("fs");
+    const env = process.env;
+    const body = {model: env.ANTHROPIC_MODEL, max_tokens: 4, messages: [{role: "user", content: "Say hi."}]};
+    fetch(`${env.ANTHROPIC_BASE_URL}/v1/messages`, {method: "POST", body: JSON.stringify(body),
+        headers: {"content-type": "application/json", authorization: `Bearer ${env.ANTHROPIC_AUTH_TOKEN}`}})
+      .then(answer => answer.json())
+      .then(answer => { fs.writeFileSync(env.STAND_IN_RECORD, JSON.stringify({answer: answer.content[0].text, environment: env})); process.exit(7); })
+      .catch(error => { fs.writeFileSync(env.STAND_IN_RECORD, JSON.stringify({error: String(error.cause || error)})); process.exit(3); });
+""")
+
+
+def test_launch_hands_node_and_python_agents_the_local_ca_and_they_reach_the_runner_over_tls(
+    tls_runner: int, isolated_home: Path, tmp_path: Path
+) -> None:
+    from tests.conftest import require
+    from tests.integration.api.test_launch import _stand_in
+
+    require(shutil.which("node") is not None, "Node.js (scripts/setup.sh), the runtime of Claude Code and opencode")
+    ca = str(isolated_home / "runner" / "tls" / "ca.pem")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stand_in(bin_dir, "aider")  # Python, with httpx as aider's OpenAI client
+    (bin_dir / "claude").write_text(NODE_STAND_IN)
+    (bin_dir / "claude").chmod(stat.S_IRWXU)
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STAND_IN_RECORD": str(tmp_path / "record.json")}
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
+        environment.pop(name, None)
+    for agent, base_url, trust in (("claude", "ANTHROPIC_BASE_URL", ("NODE_EXTRA_CA_CERTS",)),
+                                   ("aider", "OPENAI_API_BASE", ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"))):  # fmt: skip
+        (tmp_path / "record.json").unlink(missing_ok=True)
+        result = run_cli("launch", agent, check=False, env=environment)
+        assert (tmp_path / "record.json").exists(), result.stderr  # the Python stand-in ends at a refused certificate
+        record = json.loads((tmp_path / "record.json").read_text())
+        assert result.returncode == 7, record  # the agent's own exit code, once it had its answer
+        assert record["answer"].strip()
+        assert record["environment"][base_url].startswith(f"https://127.0.0.1:{tls_runner}/")
+        assert {name: record["environment"][name] for name in trust} == dict.fromkeys(trust, ca)
+    codex = run_cli("launch", "codex", "--print", env=environment).stdout
+    assert f"export CODEX_CA_CERTIFICATE={ca}" in codex and f"export NODE_EXTRA_CA_CERTS={ca}" in codex
+
+
 def test_the_cli_trusts_a_certificate_the_user_brings_for_another_name(
     isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,6 +127,9 @@ def test_the_cli_trusts_a_certificate_the_user_brings_for_another_name(
     try:
         assert run_cli("ps", "--json").stdout.strip() == "[]"
         assert "host: https://127.0.0.1" in run_cli("status").stdout
+        # A certificate the user brings chains to a CA of theirs, which launch has no file of to hand on.
+        printed = run_cli("launch", "claude", "--print", "--model", LOCAL_MODEL_TAG).stdout
+        assert f"ANTHROPIC_BASE_URL=https://127.0.0.1:{port}/anthropic" in printed and "NODE_EXTRA_CA_CERTS" not in printed
     finally:
         run_cli("stop", check=False)
 

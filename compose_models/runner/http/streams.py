@@ -164,7 +164,18 @@ def data_frame(payload: object) -> bytes:
 
 
 def event_frame(event: str, payload: object) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+    """A named event (Anthropic's Messages, OpenAI's Responses); its JSON by orjson where it can, about 9x
+    faster on these events (bench/event_encoding.py), with non-ASCII text as UTF-8 rather than escaped."""
+    return b"event: " + event.encode() + b"\ndata: " + _dumps(payload) + b"\n\n"
+
+
+def _dumps(payload: object) -> bytes:
+    if orjson is not None:
+        try:
+            return orjson.dumps(payload)
+        except TypeError:  # what orjson refuses and json writes: integers past 64 bits, lone surrogates, int keys
+            pass
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def json_line(payload: object) -> bytes:

@@ -7,15 +7,14 @@ A project not yet seen up (its containers are being created) keeps its pins for
 ``COMPOSE_MODELS_PIN_GRACE`` (default 10m) after ``up`` pinned them.
 """
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compose_models.errors import UserError
+from compose_models.runner.scheduling.settings import duration_setting
 from compose_models.runner.scheduling.state_file import read_document, write_document
-from compose_models.units import parse_duration
 
 CHECK_INTERVAL_VARIABLE = "COMPOSE_MODELS_PROJECT_CHECK_INTERVAL"
 GRACE_VARIABLE = "COMPOSE_MODELS_PIN_GRACE"
@@ -23,25 +22,12 @@ MAX_PROJECTS = 256
 MAX_MODELS_PER_PROJECT = 64
 
 
-def _seconds(variable: str, default: float) -> float:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        seconds = parse_duration(text)
-    except ValueError as error:
-        raise UserError(f"{variable}: {error}") from None
-    if seconds <= 0:
-        raise UserError(f"{variable}: {text!r} is not a positive duration (e.g. 30s)")
-    return seconds
-
-
 def check_interval() -> float:
-    return _seconds(CHECK_INTERVAL_VARIABLE, 30.0)
+    return duration_setting(CHECK_INTERVAL_VARIABLE, 30.0)
 
 
 def grace() -> float:
-    return _seconds(GRACE_VARIABLE, 600.0)
+    return duration_setting(GRACE_VARIABLE, 600.0)
 
 
 @dataclass

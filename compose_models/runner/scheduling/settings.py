@@ -72,13 +72,14 @@ class Timeouts:
         """``COMPOSE_MODELS_ENGINE_CONNECT_TIMEOUT``, ``COMPOSE_MODELS_ENGINE_READ_TIMEOUT``, ``COMPOSE_MODELS_SEND_TIMEOUT``."""
         defaults = cls()
         return cls(
-            engine_connect=_timeout_setting(ENGINE_CONNECT_TIMEOUT_VARIABLE, defaults.engine_connect),
-            engine_read=_timeout_setting(ENGINE_READ_TIMEOUT_VARIABLE, defaults.engine_read),
-            send=_timeout_setting(SEND_TIMEOUT_VARIABLE, defaults.send),
+            engine_connect=duration_setting(ENGINE_CONNECT_TIMEOUT_VARIABLE, defaults.engine_connect),
+            engine_read=duration_setting(ENGINE_READ_TIMEOUT_VARIABLE, defaults.engine_read),
+            send=duration_setting(SEND_TIMEOUT_VARIABLE, defaults.send),
         )
 
 
-def _timeout_setting(variable: str, default: float) -> float:
+def duration_setting(variable: str, default: float) -> float:
+    """The positive duration (a Go duration, or seconds) the environment ``variable`` holds; ``default`` when unset."""
     text = os.environ.get(variable)
     if not text:
         return default

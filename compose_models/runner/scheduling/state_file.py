@@ -7,10 +7,10 @@ the previous document. Read with a size bound; a document that cannot be read or
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from compose_models.atomic_file import replace_file
 from compose_models.log import say
 
 MAX_BYTES = 1 << 20  # 1 MiB: thousands of configurations; anything larger was not written by us
@@ -55,16 +55,6 @@ def write_document(path: Path, document: dict[str, Any]) -> None:
         say(f"not saving {path}: {len(data)} bytes is more than {MAX_BYTES}")
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        replace_file(path, data, 0o600)  # the user's own, as the rest of the runner's state
     except OSError as error:
         say(f"could not save {path} ({error}); the change holds until the runner stops")

@@ -67,6 +67,7 @@ def test_print_shows_the_runner_url_and_model_and_writes_nothing_into_home(api_r
     claude = run_cli("launch", "claude", "--print", "--", "-p", "hi", env=environment).stdout
     assert f"export ANTHROPIC_BASE_URL={api_runner}/anthropic" in claude
     assert f"export ANTHROPIC_MODEL={LOCAL_MODEL_TAG}" in claude and claude.rstrip().endswith("claude -p hi")
+    assert "NODE_EXTRA_CA_CERTS" not in claude  # plain HTTP: no CA to trust
     opencode = run_cli("launch", "opencode", "--print", env=environment).stdout
     config = json.loads(opencode.split("<<'EOF'\n")[1].split("\nEOF")[0])
     assert config["provider"]["compose-models"]["options"]["baseURL"] == f"{api_runner}/v1"

@@ -110,6 +110,43 @@ def test_json_schema_output_parses_against_its_schema(client: openai.OpenAI) -> 
     assert isinstance(person["name"], str) and isinstance(person["age"], int)
 
 
+def test_a_request_that_fails_on_the_decode_thread_gets_an_error_at_once_and_the_others_go_on(
+    client: openai.OpenAI, batched_runner: str
+) -> None:
+    # An empty enum makes a grammar llama.cpp cannot parse. Its sampler is made on the decode thread,
+    # where the NULL it got once crashed the engine (SIGSEGV) and with it every other request.
+    empty_enum = {"type": "json_schema", "json_schema": {"name": "nothing", "schema": {"enum": []}}}
+    body = {"model": LOCAL_MODEL_TAG, "messages": [{"role": "user", "content": "Write a long story."}],
+            "max_tokens": 40, "temperature": 0, "stream": True, "ignore_eos": True}  # fmt: skip
+    prompt = client.with_options(timeout=30)
+    with httpx.stream("POST", f"{batched_runner}/engines/v1/chat/completions", json=body, timeout=60) as running:
+        lines = running.iter_lines()
+        next(line for line in lines if '"content": "' in line and '"content": ""' not in line)  # it is decoding
+        for stream in (False, True):
+            with pytest.raises(openai.BadRequestError) as refused:
+                prompt.chat.completions.create(
+                    model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+                    response_format=empty_enum, stream=stream,
+                )  # fmt: skip
+            assert refused.value.status_code == 400
+            assert "cannot parse the grammar made of its schema" in refused.value.message
+        rest = [line for line in lines if line]
+    assert rest[-1] == "data: [DONE]"
+    assert json.loads(rest[-2].removeprefix("data: "))["choices"][0]["finish_reason"] == "length"
+    assert _answer(client, "Say hello.", temperature=0)  # and the engine still answers
+
+
+def test_a_schema_that_makes_no_grammar_is_a_400_in_openais_shape(client: openai.OpenAI) -> None:
+    unanchored = {"type": "object", "properties": {"zip": {"type": "string", "pattern": "[0-9]{5}"}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.chat.completions.create(
+            model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "A zip code?"}], max_tokens=4,
+            response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": unanchored}},
+        )  # fmt: skip
+    assert refused.value.status_code == 400
+    assert "its JSON schema cannot be turned into a grammar: Pattern must start with" in refused.value.message
+
+
 def test_greedy_tokens_come_with_their_logprobs_as_the_most_likely(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
         model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Say hello."}], max_tokens=6, temperature=0,

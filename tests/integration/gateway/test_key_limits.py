@@ -1,7 +1,6 @@
 """A key's own limits on a real runner with SmolLM2, seen through the official SDKs: a key for one model,
 a token budget per day, and the usage per key that outlives a restart of the runner."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
@@ -20,27 +19,19 @@ OTHER_MODEL = "ai/qwen3:latest"  # not in this store: a 403 (not a 404) shows th
 
 
 @pytest.fixture
-def limited_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner_port: int) -> Iterator[str]:
+def limited_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keys_file = write_keys_file(tmp_path / "api-keys")
     with keys_file.open("a") as keys:
         keys.write(f"one-model: {ONE_MODEL_KEY} models=local/smollm2*\n")
         keys.write(f"tiny: {TINY_KEY} tokens-per-day=1\n")
         keys.write(f"qwen-only: {QWEN_KEY} models=ai/qwen3*\n")
     monkeypatch.setenv("COMPOSE_MODELS_API_KEYS_FILE", str(keys_file))
-    run_cli("serve", "--detach")
-    try:
-        yield f"http://127.0.0.1:{runner_port}"
-    finally:
-        run_cli("stop", check=False)
 
 
 @pytest.fixture
-def runner_port(packaged_smollm2: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    from tests.conftest import free_port
-
-    port = free_port()
-    monkeypatch.setenv("COMPOSE_MODELS_PORT", str(port))
-    return port
+def limited_runner(limited_keys: None, runner: str) -> str:
+    """The ``runner`` fixture's runner, started with the keys above."""
+    return runner
 
 
 def _chat(client: openai.OpenAI, model: str) -> str:

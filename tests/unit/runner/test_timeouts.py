@@ -25,6 +25,18 @@ def test_a_timeout_that_is_not_a_positive_duration_is_refused_by_name(monkeypatc
         Timeouts.from_environment()
 
 
+@pytest.mark.parametrize("variable", ["COMPOSE_MODELS_PIN_GRACE", "COMPOSE_MODELS_PROJECT_CHECK_INTERVAL"])
+def test_the_pins_durations_are_read_as_the_timeouts_are(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    from compose_models.runner.scheduling import pins
+
+    assert (pins.grace(), pins.check_interval()) == (600.0, 30.0)
+    monkeypatch.setenv(variable, "2m")
+    assert 120.0 in (pins.grace(), pins.check_interval())
+    monkeypatch.setenv(variable, "inf")
+    with pytest.raises(UserError, match=f"{variable}: "):
+        pins.grace() if variable.endswith("GRACE") else pins.check_interval()
+
+
 def test_a_stream_whose_client_stops_taking_chunks_is_closed_and_released(capsys: pytest.CaptureFixture[str]) -> None:
     events: list[str] = []
 

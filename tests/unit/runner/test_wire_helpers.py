@@ -1,12 +1,13 @@
 """SSE framing, durations, CORS origins, dialects and the engine payload rewrite."""
 
 import asyncio
+import json
 
 import pytest
 
 from compose_models.runner.http.cors import origin_allowed
 from compose_models.runner.http.dialects import Dialect, dialect_of
-from compose_models.runner.http.streams import FrameTooLarge, split_frames
+from compose_models.runner.http.streams import FrameTooLarge, event_frame, split_frames
 from compose_models.runner.inference.engine_payload import chat_payload_for_engine
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.units import format_duration, parse_duration
@@ -46,6 +47,20 @@ def test_a_frame_over_the_limit_is_refused_while_shorter_ones_pass() -> None:
 
     with pytest.raises(FrameTooLarge):
         asyncio.run(frames())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"type": "content_block_delta", "delta": {"type": "text_delta", "text": "café 灯台 🌊 \"quoted\"\n"}},
+     {"text": "half of a pair: \ud83c", "count": 2**70, 3: "an int key"}],  # what orjson refuses: json writes it
+    ids=["utf-8", "json-only"],
+)  # fmt: skip
+def test_an_event_frame_is_its_name_and_json_that_reads_back_as_the_payload(payload: dict) -> None:
+    frame = event_frame("content_block_delta", payload)
+    head, data = frame.decode(errors="surrogatepass").split("\n", 1)
+    assert head == "event: content_block_delta" and data.startswith("data: ") and data.endswith("\n\n")
+    assert data.count("\n") == 2  # one data line: a newline in the text is escaped
+    assert json.loads(data.removeprefix("data: ")) == json.loads(json.dumps(payload))
 
 
 @pytest.mark.parametrize(

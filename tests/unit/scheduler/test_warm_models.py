@@ -79,6 +79,9 @@ async def test_configurations_and_pins_survive_a_restart(started, models, tmp_pa
     await runner.configure("ai/b", None, ["--top-k", "5"])
     runner.pin("ai/a", "shop")
     await runner.shutdown()
+    # The user's own, and no temporary file is left beside them.
+    saved = sorted((path.name, path.stat().st_mode & 0o777) for path in (tmp_path / "state").iterdir())
+    assert saved == [("configurations.json", 0o600), ("pins.json", 0o600)]
     again = saving_scheduler(models, tmp_path)
     a = again.configuration(models["a"])
     assert (a.context_size, a.runtime_flags, a.keep_alive) == (2048, ["--temp", "0.5"], 60)

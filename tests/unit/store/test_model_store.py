@@ -21,6 +21,12 @@ def test_layout_files_are_dmr_shaped(store: ModelStore) -> None:
     assert (store.root / "blobs" / "sha256").is_dir() and (store.root / "manifests" / "sha256").is_dir()
 
 
+def test_the_stores_files_are_readable_by_all_and_no_temporary_is_left(store: ModelStore, tiny: StoredModel) -> None:
+    written = [store.root / "layout.json", store.root / "models.json", *(store.root / "manifests" / "sha256").iterdir()]
+    assert len(written) == 3 and all(path.stat().st_mode & 0o777 == 0o644 for path in written)
+    assert [path.name for path in store.root.rglob(".*")] == []
+
+
 @pytest.mark.parametrize(
     "spelling", ["ai/smollm2", "smollm2", "smollm2:latest", "docker.io/ai/smollm2:latest", "index.docker.io/ai/smollm2"]
 )

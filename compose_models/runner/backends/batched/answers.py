@@ -7,12 +7,13 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from compose_models.runner.backends.batched.decoder import Finished
 from compose_models.runner.backends.batched.generation import Generation
 
 _DISCONNECT_POLL = 0.25  # seconds between checks that a non-streaming client is still there
@@ -79,33 +80,53 @@ class TextShape(ChatShape):
 async def answer(request: Request, body: dict[str, Any], generation: Generation, shape: ChatShape) -> Response:
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return StreamingResponse(_events(generation, shape, include_usage), media_type="text/event-stream")
-    text = await _until_done_or_gone(request, generation)
+        pieces = generation.pieces()
+        # As llama-server: the status waits for the first piece, so a job that fails before it gets an error answer.
+        first = await _unless_gone(request, anext(pieces, ""))  # "": it ended before any text
+        if first is None:
+            return Response(status_code=499)
+        if not first and generation.failure is not None:
+            return _failed(generation.failure)
+        return StreamingResponse(_events(generation, pieces, first or None, shape, include_usage), media_type="text/event-stream")
+    text = await _unless_gone(request, _whole_text(generation))
     if text is None:
         return Response(status_code=499)
+    if generation.failure is not None:
+        return _failed(generation.failure)
     choice = shape.whole(text, generation.finish_reason, _logprobs(generation))
     return JSONResponse({**shape.head(), "object": shape.object_name, "choices": [choice], "usage": generation.usage.as_openai()})
 
 
-async def _until_done_or_gone(request: Request, generation: Generation) -> str | None:
-    """The whole text, or None when the client disconnected first (its job is then cancelled)."""
-    collected: list[str] = []
+async def _whole_text(generation: Generation) -> str:
+    return "".join([text async for text in generation.pieces()])
 
-    async def collect() -> None:
-        async for text in generation.pieces():
-            collected.append(text)
 
-    task = asyncio.ensure_future(collect())
+async def _unless_gone(request: Request, waited: Awaitable[str]) -> str | None:
+    """What ``waited`` gives, or None when the client disconnected first (it is then cancelled, and with it
+    the generation it waits on: its job leaves its slot)."""
+    task = asyncio.ensure_future(waited)
     while not task.done():
         await asyncio.wait([task], timeout=_DISCONNECT_POLL)
         if not task.done() and await request.is_disconnected():
             task.cancel()
             return None
-    task.result()
-    return "".join(collected)
+    return task.result()
 
 
-async def _events(generation: Generation, shape: ChatShape, include_usage: bool) -> AsyncIterator[str]:
+def _error(failure: Finished) -> dict[str, Any]:
+    """OpenAI's error object, as llama-server writes it: a 400 for the request's fault, else a 500."""
+    if failure.client_error:
+        return {"message": failure.error, "type": "invalid_request_error", "code": 400}
+    return {"message": failure.error or "the engine failed", "type": "server_error", "code": 500}
+
+
+def _failed(failure: Finished) -> Response:
+    error = _error(failure)
+    return JSONResponse({"error": error}, error["code"])
+
+
+async def _events(generation: Generation, pieces: AsyncIterator[str], first: str | None, shape: ChatShape,
+                  include_usage: bool) -> AsyncIterator[str]:  # fmt: skip
     chunk_object = f"{shape.object_name}.chunk" if shape.object_name.startswith("chat") else shape.object_name
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
@@ -113,8 +134,13 @@ async def _events(generation: Generation, shape: ChatShape, include_usage: bool)
 
     if not isinstance(shape, TextShape):
         yield event([shape.delta(None, None, None, first=True)])
-    async for text in generation.pieces():
-        yield event([shape.delta(text, None, _logprobs(generation))])
+    if first is not None:
+        yield event([shape.delta(first, None, _logprobs(generation))])
+        async for text in pieces:
+            yield event([shape.delta(text, None, _logprobs(generation))])
+    if generation.failure is not None:  # after the first piece: an error event ends the stream, as llama-server's
+        yield f"data: {json.dumps({'error': _error(generation.failure)})}\n\n"
+        return
     yield event([shape.delta(None, generation.finish_reason, _logprobs(generation))])
     if include_usage:
         yield event([], usage=generation.usage.as_openai())

@@ -6,12 +6,18 @@ steps with the running decodes instead of stalling them), decodes it, and sample
 got logits with its own native sampler chain. Finished or cancelled jobs leave their slot at once;
 the slot keeps its KV cells so that a later prompt starting with the same tokens (a system
 prompt, the earlier turns of a chat) is prefilled only from where it differs.
+
+A job that cannot start (its sampler cannot be made) or a step that raises ends the jobs it concerns
+with ``Finished("error")`` and a message, and the loop goes on serving the others: an exception
+never ends the thread, which would leave every request waiting until its client gave up.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +27,7 @@ import llama_cpp
 import numpy as np
 
 from compose_models.runner.backends.batched.logprobs import token_logprobs
-from compose_models.runner.backends.batched.sampling import Sampling, sampler_chain
+from compose_models.runner.backends.batched.sampling import BadSampling, Sampling, sampler_chain
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class Token:
 @dataclass(frozen=True)
 class Finished:
     reason: str  # "stop" (end of generation), "length" (max_tokens or context full), "error"
+    error: str = ""  # with "error": what went wrong, for the client
+    client_error: bool = False  # with "error": the request was at fault (a 400), not the engine (a 500)
 
 
 Event = Token | Finished
@@ -116,7 +124,10 @@ class Decoder:
                 self._leave_cancelled()
                 self._admit()
             if any(slot.job for slot in self._slots):
-                self._step()
+                try:
+                    self._step()
+                except Exception as error:  # noqa: BLE001 - the jobs in the step get it; the loop goes on
+                    self._fail_running(error)
 
     def _has_work(self) -> bool:
         return bool(self._queue) or any(slot.job for slot in self._slots)
@@ -134,6 +145,11 @@ class Decoder:
             if not free:
                 return
             job = self._queue.popleft()
+            try:
+                sampler = sampler_chain(job.sampling, self._vocab)
+            except Exception as error:  # noqa: BLE001 - this job gets it; the others are admitted
+                job.emit(Finished("error", str(error), client_error=isinstance(error, BadSampling)))
+                continue
             slot = max(free, key=lambda candidate: common_prefix_length(candidate.cached, job.prompt))
             # At least the last prompt token is decoded again: its logits give the first new token.
             reused = min(common_prefix_length(slot.cached, job.prompt), len(job.prompt) - 1)
@@ -142,7 +158,7 @@ class Decoder:
             slot.unprefilled = job.prompt[reused:]
             job.reused_tokens = reused
             slot.job, slot.generated, slot.next_token = job, 0, None
-            slot.sampler = sampler_chain(job.sampling, self._vocab)
+            slot.sampler = sampler
 
     def _step(self) -> None:
         batch = self._batch
@@ -168,7 +184,7 @@ class Decoder:
         if status != 0:
             for slot, _, _ in placed:
                 llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, len(slot.cached), -1)
-                self._leave(slot, "length" if status == 1 else "error")
+                self._leave(slot, "length" if status == 1 else "error", f"llama_decode returned {status}")
             return
         for slot, tokens, is_prompt in placed:
             slot.cached += tokens
@@ -212,7 +228,7 @@ class Decoder:
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self._context, logits_index), shape=(self._vocab_size,))
         return Token(token, *token_logprobs(logits, token, top_logprobs))
 
-    def _leave(self, slot: _Slot, reason: str | None) -> None:
+    def _leave(self, slot: _Slot, reason: str | None, error: str = "") -> None:
         """Free the slot; tell the job why unless it was cancelled (``reason`` None)."""
         job = slot.job
         assert job is not None
@@ -220,7 +236,18 @@ class Decoder:
             llama_cpp.llama_sampler_free(slot.sampler)
         slot.job, slot.sampler, slot.next_token, slot.unprefilled = None, None, None, []
         if reason is not None:
-            job.emit(Finished(reason))
+            job.emit(Finished(reason, error))
+
+    def _fail_running(self, error: Exception) -> None:
+        """End every running job with ``error``; their slots' KV cells are dropped, as a failed step may
+        have left them half written."""
+        print("the batched engine's decode step failed:", file=sys.stderr)
+        traceback.print_exception(error, file=sys.stderr)
+        for slot in self._slots:
+            if slot.job is not None:
+                llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, 0, -1)
+                slot.cached = []
+                self._leave(slot, "error", f"the engine failed while generating: {error}")
 
     def _evict_idle_caches(self) -> bool:
         """Drop the KV cells of slots without a job to make room; whether any were dropped."""

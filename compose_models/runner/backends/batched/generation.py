@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from compose_models.runner.backends.batched.decoder import Decoder, Event, Job, Token, piece
+from compose_models.runner.backends.batched.decoder import Decoder, Event, Finished, Job, Token, piece
 from compose_models.runner.backends.batched.model import LoadedModel
 from compose_models.runner.backends.batched.sampling import Sampling
 from compose_models.runner.backends.batched.text_output import TextOutput
@@ -43,6 +43,7 @@ class Generation:
         self._output = TextOutput(stops)
         self.usage = Usage(prompt_tokens=len(prompt))
         self.finish_reason: str | None = None
+        self.failure: Finished | None = None  # why, when it ended with "error"
         self.wants_logprobs = top_logprobs is not None
         self._unsent_logprobs: list[dict[str, Any]] = []
 
@@ -69,6 +70,7 @@ class Generation:
                 else:
                     text = self._output.finish()
                     self.finish_reason = event.reason
+                    self.failure = event if event.reason == "error" else None
                 if text:
                     yield text
         finally:

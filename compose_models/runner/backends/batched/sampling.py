@@ -16,6 +16,10 @@ import llama_cpp
 RANDOM_SEED = llama_cpp.LLAMA_DEFAULT_SEED
 
 
+class BadSampling(ValueError):
+    """Settings of a request that make no sampler (a grammar llama.cpp cannot parse)."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.8
@@ -58,10 +62,12 @@ class Sampling:
 
 def sampler_chain(sampling: Sampling, vocab: llama_cpp.llama_vocab_p) -> llama_cpp.llama_sampler_p:
     """A new chain the caller owns (``llama_sampler_free``); ``llama_sampler_sample`` also accepts the token."""
-    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     stages = []
     if sampling.grammar is not None:
-        stages.append(llama_cpp.llama_sampler_init_grammar(vocab, sampling.grammar.encode(), b"root"))
+        grammar = llama_cpp.llama_sampler_init_grammar(vocab, sampling.grammar.encode(), b"root")
+        if not grammar:  # NULL: added to a chain, it would crash the engine at the first token
+            raise BadSampling("response_format: llama.cpp cannot parse the grammar made of its schema (an empty enum or anyOf?)")
+        stages.append(grammar)
     if sampling.ignore_eos:
         stages.append(_forbidding(end_of_generation_tokens(vocab), vocab))
     if sampling.penalises():
@@ -80,6 +86,7 @@ def sampler_chain(sampling: Sampling, vocab: llama_cpp.llama_vocab_p) -> llama_c
         stages.append(llama_cpp.llama_sampler_init_min_p(sampling.min_p, 1))
         stages.append(llama_cpp.llama_sampler_init_temp(sampling.temperature))
         stages.append(llama_cpp.llama_sampler_init_dist(sampling.seed))
+    chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
     for stage in stages:
         llama_cpp.llama_sampler_chain_add(chain, stage)  # the chain owns its stages
     return cast("llama_cpp.llama_sampler_p", chain)

@@ -124,7 +124,12 @@ def _grammar(body: dict[str, Any]) -> str | None:
         schema = (response_format.get("json_schema") or {}).get("schema")
     elif kind != "json_object":
         return None
-    return JSON_GBNF if schema is None else LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
+    if schema is None:
+        return JSON_GBNF
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
+    except (AssertionError, KeyError, TypeError, ValueError, RecursionError) as error:  # its converter asserts
+        raise BadRequest(f"response_format: its JSON schema cannot be turned into a grammar: {error}") from None
 
 
 def _listening_socket(port: int) -> socket.socket:
