@@ -22,13 +22,18 @@ def model_refusal(key_name: str, rules: KeyRules, exchange: Exchange) -> ApiErro
     """403 when ``rules`` name models and the request's model is not one of them."""
     if rules.models is None:
         return None
-    allowed = ", ".join(rules.models)
     if not exchange.body.model:
-        return ApiError(403, f"the key {key_name!r} may use only the models {allowed}; this request names none",
-                        param="model", code="model_not_allowed")  # fmt: skip
-    if rules.allows(model_names(exchange)):
+        return ApiError(403, f"the key {key_name!r} may use only the models {', '.join(rules.models)}; "
+                        "this request names none", param="model", code="model_not_allowed")  # fmt: skip
+    return names_refusal(key_name, rules, exchange.body.model, model_names(exchange))
+
+
+def names_refusal(key_name: str, rules: KeyRules, asked: str, names: list[str]) -> ApiError | None:
+    """403 when ``rules`` name models and none of ``names`` (``asked``, and what it was found under) is one."""
+    if rules.allows(names):
         return None
-    return ApiError(403, f"the key {key_name!r} may not use the model {exchange.body.model!r}; it may use only {allowed}",
+    allowed = ", ".join(rules.models or ())
+    return ApiError(403, f"the key {key_name!r} may not use the model {asked!r}; it may use only {allowed}",
                     param="model", code="model_not_allowed")  # fmt: skip
 
 

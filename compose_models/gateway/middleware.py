@@ -2,6 +2,7 @@
 and, from each exchange the tap hands it when done, the request log, metrics per caller and the
 dashboard's activity. Bodies pass through as they come, so streams stay streams."""
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from compose_models.gateway import dashboard
 from compose_models.gateway.activity import INSPECTED_BYTES, Activity
 from compose_models.gateway.activity import Exchange as Seen
 from compose_models.gateway.identity import Caller, ContainerDirectory, identify, is_loopback
-from compose_models.gateway.key_limits import budget_refusal, model_refusal
+from compose_models.gateway.key_limits import budget_refusal, model_refusal, names_refusal
 from compose_models.gateway.key_usage import FILE_NAME as USAGE_FILE
 from compose_models.gateway.key_usage import KeyUsage
 from compose_models.gateway.key_usage_view import KeyUsageCollector, usage_document
@@ -87,8 +88,9 @@ class Gateway:
                 await self._refuse(exchange, ApiError(401, message), scope, receive, send)
                 return
         outcome.key_holder = key_name or (service.name if service else None)
-        if self.settings.keys.rules_of(key_name).models is not None:
+        if key_name is not None and self.settings.keys.rules_of(key_name).models is not None:
             outcome.models_allowed = self.settings.keys.rules_of(key_name).allows
+            outcome.model_refusal = functools.partial(names_refusal, key_name, self.settings.keys.rules_of(key_name))
         admin = self._is_admin(key, key_name, address)
         if route.management and not admin:
             await self._refuse(exchange, ApiError(403, self._management_refusal()), scope, receive, send)

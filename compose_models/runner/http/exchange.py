@@ -74,6 +74,9 @@ class Outcome:
     cut_off: bool = False  # the client left before the answer's last byte (status then says 499)
     # Whether the caller's key may use a model with any of these names; None: any model (listings show all).
     models_allowed: Callable[[Iterable[str]], bool] | None = None
+    # The key's refusal of a model a request names by its first name and is known by all of them (None:
+    # allowed), as inference answers it; None: any model.
+    model_refusal: Callable[[str, list[str]], Exception | None] | None = None
 
 
 class Exchange:
@@ -114,3 +117,14 @@ def may_list(scope: Scope, names: Iterable[str]) -> bool:
     exchange = exchange_of(scope)
     allowed = exchange.outcome.models_allowed if exchange is not None else None
     return allowed is None or allowed(list(names))
+
+
+def check_model_read(scope: Scope, asked: str, names: Iterable[str] = ()) -> None:
+    """A read of one model (Ollama's show, DMR's get) by a key that may not use it is refused as inference
+    would refuse it (403 ``model_not_allowed``), whether or not the model is here: a key learns nothing of
+    the models outside its list. ``names``: those the model was found under, beside ``asked``."""
+    exchange = exchange_of(scope)
+    refuse = exchange.outcome.model_refusal if exchange is not None else None
+    refusal = refuse(asked, [asked, *names]) if refuse is not None else None
+    if refusal is not None:
+        raise refusal

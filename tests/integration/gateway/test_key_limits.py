@@ -110,3 +110,30 @@ def _assert_refused_everywhere(runner: str) -> None:
     with pytest.raises(ollama.ResponseError) as refused:
         llama.chat(model=LOCAL_MODEL_TAG, messages=[{"role": "user", "content": "Hi"}])
     assert refused.value.status_code == 429 and "of its 1 tokens for this day" in refused.value.error
+
+
+def test_a_key_cannot_read_a_model_it_may_not_use_by_name_nor_see_it_loaded(limited_runner: str) -> None:
+    # The key may not use SmolLM2: reading it is refused as a chat with it is, 403 model_not_allowed in the
+    # called API's shape; so is a model that is not here, so the refusal tells nothing of what is here.
+    qwen_only = ollama.Client(host=limited_runner, headers={"Authorization": f"Bearer {QWEN_KEY}"})
+    for name in (LOCAL_MODEL_TAG, "local/absent:1"):
+        with pytest.raises(ollama.ResponseError) as refused:
+            qwen_only.show(name)
+        assert refused.value.status_code == 403
+        assert f"may not use the model {name!r}; it may use only ai/qwen3*" in refused.value.error
+    qwen_headers = {"Authorization": f"Bearer {QWEN_KEY}"}
+    described = httpx.get(f"{limited_runner}/models/{LOCAL_MODEL_TAG}", headers=qwen_headers)
+    assert described.status_code == 403 and "may not use the model" in described.text
+    configured = httpx.get(f"{limited_runner}/engines/_configure", params={"model": LOCAL_MODEL_TAG}, headers=qwen_headers)
+    assert configured.status_code == 403 and "may not use the model" in configured.text
+
+    # The key that may use it reads it, and sees it loaded once it has used it; the other key does not.
+    one_model = ollama.Client(host=limited_runner, headers={"Authorization": f"Bearer {ONE_MODEL_KEY}"})
+    assert one_model.show(LOCAL_MODEL_TAG).details.format == "gguf"
+    own_headers = {"Authorization": f"Bearer {ONE_MODEL_KEY}"}
+    assert httpx.get(f"{limited_runner}/models/{LOCAL_MODEL_TAG}", headers=own_headers).json()["tags"]
+    one_model.generate(model=LOCAL_MODEL_TAG, prompt="Hi", options={"num_predict": 1, "temperature": 0})
+    assert [model.model for model in one_model.ps().models] == [f"{LOCAL_MODEL_TAG}"]
+    assert [entry["model_name"] for entry in httpx.get(f"{limited_runner}/engines/ps", headers=own_headers).json()]
+    assert qwen_only.ps().models == []
+    assert httpx.get(f"{limited_runner}/engines/ps", headers=qwen_headers).json() == []

@@ -25,7 +25,7 @@ from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
-from compose_models.runner.http.exchange import may_list
+from compose_models.runner.http.exchange import check_model_read, may_list
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.services import services_of
 from compose_models.store.errors import ModelConflict, ModelNotFound, RegistryNotFound
@@ -45,9 +45,12 @@ async def get_model(request: Request) -> Response:
     remote = flag_set(request.query_params, "remote")  # the route table then made it management
     try:
         if remote:
+            check_model_read(request.scope, name)
             model = await in_transfer_thread(lambda: fetch_remote_model(name))
         else:
-            model = services_of(request).store.get(name)
+            found = services_of(request).store.find(name)
+            check_model_read(request.scope, name, found.tags if found is not None else ())
+            model = found or services_of(request).store.get(name)  # get: the store's own not-found error
     except RegistryNotFound:  # by hand: the answer names the model, as a local lookup's does, not the registry's reply
         raise ApiError(404, f"model {name!r} not found") from None
     document = model.to_dmr_json()

@@ -16,9 +16,11 @@ from compose_models.runner.errors import EngineError, ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
+from compose_models.runner.http.exchange import check_model_read, may_list
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.services import services_of
+from compose_models.store.model import StoredModel
 
 
 async def root(request: Request) -> Response:
@@ -35,8 +37,15 @@ async def engines_status(request: Request) -> Response:
 
 async def engines_ps(request: Request) -> Response:
     with_engine = flag_set(request.query_params, "engine")  # the route table then made it management
-    local = [loaded_engine_json(engine, with_engine) for engine in services_of(request).scheduler.running()]
-    return JSONResponse(local + remote_models_json(services_of(request).remote_models))
+    store = services_of(request).store
+    local = [loaded_engine_json(engine, with_engine) for engine in services_of(request).scheduler.running()
+             if may_list(request.scope, [engine.reference, *_tags_of(store.find(engine.reference))])]  # fmt: skip
+    remote = remote_models_json(services_of(request).remote_models)
+    return JSONResponse(local + [entry for entry in remote if may_list(request.scope, [entry["model_name"]])])
+
+
+def _tags_of(model: StoredModel | None) -> list[str]:
+    return list(model.tags) if model is not None else []
 
 
 async def engines_df(request: Request) -> Response:
@@ -89,9 +98,12 @@ async def configurations(request: Request) -> Response:
     """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
     scheduler: Scheduler = services_of(request).scheduler
     wanted = request.query_params.get("model")
+    if wanted:
+        check_model_read(request.scope, wanted, _tags_of(services_of(request).store.find(wanted)))
     if wanted and configuration_document(scheduler, wanted) is None:
         raise ModelNotFound(wanted)
-    models = [scheduler.find(wanted)] if wanted else services_of(request).store.models()
+    models = [scheduler.find(wanted)] if wanted else [
+        model for model in services_of(request).store.models() if may_list(request.scope, model.tags)]
     entries = []
     for model in models:
         configuration = scheduler.configuration(model)

@@ -20,7 +20,7 @@ from compose_models.runner.errors import ModelNotFound
 from compose_models.runner.http.body import read_request
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError
-from compose_models.runner.http.exchange import may_list
+from compose_models.runner.http.exchange import check_model_read, may_list
 from compose_models.runner.http.streams import json_line
 from compose_models.runner.scheduling.context_size import trained_context
 from compose_models.runner.scheduling.scheduler import LoadedEngine
@@ -94,7 +94,7 @@ async def ps(request: Request) -> Response:
     entries: dict[str, dict[str, Any]] = {}
     for engine in services_of(request).scheduler.running():
         model = store.find(engine.reference)
-        if model is None or model.id in entries:
+        if model is None or model.id in entries or not may_list(request.scope, [*model.tags, engine.reference]):
             continue
         entries[model.id] = {**_summary(model, ollama_name(model.tags[0]) if model.tags else model.short_id),
                              "expires_at": _expires_at(engine), "size_vram": 0}
@@ -112,6 +112,8 @@ def _expires_at(engine: LoadedEngine) -> str:
 async def show(request: Request) -> Response:
     parsed = await read_request(request, Named)
     model = services_of(request).store.find(parsed.model)
+    tags = model.tags if model is not None else []
+    check_model_read(request.scope, parsed.model, [*tags, *map(ollama_name, tags)])
     if model is None:
         raise ModelNotFound(parsed.model)
     metadata = dict(model.config.get("gguf") or {})
