@@ -81,21 +81,31 @@ def load(options: ProjectOptions) -> tuple[ComposeProject, Plan]:
 
 
 def ensure_model(store: ModelStore, key: str, model: PlannedModel, project: ComposeProject) -> None:
-    """Pull a model that is not in the store; fail with how to get it when that is impossible."""
-    if model.upstream is not None or store.find(model.model) is not None:
-        return  # an upstream's model is the upstream's to have
+    """Pull a model that is not in the store, and the draft model its runtime flags name (``--model-draft``);
+    fail with how to get either when that is impossible."""
+    if model.upstream is not None:
+        return  # an upstream's model, and its draft, are the upstream's to have
+    where = f"models.{key} in {project.config_files[0]}"
+    _pull_missing(store, model.model, f"model {model.model!r} ({where})")
+    draft = parse_runtime_flags(model.runtime_flags).draft_model  # checked by load
+    if draft is not None:
+        _pull_missing(store, draft, f"draft model {draft!r} (runtime_flags of {where})")
+
+
+def _pull_missing(store: ModelStore, reference: str, described: str) -> None:
+    if store.find(reference) is not None:
+        return
     # imported here: pulling's machinery (Hugging Face, progress bars) would slow every `down` by a quarter second
     from compose_models.store.pull import pull_model
     from compose_models.store.transfer_progress import transfer_display
 
     try:
         with transfer_display() as transfers:
-            pull_model(store, model.model, transfers=transfers)
+            pull_model(store, reference, transfers=transfers)
     except UserError as error:
         raise UserError(
-            f"model {model.model!r} (models.{key} in {project.config_files[0]}) is not in the local store "
-            f"and could not be pulled ({error}); get it with `compose-models pull {model.model}` or "
-            f"`compose-models package --gguf FILE {model.model}`"
+            f"{described} is not in the local store and could not be pulled ({error}); get it with "
+            f"`compose-models pull {reference}` or `compose-models package --gguf FILE {reference}`"
         ) from None
 
 
