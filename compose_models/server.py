@@ -6,7 +6,7 @@ The one module that puts the runner and the gateway together, so that neither im
 import ipaddress
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -14,8 +14,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from compose_models.gateway.middleware import Gateway
+from compose_models.gateway.proxy import UpstreamProxy
 from compose_models.gateway.settings import GatewaySettings
-from compose_models.home import private_state_dirs, store_dir
+from compose_models.home import home_dir, private_state_dirs, store_dir
 from compose_models.log import say
 from compose_models.runner.api.dmr.wire import dashboard_row, remote_models_json
 from compose_models.runner.app import body_reader, create_app, tapped
@@ -101,6 +102,21 @@ def serve(hosts: list[str], port: int) -> None:
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         clear_state(os.getpid())
+
+
+def serve_gateway(
+    upstream: str, upstream_key: str | None, host: str, port: int, allowed_hosts: Sequence[str], started: Callable[[], None]
+) -> None:
+    """The llm-gateway's process: the gateway (its keys and limits from the environment) in front of a proxy to
+    the runner at ``upstream``, on ``host``:``port``; ``started`` once its settings are read and its address allowed."""
+    settings = GatewaySettings.from_environment(home_dir() / "gateway" / "logs")
+    [host] = listen_addresses([host], with_api_keys=bool(settings.keys))
+    proxy = UpstreamProxy(upstream, upstream_key)
+    started()
+    # On every address too (0.0.0.0): a web page rebinding its own name to this gateway still sends that name.
+    listening = [] if ipaddress.ip_address(host).is_unspecified else [host]
+    app = only_its_hosts(with_gateway(proxy, settings), listening, extra=allowed_hosts)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
 
 
 def certificate_names(listening: list[str]) -> list[str]:

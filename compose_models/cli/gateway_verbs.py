@@ -1,6 +1,5 @@
 """``compose-models gateway``: the llm-gateway connector, the runner's keys, limits and logs in front of any runner."""
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -9,7 +8,6 @@ import typer
 
 from compose_models.cli import app
 from compose_models.errors import UserError
-from compose_models.home import home_dir
 
 DEFAULT_LISTEN = "127.0.0.1:12435"
 UPSTREAM_VARIABLE = "COMPOSE_MODELS_UPSTREAM"
@@ -41,24 +39,17 @@ def gateway(
     )] = [],
 ) -> None:
     """The runner's API behind API keys, per-caller limits, a request log, metrics and a dashboard, forwarded to UPSTREAM."""
-    import uvicorn
-
-    from compose_models.gateway.proxy import UpstreamProxy
-    from compose_models.gateway.settings import GatewaySettings, export_gateway_options
-    from compose_models.runner.control.listening import listen_addresses
-    from compose_models.server import only_its_hosts, with_gateway
+    from compose_models.gateway.settings import export_gateway_options
+    from compose_models.server import serve_gateway
 
     if not upstream.startswith(("http://", "https://")):
         raise UserError(f"--upstream {upstream!r}: expected an http:// or https:// URL")
     host, port = _host_and_port(listen)
     export_gateway_options(api_keys, requests_per_minute, tokens_per_minute, concurrent_requests)
-    settings = GatewaySettings.from_environment(home_dir() / "gateway" / "logs")
-    [host] = listen_addresses([host], with_api_keys=bool(settings.keys))
     # The runner's OpenAI base URL (what Compose injects as LLM_URL) names the runner too.
     upstream = upstream.rstrip("/").removesuffix("/engines/v1")
-    proxy = UpstreamProxy(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE))
-    typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
-    # On every address too (0.0.0.0): a web page rebinding its own name to this gateway still sends that name.
-    listening = [] if ipaddress.ip_address(host).is_unspecified else [host]
-    app = only_its_hosts(with_gateway(proxy, settings), listening, extra=allowed_host)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+
+    def started() -> None:
+        typer.echo(f"llm-gateway on http://{listen} forwarding to {upstream}", err=True)
+
+    serve_gateway(upstream, os.environ.get(UPSTREAM_KEY_VARIABLE), host, port, allowed_host, started)

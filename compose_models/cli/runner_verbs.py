@@ -8,9 +8,8 @@ import typer
 
 from compose_models.cli import app, quick_verbs
 from compose_models.errors import UserError
+from compose_models.runner.configuration.environment import BUDGET_VARIABLE, KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 from compose_models.runner.configuration.presets import PRESETS
-from compose_models.runner.scheduling.memory import BUDGET_VARIABLE
-from compose_models.runner.scheduling.settings import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 from compose_models.units import parse_size
 
 PortOption = Annotated[Optional[int], typer.Option("--port", help="TCP port (default 12434 or $COMPOSE_MODELS_PORT)")]

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 
 from compose_models.runner.backends import apple, devices, llama_cpp_python, llama_server
+from compose_models.runner.configuration.environment import BUDGET_VARIABLE
 from compose_models.units import parse_size
 
-BUDGET_VARIABLE = "COMPOSE_MODELS_MEMORY_BUDGET"
 DEFAULT_BUDGET_FRACTION = 0.75  # of RAM, where the GPU (if any) does not share it
 APPLE_FALLBACK_FRACTION = 2 / 3  # Metal's working set on Macs of 32 GB or less, when it cannot be read
 

@@ -9,12 +9,11 @@ import os
 from dataclasses import dataclass
 
 from compose_models.errors import UserError
+from compose_models.runner.configuration.environment import KEEP_ALIVE_VARIABLE, MAX_LOADED_VARIABLE
 from compose_models.runner.scheduling import memory
 from compose_models.units import parse_duration
 
 DEFAULT_KEEP_ALIVE = 300.0  # seconds, as Docker Model Runner and Ollama
-MAX_LOADED_VARIABLE = "COMPOSE_MODELS_MAX_LOADED_MODELS"
-KEEP_ALIVE_VARIABLE = "COMPOSE_MODELS_KEEP_ALIVE"
 
 
 @dataclass(frozen=True)
