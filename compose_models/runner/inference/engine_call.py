@@ -68,7 +68,7 @@ async def start_engine_call(
     sent = _with_sampling_defaults(sent, sampling_defaults)
     prompt_tokens, clamped = await _fitted(request, engine, path, sent, reference, stack) if fit_to_context else (None, None)
     sent = _with_max_tokens(sent, clamped)
-    response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, payload, sent), stack)
+    response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, sent), stack)
     if response.status_code >= 400:
         raise engine_error(response, await _read_refusal(response, stack))
     chosen = ChosenToolCalls.of(sent, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
@@ -112,13 +112,13 @@ def _with_max_tokens(payload: dict[str, Any], clamped: int | None) -> dict[str, 
     return payload if clamped is None else {**payload, "max_tokens": clamped}
 
 
-def _client_bytes(request: Request, payload: dict[str, Any], sent: dict[str, Any]) -> bytes | None:
-    """The client's own request body, to send on instead of ``sent`` serialised again: only when no step here
-    changed the payload (``sent`` is ``payload``) and the handler passed on what the client sent."""
-    if sent is not payload:
-        return None
+def _client_bytes(request: Request, sent: dict[str, Any]) -> bytes | None:
+    """The client's own request body, to send on instead of ``sent`` serialised again: only when ``sent`` is
+    the very dict the body reader parsed from it. The handler's translations and the steps here hand that
+    object on only when they changed nothing in it (they return a new dict when they change something), so
+    identity tells, without comparing payloads."""
     exchange = exchange_of(request.scope)
-    return exchange.body.raw if exchange is not None and exchange.body.payload == payload else None
+    return exchange.body.raw if exchange is not None and sent is exchange.body.payload else None
 
 
 async def _send_leased(
