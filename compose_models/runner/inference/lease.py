@@ -10,7 +10,7 @@ import httpx
 from starlette.requests import Request
 
 from compose_models.runner.backends.engine import Engine
-from compose_models.runner.errors import ModelNotFound
+from compose_models.runner.errors import ENGINE_CRASHED, ModelNotFound
 from compose_models.runner.http.capped_read import cut
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
@@ -25,7 +25,6 @@ from compose_models.runner.scheduling.settings import (
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
-ENGINE_CRASHED = "engine_crashed"  # the OpenAI error ``code`` of a crash report
 _EXIT_GRACE = 1.0  # seconds for a process whose connection dropped to be seen dead
 
 
