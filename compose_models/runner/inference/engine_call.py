@@ -39,7 +39,6 @@ from compose_models.runner.inference.required_tool_calls import RequiredToolCall
 from compose_models.runner.inference.target import CHAT_PATH, ResolvedCall, _read_refusal
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel
-from compose_models.runner.scheduling.settings import Timeouts
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
@@ -85,7 +84,7 @@ def _spill_over(request: Request, model: LocalModel | RemoteModel, reference: st
     Decided with no await before the scheduler counts this request, so that concurrent requests see each other."""
     if isinstance(model, RemoteModel) or services_of(request).scheduler.has_free_slot(model, mode):
         return model
-    spilled: RemoteModel | None = services_of(request).remote_models.spill_over(reference)
+    spilled = services_of(request).remote_models.spill_over(reference)
     return spilled or model
 
 
@@ -183,7 +182,7 @@ def streaming_response(
 ) -> BoundedStreamingResponse:
     """Stream ``body`` to the client; the engine is released when the stream ends, the client leaves, or
     the client stops reading for longer than the send timeout."""
-    timeouts: Timeouts = services_of(call._request).timeouts
+    timeouts = services_of(call._request).timeouts
     return BoundedStreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
                                     headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})},
                                     send_timeout=timeouts.send)  # fmt: skip

@@ -202,7 +202,7 @@ async def _probe_tokens(request: Request, engine: Endpoint, path: str, payload: 
     probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     url = f"{engine.base_url}{path}"
-    http: httpx.AsyncClient = services_of(request).http
+    http = services_of(request).http
     async with http.stream("POST", url, json=probe, headers=engine.auth_headers) as response:
         try:
             answer = json.loads(await read_capped(response, ERROR_BYTES))
