@@ -16,6 +16,7 @@ import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
+from compose_models.runner.backends import llama_server
 from compose_models.runner.backends.engine import Engine
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
@@ -33,7 +34,7 @@ from compose_models.runner.inference.lease import (
     preload,
     requested_model,
 )
-from compose_models.runner.inference.relay import EngineCall, Timings, _probe_tokens
+from compose_models.runner.inference.relay import EngineCall, Timings, _probe_tokens, _tokenized_prompt
 from compose_models.runner.inference.replicas import _start_upstream_call
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
 from compose_models.runner.inference.target import CHAT_PATH, ResolvedCall, _read_refusal
@@ -153,7 +154,8 @@ async def _fit_to_context(
     """The prompt's token count, and the ``max_tokens`` to send instead of the client's when it does not fit."""
     context_size = engine.spec.context_size
     try:
-        prompt = await _probe_tokens(request, engine, path, payload)
+        prompt = await _tokenized_prompt(request, engine, payload, context_size) if _counts_exactly(engine, path, payload) else 0
+        prompt = prompt or await _probe_tokens(request, engine, path, payload)
     except httpx.TransportError as error:  # a hung or dead engine is reported now, as for the request itself
         raise await engine_failure(request, engine, reference, error) from None
     if not prompt or not context_size:
@@ -166,6 +168,14 @@ async def _fit_to_context(
     if not isinstance(asked, int) or asked > room:
         return prompt, room
     return prompt, None
+
+
+def _counts_exactly(engine: Engine, path: str, payload: dict[str, Any]) -> bool:
+    """Whether the engine counts a prompt without answering it (``relay._tokenized_prompt``) exactly as it will
+    count it for the request: llama-server's chat completions, when no image is in the prompt (nor a projector
+    in the engine, whose tokenizer is then another). Other engines answer a one-token request instead."""
+    spec = engine.spec
+    return spec.backend == llama_server.NAME and path == CHAT_PATH and spec.mmproj_path is None and not uses_images(payload)
 
 
 @contextlib.asynccontextmanager
