@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from compose_models.errors import UserError
 from compose_models.store import errors as store
 
+ENGINE_CRASHED = "engine_crashed"  # OpenAI's ``code`` for an engine that crashed (or crashes too often)
+
 
 class RunnerError(Exception):
     """A request the runner cannot serve; its type decides the answer (``ANSWERS``)."""
@@ -92,7 +94,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     Conflict: Answer(409),
     InvalidConfiguration: Answer(400),
     EngineError: Answer(500, message=_unable_to_load),
-    EngineCrashLoop: Answer(503, "engine_crashed"),
+    EngineCrashLoop: Answer(503, ENGINE_CRASHED),
     EngineUnavailable: Answer(500, message=_unable_to_load),
     UpstreamUnavailable: Answer(503, "upstream_unavailable"),
     store.StoreError: Answer(400),

@@ -144,6 +144,23 @@ async def read_request(request: Request, model: type[Model]) -> Model:
     return validated(model, await read_json_object(request))
 
 
+async def read_request_payload(request: Request, model: type[Model]) -> tuple[Model, dict[str, Any]]:
+    return validated_payload(model, await read_json_object(request))
+
+
+def validated_payload(model: type[Model], payload: dict[str, Any]) -> tuple[Model, dict[str, Any]]:
+    """``payload`` validated as ``model``, and the payload to pass on. That is ``payload`` itself (the very
+    object the body reader parsed) when validating it changed nothing, which strict validation tells: it
+    coerces no value (no ``3.0`` to ``3``, no ``"true"`` to ``True``). Identity then tells the engine call
+    that the client's own bytes may go on. Else it is the validated fields as JSON again (``as_payload``).
+    For request models whose validators only check, never change, what they are given."""
+    try:
+        return model.model_validate(payload, strict=True), payload
+    except pydantic.ValidationError:
+        parsed = validated(model, payload)  # the lax validation's errors are the ones a client is told
+        return parsed, as_payload(parsed)
+
+
 def as_payload(parsed: pydantic.BaseModel) -> dict[str, Any]:
     """A validated request as JSON again: the fields the client sent (values coerced to their types, so
     ``3.0`` tokens become ``3``), and fields the model does not name passed on as they came."""

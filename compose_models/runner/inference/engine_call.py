@@ -16,6 +16,7 @@ import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 
+from compose_models.runner.backends import llama_server
 from compose_models.runner.backends.engine import Engine
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
@@ -33,13 +34,12 @@ from compose_models.runner.inference.lease import (
     preload,
     requested_model,
 )
-from compose_models.runner.inference.relay import EngineCall, Timings, _probe_tokens
+from compose_models.runner.inference.relay import EngineCall, Timings, _probe_tokens, _tokenized_prompt
 from compose_models.runner.inference.replicas import _start_upstream_call
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
 from compose_models.runner.inference.target import CHAT_PATH, ResolvedCall, _read_refusal
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel
-from compose_models.runner.scheduling.settings import Timeouts
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
@@ -68,7 +68,7 @@ async def start_engine_call(
     sent = _with_sampling_defaults(sent, sampling_defaults)
     prompt_tokens, clamped = await _fitted(request, engine, path, sent, reference, stack) if fit_to_context else (None, None)
     sent = _with_max_tokens(sent, clamped)
-    response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, payload, sent), stack)
+    response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, sent), stack)
     if response.status_code >= 400:
         raise engine_error(response, await _read_refusal(response, stack))
     chosen = ChosenToolCalls.of(sent, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
@@ -85,7 +85,7 @@ def _spill_over(request: Request, model: LocalModel | RemoteModel, reference: st
     Decided with no await before the scheduler counts this request, so that concurrent requests see each other."""
     if isinstance(model, RemoteModel) or services_of(request).scheduler.has_free_slot(model, mode):
         return model
-    spilled: RemoteModel | None = services_of(request).remote_models.spill_over(reference)
+    spilled = services_of(request).remote_models.spill_over(reference)
     return spilled or model
 
 
@@ -112,13 +112,13 @@ def _with_max_tokens(payload: dict[str, Any], clamped: int | None) -> dict[str, 
     return payload if clamped is None else {**payload, "max_tokens": clamped}
 
 
-def _client_bytes(request: Request, payload: dict[str, Any], sent: dict[str, Any]) -> bytes | None:
-    """The client's own request body, to send on instead of ``sent`` serialised again: only when no step here
-    changed the payload (``sent`` is ``payload``) and the handler passed on what the client sent."""
-    if sent is not payload:
-        return None
+def _client_bytes(request: Request, sent: dict[str, Any]) -> bytes | None:
+    """The client's own request body, to send on instead of ``sent`` serialised again: only when ``sent`` is
+    the very dict the body reader parsed from it. The handler's translations and the steps here hand that
+    object on only when they changed nothing in it (they return a new dict when they change something), so
+    identity tells, without comparing payloads."""
     exchange = exchange_of(request.scope)
-    return exchange.body.raw if exchange is not None and exchange.body.payload == payload else None
+    return exchange.body.raw if exchange is not None and sent is exchange.body.payload else None
 
 
 async def _send_leased(
@@ -154,7 +154,8 @@ async def _fit_to_context(
     """The prompt's token count, and the ``max_tokens`` to send instead of the client's when it does not fit."""
     context_size = engine.spec.context_size
     try:
-        prompt = await _probe_tokens(request, engine, path, payload)
+        prompt = await _tokenized_prompt(request, engine, payload, context_size) if _counts_exactly(engine, path, payload) else 0
+        prompt = prompt or await _probe_tokens(request, engine, path, payload)
     except httpx.TransportError as error:  # a hung or dead engine is reported now, as for the request itself
         raise await engine_failure(request, engine, reference, error) from None
     if not prompt or not context_size:
@@ -167,6 +168,14 @@ async def _fit_to_context(
     if not isinstance(asked, int) or asked > room:
         return prompt, room
     return prompt, None
+
+
+def _counts_exactly(engine: Engine, path: str, payload: dict[str, Any]) -> bool:
+    """Whether the engine counts a prompt without answering it (``relay._tokenized_prompt``) exactly as it will
+    count it for the request: llama-server's chat completions, when no image is in the prompt (nor a projector
+    in the engine, whose tokenizer is then another). Other engines answer a one-token request instead."""
+    spec = engine.spec
+    return spec.backend == llama_server.NAME and path == CHAT_PATH and spec.mmproj_path is None and not uses_images(payload)
 
 
 @contextlib.asynccontextmanager
@@ -183,7 +192,7 @@ def streaming_response(
 ) -> BoundedStreamingResponse:
     """Stream ``body`` to the client; the engine is released when the stream ends, the client leaves, or
     the client stops reading for longer than the send timeout."""
-    timeouts: Timeouts = services_of(call._request).timeouts
+    timeouts = services_of(call._request).timeouts
     return BoundedStreamingResponse(body, media_type=media_type, background=BackgroundTask(call.close),
                                     headers={"cache-control": "no-cache", "x-accel-buffering": "no", **(headers or {})},
                                     send_timeout=timeouts.send)  # fmt: skip

@@ -10,22 +10,20 @@ import httpx
 from starlette.requests import Request
 
 from compose_models.runner.backends.engine import Engine
-from compose_models.runner.errors import ModelNotFound
+from compose_models.runner.errors import ENGINE_CRASHED, ModelNotFound
 from compose_models.runner.http.capped_read import cut
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.inference.engine_client import EngineResponse
 from compose_models.runner.inference.target import _send
-from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel, Scheduler
+from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel
 from compose_models.runner.scheduling.settings import (
     ENGINE_CONNECT_TIMEOUT_VARIABLE,
     ENGINE_READ_TIMEOUT_VARIABLE,
-    Timeouts,
 )
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
-ENGINE_CRASHED = "engine_crashed"  # the OpenAI error ``code`` of a crash report
 _EXIT_GRACE = 1.0  # seconds for a process whose connection dropped to be seen dead
 
 
@@ -77,7 +75,7 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
     """Hold the engine serving ``reference`` in ``mode`` until ``stack`` closes; the scheduler's errors propagate
     (the runner's table answers them)."""
-    scheduler: Scheduler = services_of(request).scheduler
+    scheduler = services_of(request).scheduler
     model = requested_model(request, reference)
     if isinstance(model, RemoteModel):
         raise ApiError(400, f"model {reference!r} is served by upstream {model.upstream.name!r}, which loads it itself")
@@ -107,12 +105,12 @@ async def engine_failure(request: Request, engine: Engine, reference: str, error
     """A failed connection to ``engine`` as an ApiError: 504 when it timed out (it is then stopped as
     hung), else 502 with its crash report if it died."""
     if isinstance(error, httpx.TimeoutException):
-        timeouts: Timeouts = services_of(request).timeouts
+        timeouts = services_of(request).timeouts
         if isinstance(error, httpx.ConnectTimeout):
             what = f"did not accept a connection within {timeouts.engine_connect:g}s ({ENGINE_CONNECT_TIMEOUT_VARIABLE})"
         else:
             what = f"did not answer within {timeouts.engine_read:g}s ({ENGINE_READ_TIMEOUT_VARIABLE})"
-        scheduler: Scheduler = services_of(request).scheduler
+        scheduler = services_of(request).scheduler
         await scheduler.discard(engine, f"the engine for {reference!r} {what}")
         return ApiError(504, f"engine for {reference!r} {what}; it is restarted for the next request")
     report = await engine.crashed(within=_EXIT_GRACE)

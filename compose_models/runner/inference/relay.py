@@ -23,6 +23,9 @@ from compose_models.runner.services import services_of
 
 T = TypeVar("T")
 
+MAX_TEMPLATED_BYTES = 64 * 1024 * 1024  # a templated prompt: the request (at most 10 MiB) in a template, escaped
+TOKEN_BYTES = 12  # the most one token id takes in /tokenize's answer ("1234567," and its space)
+
 
 @dataclass
 class Timings:
@@ -195,6 +198,36 @@ async def _count_tokens(request: Request, call: ResolvedCall) -> int:
         return 0
 
 
+async def _tokenized_prompt(request: Request, engine: Endpoint, payload: dict[str, Any], limit: int) -> int:
+    """The prompt tokens of a chat ``payload`` as llama-server counts them for the request itself, with two
+    requests that compute nothing instead of a one-token answer: ``/apply-template`` parses the payload as its
+    chat completions do (template, tools, its flags) and gives the prompt's text, which ``/tokenize`` then
+    tokenizes as they do (the model's BOS added, special tokens parsed). Not for a request with images, whose
+    tokens are not in the text. 0 when the engine does not say, or when the prompt has more than ``limit``
+    tokens (then the one-token request counts it); a failed connection raises."""
+    http = services_of(request).http
+    templated = await _post_json(http, f"{engine.base_url}/apply-template", payload, engine.auth_headers, MAX_TEMPLATED_BYTES)
+    prompt = templated.get("prompt") if templated else None
+    if not isinstance(prompt, str):
+        return 0
+    tokenize = {"content": prompt, "add_special": True, "parse_special": True}
+    tokenized = await _post_json(http, f"{engine.base_url}/tokenize", tokenize, engine.auth_headers, TOKEN_BYTES * limit + 64)
+    tokens = tokenized.get("tokens") if tokenized else None
+    return len(tokens) if isinstance(tokens, list) else 0
+
+
+async def _post_json(http: httpx.AsyncClient, url: str, payload: dict[str, Any], headers: dict[str, str], limit: int) -> dict[str, Any] | None:
+    """The JSON object a POST answered with, read up to ``limit`` bytes; None for anything else."""
+    async with http.stream("POST", url, json=payload, headers=headers) as response:
+        if response.status_code != 200:
+            return None
+        try:
+            answer = json.loads(await read_capped(response, limit))
+        except (AnswerTooLarge, ValueError, RecursionError):
+            return None
+    return answer if isinstance(answer, dict) else None
+
+
 async def _probe_tokens(request: Request, engine: Endpoint, path: str, payload: dict[str, Any]) -> int:
     """The prompt tokens of ``payload``, from a one-token request (llama-server keeps the prompt cached, so the
     real request that follows does not compute it again); 0 when the engine does not say. A failed connection
@@ -202,7 +235,7 @@ async def _probe_tokens(request: Request, engine: Endpoint, path: str, payload: 
     probe = {key: value for key, value in payload.items() if key not in ("stream", "stream_options")}
     probe.update(max_tokens=1, n=1)
     url = f"{engine.base_url}{path}"
-    http: httpx.AsyncClient = services_of(request).http
+    http = services_of(request).http
     async with http.stream("POST", url, json=probe, headers=engine.auth_headers) as response:
         try:
             answer = json.loads(await read_capped(response, ERROR_BYTES))

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.inference.engine_call import engine_call, requested_model
-from compose_models.runner.scheduling.scheduler import RERANKING, Scheduler
+from compose_models.runner.scheduling.scheduler import RERANKING
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.remote_models import RemoteModel
 
@@ -34,7 +34,7 @@ async def rerank(request: Request, model: str, query: str, documents: list[str])
     """Every document scored against ``query``, most relevant first; ApiError(400) when ``model`` is no reranker."""
     found = requested_model(request, model)
     if not isinstance(found, RemoteModel):
-        scheduler: Scheduler = services_of(request).scheduler
+        scheduler = services_of(request).scheduler
         refusal = scheduler.rerank_refusal(found, model)
         if refusal is not None:
             raise ApiError(400, refusal, param="model", code="model_not_reranker")

@@ -140,7 +140,7 @@ def _group(records: list[RequestRecord], configuration_of: Callable[[str], dict[
 
 
 async def requests_endpoint(request: Request) -> Response:
-    records: RequestRecords = services_of(request).records
+    records = services_of(request).records
     model = request.query_params.get("model") or None
     configurations = records.configuration_of
     if "text/event-stream" not in request.headers.get("accept", ""):

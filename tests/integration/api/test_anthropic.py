@@ -46,6 +46,19 @@ def test_stream_events_come_in_anthropics_order(client: anthropic.Anthropic) -> 
     assert final.delta.stop_reason == "max_tokens" and final.usage.output_tokens == 6 and final.usage.input_tokens > 0
 
 
+@pytest.mark.parametrize("with_tools", [False, True])
+def test_the_prompt_counted_before_answering_is_what_the_engine_counts(client: anthropic.Anthropic, with_tools: bool) -> None:
+    # message_start's input_tokens is counted before the answer; message_delta's is the engine's own count.
+    tools = {"tools": [WEATHER_TOOL]} if with_tools else {}
+    messages = [{"role": "user", "content": "Say hello <|im_start|> in été."}, {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": "Again."}]  # fmt: skip
+    events = list(client.messages.create(model=LOCAL_MODEL_TAG, max_tokens=2, system="Be brief.", messages=messages,
+                                         stream=True, extra_body={"temperature": 0}, **tools))  # fmt: skip
+    started, [final] = events[0], [event for event in events if event.type == "message_delta"]
+    assert started.type == "message_start" and started.message.usage.input_tokens > 0
+    assert started.message.usage.input_tokens == final.usage.input_tokens
+
+
 def test_stream_helper_accumulates_the_same_text(client: anthropic.Anthropic) -> None:
     with client.messages.stream(model=LOCAL_MODEL_TAG, max_tokens=6, messages=HELLO) as stream:
         pieces = list(stream.text_stream)

@@ -31,7 +31,6 @@ from compose_models.runner.services import services_of
 from compose_models.store.errors import ModelConflict, ModelNotFound, RegistryNotFound
 from compose_models.store.pull import PullResult, fetch_remote_model, pull_model
 from compose_models.store.push import push_model
-from compose_models.store.store import ModelStore
 from compose_models.store.transfer_progress import Transfers
 
 
@@ -75,14 +74,14 @@ async def delete_model(request: Request) -> Response:
 async def create_model(request: Request) -> Response:
     parsed = await read_request(request, CreateRequest)
     reference = parsed.source
-    store: ModelStore = services_of(request).store
+    store = services_of(request).store
     return await _progress_response(request, lambda transfers: pull_model(store, reference, transfers=transfers), "pull")
 
 
 @stop_when_client_leaves
 async def push(request: Request) -> Response:
     name = request.path_params["name"]
-    store: ModelStore = services_of(request).store
+    store = services_of(request).store
     if store.find(name) is None:
         raise ModelNotFound(name)
     return await _progress_response(request, lambda transfers: push_model(store, name, transfers=transfers), "push")

@@ -18,7 +18,6 @@ from compose_models.runner.http.endpoint import flag_set
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import check_model_read, may_list
 from compose_models.runner.scheduling.model_names import model_label
-from compose_models.runner.scheduling.scheduler import Scheduler
 from compose_models.runner.services import services_of
 from compose_models.store.model import StoredModel
 
@@ -56,7 +55,7 @@ async def configure(request: Request) -> Response:
     """Accepted (202) once every value is valid; engines serving requests drain before they restart."""
     parsed = await read_request(request, ConfigureRequest)
     context_size = parsed.context_size if parsed.context_size and parsed.context_size > 0 else None
-    scheduler: Scheduler = services_of(request).scheduler
+    scheduler = services_of(request).scheduler
     source = f"compose project {parsed.project}" if parsed.project else "configure"
     try:
         if parsed.reset:
@@ -78,7 +77,7 @@ async def configure(request: Request) -> Response:
 async def load(request: Request) -> Response:
     """``POST /engines/_load``: load a model now (and pin it to a Compose project); how long it took."""
     parsed = await read_request(request, LoadRequest)
-    scheduler: Scheduler = services_of(request).scheduler
+    scheduler = services_of(request).scheduler
     try:
         if parsed.project:
             scheduler.pin(parsed.model, parsed.project)
@@ -96,7 +95,7 @@ async def release(request: Request) -> Response:
 
 async def configurations(request: Request) -> Response:
     """``GET /engines/_configure[?model=X]``: the stored configurations, in DMR's Go field names."""
-    scheduler: Scheduler = services_of(request).scheduler
+    scheduler = services_of(request).scheduler
     wanted = request.query_params.get("model")
     if wanted:
         check_model_read(request.scope, wanted, _tags_of(services_of(request).store.find(wanted)))

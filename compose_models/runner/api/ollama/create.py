@@ -39,7 +39,7 @@ GO_TEMPLATE_NOTE = ("the template is in Ollama's Go template syntax, which the e
 
 async def create(request: Request) -> Response:
     parsed = await read_request(request, CreateModelRequest)
-    store: ModelStore = services_of(request).store
+    store = services_of(request).store
     try:
         parse_reference(parsed.model)
     except UserError as error:  # by hand: the message names the request's field
@@ -286,7 +286,7 @@ def blob_digest(request: Request) -> str:
 
 async def has_blob(request: Request) -> Response:
     digest = blob_digest(request)
-    store: ModelStore = services_of(request).store
+    store = services_of(request).store
     if not store.blobs.has(digest):
         raise ApiError(404, f"blob {digest} not found")
     return Response(status_code=200)
@@ -295,7 +295,7 @@ async def has_blob(request: Request) -> Response:
 async def upload_blob(request: Request) -> Response:
     """201 once stored; 200 without reading the body if the store already has the blob."""
     digest = blob_digest(request)
-    store: ModelStore = services_of(request).store
+    store = services_of(request).store
     if store.blobs.has(digest):
         return Response(status_code=200)
     declared = request.headers.get("content-length", "")

@@ -15,7 +15,7 @@ from compose_models.runner.api.openai.schema import (
 )
 from compose_models.runner.api.openai.stream import relay_openai_stream
 from compose_models.runner.errors import ModelNotFound
-from compose_models.runner.http.body import as_payload, read_request
+from compose_models.runner.http.body import read_request, read_request_payload
 from compose_models.runner.http.disconnect import stop_when_client_leaves
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import may_list
@@ -50,14 +50,14 @@ async def get_model(request: Request) -> Response:
 
 @stop_when_client_leaves
 async def chat_completions(request: Request) -> Response:
-    parsed = await read_request(request, ChatCompletionRequest)
-    return await _complete(request, parsed, chat_payload_for_engine(as_payload(parsed)), CHAT_PATH)
+    parsed, payload = await read_request_payload(request, ChatCompletionRequest)
+    return await _complete(request, parsed, chat_payload_for_engine(payload), CHAT_PATH)
 
 
 @stop_when_client_leaves
 async def completions(request: Request) -> Response:
-    parsed = await read_request(request, CompletionRequest)
-    return await _complete(request, parsed, completion_payload_for_engine(as_payload(parsed)), "/v1/completions")
+    parsed, payload = await read_request_payload(request, CompletionRequest)
+    return await _complete(request, parsed, completion_payload_for_engine(payload), "/v1/completions")
 
 
 async def _complete(request: Request, parsed: Sampling, payload: dict[str, Any], path: str) -> Response:

@@ -31,7 +31,7 @@ Keep = Callable[[dict[str, Any]], None]  # stores a finished Response (or does n
 @stop_when_client_leaves
 async def create_response(request: Request) -> Response:
     parsed = await read_request(request, ResponsesRequest)
-    store: ResponseStore = services_of(request).responses
+    store = services_of(request).responses
     owner = _owner(request)
     previous = _previous(store, parsed.previous_response_id, owner)
     model = parsed.model or (previous.response.get("model") if previous else None)
