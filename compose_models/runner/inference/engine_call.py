@@ -27,17 +27,17 @@ from compose_models.runner.inference.engine_payload import uses_images
 from compose_models.runner.inference.forced_tool_call import ForcedToolCall
 from compose_models.runner.inference.lease import (
     LocalEngine,
-    _send_to_engine,
     acquire_engine,
     engine_error,
     engine_failure,
     preload,
     requested_model,
+    send_to_engine,
 )
-from compose_models.runner.inference.relay import EngineCall, Timings, _probe_tokens, _tokenized_prompt
-from compose_models.runner.inference.replicas import _start_upstream_call
+from compose_models.runner.inference.relay import EngineCall, Timings, probe_tokens, tokenized_prompt
+from compose_models.runner.inference.replicas import start_upstream_call
 from compose_models.runner.inference.required_tool_calls import RequiredToolCalls
-from compose_models.runner.inference.target import CHAT_PATH, ResolvedCall, _read_refusal
+from compose_models.runner.inference.target import CHAT_PATH, ResolvedCall, read_refusal
 from compose_models.runner.scheduling.model_names import model_label
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel
 from compose_models.runner.services import services_of
@@ -50,7 +50,8 @@ __all__ = ["CHAT_PATH", "EngineCall", "engine_call", "preload", "requested_model
 async def start_engine_call(
     request: Request, payload: dict[str, Any], path: str, mode: str = COMPLETION, fit_to_context: bool = False
 ) -> EngineCall:
-    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``; errors become ApiError.
+    """Send ``payload`` to the engine serving ``payload["model"]`` in ``mode``. A failed send
+    is an ApiError; the scheduler's and the upstreams' errors propagate (runner/errors.py answers them).
 
     With ``fit_to_context`` the prompt is counted first (on a local engine), and a ``max_tokens`` larger than
     what the context has left is lowered to it (``EngineCall.max_tokens_clamped``); a prompt that fills the
@@ -59,7 +60,7 @@ async def start_engine_call(
     reference = payload["model"]
     model = _spill_over(request, requested_model(request, reference), reference, mode)
     if isinstance(model, RemoteModel):
-        return await _start_upstream_call(request, model, payload, path, timings)
+        return await start_upstream_call(request, model, payload, path, timings)
     _check_images(model, payload, reference)
     sent, forced = _force_tool_calls(payload, path)
     stack = contextlib.AsyncExitStack()
@@ -70,7 +71,7 @@ async def start_engine_call(
     sent = _with_max_tokens(sent, clamped)
     response = await _send_leased(request, engine, reference, path, sent, _client_bytes(request, sent), stack)
     if response.status_code >= 400:
-        raise engine_error(response, await _read_refusal(response, stack))
+        raise engine_error(response, await read_refusal(response, stack))
     chosen = ChosenToolCalls.of(sent, model, engine.spec.backend) if path == CHAT_PATH and not forced else None
     target = LocalEngine(request, engine, reference, model_label(model))
     call = EngineCall(request, ResolvedCall(sent, path, target, forced, chosen), stack, response, timings)
@@ -127,7 +128,7 @@ async def _send_leased(
 ) -> httpx.Response | EngineResponse:
     """Send to the leased engine; on failure the lease (``stack``) is let go after the failure is known."""
     try:
-        return await _send_to_engine(request, engine, path, payload, as_sent)
+        return await send_to_engine(request, engine, path, payload, as_sent)
     except httpx.TransportError as error:
         failure = await engine_failure(request, engine, reference, error)
         await stack.aclose()  # after the crash is seen, so the scheduler counts it
@@ -154,8 +155,8 @@ async def _fit_to_context(
     """The prompt's token count, and the ``max_tokens`` to send instead of the client's when it does not fit."""
     context_size = engine.spec.context_size
     try:
-        prompt = await _tokenized_prompt(request, engine, payload, context_size) if _counts_exactly(engine, path, payload) else 0
-        prompt = prompt or await _probe_tokens(request, engine, path, payload)
+        prompt = await tokenized_prompt(request, engine, payload, context_size) if _counts_exactly(engine, path, payload) else 0
+        prompt = prompt or await probe_tokens(request, engine, path, payload)
     except httpx.TransportError as error:  # a hung or dead engine is reported now, as for the request itself
         raise await engine_failure(request, engine, reference, error) from None
     if not prompt or not context_size:
@@ -171,7 +172,7 @@ async def _fit_to_context(
 
 
 def _counts_exactly(engine: Engine, path: str, payload: dict[str, Any]) -> bool:
-    """Whether the engine counts a prompt without answering it (``relay._tokenized_prompt``) exactly as it will
+    """Whether the engine counts a prompt without answering it (``relay.tokenized_prompt``) exactly as it will
     count it for the request: llama-server's chat completions, when no image is in the prompt (nor a projector
     in the engine, whose tokenizer is then another). Other engines answer a one-token request instead."""
     spec = engine.spec

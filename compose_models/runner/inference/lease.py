@@ -15,7 +15,7 @@ from compose_models.runner.http.capped_read import cut
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.http.exchange import exchange_of
 from compose_models.runner.inference.engine_client import EngineResponse
-from compose_models.runner.inference.target import _send
+from compose_models.runner.inference.target import post_streamed
 from compose_models.runner.scheduling.scheduler import COMPLETION, LocalModel
 from compose_models.runner.scheduling.settings import (
     ENGINE_CONNECT_TIMEOUT_VARIABLE,
@@ -88,14 +88,14 @@ async def preload(request: Request, reference: str, mode: str = COMPLETION) -> N
         await acquire_engine(request, reference, mode, stack)
 
 
-async def _send_to_engine(
+async def send_to_engine(
     request: Request, engine: Engine, path: str, payload: dict[str, Any], as_sent: bytes | None
 ) -> httpx.Response | EngineResponse:
     """POST ``payload`` to one of the runner's engines: by the engine client (engine_client.py) when the
     engine is on plain HTTP, else as to an upstream."""
     clients = services_of(request).engine_clients
     if clients.pool_for(engine.base_url) is None:
-        return await _send(services_of(request).http, engine, path, payload, as_sent)
+        return await post_streamed(services_of(request).http, engine, path, payload, as_sent)
     body = as_sent if as_sent is not None else json.dumps(payload).encode()
     headers = {"content-type": "application/json", "accept-encoding": "identity", **engine.auth_headers}
     return await clients.post(engine.base_url, path, body, headers)

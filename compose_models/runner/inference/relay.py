@@ -193,12 +193,12 @@ class EngineCall:
 async def _count_tokens(request: Request, call: ResolvedCall) -> int:
     """The prompt tokens of ``call``, asked of its target; 0 when it does not say or cannot be reached."""
     try:
-        return await _probe_tokens(request, call.target, call.path, call.payload)
+        return await probe_tokens(request, call.target, call.path, call.payload)
     except httpx.HTTPError:
         return 0
 
 
-async def _tokenized_prompt(request: Request, engine: Endpoint, payload: dict[str, Any], limit: int) -> int:
+async def tokenized_prompt(request: Request, engine: Endpoint, payload: dict[str, Any], limit: int) -> int:
     """The prompt tokens of a chat ``payload`` as llama-server counts them for the request itself, with two
     requests that compute nothing instead of a one-token answer: ``/apply-template`` parses the payload as its
     chat completions do (template, tools, its flags) and gives the prompt's text, which ``/tokenize`` then
@@ -228,7 +228,7 @@ async def _post_json(http: httpx.AsyncClient, url: str, payload: dict[str, Any],
     return answer if isinstance(answer, dict) else None
 
 
-async def _probe_tokens(request: Request, engine: Endpoint, path: str, payload: dict[str, Any]) -> int:
+async def probe_tokens(request: Request, engine: Endpoint, path: str, payload: dict[str, Any]) -> int:
     """The prompt tokens of ``payload``, from a one-token request (llama-server keeps the prompt cached, so the
     real request that follows does not compute it again); 0 when the engine does not say. A failed connection
     raises."""

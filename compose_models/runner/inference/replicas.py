@@ -13,7 +13,7 @@ from compose_models.runner.http.capped_read import ANSWER_BYTES, cut
 from compose_models.runner.http.errors import ApiError
 from compose_models.runner.inference.lease import engine_error
 from compose_models.runner.inference.relay import EngineCall, Timings
-from compose_models.runner.inference.target import ResolvedCall, _read_refusal, _send
+from compose_models.runner.inference.target import ResolvedCall, post_streamed, read_refusal
 from compose_models.runner.services import services_of
 from compose_models.runner.upstreams.config import strip_credentials
 from compose_models.runner.upstreams.remote_models import NoHealthyReplica, RemoteModel
@@ -47,11 +47,11 @@ class UpstreamReplica:
         return upstream_failure(self.model, error)
 
 
-async def _start_upstream_call(
+async def start_upstream_call(
     request: Request, model: RemoteModel, payload: dict[str, Any], path: str, timings: Timings
 ) -> EngineCall:
     """Send ``payload`` to the upstream serving ``model``, under the upstream's own name for it and with the
-    upstream's key (never the caller's: only ``_send``'s headers go). Tool calls and sampling are its own.
+    upstream's key (never the caller's: only ``post_streamed``'s headers go). Tool calls and sampling are its own.
     A request that failed before its first byte (no connection, or the upstream's own 5xx) is sent once more,
     to another replica of the model if it has one not ejected; else the caller gets the first failure."""
     failure: ApiError | None = None  # the first replica's, once the request is sent again
@@ -67,7 +67,7 @@ async def _start_upstream_call(
         sent = {**payload, "model": replica.remote_name}
         timings.engine_ready = time.monotonic()
         try:
-            response = await _send(services_of(request).http, replica, path, sent, None, timeout=replica.timeout)
+            response = await post_streamed(services_of(request).http, replica, path, sent, None, timeout=replica.timeout)
         except httpx.TransportError as error:
             await stack.aclose()
             if failure is not None or isinstance(error, httpx.ReadTimeout):  # it may still be working on it
@@ -78,7 +78,7 @@ async def _start_upstream_call(
             await stack.aclose()
             raise
         if not response.is_success:  # a redirect too: it is not followed, and is no answer
-            content = await _read_refusal(response, stack)
+            content = await read_refusal(response, stack)
             if failure is not None or response.status_code < 500:
                 raise upstream_error(replica, response, content)
             failure, tried = upstream_error(replica, response, content), (replica.upstream.name,)

@@ -63,7 +63,7 @@ class ResolvedCall:
         return bool(self.forced or self.chosen)
 
 
-async def _send(
+async def post_streamed(
     client: httpx.AsyncClient, engine: Endpoint, path: str, payload: dict[str, Any], as_sent: bytes | None,
     timeout: httpx.Timeout | None = None,
 ) -> httpx.Response:
@@ -82,7 +82,7 @@ async def _send(
         return await client.send(client.build_request("POST", url, content=body, headers=headers, **options), stream=True)
 
 
-async def _read_refusal(response: httpx.Response | EngineResponse, stack: contextlib.AsyncExitStack) -> bytes:
+async def read_refusal(response: httpx.Response | EngineResponse, stack: contextlib.AsyncExitStack) -> bytes:
     """The start of a refusing answer (its error is passed on), read before letting go of the call's
     engine or replica; a connection that fails meanwhile leaves what was read."""
     try:
