@@ -4,7 +4,6 @@ scheduler and the store; and the tap in front of it (with whatever stands betwee
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -26,11 +25,11 @@ from compose_models.runner.observability.records import RequestRecords
 from compose_models.runner.observability.tap import Listener, Tap
 from compose_models.runner.routes import ENDPOINTS, RouteTable
 from compose_models.runner.scheduling.model_names import RunnerModelStore, model_label
-from compose_models.runner.scheduling.scheduler import Scheduler
+from compose_models.runner.scheduling.scheduler import LocalModel, Scheduler
 from compose_models.runner.scheduling.settings import Timeouts
 from compose_models.runner.services import RunnerServices, services_of
 from compose_models.runner.upstreams.config import Upstream
-from compose_models.runner.upstreams.remote_models import RemoteModels
+from compose_models.runner.upstreams.remote_models import RemoteModel, RemoteModels
 
 
 def create_app(
@@ -91,7 +90,7 @@ def body_reader(runner: Starlette) -> BodyReader:
     services = services_of(runner)
     store, remote_models = services.store, services.remote_models
 
-    def resolve(name: str) -> tuple[Any, str] | None:
+    def resolve(name: str) -> tuple[LocalModel | RemoteModel, str] | None:
         model = store.find(name)
         if model is not None:
             return model, model_label(model)

@@ -3,7 +3,7 @@ its limit, is refused before its body is read) and in front of the handlers: at 
 once, its model found once; everything behind takes these from the ``Exchange`` in the scope."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,7 +11,11 @@ from compose_models.runner.http.body import parse_object, read_body
 from compose_models.runner.http.errors import ApiError, error_response
 from compose_models.runner.http.exchange import Exchange, RequestBody, exchange_of
 
-Resolve = Callable[[str], tuple[object, str] | None]  # a model name -> (the model, its label), or None
+if TYPE_CHECKING:  # for the type checker only, as in exchange.py
+    from compose_models.runner.scheduling.scheduler import LocalModel
+    from compose_models.runner.upstreams.remote_models import RemoteModel
+
+Resolve = Callable[[str], "tuple[LocalModel | RemoteModel, str] | None"]  # a model name -> (the model, its label), or None
 Check = Callable[[Exchange], ApiError | None]  # refuses a request once its model is known (a key's models)
 
 

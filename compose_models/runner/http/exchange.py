@@ -7,11 +7,15 @@ those and leave what they learn in the ``Outcome`` (the caller, the status, the 
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import Scope
 
 from compose_models.runner.http.dialects import Dialect
+
+if TYPE_CHECKING:  # named for the type checker only: the wire imports no other folder (see runner/services.py)
+    from compose_models.runner.scheduling.scheduler import LocalModel
+    from compose_models.runner.upstreams.remote_models import RemoteModel
 
 _SCOPE_KEY = "compose_models.exchange"
 
@@ -47,9 +51,7 @@ class RequestBody:
     payload: dict[str, Any] | None = None  # ``raw`` parsed, when it is a JSON object
     error: str | None = None  # why ``raw`` could not be read or parsed
     model: str | None = None  # the name the client sent
-    # What the runner's store or upstreams found for ``model``: a scheduling.LocalModel or an
-    # upstreams.RemoteModel, which this folder may not import (the inference layer narrows it).
-    target: object = None
+    target: "LocalModel | RemoteModel | None" = None  # what the runner's store or upstreams found for ``model``
     model_label: str | None = None  # how records and metrics name ``target``
 
 

@@ -4,7 +4,7 @@ and what a failed connection to that engine means (a crash, with what killed it,
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from starlette.requests import Request
@@ -62,14 +62,14 @@ def requested_model(request: Request, reference: str) -> LocalModel | RemoteMode
     exchange = exchange_of(request.scope)
     found = exchange.body if exchange is not None else None
     if found is not None and found.target is not None and found.model == reference:
-        return cast("LocalModel | RemoteModel", found.target)
+        return found.target
     try:
-        return cast("LocalModel | RemoteModel", services_of(request).scheduler.find(reference))
+        return services_of(request).scheduler.find(reference)
     except ModelNotFound:
         remote = services_of(request).remote_models.find(reference)
         if remote is None:
             raise
-        return cast("LocalModel | RemoteModel", remote)
+        return remote
 
 
 async def acquire_engine(request: Request, reference: str, mode: str, stack: contextlib.AsyncExitStack) -> tuple[Any, dict[str, Any]]:
